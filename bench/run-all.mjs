@@ -1,0 +1,11 @@
+#!/usr/bin/env node
+// Runs every benchmark against berthd, then against the reference dockerd (each daemon started once, fresh, and
+// stopped before the other starts), and prints one combined table.
+//
+//   npm run build && node bench/run-all.mjs
+//   BENCH_ONLY=docker node bench/run-all.mjs     (reference engine alone, while berthd is not ready)
+import { imagesBenchmark } from './images.mjs';
+import { main } from './lib.mjs';
+import { loadBenchmark } from './load.mjs';
+
+await main('Berth vs Docker: image benchmarks', [loadBenchmark, imagesBenchmark]);

@@ -1,0 +1,29 @@
+// Runs every test file with node's test runner (one file at a time: they share the machine's kernel state).
+// Ends with the runner's own summary, which CI reads.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+function find(dir) {
+  return readdirSync(dir).flatMap((name) => {
+    const p = join(dir, name);
+    return statSync(p).isDirectory() ? find(p) : name.endsWith('.test.ts') ? [p] : [];
+  });
+}
+const only = process.argv.slice(2);
+const files = (only.length ? only : find('test')).sort();
+if (files.length === 0) {
+  console.error('no test files found');
+  process.exit(1);
+}
+const tap = join(mkdtempSync(join(tmpdir(), 'berth-tap-')), 'report.tap');
+const r = spawnSync(
+  process.execPath,
+  ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-reporter=spec', '--test-reporter-destination=stdout', '--test-reporter=tap', `--test-reporter-destination=${tap}`, ...files],
+  { stdio: 'inherit' },
+);
+const report = readFileSync(tap, 'utf8');
+const count = (k) => Number(new RegExp(`^# ${k} (\\d+)$`, 'm').exec(report)?.[1] ?? 0);
+console.log(`${count('pass')} passed, ${count('fail')} failed, ${count('skipped')} skipped`);
+process.exit(r.status ?? 1);

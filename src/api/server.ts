@@ -1,0 +1,39 @@
+import { createServer, type Server } from 'node:http';
+import type { Services } from '../services/index.js';
+import { apiVersion, berthVersion, minApiVersion } from '../services/index.js';
+import type { Logger } from '../util/logger.js';
+import { toHttpError } from './errors.js';
+import { imageRoutes } from './images.js';
+import { type Req, sendJson } from './http.js';
+import { type Route, matchRoute } from './router.js';
+import { systemRoutes } from './system.js';
+
+/** The Docker Engine API over HTTP/1.1: every response carries Docker's identification headers. */
+export function createApiServer(services: Services, log: Logger): Server {
+  const routes: Route[] = [...systemRoutes(services), ...imageRoutes(services)];
+  const versions = { min: Number(minApiVersion), max: Number(apiVersion) };
+  const server = createServer(async (raw, res) => {
+    res.setHeader('Api-Version', apiVersion);
+    res.setHeader('Docker-Experimental', 'false');
+    res.setHeader('Ostype', 'linux');
+    res.setHeader('Server', `Berth/${berthVersion} (linux)`);
+    const started = Date.now();
+    try {
+      const m = matchRoute(routes, raw, versions);
+      const url = new URL(raw.url ?? '/', 'http://berth');
+      const req: Req = { method: raw.method ?? 'GET', path: m.path, params: m.params, query: url.searchParams, version: m.version, raw };
+      await m.handler(req, res);
+    } catch (e) {
+      const { status, message, unexpected } = toHttpError(e);
+      if (unexpected) log.error('request failed', { method: raw.method, url: raw.url, error: e });
+      if (!res.headersSent) sendJson(res, status, { message });
+      else res.destroy();
+      // An unread request body (a rejected upload) must not keep the connection half-open.
+      if (!raw.complete) raw.resume();
+    } finally {
+      log.debug('request', { method: raw.method, url: raw.url, status: res.statusCode, ms: Date.now() - started });
+    }
+  });
+  server.requestTimeout = 0;
+  return server;
+}

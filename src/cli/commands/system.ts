@@ -1,0 +1,197 @@
+import type { Command } from 'commander';
+import { ApiError, clientApiVersion } from '../../client/index.js';
+import { type Cli, CliError } from '../context.js';
+import { humanSize, timeAgo } from '../format/units.js';
+import { printInspect, printList } from '../output.js';
+import { parseTemplate } from '../format/template.js';
+import { collect, filtersQuery } from './common.js';
+
+const clientVersion = '0.1.0';
+const goArch = process.arch === 'x64' ? 'amd64' : process.arch;
+
+export function registerSystemCommands(program: Command, system: Command, cli: Cli): void {
+  program
+    .command('version')
+    .description('Show the Berth version information')
+    .option('-f, --format <string>', 'Format output using a custom template')
+    .action(async (o: { format?: string }) => {
+      const client = { Version: clientVersion, ApiVersion: clientApiVersion, GoVersion: `node${process.versions.node}`, Os: 'linux', Arch: goArch };
+      let server: Record<string, unknown> | undefined;
+      let failure: unknown;
+      try {
+        server = await cli.client().json<Record<string, unknown>>('GET', '/version');
+      } catch (e) {
+        failure = e;
+      }
+      if (o.format) {
+        cli.out(parseTemplate(o.format).execute({ Client: client, Server: server ?? null }));
+      } else {
+        const lines = [
+          'Client:',
+          ` Version:           ${client.Version}`,
+          ` API version:       ${client.ApiVersion}`,
+          ` Go version:        ${client.GoVersion}`,
+          ` OS/Arch:           linux/${goArch}`,
+        ];
+        if (server) {
+          lines.push(
+            '',
+            `Server: ${(server['Platform'] as { Name?: string } | undefined)?.Name ?? ''}`,
+            ' Engine:',
+            `  Version:          ${String(server['Version'])}`,
+            `  API version:      ${String(server['ApiVersion'])} (minimum version ${String(server['MinAPIVersion'])})`,
+            `  Go version:       ${String(server['GoVersion'])}`,
+            `  OS/Arch:          ${String(server['Os'])}/${String(server['Arch'])}`,
+            `  Kernel version:   ${String(server['KernelVersion'])}`,
+          );
+        }
+        cli.out(lines.join('\n'));
+      }
+      if (failure) throw failure;
+    });
+
+  const info = (cmd: Command) =>
+    cmd.option('-f, --format <string>', 'Format output using a custom template').action(async (o: { format?: string }) => {
+      const i = await cli.client().json<Record<string, unknown>>('GET', '/info');
+      if (o.format) return cli.out(parseTemplate(o.format).execute(i));
+      const runtimes = Object.keys((i['Runtimes'] as object | undefined) ?? {}).join(' ');
+      const driverStatus = (i['DriverStatus'] as string[][] | undefined) ?? [];
+      cli.out(
+        [
+          'Server:',
+          ` Containers: ${String(i['Containers'])}`,
+          `  Running: ${String(i['ContainersRunning'])}`,
+          `  Paused: ${String(i['ContainersPaused'])}`,
+          `  Stopped: ${String(i['ContainersStopped'])}`,
+          ` Images: ${String(i['Images'])}`,
+          ` Server Version: ${String(i['ServerVersion'])}`,
+          ` Storage Driver: ${String(i['Driver'])}`,
+          ...driverStatus.map(([k, v]) => `  ${k}: ${v}`),
+          ` Logging Driver: ${String(i['LoggingDriver'])}`,
+          ` Cgroup Driver: ${String(i['CgroupDriver'])}`,
+          ` Cgroup Version: ${String(i['CgroupVersion'])}`,
+          ` Runtimes: ${runtimes}`,
+          ` Default Runtime: ${String(i['DefaultRuntime'])}`,
+          ` Kernel Version: ${String(i['KernelVersion'])}`,
+          ` Operating System: ${String(i['OperatingSystem'])}`,
+          ` OSType: ${String(i['OSType'])}`,
+          ` Architecture: ${String(i['Architecture'])}`,
+          ` CPUs: ${String(i['NCPU'])}`,
+          ` Total Memory: ${humanBinary(Number(i['MemTotal']))}`,
+          ` Name: ${String(i['Name'])}`,
+          ` ID: ${String(i['ID'])}`,
+          ` Docker Root Dir: ${String(i['DockerRootDir'])}`,
+          ` Debug Mode: ${String(i['Debug'])}`,
+          ` Live Restore Enabled: ${String(i['LiveRestoreEnabled'])}`,
+        ].join('\n'),
+      );
+    });
+  info(program.command('info').description('Display system-wide information'));
+  info(system.command('info').description('Display system-wide information'));
+
+  system
+    .command('df')
+    .description('Show Berth disk usage')
+    .option('--format <string>', 'Format output using a custom template')
+    .option('-v, --verbose', 'Show detailed information on space usage')
+    .action(async (o: { format?: string; verbose?: boolean }) => {
+      type Img = { Id: string; RepoTags: string[] | null; Created: number; Size: number; SharedSize: number; Containers: number };
+      const df = await cli.client().json<{ LayersSize: number; Images: Img[] | null; Containers: unknown[] | null; Volumes: unknown[] | null }>('GET', '/system/df');
+      const images = df.Images ?? [];
+      const activeImages = images.filter((i) => i.Containers > 0);
+      const reclaimable = df.LayersSize - activeImages.reduce((n, i) => n + (i.Size - i.SharedSize), 0);
+      const pct = (part: number, whole: number) => (whole > 0 ? ` (${Math.round((part * 100) / whole)}%)` : '');
+      const rows = [
+        { Type: 'Images', TotalCount: String(images.length), Active: String(activeImages.length), Size: humanSize(df.LayersSize), Reclaimable: humanSize(reclaimable) + pct(reclaimable, df.LayersSize) },
+        { Type: 'Containers', TotalCount: String(df.Containers?.length ?? 0), Active: '0', Size: '0B', Reclaimable: '0B' },
+        { Type: 'Local Volumes', TotalCount: String(df.Volumes?.length ?? 0), Active: '0', Size: '0B', Reclaimable: '0B' },
+        { Type: 'Build Cache', TotalCount: '0', Active: '0', Size: '0B', Reclaimable: '0B' },
+      ];
+      const headers = { TotalCount: 'TOTAL', Reclaimable: 'RECLAIMABLE' };
+      if (!o.verbose) {
+        printList(cli, rows, { format: o.format, quietField: 'Type', headers, defaultTable: 'table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}' });
+        return;
+      }
+      cli.out('Images space usage:\n');
+      const imageRows = images.flatMap((i) =>
+        (i.RepoTags?.length ? i.RepoTags : ['<none>:<none>']).map((t) => ({
+          Repository: t.slice(0, t.lastIndexOf(':')),
+          Tag: t.slice(t.lastIndexOf(':') + 1),
+          ID: i.Id.slice(7, 19),
+          CreatedSince: timeAgo(new Date(i.Created * 1000)),
+          Size: humanSize(i.Size),
+          SharedSize: humanSize(i.SharedSize),
+          UniqueSize: humanSize(i.Size - i.SharedSize),
+          Containers: String(i.Containers),
+        })),
+      );
+      printList(cli, imageRows, {
+        quietField: 'ID',
+        headers: { ID: 'IMAGE ID', CreatedSince: 'CREATED', SharedSize: 'SHARED SIZE', UniqueSize: 'UNIQUE SIZE' },
+        defaultTable: 'table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}\t{{.SharedSize}}\t{{.UniqueSize}}\t{{.Containers}}',
+      });
+    });
+
+  const events = (cmd: Command) =>
+    cmd
+      .option('-f, --filter <filter>', 'Filter output based on conditions provided', collect, [])
+      .option('--format <string>', 'Format the output using the given Go template')
+      .option('--since <string>', 'Show all events created since timestamp')
+      .option('--until <string>', 'Stream events until this timestamp')
+      .action(async (o: { filter: string[]; format?: string; since?: string; until?: string }) => {
+        const res = await cli.client().call('GET', '/events', { query: { filters: filtersQuery(o.filter), since: o.since, until: o.until } });
+        const tmpl = o.format && o.format !== 'json' ? parseTemplate(o.format) : undefined;
+        await cli.client().messages(res, (e) => {
+          if (o.format === 'json') return cli.out(JSON.stringify(e));
+          if (tmpl) return cli.out(tmpl.execute(e));
+          const actor = e['Actor'] as { ID: string; Attributes?: Record<string, string> };
+          const attrs = Object.entries(actor.Attributes ?? {})
+            .sort(([a], [b]) => a.localeCompare(b))
+            .map(([k, v]) => `${k}=${v}`)
+            .join(', ');
+          cli.out(`${rfc3339NanoFixed(Number(e['timeNano']))} ${String(e['Type'])} ${String(e['Action'])} ${actor.ID}${attrs ? ` (${attrs})` : ''}`);
+        });
+      });
+  events(program.command('events').description('Get real time events from the server'));
+  events(system.command('events').description('Get real time events from the server'));
+
+  program
+    .command('inspect')
+    .description('Return low-level information on Berth objects')
+    .argument('<NAME|ID...>')
+    .option('-f, --format <string>', 'Format output using a custom template')
+    .option('--type <string>', 'Only inspect objects of the given type')
+    .action(async (names: string[], o: { format?: string; type?: string }) => {
+      if (o.type && o.type !== 'image') throw new CliError(`"${o.type}" is not a valid value for --type`);
+      const found: unknown[] = [];
+      const missing: string[] = [];
+      for (const n of names) {
+        try {
+          found.push(await cli.client().json('GET', `/images/${encodeURIComponent(n)}/json`));
+        } catch (e) {
+          if (!(e instanceof ApiError && e.status === 404)) throw e;
+          missing.push(n);
+        }
+      }
+      printInspect(cli, found, o.format);
+      if (missing.length) throw new CliError(missing.map((n) => `Error: No such object: ${n}`).join('\n'));
+    });
+}
+
+/** Go's "2006-01-02T15:04:05.000000000Z07:00" in UTC, as docker events prints times. */
+function rfc3339NanoFixed(nanos: number): string {
+  const ms = Math.floor(nanos / 1e6);
+  const iso = new Date(ms).toISOString().slice(0, 19);
+  const frac = String(Math.round(nanos % 1e9)).padStart(9, '0');
+  return `${iso}.${frac}Z`;
+}
+
+function humanBinary(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) {
+    n /= 1024;
+    i++;
+  }
+  return `${n.toFixed(2).replace(/\.?0+$/, '')}${units[i]}`;
+}

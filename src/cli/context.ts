@@ -1,0 +1,53 @@
+import { ApiError, ConnectError, EngineClient, defaultHost } from '../client/index.js';
+
+/** Exit codes docker uses: 1 for a failed command, 125 for bad flags or a daemon error under `run`. */
+export const ExitCode = { Failure: 1, Usage: 125 } as const;
+
+/** An error that ends the command with a given exit code after printing its message. */
+export class CliError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: number = ExitCode.Failure,
+  ) {
+    super(message);
+  }
+}
+
+/** What every command gets: the client for the selected daemon and the output streams. */
+export interface Cli {
+  client(): EngineClient;
+  out(s: string): void;
+  err(s: string): void;
+}
+
+export function createCli(host?: string): Cli {
+  let client: EngineClient | undefined;
+  return {
+    client: () => (client ??= new EngineClient(host ?? defaultHost())),
+    out: (s) => process.stdout.write(s.endsWith('\n') ? s : s + '\n'),
+    err: (s) => process.stderr.write(s.endsWith('\n') ? s : s + '\n'),
+  };
+}
+
+/** Docker's wording for daemon errors. */
+export function describeError(e: unknown): string {
+  if (e instanceof ApiError) return `Error response from daemon: ${e.message}`;
+  if (e instanceof ConnectError) return e.message;
+  if (e instanceof CliError) return e.message;
+  return `Error: ${e instanceof Error ? e.message : String(e)}`;
+}
+
+/** Runs `fn` for each name, printing each failure like docker and failing at the end if any did. */
+export async function forEachName(cli: Cli, names: string[], fn: (name: string) => Promise<void>): Promise<void> {
+  let failed = false;
+  for (const name of names) {
+    try {
+      await fn(name);
+    } catch (e) {
+      if (e instanceof ConnectError) throw e;
+      cli.err(describeError(e));
+      failed = true;
+    }
+  }
+  if (failed) throw new CliError('', ExitCode.Failure);
+}

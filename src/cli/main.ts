@@ -1,0 +1,51 @@
+import { Command, CommanderError } from 'commander';
+import { type Cli, CliError, ExitCode, createCli, describeError } from './context.js';
+import { registerImageCommands } from './commands/image.js';
+import { registerSystemCommands } from './commands/system.js';
+
+/** Builds the command tree. Commands get a lazily created client, so `--help` never touches the daemon. */
+export function buildProgram(cliFor: (host?: string) => Cli): Command {
+  const program = new Command('berth')
+    .description('A self-sufficient runtime for containers, compatible with Docker')
+    .option('-H, --host <socket>', 'Daemon socket to connect to (default $BERTH_HOST, $DOCKER_HOST, unix:///run/berth/berth.sock)')
+    .option('-v, --version', 'Print version information and quit')
+    .enablePositionalOptions()
+    .showHelpAfterError(false)
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  let cli: Cli | undefined;
+  const lazy: Cli = {
+    client: () => (cli ??= cliFor(program.opts<{ host?: string }>().host)).client(),
+    out: (s) => process.stdout.write(s.endsWith('\n') ? s : s + '\n'),
+    err: (s) => process.stderr.write(s.endsWith('\n') ? s : s + '\n'),
+  };
+  const image = program.command('image').description('Manage images');
+  const system = program.command('system').description('Manage Berth');
+  registerImageCommands(program, image, lazy);
+  registerSystemCommands(program, system, lazy);
+  for (const c of [program, image, system, ...program.commands, ...image.commands, ...system.commands]) {
+    c.exitOverride();
+  }
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  if (argv[2] === '-v' || argv[2] === '--version') {
+    process.stdout.write('Berth version 0.1.0\n');
+    return 0;
+  }
+  const program = buildProgram(createCli);
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.help' || e.code === 'commander.version') return 0;
+      // Commander has printed its message; docker exits 125 on flag errors.
+      return ExitCode.Usage;
+    }
+    const msg = describeError(e);
+    if (!(e instanceof CliError && e.message === '')) process.stderr.write(msg + '\n');
+    return e instanceof CliError ? e.exitCode : ExitCode.Failure;
+  }
+}

@@ -1,0 +1,56 @@
+import type { Cli } from './context.js';
+import { fieldsUsed, renderList, renderObjects } from './format/formatter.js';
+
+export interface ListOptions {
+  format?: string;
+  quiet?: boolean;
+  /** Field printed alone, once per distinct value, by `-q`. */
+  quietField: string;
+  /** Docker's default `table …` template for the command. */
+  defaultTable: string;
+  /** Column titles that are not simply the field name upper-cased. */
+  headers: Record<string, string>;
+}
+
+/** Prints list output like docker: `-q`, the default table, or `--format` (table, json, or a template). */
+export function printList(cli: Cli, rows: Array<Record<string, unknown>>, o: ListOptions): void {
+  if (o.quiet && !o.format) {
+    const seen = new Set<string>();
+    for (const r of rows) {
+      const v = String(r[o.quietField]);
+      if (!seen.has(v)) cli.out(v);
+      seen.add(v);
+    }
+    return;
+  }
+  const text = renderList(rows, { format: o.format, defaultTable: o.defaultTable, headers: headersFor(o) });
+  if (text) process.stdout.write(text);
+}
+
+/** Docker's column titles are the field names upper-cased unless the command names them otherwise. */
+function headersFor(o: ListOptions): Record<string, string> {
+  const headers: Record<string, string> = {};
+  const format = o.format && o.format.startsWith('table') ? o.format : o.defaultTable;
+  try {
+    for (const f of fieldsUsed(format)) headers[f] = f.toUpperCase();
+  } catch {
+    // a broken template reports its own error when rendered
+  }
+  return { ...headers, ...o.headers };
+}
+
+/** `inspect` output: an indented JSON array, or each object through `--format`. */
+export function printInspect(cli: Cli, objects: unknown[], format?: string): void {
+  if (!format) {
+    cli.out(JSON.stringify(objects, null, 4));
+    return;
+  }
+  const text = renderObjects(objects, format);
+  if (text) process.stdout.write(text);
+}
+
+/** Go's time.Time.String(): `2024-01-02 15:04:05 +0000 UTC`. */
+export function goTime(d: Date): string {
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${d.getUTCFullYear()}-${p(d.getUTCMonth() + 1)}-${p(d.getUTCDate())} ${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())} +0000 UTC`;
+}

@@ -1,0 +1,157 @@
+// berthd: the composition root of the daemon. Reads flags and daemon.json, takes the data-root lock, builds the
+// stores → services → API server, and handles signals. The only place that constructs implementations.
+import { Command } from 'commander';
+import { chmod, mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
+import type { Server } from 'node:http';
+import { join, resolve } from 'node:path';
+import { createApiServer } from '../api/server.js';
+import { openContentStore } from '../content/index.js';
+import { isNotExist } from '../errors/index.js';
+import { hostFacts, which } from '../kernel/host.js';
+import { lockDataRoot } from '../kernel/lock.js';
+import { ensureDir } from '../kernel/fs.js';
+import { openLayerStore } from '../layers/index.js';
+import { openImageMetadata } from '../metadata/index.js';
+import { EventBus, ImageService, SystemService, berthVersion, ensureBusyboxImage } from '../services/index.js';
+import { newId } from '../util/ids.js';
+import { type LogLevel, createLogger, isLogLevel } from '../util/logger.js';
+
+interface DaemonConfig {
+  hosts: string[];
+  dataRoot: string;
+  execRoot: string;
+  pidfile: string;
+  logLevel: LogLevel;
+  runtimes: Record<string, { path: string }>;
+  defaultRuntime?: string;
+}
+
+const defaults = { dataRoot: '/var/lib/berth', execRoot: '/run/berth', configFile: '/etc/berth/daemon.json' };
+
+async function readConfigFile(path: string, explicit: boolean): Promise<Record<string, unknown>> {
+  try {
+    return JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
+  } catch (e) {
+    if (isNotExist(e) && !explicit) return {};
+    throw new Error(`unable to configure the Berth daemon with file ${path}: ${(e as Error).message}`);
+  }
+}
+
+async function parseConfig(argv: string[]): Promise<DaemonConfig> {
+  const program = new Command('berthd')
+    .description('Berth daemon: serves the Docker Engine API')
+    .version(berthVersion, '-v, --version')
+    .option('-H, --host <socket>', 'daemon socket(s) to listen on (unix:///path or tcp://127.0.0.1:PORT)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--data-root <dir>', `root of persistent state (default ${defaults.dataRoot})`)
+    .option('--exec-root <dir>', `root of runtime state (default ${defaults.execRoot})`)
+    .option('-p, --pidfile <file>', 'path to the daemon PID file (default <exec-root>/berthd.pid)')
+    .option('--config-file <file>', 'daemon configuration file', defaults.configFile)
+    .option('-l, --log-level <level>', 'debug, info, warn, error or fatal')
+    .parse(argv);
+  const o = program.opts<{ host: string[]; dataRoot?: string; execRoot?: string; pidfile?: string; configFile: string; logLevel?: string }>();
+  const file = await readConfigFile(o.configFile, program.getOptionValueSource('configFile') === 'cli');
+  const str = (k: string) => (typeof file[k] === 'string' ? (file[k] as string) : undefined);
+  const execRoot = resolve(o.execRoot ?? str('exec-root') ?? defaults.execRoot);
+  const logLevel = o.logLevel ?? str('log-level') ?? 'info';
+  if (!isLogLevel(logLevel)) throw new Error(`invalid log level: ${logLevel}`);
+  const hosts = o.host.length ? o.host : Array.isArray(file['hosts']) ? (file['hosts'] as string[]) : [`unix://${join(execRoot, 'berth.sock')}`];
+  return {
+    hosts,
+    dataRoot: resolve(o.dataRoot ?? str('data-root') ?? defaults.dataRoot),
+    execRoot,
+    pidfile: resolve(o.pidfile ?? str('pidfile') ?? join(execRoot, 'berthd.pid')),
+    logLevel,
+    runtimes: (file['runtimes'] as DaemonConfig['runtimes'] | undefined) ?? {},
+    ...(str('default-runtime') && { defaultRuntime: str('default-runtime') }),
+  };
+}
+
+async function listen(server: Server, host: string): Promise<() => Promise<void>> {
+  const url = new URL(host);
+  if (url.protocol === 'unix:') {
+    const path = url.pathname;
+    await mkdir(join(path, '..'), { recursive: true, mode: 0o755 });
+    await unlink(path).catch(() => {}); // a socket left by a killed daemon; the data-root lock proves it is dead
+    await new Promise<void>((res, rej) => server.once('error', rej).listen(path, () => res()));
+    await chmod(path, 0o660); // root (and root's group) only, like docker.sock without a docker group
+    return async () => unlink(path).catch(() => {});
+  }
+  if (url.protocol === 'tcp:') {
+    await new Promise<void>((res, rej) => server.once('error', rej).listen(Number(url.port), url.hostname, () => res()));
+    return async () => {};
+  }
+  throw new Error(`unsupported host ${host}: use unix:// or tcp://`);
+}
+
+async function main(): Promise<void> {
+  const cfg = await parseConfig(process.argv);
+  const log = createLogger(cfg.logLevel, { component: 'berthd' });
+  await ensureDir(cfg.dataRoot, 0o711);
+  await ensureDir(cfg.execRoot, 0o700);
+  const lock = await lockDataRoot(cfg.dataRoot);
+
+  const content = await openContentStore(join(cfg.dataRoot, 'content'));
+  const layers = await openLayerStore(join(cfg.dataRoot, 'overlay2'));
+  const meta = await openImageMetadata(join(cfg.dataRoot, 'metadata'));
+  const events = new EventBus();
+  const images = new ImageService({ content, layers, meta, events, log: log.child({ service: 'images' }) });
+  const recovered = await images.recover();
+  if (Object.values(recovered).some((n) => n > 0)) log.info('recovered store after unclean stop', { ...recovered });
+
+  const tmp = join(cfg.dataRoot, 'tmp');
+  await ensureDir(tmp);
+  const made = await ensureBusyboxImage(images, tmp).catch((e: unknown) => {
+    log.warn('could not make the bundled busybox image', { error: e });
+    return undefined;
+  });
+  if (made) log.info('made bundled base image busybox:latest', { id: made });
+
+  const runtimes: Record<string, { path: string }> = {};
+  for (const name of ['runc', 'crun']) {
+    const path = await which(name);
+    if (path) runtimes[name] = { path };
+  }
+  Object.assign(runtimes, cfg.runtimes);
+  const daemonIdFile = join(cfg.dataRoot, 'engine-id');
+  const daemonId = (await readFile(daemonIdFile, 'utf8').catch(() => '')).trim() || newId();
+  await writeFile(daemonIdFile, daemonId);
+  const system = new SystemService(await hostFacts(), {
+    dataRoot: cfg.dataRoot,
+    execRoot: cfg.execRoot,
+    daemonId,
+    runtimes,
+    defaultRuntime: cfg.defaultRuntime ?? (runtimes['runc'] ? 'runc' : (Object.keys(runtimes)[0] ?? 'runc')),
+    logLevel: cfg.logLevel,
+    startedAt: new Date(),
+  }, images);
+
+  const servers: Array<{ server: Server; cleanup: () => Promise<void> }> = [];
+  for (const host of cfg.hosts) {
+    const server = createApiServer({ images, system, events }, log.child({ component: 'api' }));
+    servers.push({ server, cleanup: await listen(server, host) });
+  }
+  await writeFile(cfg.pidfile, `${process.pid}\n`);
+  log.info('berthd started', { version: berthVersion, hosts: cfg.hosts, dataRoot: cfg.dataRoot, pid: process.pid });
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info('shutting down', { signal });
+    for (const { server, cleanup } of servers) {
+      server.close();
+      server.closeAllConnections();
+      await cleanup();
+    }
+    await unlink(cfg.pidfile).catch(() => {});
+    await lock.release();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`berthd: ${(e as Error).message}\n`);
+  process.exit(1);
+});

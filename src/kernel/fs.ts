@@ -1,0 +1,77 @@
+import { open, rename, mkdir, rm, readFile, unlink } from 'node:fs/promises';
+import { dirname, join, normalize, sep } from 'node:path';
+import { InvalidArgument, isNotExist } from '../errors/index.js';
+
+/** fsync a file's data and metadata to disk. */
+export async function fsyncFile(path: string): Promise<void> {
+  const fh = await open(path, 'r+');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** fsync a directory so a rename or create inside it survives a crash. */
+export async function fsyncDir(dir: string): Promise<void> {
+  const fh = await open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+let tmpCounter = 0;
+/**
+ * Crash-safe file replace: write a temp file beside the target, fsync it, rename over the target, fsync the
+ * directory. A reader (or a restart after kill -9) sees the old content or the new, never a torn file.
+ */
+export async function atomicWriteFile(path: string, data: string | Uint8Array, mode = 0o600): Promise<void> {
+  const tmp = `${path}.tmp-${process.pid}-${++tmpCounter}`;
+  const fh = await open(tmp, 'w', mode);
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } catch (e) {
+    await fh.close();
+    await unlink(tmp).catch(() => {});
+    throw e;
+  }
+  await fh.close();
+  await rename(tmp, path);
+  await fsyncDir(dirname(path));
+}
+
+export async function readJsonFile<T>(path: string): Promise<T | undefined> {
+  try {
+    return JSON.parse(await readFile(path, 'utf8')) as T;
+  } catch (e) {
+    if (isNotExist(e)) return undefined;
+    throw e;
+  }
+}
+
+export async function ensureDir(path: string, mode = 0o700): Promise<void> {
+  await mkdir(path, { recursive: true, mode });
+}
+
+export async function removeAll(path: string): Promise<void> {
+  await rm(path, { recursive: true, force: true, maxRetries: 3 });
+}
+
+/**
+ * Join an untrusted relative path (from a tar entry, an archive API call) onto `root` lexically:
+ * leading slashes are dropped and `..` may never climb above root. Symlinks are the caller's concern
+ * (see layers/archive, which refuses to write through them).
+ */
+export function joinInRoot(root: string, untrusted: string): string {
+  // Absolute names are taken as relative to root (as tar does); any ".." that climbs above root is refused.
+  const rel = normalize(untrusted.replace(/^\/+/, '') || '.').replace(/\/+$/, '');
+  if (rel === '..' || rel.startsWith('../')) throw new InvalidArgument(`path escapes root: ${untrusted}`);
+  const full = rel === '.' ? root : join(root, rel);
+  if (full !== root && !full.startsWith(root.endsWith(sep) ? root : root + sep)) {
+    throw new InvalidArgument(`path escapes root: ${untrusted}`);
+  }
+  return full;
+}

@@ -1,0 +1,194 @@
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { chmod, lchown, link, lstat, lutimes, mkdir, rm, symlink } from 'node:fs/promises';
+import { basename, dirname, join, relative } from 'node:path';
+import { Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { promisify } from 'node:util';
+import { extract as tarExtract, type Header as Headers } from 'tar-stream';
+import { InvalidArgument, isBerthError, isNotExist } from '../../errors/index.js';
+import { joinInRoot } from '../../kernel/fs.js';
+import type { Digest } from '../../oci/index.js';
+import { decompress } from './compression.js';
+
+const run = promisify(execFile);
+
+const whiteoutPrefix = '.wh.';
+const opaqueMarker = '.wh..wh..opq';
+
+export interface AppliedLayer {
+  /** sha256 of the uncompressed tar stream. */
+  diffId: Digest;
+  /** Bytes of regular-file content written (Docker's notion of a layer's size). */
+  size: number;
+}
+
+/**
+ * Unpacks a layer tar (plain, gzip or zstd) into `dest`, an empty overlay "diff" directory, converting OCI
+ * whiteouts to overlayfs ones (`.wh.x` → char device 0/0 at `x`; `.wh..wh..opq` → `trusted.overlay.opaque=y`).
+ *
+ * Safety: every name is joined lexically under `dest` (no `..` escape), and no entry is written through a
+ * symlink: each parent must be a real directory. Hard links must point inside `dest`. Symlinks themselves may
+ * point anywhere (they are never followed here). On failure `dest` is left as is: the caller removes it.
+ *
+ * Node has no mknod or setxattr, so device nodes, whiteouts and xattrs are made by Debian's `mknod` and
+ * `setfattr`; layers have few of them.
+ */
+export async function applyLayer(input: Readable | AsyncIterable<Uint8Array>, dest: string): Promise<AppliedLayer> {
+  const hash = createHash('sha256');
+  const hasher = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      hash.update(chunk);
+      cb(null, chunk);
+    },
+  });
+  const ex = tarExtract();
+  const writer = new LayerWriter(dest);
+  const consume = (async () => {
+    for await (const entry of ex) {
+      await writer.write(entry.header, entry as unknown as Readable);
+      entry.resume(); // drain whatever the writer did not read (directories, links, whiteouts)
+    }
+  })();
+  const feed = pipeline(decompress(input), hasher, ex as unknown as NodeJS.WritableStream);
+  try {
+    await Promise.all([feed, consume]);
+  } catch (e) {
+    ex.destroy();
+    await Promise.allSettled([feed, consume]);
+    if (isBerthError(e) || (e as NodeJS.ErrnoException).errno !== undefined) throw e;
+    throw new InvalidArgument(`invalid layer tar: ${(e as Error).message}`, { cause: e });
+  }
+  await writer.finish();
+  return { diffId: `sha256:${hash.digest('hex')}`, size: writer.size };
+}
+
+class LayerWriter {
+  size = 0;
+  /** Directories known to be real directories (not symlinks) under the root, relative paths. */
+  private readonly realDirs = new Set<string>(['']);
+  /** Directory mtimes, applied last (writing inside a directory changes its mtime). */
+  private readonly dirTimes: Array<[string, Date]> = [];
+
+  constructor(private readonly root: string) {}
+
+  async write(h: Headers, body: Readable): Promise<void> {
+    const name = h.name.replace(/^(\.\/)+/, '');
+    if (name === '' || name === '.' || name === './') return;
+    const path = joinInRoot(this.root, name);
+    const rel = relative(this.root, path);
+    if (rel === '') return; // the layer root itself: its attributes belong to the image's root, kept as is
+    const base = basename(rel);
+
+    if (base.startsWith(whiteoutPrefix)) {
+      const parentRel = dirname(rel) === '.' ? '' : dirname(rel);
+      await this.ensureParents(rel);
+      const parent = join(this.root, parentRel);
+      if (base === opaqueMarker) {
+        await run('setfattr', ['-n', 'trusted.overlay.opaque', '-v', 'y', parent]);
+      } else if (!base.startsWith(opaqueMarker.slice(0, 8))) {
+        const target = join(parent, base.slice(whiteoutPrefix.length));
+        await this.removeExisting(relative(this.root, target));
+        await run('mknod', ['-m', '0', target, 'c', '0', '0']);
+      }
+      return;
+    }
+
+    await this.ensureParents(rel);
+    const existing = await lstat(path).catch((e: unknown) => {
+      if (isNotExist(e)) return undefined;
+      throw e;
+    });
+    if (existing && !(existing.isDirectory() && h.type === 'directory')) await this.removeExisting(rel);
+
+    const mode = (h.mode ?? 0o644) & 0o7777;
+    switch (h.type) {
+      case 'directory':
+        if (!existing?.isDirectory()) await mkdir(path, { mode: 0o755 });
+        this.realDirs.add(rel);
+        break;
+      case 'file':
+      case 'contiguous-file':
+        await pipeline(body, createWriteStream(path, { mode: 0o600 }));
+        this.size += h.size ?? 0;
+        break;
+      case 'symlink':
+        await symlink(h.linkname ?? '', path);
+        break;
+      case 'link': {
+        const target = joinInRoot(this.root, (h.linkname ?? '').replace(/^(\.\/)+/, ''));
+        const targetRel = relative(this.root, target);
+        await this.checkParents(targetRel);
+        const st = await lstat(target).catch(() => undefined);
+        if (!st || st.isDirectory()) throw new InvalidArgument(`invalid hard link ${name} -> ${h.linkname}: target is not a file in the layer`);
+        await link(target, path);
+        return; // a hard link shares the target's inode: nothing more to set
+      }
+      case 'character-device':
+      case 'block-device':
+      case 'fifo': {
+        const kind = h.type === 'fifo' ? ['p'] : [h.type === 'block-device' ? 'b' : 'c', String(h.devmajor ?? 0), String(h.devminor ?? 0)];
+        await run('mknod', [path, ...kind]);
+        break;
+      }
+      default:
+        return; // pax/gnu metadata entries are folded into headers by the parser; others carry no file
+    }
+    if (h.type !== 'symlink') await chmod(path, mode).catch(() => {});
+    await lchown(path, h.uid ?? 0, h.gid ?? 0);
+    if (h.type !== 'symlink' && mode & 0o6000) await chmod(path, mode); // chown clears setuid/setgid
+    await this.setXattrs(path, h);
+    const mtime = h.mtime ?? new Date(0);
+    if (h.type === 'directory') this.dirTimes.push([path, mtime]);
+    else await lutimes(path, mtime, mtime);
+  }
+
+  async finish(): Promise<void> {
+    for (const [path, mtime] of this.dirTimes.reverse()) await lutimes(path, mtime, mtime);
+  }
+
+  /** Parents of `rel` must be real directories; missing ones are created (tars may omit them). */
+  private async ensureParents(rel: string): Promise<void> {
+    const parts = rel.split('/').slice(0, -1);
+    let cur = '';
+    for (const part of parts) {
+      cur = cur ? `${cur}/${part}` : part;
+      if (this.realDirs.has(cur)) continue;
+      const st = await lstat(join(this.root, cur)).catch(() => undefined);
+      if (!st) await mkdir(join(this.root, cur), { mode: 0o755 });
+      else if (st.isSymbolicLink()) throw new InvalidArgument(`refusing to write ${rel}: ${cur} is a symlink (would escape the layer)`);
+      else if (!st.isDirectory()) throw new InvalidArgument(`invalid layer: ${cur} is not a directory, needed by ${rel}`);
+      this.realDirs.add(cur);
+    }
+  }
+
+  /** Like ensureParents, but for a path that must already exist (a hard link target). */
+  private async checkParents(rel: string): Promise<void> {
+    let cur = '';
+    for (const part of rel.split('/').slice(0, -1)) {
+      cur = cur ? `${cur}/${part}` : part;
+      if (this.realDirs.has(cur)) continue;
+      const st = await lstat(join(this.root, cur)).catch(() => undefined);
+      if (!st?.isDirectory()) throw new InvalidArgument(`invalid hard link target ${rel}: ${cur} is not a directory in the layer`);
+      this.realDirs.add(cur);
+    }
+  }
+
+  private async removeExisting(rel: string): Promise<void> {
+    await rm(join(this.root, rel), { recursive: true, force: true });
+    for (const d of this.realDirs) if (d === rel || d.startsWith(`${rel}/`)) this.realDirs.delete(d);
+  }
+
+  private async setXattrs(path: string, h: Headers): Promise<void> {
+    const pax = (h.pax ?? {}) as Record<string, string>;
+    for (const [k, v] of Object.entries(pax)) {
+      if (!k.startsWith('SCHILY.xattr.')) continue;
+      const name = k.slice('SCHILY.xattr.'.length);
+      const hex = '0x' + Buffer.from(v, 'latin1').toString('hex');
+      await run('setfattr', ['-h', '-n', name, '-v', hex, path]).catch((e: Error) => {
+        throw new InvalidArgument(`cannot set xattr ${name} on ${relative(this.root, path)}: ${e.message}`);
+      });
+    }
+  }
+}

@@ -1,0 +1,3 @@
+export { applyLayer, type AppliedLayer } from './apply.js';
+export { packLayer, type PackOptions } from './pack.js';
+export { decompress, detectCompression, type Compression } from './compression.js';

@@ -1,0 +1,3 @@
+export * from './digest.js';
+export * from './image.js';
+export * from './reference.js';

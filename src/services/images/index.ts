@@ -1,0 +1,467 @@
+import type { Readable } from 'node:stream';
+import { Conflict, FailedPrecondition, InvalidArgument, NotFound } from '../../errors/index.js';
+import type { ContentStore } from '../../content/index.js';
+import { applyLayer, decompress, type LayerStore } from '../../layers/index.js';
+import type { ImageMetadata, ImageRecord } from '../../metadata/index.js';
+import { collectGarbage, type GcResult } from '../../metadata/gc.js';
+import {
+  type Digest,
+  type ImageConfig,
+  chainIds,
+  familiarString,
+  formatReference,
+  isDigest,
+  parseReference,
+  repositoryName,
+  withDefaultTag,
+} from '../../oci/index.js';
+import type { Logger } from '../../util/logger.js';
+import { Mutex } from '../../util/mutex.js';
+import { shortId } from '../../util/ids.js';
+import type { EventBus } from '../system/events.js';
+import { type Filters, matchImage, matchingTags } from './filters.js';
+import {
+  type HistoryItem,
+  type ImageInspect,
+  type ImageSummary,
+  graphDriver,
+  imageHistory,
+  imageInspect,
+  imageSummary,
+} from './views.js';
+
+export type { ImageSummary, ImageInspect, HistoryItem };
+export type { Filters } from './filters.js';
+
+export interface ImageServiceDeps {
+  content: ContentStore;
+  layers: LayerStore;
+  meta: ImageMetadata;
+  events: EventBus;
+  log: Logger;
+}
+
+/** One line of `DELETE /images/{name}` and of prune's ImagesDeleted. */
+export type DeleteItem = { Untagged: string } | { Deleted: string };
+
+/** What makes a new image: its config bytes (hashed into the ID) and its layers as uncompressed blobs. */
+export interface NewImage {
+  config: Uint8Array;
+  /** Content-store digests of the layers' uncompressed tars, bottom first; must equal the config's diff_ids. */
+  layerBlobs: Digest[];
+  repoDigests?: string[];
+  parent?: Digest;
+}
+
+/**
+ * Images: resolution of names, listing, inspect, tag/untag, delete and prune, and the entry of new images
+ * (load, import, commit later) through `createImage`. All writes run under one lock, so the garbage collector
+ * never races an operation that has written blobs it has not yet recorded.
+ */
+export class ImageService {
+  private readonly lock = new Mutex();
+  /** Image → IDs of containers using it; filled in by the container service. */
+  usedBy: (id: Digest) => string[] = () => [];
+
+  constructor(private readonly d: ImageServiceDeps) {}
+
+  /** Start-up: drop crash leftovers (ingests, unpack temporaries) and whatever no record references. */
+  recover(extraLayerRoots: Digest[] = []): Promise<GcResult & { ingests: number; temporaries: number }> {
+    return this.lock.run(async () => {
+      const ingests = await this.d.content.reclaimIngests();
+      const temporaries = await this.d.layers.reclaim();
+      const gc = await collectGarbage(this.d.meta, this.d.content, this.d.layers, extraLayerRoots);
+      return { ...gc, ingests, temporaries };
+    });
+  }
+
+  // ---- resolution -------------------------------------------------------------------------------------------
+
+  /** Docker's lookup order: a reference (tag or digest), then a full or unique-prefix image ID. */
+  find(name: string): ImageRecord | undefined {
+    const m = this.d.meta;
+    const full = name.startsWith('sha256:') ? name : `sha256:${name}`;
+    if (isDigest(full) && m.get(full)) return m.get(full);
+    try {
+      const ref = withDefaultTag(parseReference(name));
+      if (ref.digest) {
+        const repo = repositoryName(ref);
+        const byDigest = m.list().find((r) => r.repoDigests.includes(`${repo}@${ref.digest}`));
+        if (byDigest) return byDigest;
+      } else {
+        const id = m.tags().get(formatReference(ref));
+        if (id) return m.get(id);
+      }
+    } catch {
+      // not a reference: may still be an ID prefix
+    }
+    const hex = name.startsWith('sha256:') ? name.slice(7) : name;
+    if (!/^[a-f0-9]+$/.test(hex)) return undefined;
+    const matches = m.list().filter((r) => r.id.slice(7).startsWith(hex));
+    if (matches.length > 1) throw new InvalidArgument(`multiple IDs found with provided prefix: ${hex}`);
+    return matches[0];
+  }
+
+  resolve(name: string): ImageRecord {
+    const rec = this.find(name);
+    if (!rec) throw new NotFound(`No such image: ${name}`);
+    return rec;
+  }
+
+  /** Familiar `repo:tag` strings of an image, sorted. */
+  repoTags(id: Digest): string[] {
+    const out: string[] = [];
+    for (const [ref, target] of this.d.meta.tags()) if (target === id) out.push(familiarString(parseReference(ref)));
+    return out.sort();
+  }
+
+  private tagIndex(): Map<Digest, string[]> {
+    const index = new Map<Digest, string[]>();
+    for (const [ref, id] of this.d.meta.tags()) {
+      const list = index.get(id) ?? [];
+      list.push(familiarString(parseReference(ref)));
+      index.set(id, list);
+    }
+    return index;
+  }
+
+  tagMap(): ReadonlyMap<string, Digest> {
+    return this.d.meta.tags();
+  }
+
+  /** Read access to stored blobs, for `save`. */
+  blobs(): Pick<ContentStore, 'info' | 'open'> {
+    return this.d.content;
+  }
+
+  async config(rec: ImageRecord): Promise<ImageConfig> {
+    return JSON.parse((await this.d.content.read(rec.id)).toString('utf8')) as ImageConfig;
+  }
+
+  // ---- queries ---------------------------------------------------------------------------------------------
+
+  list(opts: { all?: boolean; filters?: Filters } = {}): ImageSummary[] {
+    const records = this.d.meta.list();
+    const tags = this.tagIndex();
+    const parents = new Set(records.map((r) => r.parent).filter((p): p is Digest => !!p));
+    const byId = (name: string) => this.resolve(name);
+    const out: ImageSummary[] = [];
+    for (const rec of records) {
+      const repoTags = (tags.get(rec.id) ?? []).sort();
+      // Without -a, untagged parents of other images are build intermediates and are hidden.
+      if (!opts.all && repoTags.length === 0 && parents.has(rec.id)) continue;
+      if (opts.filters && !matchImage(rec, repoTags, opts.filters, byId)) continue;
+      const shown = opts.filters ? matchingTags(repoTags, opts.filters) : repoTags;
+      out.push(imageSummary(rec, shown, this.usedBy(rec.id).length));
+    }
+    return out.sort((a, b) => b.Created - a.Created || a.Id.localeCompare(b.Id));
+  }
+
+  async inspect(name: string): Promise<ImageInspect> {
+    const rec = this.resolve(name);
+    const top = rec.chain.at(-1);
+    const driver = top
+      ? graphDriver(this.d.layers.dirs(top), this.d.layers.chainDiffDirs(top).slice(1))
+      : { Name: 'overlay2', Data: {} };
+    return imageInspect(rec, await this.config(rec), this.repoTags(rec.id), driver);
+  }
+
+  async history(name: string): Promise<HistoryItem[]> {
+    const rec = this.resolve(name);
+    const sizes = rec.chain.map((c) => this.d.layers.get(c)?.size ?? 0);
+    const rows = imageHistory(rec, await this.config(rec), sizes, this.repoTags(rec.id));
+    // Rows that are themselves local images (a parent chain from commit/build) show their ID and tags.
+    let parent = rec.parent;
+    for (let i = 1; i < rows.length && parent; i++) {
+      const p = this.d.meta.get(parent);
+      if (!p) break;
+      const row = rows[i];
+      if (row && rows.length - i === historyLength(await this.config(p))) {
+        row.Id = p.id;
+        const t = this.repoTags(p.id);
+        row.Tags = t.length ? t : null;
+        parent = p.parent;
+      }
+    }
+    return rows;
+  }
+
+  /** For `system df`: per image, the bytes of its layers that at least one other image also uses. */
+  sharedSizes(): Map<Digest, number> {
+    const users = new Map<Digest, number>();
+    const records = this.d.meta.list();
+    for (const r of records) for (const c of r.chain) users.set(c, (users.get(c) ?? 0) + 1);
+    return new Map(
+      records.map((r) => [r.id, r.chain.reduce((n, c) => n + ((users.get(c) ?? 0) > 1 ? (this.d.layers.get(c)?.size ?? 0) : 0), 0)]),
+    );
+  }
+
+  /** Layer bytes on disk, counted once however many images share them. */
+  layersSize(): number {
+    return this.d.layers.list().reduce((n, l) => n + l.size, 0);
+  }
+
+  // ---- tags and deletion -----------------------------------------------------------------------------------
+
+  tag(source: string, repo: string, tag?: string): Promise<void> {
+    return this.lock.run(async () => {
+      const rec = this.resolve(source);
+      const ref = withDefaultTag(parseReference(tag ? `${repo}:${tag}` : repo));
+      if (ref.digest) throw new InvalidArgument('refusing to create a tag with a digest reference');
+      await this.setTags(rec, [formatReference(ref)]);
+      this.d.events.publish('image', 'tag', rec.id, { name: familiarString(ref) });
+    });
+  }
+
+  /** Points refs at `rec` in one write and stamps LastTagTime. */
+  private async setTags(rec: ImageRecord, refs: string[]): Promise<void> {
+    if (refs.length === 0) return;
+    await this.d.meta.updateTags(new Map(refs.map((r) => [r, rec.id])));
+    await this.d.meta.put({ ...rec, lastTagTime: new Date().toISOString() });
+  }
+
+  remove(name: string, opts: { force?: boolean; noprune?: boolean } = {}): Promise<DeleteItem[]> {
+    return this.lock.run(() => this.removeLocked(name, opts));
+  }
+
+  private async removeLocked(name: string, opts: { force?: boolean; noprune?: boolean }): Promise<DeleteItem[]> {
+    const rec = this.resolve(name);
+    const refs = [...this.d.meta.tags()].filter(([, id]) => id === rec.id).map(([r]) => r);
+    const named = this.namedRef(name, refs);
+    const out: DeleteItem[] = [];
+    const users = this.usedBy(rec.id);
+
+    if (named && (refs.length > 1 || opts.force || users.length === 0)) {
+      // Removing by reference: untag it; the image itself goes only when that was its last name.
+      if (refs.length === 1 && users.length > 0 && !opts.force) {
+        throw new Conflict(
+          `conflict: unable to remove repository reference "${name}" (must force) - container ${shortId(users[0] ?? '')} is using its referenced image ${shortId(rec.id)}`,
+        );
+      }
+      await this.d.meta.updateTags(new Map([[named, undefined]]));
+      const familiar = familiarString(parseReference(named));
+      out.push({ Untagged: familiar });
+      this.d.events.publish('image', 'untag', rec.id, { name: familiar });
+      if (refs.length > 1) return out;
+    } else {
+      if (refs.length > 1 && !opts.force) {
+        throw new Conflict(
+          `conflict: unable to delete ${shortId(rec.id)} (must be forced) - image is referenced in multiple repositories`,
+        );
+      }
+      if (users.length > 0 && !opts.force) {
+        throw new Conflict(
+          `conflict: unable to delete ${shortId(rec.id)} (must be forced) - image is being used by stopped container ${shortId(users[0] ?? '')}`,
+        );
+      }
+    }
+    if (users.length > 0) {
+      // Forced removal of an image a container uses: Docker untags it and keeps the image.
+      return [...out, ...(await this.untagAll(rec, refs.filter((r) => r !== named)))];
+    }
+    if (this.d.meta.list().some((r) => r.parent === rec.id)) {
+      throw new Conflict(`conflict: unable to delete ${shortId(rec.id)} (cannot be forced) - image has dependent child images`);
+    }
+    out.push(...(await this.untagAll(rec, refs.filter((r) => r !== named))));
+    out.push(...(await this.deleteRecord(rec)));
+    return out;
+  }
+
+  /** The stored ref the user named, if the name was a reference rather than an ID. */
+  private namedRef(name: string, refs: string[]): string | undefined {
+    if (this.d.meta.get(name as Digest) || this.d.meta.get(`sha256:${name}` as Digest)) return undefined;
+    try {
+      const full = formatReference(withDefaultTag(parseReference(name)));
+      return refs.includes(full) ? full : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private async untagAll(rec: ImageRecord, refs: string[]): Promise<DeleteItem[]> {
+    if (refs.length === 0) return [];
+    await this.d.meta.updateTags(new Map(refs.map((r) => [r, undefined])));
+    return refs.map((r) => {
+      const familiar = familiarString(parseReference(r));
+      this.d.events.publish('image', 'untag', rec.id, { name: familiar });
+      return { Untagged: familiar };
+    });
+  }
+
+  /** Deletes an image record and sweeps the blobs and layers nothing else references. */
+  private async deleteRecord(rec: ImageRecord): Promise<DeleteItem[]> {
+    await this.d.meta.delete(rec.id);
+    const before = new Set(this.d.layers.list().map((l) => l.chainId));
+    await collectGarbage(this.d.meta, this.d.content, this.d.layers, this.containerLayerRoots());
+    const removedLayers = [...before].filter((c) => !this.d.layers.get(c)).reverse();
+    this.d.events.publish('image', 'delete', rec.id, { name: rec.id });
+    return [{ Deleted: rec.id }, ...removedLayers.map((c) => ({ Deleted: c }))];
+  }
+
+  /** Layers that containers stand on; set by the container service. */
+  containerLayerRoots: () => Digest[] = () => [];
+
+  prune(opts: { all?: boolean; filters?: Filters } = {}): Promise<{ ImagesDeleted: DeleteItem[] | null; SpaceReclaimed: number }> {
+    return this.lock.run(async () => {
+      const before = this.layersSize();
+      const deleted: DeleteItem[] = [];
+      const { dangling: _ignored, ...filters } = opts.filters ?? {};
+      // Children first, so parents become deletable in the same pass.
+      let progress = true;
+      while (progress) {
+        progress = false;
+        const tags = this.tagIndex();
+        const parents = new Set(this.d.meta.list().map((r) => r.parent));
+        for (const rec of this.d.meta.list()) {
+          const repoTags = tags.get(rec.id) ?? [];
+          if (!opts.all && repoTags.length > 0) continue;
+          if (parents.has(rec.id) || this.usedBy(rec.id).length > 0) continue;
+          if (!matchImage(rec, repoTags, filters, (n) => this.resolve(n))) continue;
+          const refs = [...this.d.meta.tags()].filter(([, id]) => id === rec.id).map(([r]) => r);
+          deleted.push(...(await this.untagAll(rec, refs)), ...(await this.deleteRecord(rec)));
+          progress = true;
+        }
+      }
+      this.d.events.publish('image', 'prune', '', { reclaimed: String(before - this.layersSize()) });
+      return { ImagesDeleted: deleted.length ? deleted : null, SpaceReclaimed: before - this.layersSize() };
+    });
+  }
+
+  // ---- creating images -------------------------------------------------------------------------------------
+
+  /** Runs `fn` under the image lock; on failure, blobs it ingested that no record uses are removed. */
+  withIngestion<T>(fn: (ingest: Ingestion) => Promise<T>): Promise<T> {
+    return this.lock.run(async () => {
+      const ing = new Ingestion(this.d.content);
+      try {
+        return await fn(ing);
+      } finally {
+        await this.dropUnreferenced(ing.touched);
+      }
+    });
+  }
+
+  private async dropUnreferenced(blobs: Set<Digest>): Promise<void> {
+    if (blobs.size === 0) return;
+    const live = new Set<Digest>();
+    for (const r of this.d.meta.list()) {
+      live.add(r.id);
+      for (const b of r.layerBlobs) live.add(b);
+    }
+    for (const b of blobs) if (!live.has(b)) await this.d.content.delete(b);
+  }
+
+  /**
+   * Records an image whose layer blobs are in the content store: stores the config, unpacks each missing layer
+   * into the layer store, writes the record. Called under the lock (from `withIngestion`). Tags are separate.
+   */
+  async createImage(img: NewImage, ing: Ingestion): Promise<ImageRecord> {
+    const config = parseConfig(img.config);
+    const diffIds = config.rootfs.diff_ids;
+    if (diffIds.length !== img.layerBlobs.length) {
+      throw new InvalidArgument(`image config lists ${diffIds.length} layers but ${img.layerBlobs.length} were supplied`);
+    }
+    diffIds.forEach((d, i) => {
+      if (img.layerBlobs[i] !== d) {
+        throw new FailedPrecondition(`layer digest mismatch: layer ${i} has diff ID ${img.layerBlobs[i]}, config says ${d}`);
+      }
+    });
+    const id = (await ing.put(img.config)).digest;
+    const chain = chainIds(diffIds);
+    let size = 0;
+    for (const [i, chainId] of chain.entries()) {
+      const diffId = diffIds[i] as Digest;
+      const layer = await this.d.layers.create(chainId, chain[i - 1], (dir) => applyLayer(this.d.content.open(diffId), dir));
+      size += layer.size;
+    }
+    const existing = this.d.meta.get(id);
+    const record: ImageRecord = {
+      id,
+      chain,
+      layerBlobs: [...diffIds],
+      size,
+      created: config.created ?? new Date(0).toISOString(),
+      labels: config.config?.Labels ?? {},
+      repoDigests: [...new Set([...(existing?.repoDigests ?? []), ...(img.repoDigests ?? [])])],
+      ...((img.parent ?? existing?.parent) && { parent: img.parent ?? existing?.parent }),
+      ...(existing?.lastTagTime && { lastTagTime: existing.lastTagTime }),
+    };
+    await this.d.meta.put(record);
+    return record;
+  }
+
+  /**
+   * Points each ref at `rec`, returning docker's load messages ("Loaded image: …", and the rename notice when a
+   * tag moves off another image). Under the lock.
+   */
+  async retag(rec: ImageRecord, refs: string[]): Promise<string[]> {
+    const messages: string[] = [];
+    for (const r of refs) {
+      const previous = this.d.meta.tags().get(r);
+      if (previous && previous !== rec.id) {
+        messages.push(
+          `The image ${familiarString(parseReference(r))} already exists, renaming the old one with ID ${previous} to empty string`,
+        );
+      }
+    }
+    await this.setTags(rec, refs);
+    return messages;
+  }
+
+  publish(action: string, id: string, name?: string): void {
+    this.d.events.publish('image', action, id, name ? { name } : {});
+  }
+}
+
+/**
+ * The blobs one operation brings into the content store; those no record ends up using are deleted when the
+ * operation ends (successful or not), so a failed load leaves nothing behind.
+ */
+export class Ingestion {
+  readonly touched = new Set<Digest>();
+  constructor(private readonly content: ContentStore) {}
+
+  async ingest(source: Readable | Iterable<Uint8Array> | AsyncIterable<Uint8Array>, expected?: { digest?: Digest; size?: number }) {
+    const info = await this.content.ingest(source, expected);
+    this.touched.add(info.digest);
+    return info;
+  }
+
+  put(data: Uint8Array, expected?: { digest?: Digest }) {
+    return this.ingest([data], expected);
+  }
+
+  /** Stores a layer as its uncompressed tar (gzip and zstd are undone), returning the diff ID. */
+  async ingestLayer(source: Readable): Promise<Digest> {
+    return (await this.ingest(decompress(source))).digest;
+  }
+
+  /** Re-stores a blob that may be compressed as an uncompressed layer tar. */
+  async layerFromBlob(blob: Digest): Promise<Digest> {
+    return this.ingestLayer(this.content.open(blob));
+  }
+
+  read(digest: Digest): Promise<Buffer> {
+    return this.content.read(digest);
+  }
+}
+
+export function parseConfig(bytes: Uint8Array): ImageConfig {
+  let config: ImageConfig;
+  try {
+    config = JSON.parse(Buffer.from(bytes).toString('utf8')) as ImageConfig;
+  } catch {
+    throw new InvalidArgument('invalid image config: not JSON');
+  }
+  const ids = config?.rootfs?.diff_ids;
+  if (!Array.isArray(ids) || !ids.every(isDigest)) throw new InvalidArgument('invalid image config: bad rootfs.diff_ids');
+  if (typeof config.os !== 'string' || typeof config.architecture !== 'string') {
+    throw new InvalidArgument('invalid image config: missing os or architecture');
+  }
+  return config;
+}
+
+function historyLength(c: ImageConfig): number {
+  return c.history?.length || c.rootfs.diff_ids.length;
+}
+

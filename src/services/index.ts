@@ -1,0 +1,18 @@
+// The daemon's use-cases, as the API layer sees them.
+import type { ImageService } from './images/index.js';
+import type { EventBus } from './system/events.js';
+import type { SystemService } from './system/index.js';
+
+export interface Services {
+  images: ImageService;
+  system: SystemService;
+  events: EventBus;
+}
+
+export { ImageService } from './images/index.js';
+export { EventBus } from './system/events.js';
+export { SystemService, apiVersion, minApiVersion, berthVersion } from './system/index.js';
+export { loadImages } from './images/load.js';
+export { saveImages } from './images/save.js';
+export { importImage } from './images/import.js';
+export { ensureBusyboxImage } from './images/baseimage.js';

@@ -1,0 +1,117 @@
+import type { HostFacts } from '../../kernel/host.js';
+import type { Digest } from '../../oci/index.js';
+import type { ImageService, ImageSummary } from '../images/index.js';
+
+export const berthVersion = '0.1.0';
+export const apiVersion = '1.45';
+export const minApiVersion = '1.24';
+
+export interface SystemConfig {
+  dataRoot: string;
+  execRoot: string;
+  daemonId: string;
+  runtimes: Record<string, { path: string }>;
+  defaultRuntime: string;
+  logLevel: string;
+  startedAt: Date;
+}
+
+/** `version`, `info` and `system df`: read-only views across the other services. */
+export class SystemService {
+  constructor(
+    private readonly host: HostFacts,
+    private readonly config: SystemConfig,
+    private readonly images: ImageService,
+  ) {}
+
+  version() {
+    return {
+      Platform: { Name: 'Berth' },
+      Components: [{ Name: 'Engine', Version: berthVersion, Details: { ApiVersion: apiVersion, MinAPIVersion: minApiVersion, Os: 'linux', Arch: goArch() } }],
+      Version: berthVersion,
+      ApiVersion: apiVersion,
+      MinAPIVersion: minApiVersion,
+      GitCommit: '',
+      GoVersion: `node${process.versions.node}`,
+      Os: 'linux',
+      Arch: goArch(),
+      KernelVersion: this.host.kernelVersion,
+      BuildTime: '',
+    };
+  }
+
+  info() {
+    const images = this.images.list({ all: true });
+    const h = this.host;
+    const c = this.config;
+    return {
+      ID: c.daemonId,
+      Containers: 0,
+      ContainersRunning: 0,
+      ContainersPaused: 0,
+      ContainersStopped: 0,
+      Images: images.length,
+      Driver: 'overlay2',
+      DriverStatus: [
+        ['Backing Filesystem', 'extfs'],
+        ['Supports d_type', 'true'],
+        ['Using metacopy', 'false'],
+        ['Native Overlay Diff', 'true'],
+      ],
+      Plugins: { Volume: ['local'], Network: ['bridge', 'host', 'null'], Authorization: null, Log: ['json-file'] },
+      MemoryLimit: true,
+      SwapLimit: true,
+      CpuCfsPeriod: true,
+      CpuCfsQuota: true,
+      CPUShares: true,
+      CPUSet: true,
+      PidsLimit: true,
+      IPv4Forwarding: true,
+      Debug: c.logLevel === 'debug',
+      NFd: 0,
+      NGoroutines: 0,
+      SystemTime: new Date().toISOString(),
+      LoggingDriver: 'json-file',
+      CgroupDriver: 'cgroupfs',
+      CgroupVersion: h.cgroupVersion,
+      NEventsListener: 0,
+      KernelVersion: h.kernelVersion,
+      OperatingSystem: h.operatingSystem,
+      OSVersion: h.osVersion,
+      OSType: 'linux',
+      Architecture: h.architecture,
+      IndexServerAddress: 'https://index.docker.io/v1/',
+      RegistryConfig: { IndexConfigs: {}, InsecureRegistryCIDRs: ['127.0.0.0/8'], Mirrors: [] },
+      NCPU: h.ncpu,
+      MemTotal: h.memTotal,
+      DockerRootDir: c.dataRoot,
+      Name: h.hostname,
+      Labels: [],
+      ExperimentalBuild: false,
+      ServerVersion: berthVersion,
+      Runtimes: c.runtimes,
+      DefaultRuntime: c.defaultRuntime,
+      Swarm: { LocalNodeState: 'inactive', NodeID: '', NodeAddr: '', ControlAvailable: false, Error: '', RemoteManagers: null },
+      LiveRestoreEnabled: true,
+      Isolation: '',
+      InitBinary: '',
+      SecurityOptions: ['name=seccomp,profile=builtin'],
+      Warnings: [] as string[],
+    };
+  }
+
+  diskUsage(): { LayersSize: number; Images: ImageSummary[]; Containers: unknown[]; Volumes: unknown[]; BuildCache: unknown[] } {
+    const shared = this.images.sharedSizes();
+    return {
+      LayersSize: this.images.layersSize(),
+      Images: this.images.list({ all: true }).map((i) => ({ ...i, SharedSize: shared.get(i.Id as Digest) ?? 0 })),
+      Containers: [],
+      Volumes: [],
+      BuildCache: [],
+    };
+  }
+}
+
+function goArch(): string {
+  return process.arch === 'x64' ? 'amd64' : process.arch;
+}

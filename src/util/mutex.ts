@@ -1,0 +1,9 @@
+/** A FIFO async mutex: `await m.run(() => work())` runs one holder at a time. */
+export class Mutex {
+  private tail: Promise<unknown> = Promise.resolve();
+  run<T>(fn: () => Promise<T>): Promise<T> {
+    const result = this.tail.then(fn, fn);
+    this.tail = result.catch(() => {});
+    return result;
+  }
+}

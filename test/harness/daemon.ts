@@ -1,0 +1,128 @@
+// Test harness: a real berthd on a private data root and socket, plus helpers to drive it with our CLI and with
+// the real docker CLI. Everything lives under one temp dir that `stop()` removes.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { EngineClient } from '../../src/client/index.js';
+
+export const repoRoot = resolve(import.meta.dirname, '..', '..');
+export const dist = (p: string) => join(repoRoot, 'dist', `${p}.js`);
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a command to completion, feeding `input` to stdin; never throws on a non-zero exit. */
+export function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; input?: Buffer | string; timeoutMs?: number } = {}): Promise<RunResult> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(cmd, args, { env: { ...process.env, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (c: Buffer) => out.push(c));
+    child.stderr.on('data', (c: Buffer) => err.push(c));
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 120_000);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolvePromise({ code: code ?? (signal ? 128 + 9 : 1), stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() });
+    });
+    child.stdin.on('error', () => {}); // the command may exit without reading its input
+    child.stdin.end(opts.input);
+  });
+}
+
+export interface Daemon {
+  dir: string;
+  dataRoot: string;
+  host: string;
+  client: EngineClient;
+  /** Runs `berth …` against this daemon. */
+  berth(args: string[], opts?: { input?: Buffer | string; env?: NodeJS.ProcessEnv }): Promise<RunResult>;
+  /** Runs the real docker CLI against this daemon. */
+  docker(args: string[], opts?: { input?: Buffer | string }): Promise<RunResult>;
+  /** SIGTERM and wait. */
+  stop(): Promise<void>;
+  /** SIGKILL, as a crash. */
+  kill9(): Promise<void>;
+  /** Starts the daemon again on the same data root. */
+  start(env?: NodeJS.ProcessEnv): Promise<void>;
+  /** Stops it and removes everything it made. */
+  destroy(): Promise<void>;
+  logs(): string;
+  pid(): number | undefined;
+}
+
+async function waitForPing(client: EngineClient, child: ChildProcess, logs: () => string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`berthd exited with ${child.exitCode}:\n${logs()}`);
+    try {
+      const res = await client.raw('GET', '/_ping');
+      res.resume();
+      if (res.statusCode === 200) return;
+    } catch {
+      // not up yet
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`berthd did not answer /_ping within 30s:\n${logs()}`);
+}
+
+export async function startDaemon(env: NodeJS.ProcessEnv = {}): Promise<Daemon> {
+  const dir = await mkdtemp(join(tmpdir(), 'berth-test-'));
+  const dataRoot = join(dir, 'root');
+  const sock = join(dir, 'berth.sock');
+  const host = `unix://${sock}`;
+  const client = new EngineClient(host);
+  await writeFile(join(dir, 'daemon.json'), '{}');
+  let child: ChildProcess | undefined;
+  let output = '';
+
+  const start = async (extraEnv: NodeJS.ProcessEnv = {}) => {
+    output = '';
+    const c = spawn(process.execPath, [dist('berthd'), '--data-root', dataRoot, '--exec-root', join(dir, 'run'), '-H', host, '--config-file', join(dir, 'daemon.json'), '--log-level', 'debug'], {
+      env: { ...process.env, ...env, ...extraEnv },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    c.stdout?.on('data', (d: Buffer) => (output += d.toString()));
+    c.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+    child = c;
+    await waitForPing(client, c, () => output);
+  };
+  const exited = (c: ChildProcess) => new Promise<void>((r) => (c.exitCode !== null || c.signalCode !== null ? r() : c.once('exit', () => r())));
+  const stop = async () => {
+    if (!child) return;
+    const c = child;
+    child = undefined;
+    c.kill('SIGTERM');
+    await exited(c);
+  };
+  const kill9 = async () => {
+    if (!child) return;
+    const c = child;
+    child = undefined;
+    c.kill('SIGKILL');
+    await exited(c);
+  };
+  await start();
+  return {
+    dir,
+    dataRoot,
+    host,
+    client,
+    berth: (args, opts = {}) => run(process.execPath, [dist('berth'), ...args], { env: { BERTH_HOST: host, ...opts.env }, ...(opts.input !== undefined && { input: opts.input }) }),
+    docker: (args, opts = {}) => run('docker', args, { env: { DOCKER_HOST: host, DOCKER_CONFIG: join(dir, 'docker-config') }, ...(opts.input !== undefined && { input: opts.input }) }),
+    stop,
+    kill9,
+    start,
+    async destroy() {
+      await stop();
+      await rm(dir, { recursive: true, force: true });
+    },
+    logs: () => output,
+    pid: () => child?.pid,
+  };
+}
