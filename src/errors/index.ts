@@ -57,6 +57,12 @@ export function isBerthError(e: unknown): e is BerthError {
   return e instanceof BerthError;
 }
 
+/** A failure of the host (ENOSPC, EIO, EMFILE, …) rather than of the data being processed. */
+export function isSystemError(e: unknown): boolean {
+  const code = (e as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^E[A-Z0-9]+$/.test(code) && (e as { syscall?: unknown }).syscall !== undefined;
+}
+
 /** Node's ENOENT check, used wherever "missing" is a normal answer. */
 export function isNotExist(e: unknown): boolean {
   return typeof e === 'object' && e !== null && (e as { code?: unknown }).code === 'ENOENT';

@@ -1,13 +1,12 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { chmod, lchown, link, lstat, lutimes, mkdir, rm, symlink } from 'node:fs/promises';
+import { chmod, lchown, link, lstat, lutimes, mkdir, open, rm, symlink } from 'node:fs/promises';
 import { basename, dirname, join, relative } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import { extract as tarExtract, type Header as Headers } from 'tar-stream';
-import { InvalidArgument, isBerthError, isNotExist } from '../../errors/index.js';
+import { InvalidArgument, isBerthError, isNotExist, isSystemError } from '../../errors/index.js';
 import { joinInRoot } from '../../kernel/fs.js';
 import type { Digest } from '../../oci/index.js';
 import { decompress } from './compression.js';
@@ -45,9 +44,11 @@ export async function applyLayer(input: Readable | AsyncIterable<Uint8Array>, de
   });
   const ex = tarExtract();
   const writer = new LayerWriter(dest);
+  let current: Readable | undefined;
   const consume = (async () => {
     for await (const entry of ex) {
-      await writer.write(entry.header, entry as unknown as Readable);
+      current = entry as unknown as Readable;
+      await writer.write(entry.header, current);
       entry.resume(); // drain whatever the writer did not read (directories, links, whiteouts)
     }
   })();
@@ -55,9 +56,11 @@ export async function applyLayer(input: Readable | AsyncIterable<Uint8Array>, de
   try {
     await Promise.all([feed, consume]);
   } catch (e) {
+    // A truncated stream ends the parser without ending the entry being read: end both, then let them settle.
     ex.destroy();
+    current?.destroy(e as Error);
     await Promise.allSettled([feed, consume]);
-    if (isBerthError(e) || (e as NodeJS.ErrnoException).errno !== undefined) throw e;
+    if (isBerthError(e) || isSystemError(e)) throw e;
     throw new InvalidArgument(`invalid layer tar: ${(e as Error).message}`, { cause: e });
   }
   await writer.finish();
@@ -110,7 +113,7 @@ class LayerWriter {
         break;
       case 'file':
       case 'contiguous-file':
-        await pipeline(body, createWriteStream(path, { mode: 0o600 }));
+        await writeBody(body, path);
         this.size += h.size ?? 0;
         break;
       case 'symlink':
@@ -190,5 +193,18 @@ class LayerWriter {
         throw new InvalidArgument(`cannot set xattr ${name} on ${relative(this.root, path)}: ${e.message}`);
       });
     }
+  }
+}
+
+/**
+ * Copies an entry's body to a new file. A plain loop rather than stream.pipeline: tar-stream's entries are streamx
+ * streams, and one destroyed (truncated input) before a pipeline attaches would leave that pipeline pending forever.
+ */
+async function writeBody(body: Readable, path: string): Promise<void> {
+  const fh = await open(path, 'w', 0o600);
+  try {
+    for await (const chunk of body) await fh.write(chunk as Buffer);
+  } finally {
+    await fh.close();
   }
 }

@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { extract as tarExtract } from 'tar-stream';
-import { FailedPrecondition, InvalidArgument, isBerthError } from '../../errors/index.js';
+import { FailedPrecondition, InvalidArgument, isBerthError, isSystemError } from '../../errors/index.js';
 import {
   type Descriptor,
   type Digest,
@@ -95,7 +95,7 @@ async function readArchive(input: Readable, ing: Ingestion): Promise<ArchiveFile
     input.unpipe(ex);
     input.resume();
     // tar-stream's parse errors carry no errno; host failures (ENOSPC, EIO) do and stay what they are.
-    if (e instanceof Error && !isBerthError(e) && (e as NodeJS.ErrnoException).errno === undefined) {
+    if (e instanceof Error && !isBerthError(e) && !isSystemError(e)) {
       throw new InvalidArgument(`invalid tar archive: ${e.message}`, { cause: e });
     }
     throw e;
