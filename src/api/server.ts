@@ -26,10 +26,19 @@ export function createApiServer(services: Services, log: Logger): Server {
     } catch (e) {
       const { status, message, unexpected } = toHttpError(e);
       if (unexpected) log.error('request failed', { method: raw.method, url: raw.url, error: e });
-      if (!res.headersSent) sendJson(res, status, { message });
-      else res.destroy();
-      // An unread request body (a rejected upload) must not keep the connection half-open.
-      if (!raw.complete) raw.resume();
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      // Read the rest of a rejected upload first: closing on a client still sending makes it see EPIPE instead
+      // of our message.
+      if (!raw.complete && !raw.destroyed) {
+        await new Promise<void>((resolve) => {
+          raw.once('end', resolve).once('close', resolve).once('error', () => resolve());
+          raw.resume();
+        });
+      }
+      sendJson(res, status, { message });
     } finally {
       log.debug('request', { method: raw.method, url: raw.url, status: res.statusCode, ms: Date.now() - started });
     }

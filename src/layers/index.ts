@@ -5,7 +5,7 @@ import { atomicWriteFile, ensureDir, fsyncDir, readJsonFile, removeAll } from '.
 import { type Digest, chainIds, digestHex } from '../oci/index.js';
 import { failpoint } from '../util/failpoint.js';
 
-export { applyLayer, decompress, packLayer } from './archive/index.js';
+export { applyLayer, decompress, detectCompression, packLayer } from './archive/index.js';
 
 /** A read-only image layer as stored: its identity (chain ID) and content identity (diff ID). */
 export interface LayerInfo {
@@ -71,7 +71,6 @@ export async function openLayerStore(root: string): Promise<LayerStore> {
   const dirOf = (chainId: Digest) => join(root, digestHex(chainId));
 
   async function doCreate(chainId: Digest, parent: Digest | undefined, fill: (d: string) => Promise<{ diffId: Digest; size: number }>) {
-    if (parent && !layers.has(parent)) throw new NotFound(`parent layer ${parent} not found`);
     const tmp = join(root, `${tmpPrefix}${process.pid}-${++seq}`);
     try {
       await mkdir(join(tmp, 'diff'), { recursive: true, mode: 0o755 });
@@ -84,6 +83,9 @@ export async function openLayerStore(root: string): Promise<LayerStore> {
       }
       const info: LayerInfo = { chainId, diffId, ...(parent && { parent }), size };
       await atomicWriteFile(join(tmp, metaFile), JSON.stringify(info));
+      // Unpacking may run beside the parent's; committing waits for it, so no layer is ever visible without its parent.
+      if (parent && !layers.has(parent)) await inflight.get(parent)?.catch(() => {});
+      if (parent && !layers.has(parent)) throw new NotFound(`parent layer ${parent} not found`);
       await failpoint('layers.commit');
       await rename(tmp, dirOf(chainId));
       await fsyncDir(root);

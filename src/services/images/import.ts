@@ -37,8 +37,8 @@ export async function importImage(images: ImageService, input: Readable, opts: I
       rootfs: { type: 'layers', diff_ids: [diffId] },
       history: [{ created, comment: opts.message || `Imported from ${opts.source ?? '-'}` }],
     };
-    const rec = await images.createImage({ config: Buffer.from(JSON.stringify(config)), layerBlobs: [diffId] }, ing);
-    if (ref) await images.retag(rec, [formatReference(ref)]);
+    const rec = await images.createImage({ config: Buffer.from(JSON.stringify(config)), layerBlobs: [diffId], tagged: !!ref }, ing);
+    if (ref) await images.retag(new Map([[formatReference(ref), rec.id]]));
     images.publish('import', rec.id, ref ? familiarString(ref) : undefined);
     return rec.id;
   });

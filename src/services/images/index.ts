@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import { Conflict, FailedPrecondition, InvalidArgument, NotFound } from '../../errors/index.js';
 import type { ContentStore } from '../../content/index.js';
-import { applyLayer, decompress, type LayerStore } from '../../layers/index.js';
+import { applyLayer, decompress, detectCompression, type LayerStore } from '../../layers/index.js';
 import type { ImageMetadata, ImageRecord } from '../../metadata/index.js';
 import { collectGarbage, type GcResult } from '../../metadata/gc.js';
 import {
@@ -51,6 +51,8 @@ export interface NewImage {
   layerBlobs: Digest[];
   repoDigests?: string[];
   parent?: Digest;
+  /** The image is about to be tagged: stamp LastTagTime in the same write. */
+  tagged?: boolean;
 }
 
 /**
@@ -368,12 +370,11 @@ export class ImageService {
     });
     const id = (await ing.put(img.config)).digest;
     const chain = chainIds(diffIds);
-    let size = 0;
-    for (const [i, chainId] of chain.entries()) {
-      const diffId = diffIds[i] as Digest;
-      const layer = await this.d.layers.create(chainId, chain[i - 1], (dir) => applyLayer(this.d.content.open(diffId), dir));
-      size += layer.size;
-    }
+    // Layers unpack in parallel; the layer store commits each only after its parent.
+    const created = await Promise.all(
+      chain.map((chainId, i) => this.d.layers.create(chainId, chain[i - 1], (dir) => applyLayer(this.d.content.open(diffIds[i] as Digest), dir))),
+    );
+    const size = created.reduce((n, l) => n + l.size, 0);
     const existing = this.d.meta.get(id);
     const record: ImageRecord = {
       id,
@@ -384,27 +385,27 @@ export class ImageService {
       labels: config.config?.Labels ?? {},
       repoDigests: [...new Set([...(existing?.repoDigests ?? []), ...(img.repoDigests ?? [])])],
       ...((img.parent ?? existing?.parent) && { parent: img.parent ?? existing?.parent }),
-      ...(existing?.lastTagTime && { lastTagTime: existing.lastTagTime }),
+      ...((img.tagged || existing?.lastTagTime) && { lastTagTime: img.tagged ? new Date().toISOString() : existing?.lastTagTime }),
     };
     await this.d.meta.put(record);
     return record;
   }
 
   /**
-   * Points each ref at `rec`, returning docker's load messages ("Loaded image: …", and the rename notice when a
-   * tag moves off another image). Under the lock.
+   * Points refs (fully qualified) at images created with `tagged: true`, in one write, and returns docker's
+   * notices for tags that moved off another image. Under the lock.
    */
-  async retag(rec: ImageRecord, refs: string[]): Promise<string[]> {
+  async retag(assignments: Map<string, Digest>): Promise<string[]> {
     const messages: string[] = [];
-    for (const r of refs) {
+    for (const [r, id] of assignments) {
       const previous = this.d.meta.tags().get(r);
-      if (previous && previous !== rec.id) {
+      if (previous && previous !== id) {
         messages.push(
           `The image ${familiarString(parseReference(r))} already exists, renaming the old one with ID ${previous} to empty string`,
         );
       }
     }
-    await this.setTags(rec, refs);
+    if (assignments.size) await this.d.meta.updateTags(assignments);
     return messages;
   }
 
@@ -436,8 +437,13 @@ export class Ingestion {
     return (await this.ingest(decompress(source))).digest;
   }
 
-  /** Re-stores a blob that may be compressed as an uncompressed layer tar. */
+  /**
+   * The uncompressed layer tar for a stored blob: the blob itself when it is a plain tar (its digest is then the
+   * diff ID), else a decompressed copy.
+   */
   async layerFromBlob(blob: Digest): Promise<Digest> {
+    const head = await readHead(this.content.open(blob), 4);
+    if (detectCompression(head) === 'none') return blob;
     return this.ingestLayer(this.content.open(blob));
   }
 
@@ -465,3 +471,13 @@ function historyLength(c: ImageConfig): number {
   return c.history?.length || c.rootfs.diff_ids.length;
 }
 
+
+async function readHead(stream: Readable, n: number): Promise<Buffer> {
+  let head = Buffer.alloc(0);
+  for await (const chunk of stream) {
+    head = Buffer.concat([head, chunk as Buffer]);
+    if (head.length >= n) break;
+  }
+  stream.destroy();
+  return head.subarray(0, n);
+}

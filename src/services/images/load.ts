@@ -183,18 +183,18 @@ export async function loadImages(images: ImageService, input: Readable): Promise
     if (files.has('manifest.json')) found = await fromDockerManifest(files);
     else if (files.has('index.json')) found = await fromOciLayout(files);
     else throw new InvalidArgument('invalid archive: it has neither manifest.json nor index.json');
-    const messages: string[] = [];
+    const loaded: string[] = [];
+    const tags = new Map<string, Digest>();
     for (const img of found) {
-      const rec = await images.createImage({ config: img.config, layerBlobs: img.layerBlobs }, ing);
-      await failpoint('load.tag');
-      messages.push(...(await images.retag(rec, img.refs)));
-      if (img.refs.length === 0) messages.push(`Loaded image ID: ${rec.id}`);
+      const rec = await images.createImage({ config: img.config, layerBlobs: img.layerBlobs, tagged: img.refs.length > 0 }, ing);
+      if (img.refs.length === 0) loaded.push(`Loaded image ID: ${rec.id}`);
       for (const r of img.refs) {
-        const familiar = familiarString(parseReference(r));
-        messages.push(`Loaded image: ${familiar}`);
+        tags.set(r, rec.id);
+        loaded.push(`Loaded image: ${familiarString(parseReference(r))}`);
       }
       images.publish('load', rec.id, img.refs[0] ? familiarString(parseReference(img.refs[0])) : undefined);
     }
-    return messages;
+    await failpoint('load.tag');
+    return [...(await images.retag(tags)), ...loaded];
   });
 }
