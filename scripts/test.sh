@@ -3,6 +3,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+# The reference engine for the compatibility tests (test/compat): never a Berth dependency, started privately.
+bash scripts/install-docker-reference.sh
 npm run --silent typecheck
 node scripts/check-imports.mjs
 node scripts/run-tests.mjs

@@ -4,7 +4,7 @@ import { fieldsUsed, renderList, renderObjects } from './format/formatter.js';
 export interface ListOptions {
   format?: string;
   quiet?: boolean;
-  /** Field printed alone, once per distinct value, by `-q`. */
+  /** Field printed alone, one line per row as docker does, by `-q`. */
   quietField: string;
   /** Docker's default `table …` template for the command. */
   defaultTable: string;
@@ -14,16 +14,13 @@ export interface ListOptions {
 
 /** Prints list output like docker: `-q`, the default table, or `--format` (table, json, or a template). */
 export function printList(cli: Cli, rows: Array<Record<string, unknown>>, o: ListOptions): void {
-  if (o.quiet && !o.format) {
-    const seen = new Set<string>();
-    for (const r of rows) {
-      const v = String(r[o.quietField]);
-      if (!seen.has(v)) cli.out(v);
-      seen.add(v);
-    }
-    return;
-  }
-  const text = renderList(rows, { format: o.format, defaultTable: o.defaultTable, headers: headersFor(o) });
+  const text = renderList(rows, {
+    format: o.format,
+    defaultTable: o.defaultTable,
+    headers: headersFor(o),
+    quiet: o.quiet,
+    quietFormat: `{{.${o.quietField}}}`,
+  });
   if (text) process.stdout.write(text);
 }
 

@@ -61,7 +61,7 @@ describe('bad input is refused cleanly', () => {
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /invalid reference format/);
     await assert.rejects(d.client.json('POST', '/images/busybox/tag', { query: { repo: 'UPPER' } }), (e: unknown) => e instanceof ApiError && e.status === 400);
-    await assert.rejects(d.client.json('GET', '/images/does-not-exist/json'), (e: unknown) => e instanceof ApiError && e.status === 404 && /No such image: does-not-exist/.test(e.message));
+    await assert.rejects(d.client.json('GET', '/images/does-not-exist/json'), (e: unknown) => e instanceof ApiError && e.status === 404 && /No such image: does-not-exist:latest/.test(e.message));
     const inspect = await d.docker(['image', 'inspect', 'does-not-exist']);
     assert.equal(inspect.code, 1);
     assert.match(inspect.stderr, /No such image: does-not-exist/);

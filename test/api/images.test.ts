@@ -76,7 +76,7 @@ describe('images', () => {
     assert.match(lines[0] as string, /^REPOSITORY\s+TAG\s+IMAGE ID\s+CREATED\s+SIZE$/);
     assert.ok(lines.some((l) => /^test\/app\s+2\s+[0-9a-f]{12}\s+\S.* ago\s+\S+B$/.test(l)), table.stdout);
     const q = await d.berth(['images', '-q', '--filter', 'reference=test/*']);
-    assert.deepEqual(q.stdout.trim().split('\n'), [app?.Id.slice(7, 19)]);
+    assert.deepEqual(q.stdout.trim().split('\n'), [app?.Id.slice(7, 19), app?.Id.slice(7, 19)], 'one line per tag, as docker');
     const labelled = await d.berth(['images', '--filter', 'label=tier=web', '--format', '{{.Repository}}:{{.Tag}}']);
     assert.deepEqual(labelled.stdout.trim().split('\n'), ['test/app:1', 'test/app:2']);
     const json = await d.berth(['images', 'busybox', '--format', 'json']);
@@ -121,6 +121,8 @@ describe('images', () => {
     const missing = await d.berth(['rmi', 'nope:1']);
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /Error response from daemon: No such image: nope:1/);
+    const untagged = await d.docker(['rmi', 'nope']);
+    assert.match(untagged.stderr, /Error response from daemon: No such image: nope:latest/);
   });
 
   it('ten images on one base store the base once; system df shows the sharing', async () => {

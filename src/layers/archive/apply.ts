@@ -19,7 +19,7 @@ const opaqueMarker = '.wh..wh..opq';
 export interface AppliedLayer {
   /** sha256 of the uncompressed tar stream. */
   diffId: Digest;
-  /** Bytes of regular-file content written (Docker's notion of a layer's size). */
+  /** Bytes of the layer's files and symlinks, hard links once (Docker's overlay2 diff size). */
   size: number;
 }
 
@@ -118,6 +118,7 @@ class LayerWriter {
         break;
       case 'symlink':
         await symlink(h.linkname ?? '', path);
+        this.size += Buffer.byteLength(h.linkname ?? ''); // Docker counts a symlink's own size (its target's length)
         break;
       case 'link': {
         const target = joinInRoot(this.root, (h.linkname ?? '').replace(/^(\.\/)+/, ''));

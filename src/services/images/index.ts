@@ -106,7 +106,7 @@ export class ImageService {
 
   resolve(name: string): ImageRecord {
     const rec = this.find(name);
-    if (!rec) throw new NotFound(`No such image: ${name}`);
+    if (!rec) throw new NotFound(`No such image: ${displayName(name)}`);
     return rec;
   }
 
@@ -480,4 +480,14 @@ async function readHead(stream: Readable, n: number): Promise<Buffer> {
   }
   stream.destroy();
   return head.subarray(0, n);
+}
+
+/** How Docker names a missing image: a reference in its familiar form with the default tag, else as given. */
+function displayName(name: string): string {
+  try {
+    const ref = parseReference(name);
+    return ref.tag || ref.digest || /^[a-f0-9]+$/.test(name) ? name : familiarString(withDefaultTag(ref));
+  } catch {
+    return name;
+  }
 }
