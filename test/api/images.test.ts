@@ -79,6 +79,10 @@ describe('images', () => {
     assert.deepEqual(q.stdout.trim().split('\n'), [app?.Id.slice(7, 19), app?.Id.slice(7, 19)], 'one line per tag, as docker');
     const labelled = await d.berth(['images', '--filter', 'label=tier=web', '--format', '{{.Repository}}:{{.Tag}}']);
     assert.deepEqual(labelled.stdout.trim().split('\n'), ['test/app:1', 'test/app:2']);
+    const before = await d.berth(['images', '--filter', 'before=busybox', '--format', '{{.Repository}}:{{.Tag}}']);
+    assert.deepEqual(before.stdout.trim().split('\n').sort(), ['test/app:1', 'test/app:2'], 'test/app (2024) is older than busybox');
+    const since = await d.berth(['images', '--filter', 'since=test/app:1', '--format', '{{.Repository}}']);
+    assert.deepEqual(since.stdout.trim().split('\n'), ['busybox']);
     const json = await d.berth(['images', 'busybox', '--format', 'json']);
     assert.equal(JSON.parse(json.stdout.trim()).Repository, 'busybox');
     const full = await d.berth(['images', '--no-trunc', '--format', '{{.ID}}', 'test/app:1']);
