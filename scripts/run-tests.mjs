@@ -1,9 +1,9 @@
 // Runs every test file with node's test runner (one file at a time: they share the machine's kernel state).
 // Ends with the runner's own summary, which CI reads.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 function find(dir) {
   return readdirSync(dir).flatMap((name) => {
@@ -24,6 +24,7 @@ const r = spawnSync(
   { stdio: 'inherit' },
 );
 const report = readFileSync(tap, 'utf8');
+rmSync(dirname(tap), { recursive: true, force: true });
 const count = (k) => Number(new RegExp(`^# ${k} (\\d+)$`, 'm').exec(report)?.[1] ?? 0);
 console.log(`${count('pass')} passed, ${count('fail')} failed, ${count('skipped')} skipped`);
 process.exit(r.status ?? 1);

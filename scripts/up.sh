@@ -11,3 +11,4 @@ if ! berth version >/dev/null 2>&1; then
 fi
 berth version
 berth images
+berth run --rm busybox echo hello

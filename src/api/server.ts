@@ -1,8 +1,10 @@
-import { createServer, type Server } from 'node:http';
+import { type IncomingMessage, STATUS_CODES, type Server, createServer } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { Services } from '../services/index.js';
 import { apiVersion, berthVersion, minApiVersion } from '../services/index.js';
 import type { Logger } from '../util/logger.js';
 import { toHttpError } from './errors.js';
+import { attach, containerRoutes } from './containers.js';
 import { imageRoutes } from './images.js';
 import { type Req, sendJson } from './http.js';
 import { type Route, matchRoute } from './router.js';
@@ -10,7 +12,8 @@ import { systemRoutes } from './system.js';
 
 /** The Docker Engine API over HTTP/1.1: every response carries Docker's identification headers. */
 export function createApiServer(services: Services, log: Logger): Server {
-  const routes: Route[] = [...systemRoutes(services), ...imageRoutes(services)];
+  const routes: Route[] = [...systemRoutes(services), ...imageRoutes(services), ...containerRoutes(services)];
+  const hijackRoutes: Route[] = [['POST', /^\/containers\/([^/]+)\/attach$/, () => {}]];
   const versions = { min: Number(minApiVersion), max: Number(apiVersion) };
   const server = createServer(async (raw, res) => {
     res.setHeader('Api-Version', apiVersion);
@@ -44,5 +47,19 @@ export function createApiServer(services: Services, log: Logger): Server {
     }
   });
   server.requestTimeout = 0;
+  // Hijacked connections (`Connection: Upgrade`, as the docker CLI sends for attach): the socket becomes a raw stream.
+  server.on('upgrade', (raw: IncomingMessage, socket: Duplex) => {
+    void (async () => {
+      try {
+        const m = matchRoute(hijackRoutes, raw, versions);
+        await attach(services, m.params[0] ?? '', new URL(raw.url ?? '/', 'http://berth').searchParams, socket);
+      } catch (e) {
+        const { status, message, unexpected } = toHttpError(e);
+        if (unexpected) log.error('hijacked request failed', { url: raw.url, error: e });
+        const body = JSON.stringify({ message });
+        socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+      }
+    })();
+  });
   return server;
 }

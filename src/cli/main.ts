@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { type Cli, CliError, ExitCode, createCli, describeError } from './context.js';
+import { registerContainerCommands } from './commands/container.js';
 import { registerImageCommands } from './commands/image.js';
 import { registerSystemCommands } from './commands/system.js';
 
@@ -21,10 +22,13 @@ export function buildProgram(cliFor: (host?: string) => Cli): Command {
   };
   const image = program.command('image').description('Manage images');
   const system = program.command('system').description('Manage Berth');
+  const container = program.command('container').description('Manage containers');
   registerImageCommands(program, image, lazy);
   registerSystemCommands(program, system, lazy);
-  for (const c of [program, image, system, ...program.commands, ...image.commands, ...system.commands]) {
+  registerContainerCommands(program, container, lazy);
+  for (const c of [program, image, system, container, ...program.commands, ...image.commands, ...system.commands, ...container.commands]) {
     c.exitOverride();
+    if (c !== program) c.helpOption('--help', 'Print usage'); // docker's subcommands keep -h for their own flags
   }
   return program;
 }

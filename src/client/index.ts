@@ -100,6 +100,35 @@ export class EngineClient {
     return res;
   }
 
+  /**
+   * Opens a hijacked connection (`Connection: Upgrade`, as `attach` needs): resolves with the raw socket after
+   * the daemon's 101 answer; an error answer becomes an ApiError.
+   */
+  hijack(method: string, path: string, opts: RequestOptions = {}): Promise<import('node:net').Socket> {
+    return new Promise((resolve, reject) => {
+      const req = httpRequest({
+        ...this.target,
+        agent,
+        method,
+        path: `/v${clientApiVersion}${path}${encodeQuery(opts.query)}`,
+        headers: { Connection: 'Upgrade', Upgrade: 'tcp' },
+      });
+      req.on('upgrade', (_res, socket) => resolve(socket as import('node:net').Socket));
+      req.on('response', async (res) => {
+        const text = await readAll(res);
+        let message = text.trim();
+        try {
+          message = (JSON.parse(text) as { message?: string }).message ?? message;
+        } catch {
+          // plain text
+        }
+        reject(new ApiError(res.statusCode ?? 500, message));
+      });
+      req.on('error', (e: NodeJS.ErrnoException) => reject(['ECONNREFUSED', 'ENOENT', 'EACCES'].includes(e.code ?? '') ? new ConnectError(this.host, e) : e));
+      req.end();
+    });
+  }
+
   /** Sends a request for its effect only: fails on an error status, discards the body. */
   async do(method: string, path: string, opts: RequestOptions = {}): Promise<void> {
     (await this.call(method, path, opts)).resume();

@@ -12,7 +12,9 @@ import { lockDataRoot } from '../kernel/lock.js';
 import { ensureDir } from '../kernel/fs.js';
 import { openLayerStore } from '../layers/index.js';
 import { openImageMetadata } from '../metadata/index.js';
-import { EventBus, ImageService, SystemService, berthVersion, ensureBusyboxImage } from '../services/index.js';
+import { openContainerRecords } from '../metadata/containers.js';
+import { CliRuntime, ConmonMonitor } from '../runtime/index.js';
+import { ContainerService, type ContainerRecord, EventBus, ImageService, SystemService, berthVersion, ensureBusyboxImage } from '../services/index.js';
 import { newId } from '../util/ids.js';
 import { type LogLevel, createLogger, isLogLevel } from '../util/logger.js';
 
@@ -24,6 +26,7 @@ interface DaemonConfig {
   logLevel: LogLevel;
   runtimes: Record<string, { path: string }>;
   defaultRuntime?: string;
+  cgroupParent: string;
 }
 
 const defaults = { dataRoot: '/var/lib/berth', execRoot: '/run/berth', configFile: '/etc/berth/daemon.json' };
@@ -47,8 +50,9 @@ async function parseConfig(argv: string[]): Promise<DaemonConfig> {
     .option('-p, --pidfile <file>', 'path to the daemon PID file (default <exec-root>/berthd.pid)')
     .option('--config-file <file>', 'daemon configuration file', defaults.configFile)
     .option('-l, --log-level <level>', 'debug, info, warn, error or fatal')
+    .option('--cgroup-parent <name>', 'parent cgroup for all containers (default berth)')
     .parse(argv);
-  const o = program.opts<{ host: string[]; dataRoot?: string; execRoot?: string; pidfile?: string; configFile: string; logLevel?: string }>();
+  const o = program.opts<{ host: string[]; dataRoot?: string; execRoot?: string; pidfile?: string; configFile: string; logLevel?: string; cgroupParent?: string }>();
   const file = await readConfigFile(o.configFile, program.getOptionValueSource('configFile') === 'cli');
   const str = (k: string) => (typeof file[k] === 'string' ? (file[k] as string) : undefined);
   const execRoot = resolve(o.execRoot ?? str('exec-root') ?? defaults.execRoot);
@@ -63,6 +67,7 @@ async function parseConfig(argv: string[]): Promise<DaemonConfig> {
     logLevel,
     runtimes: (file['runtimes'] as DaemonConfig['runtimes'] | undefined) ?? {},
     ...(str('default-runtime') && { defaultRuntime: str('default-runtime') }),
+    cgroupParent: (o.cgroupParent ?? str('cgroup-parent') ?? 'berth').replace(/^\/+|\/+$/g, ''),
   };
 }
 
@@ -112,22 +117,40 @@ async function main(): Promise<void> {
     if (path) runtimes[name] = { path };
   }
   Object.assign(runtimes, cfg.runtimes);
+  const host = await hostFacts();
+  // runc works on every cgroup layout; choosing crun where it works comes with the runtime-selection work.
+  const defaultRuntime = cfg.defaultRuntime ?? (runtimes['runc'] ? 'runc' : (Object.keys(runtimes)[0] ?? 'runc'));
+  const runtimePath = runtimes[defaultRuntime]?.path ?? defaultRuntime;
+  const conmonPath = (await which('conmon')) ?? 'conmon';
+  const containers = new ContainerService({
+    images,
+    layers,
+    records: await openContainerRecords<ContainerRecord>(join(cfg.dataRoot, 'metadata')),
+    runtime: new CliRuntime(defaultRuntime, runtimePath, join(cfg.execRoot, 'runtime', defaultRuntime)),
+    monitor: new ConmonMonitor(conmonPath),
+    events,
+    log: log.child({ service: 'containers' }),
+    paths: { dataRoot: join(cfg.dataRoot, 'containers'), execRoot: join(cfg.execRoot, 'containers') },
+    cgroupVersion: host.cgroupVersion,
+    cgroupParent: cfg.cgroupParent,
+  });
+  await containers.recover();
   const daemonIdFile = join(cfg.dataRoot, 'engine-id');
   const daemonId = (await readFile(daemonIdFile, 'utf8').catch(() => '')).trim() || newId();
   await writeFile(daemonIdFile, daemonId);
-  const system = new SystemService(await hostFacts(), {
+  const system = new SystemService(host, {
     dataRoot: cfg.dataRoot,
     execRoot: cfg.execRoot,
     daemonId,
     runtimes,
-    defaultRuntime: cfg.defaultRuntime ?? (runtimes['runc'] ? 'runc' : (Object.keys(runtimes)[0] ?? 'runc')),
+    defaultRuntime,
     logLevel: cfg.logLevel,
     startedAt: new Date(),
-  }, images);
+  }, images, containers);
 
   const servers: Array<{ server: Server; cleanup: () => Promise<void> }> = [];
   for (const host of cfg.hosts) {
-    const server = createApiServer({ images, system, events }, log.child({ component: 'api' }));
+    const server = createApiServer({ images, containers, system, events }, log.child({ component: 'api' }));
     servers.push({ server, cleanup: await listen(server, host) });
   }
   await writeFile(cfg.pidfile, `${process.pid}\n`);

@@ -3,3 +3,4 @@
 export { buildSpec, defaultCapabilities, type RuntimeSpec, type SpecOptions } from './spec.js';
 export { CliRuntime, type ContainerState, type OciRuntime } from './oci-runtime.js';
 export { ConmonMonitor, type MonitorHandle, type MonitorPaths } from './monitor.js';
+export { readLog, logSize, parseLogLine, type LogEntry, type ReadLogOptions } from './logs.js';

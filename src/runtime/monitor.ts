@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Internal, isNotExist } from '../errors/index.js';
+import { Internal, InvalidArgument, isNotExist } from '../errors/index.js';
 import type { OciRuntime } from './oci-runtime.js';
 
 /** Where one container's monitor keeps its files. */
@@ -55,7 +55,12 @@ export class ConmonMonitor {
     const monitorPid = Number((await readFile(conmonPidFile, 'utf8').catch(() => '')).trim());
     if (reply.data === undefined || reply.data < 0) {
       if (monitorPid) killQuietly(monitorPid);
-      throw new Internal(`${runtime.name} create failed: ${reply.message?.trim() || 'no reason given'}`);
+      const reason = runtimeMessage(reply.message ?? '') || 'no reason given';
+      // A command that cannot be found or executed is the user's input, as Docker reports it (400).
+      if (/executable file not found|no such file or directory|permission denied/.test(reason)) {
+        throw new InvalidArgument(`OCI runtime create failed: ${reason}`);
+      }
+      throw new Internal(`OCI runtime create failed: ${reason}`);
     }
     return { pid: reply.data, monitorPid };
   }
@@ -103,4 +108,10 @@ function killQuietly(pid: number): void {
   } catch {
     // already gone
   }
+}
+
+/** runc/crun log lines look like `time="…" level=error msg="…"`: keep the message. */
+function runtimeMessage(text: string): string {
+  const m = /msg="((?:[^"\\]|\\.)*)"/.exec(text);
+  return (m?.[1] ?? text).replace(/\\"/g, '"').trim();
 }

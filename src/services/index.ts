@@ -1,15 +1,18 @@
 // The daemon's use-cases, as the API layer sees them.
+import type { ContainerService } from './containers/index.js';
 import type { ImageService } from './images/index.js';
 import type { EventBus } from './system/events.js';
 import type { SystemService } from './system/index.js';
 
 export interface Services {
   images: ImageService;
+  containers: ContainerService;
   system: SystemService;
   events: EventBus;
 }
 
 export { ImageService } from './images/index.js';
+export { ContainerService, type ContainerRecord } from './containers/index.js';
 export { EventBus } from './system/events.js';
 export { SystemService, apiVersion, minApiVersion, berthVersion } from './system/index.js';
 export { loadImages } from './images/load.js';

@@ -1,9 +1,9 @@
 // Test harness: a real berthd on a private data root and socket, plus helpers to drive it with our CLI and with
 // the real docker CLI. Everything lives under one temp dir that `stop()` removes.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, rmdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { EngineClient } from '../../src/client/index.js';
 
 export const repoRoot = resolve(import.meta.dirname, '..', '..');
@@ -77,13 +77,15 @@ export async function startDaemon(env: NodeJS.ProcessEnv = {}): Promise<Daemon> 
   const sock = join(dir, 'berth.sock');
   const host = `unix://${sock}`;
   const client = new EngineClient(host);
+  // A private parent cgroup per test daemon, removed with it.
+  const cgroupParent = `berth-test-${basename(dir)}`;
   await writeFile(join(dir, 'daemon.json'), '{}');
   let child: ChildProcess | undefined;
   let output = '';
 
   const start = async (extraEnv: NodeJS.ProcessEnv = {}) => {
     output = '';
-    const c = spawn(process.execPath, [dist('berthd'), '--data-root', dataRoot, '--exec-root', join(dir, 'run'), '-H', host, '--config-file', join(dir, 'daemon.json'), '--log-level', 'debug'], {
+    const c = spawn(process.execPath, [dist('berthd'), '--data-root', dataRoot, '--exec-root', join(dir, 'run'), '-H', host, '--config-file', join(dir, 'daemon.json'), '--log-level', 'debug', '--cgroup-parent', cgroupParent], {
       env: { ...process.env, ...env, ...extraEnv },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -120,9 +122,22 @@ export async function startDaemon(env: NodeJS.ProcessEnv = {}): Promise<Daemon> 
     start,
     async destroy() {
       await stop();
+      await unmountUnder(dir);
       await rm(dir, { recursive: true, force: true });
+      for (const controller of await readdir('/sys/fs/cgroup').catch(() => [] as string[])) {
+        await rmdir(join('/sys/fs/cgroup', controller, cgroupParent)).catch(() => {});
+      }
     },
     logs: () => output,
     pid: () => child?.pid,
   };
+}
+
+/** Unmounts whatever a test left mounted under `dir` (a container rootfs after a failed assertion). */
+async function unmountUnder(dir: string): Promise<void> {
+  const targets = (await readFile('/proc/self/mountinfo', 'utf8'))
+    .split('\n')
+    .map((l) => l.split(' ')[4])
+    .filter((t): t is string => !!t && t.startsWith(dir + '/'));
+  for (const t of targets.reverse()) await run('umount', ['-l', t]);
 }

@@ -233,7 +233,7 @@ export class ImageService {
     const out: DeleteItem[] = [];
     const users = this.usedBy(rec.id);
 
-    if (named && (refs.length > 1 || opts.force || users.length === 0)) {
+    if (named) {
       // Removing by reference: untag it; the image itself goes only when that was its last name.
       if (refs.length === 1 && users.length > 0 && !opts.force) {
         throw new Conflict(

@@ -1,5 +1,6 @@
 import type { HostFacts } from '../../kernel/host.js';
 import type { Digest } from '../../oci/index.js';
+import type { ContainerService } from '../containers/index.js';
 import type { ImageService, ImageSummary } from '../images/index.js';
 
 export const berthVersion = '0.1.0';
@@ -22,6 +23,7 @@ export class SystemService {
     private readonly host: HostFacts,
     private readonly config: SystemConfig,
     private readonly images: ImageService,
+    private readonly containers: ContainerService,
   ) {}
 
   version() {
@@ -42,14 +44,16 @@ export class SystemService {
 
   info() {
     const images = this.images.list({ all: true });
+    const all = this.containers.list(true);
+    const running = all.filter((c) => c.state.status === 'running').length;
     const h = this.host;
     const c = this.config;
     return {
       ID: c.daemonId,
-      Containers: 0,
-      ContainersRunning: 0,
+      Containers: all.length,
+      ContainersRunning: running,
       ContainersPaused: 0,
-      ContainersStopped: 0,
+      ContainersStopped: all.length - running,
       Images: images.length,
       Driver: 'overlay2',
       DriverStatus: [

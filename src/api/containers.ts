@@ -1,0 +1,135 @@
+import type { ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { InvalidArgument } from '../errors/index.js';
+import type { Services } from '../services/index.js';
+import { containerInspect, containerSummary } from '../services/containers/views.js';
+import { Status } from './errors.js';
+import { type Req, qBool, readJsonBody, sendEmpty, sendJson } from './http.js';
+import type { Route } from './router.js';
+import { frame } from './stream.js';
+
+/** The body of `POST /containers/create` (ContainerConfig + HostConfig), the fields this slice reads. */
+interface CreateBody {
+  Image?: string;
+  Cmd?: string[] | string | null;
+  Entrypoint?: string[] | string | null;
+  Env?: string[] | null;
+  WorkingDir?: string;
+  User?: string;
+  Hostname?: string;
+  Labels?: Record<string, string> | null;
+  Tty?: boolean;
+  OpenStdin?: boolean;
+  HostConfig?: { AutoRemove?: boolean } | null;
+}
+
+const asList = (v: string[] | string | null | undefined) => (v == null ? undefined : Array.isArray(v) ? v : [v]);
+
+export function containerRoutes(s: Services): Route[] {
+  const c = s.containers;
+  const id = (req: Req) => req.params[0] ?? '';
+  return [
+    ['GET', /^\/containers\/json$/, (req, res) => sendJson(res, Status.OK, c.list(qBool(req.query, 'all')).map(containerSummary))],
+    ['POST', /^\/containers\/create$/, async (req, res) => {
+      const body = (await readJsonBody<CreateBody>(req.raw)) ?? {};
+      if (!body.Image) throw new InvalidArgument('config cannot be empty in order to create a container');
+      if (body.Tty || body.OpenStdin) throw new InvalidArgument('interactive and TTY containers are not supported yet by berthd');
+      const cmd = asList(body.Cmd);
+      const entrypoint = asList(body.Entrypoint);
+      const rec = await c.create({
+        image: body.Image,
+        ...(req.query.get('name') && { name: req.query.get('name') as string }),
+        ...(cmd && { cmd }),
+        ...(entrypoint && { entrypoint }),
+        ...(body.Env && { env: body.Env }),
+        ...(body.WorkingDir && { workingDir: body.WorkingDir }),
+        ...(body.User && { user: body.User }),
+        ...(body.Hostname && { hostname: body.Hostname }),
+        ...(body.Labels && { labels: body.Labels }),
+        autoRemove: !!body.HostConfig?.AutoRemove,
+      });
+      sendJson(res, Status.Created, { Id: rec.id, Warnings: [] });
+    }],
+    ['GET', /^\/containers\/([^/]+)\/json$/, (req, res) => {
+      const rec = c.resolve(id(req));
+      sendJson(res, Status.OK, containerInspect(rec, c.dirs(rec), c.logPath(rec.id)));
+    }],
+    ['POST', /^\/containers\/([^/]+)\/start$/, async (req, res) => {
+      await c.start(id(req));
+      sendEmpty(res, Status.NoContent);
+    }],
+    ['POST', /^\/containers\/([^/]+)\/stop$/, async (req, res) => {
+      const t = req.query.get('t');
+      await c.stop(id(req), t === null || t === '' ? 10 : Number(t));
+      sendEmpty(res, Status.NoContent);
+    }],
+    ['POST', /^\/containers\/([^/]+)\/kill$/, async (req, res) => {
+      await c.kill(id(req), req.query.get('signal') || 'KILL');
+      sendEmpty(res, Status.NoContent);
+    }],
+    ['POST', /^\/containers\/([^/]+)\/wait$/, async (req, res) => {
+      const condition = (req.query.get('condition') || 'not-running') as 'not-running' | 'next-exit' | 'removed';
+      if (!['not-running', 'next-exit', 'removed'].includes(condition)) throw new InvalidArgument(`invalid condition: "${condition}"`);
+      const target = c.resolve(id(req));
+      // Headers go out at once (the docker CLI waits for them before starting the container).
+      res.writeHead(Status.OK, { 'Content-Type': 'application/json' });
+      res.flushHeaders();
+      const code = await c.wait(target.id, condition);
+      res.end(JSON.stringify({ StatusCode: code, Error: null }) + '\n');
+    }],
+    ['DELETE', /^\/containers\/([^/]+)$/, async (req, res) => {
+      await c.remove(id(req), qBool(req.query, 'force'));
+      sendEmpty(res, Status.NoContent);
+    }],
+    ['GET', /^\/containers\/([^/]+)\/logs$/, (req, res) => logs(s, req, res)],
+  ];
+}
+
+async function logs(s: Services, req: Req, res: ServerResponse): Promise<void> {
+  const q = req.query;
+  const stdout = qBool(q, 'stdout');
+  const stderr = qBool(q, 'stderr');
+  if (!stdout && !stderr) throw new InvalidArgument('You must choose at least one stream');
+  const tail = q.get('tail');
+  const ac = new AbortController();
+  const entries = s.containers.logs(req.params[0] ?? '', {
+    follow: qBool(q, 'follow'),
+    ...(tail && tail !== 'all' && { tail: Number(tail) }),
+    signal: ac.signal,
+  });
+  res.writeHead(Status.OK, { 'Content-Type': 'application/vnd.docker.multiplexed-stream' });
+  res.on('close', () => ac.abort());
+  const timestamps = qBool(q, 'timestamps');
+  for await (const e of entries) {
+    if ((e.stream === 'stdout' && !stdout) || (e.stream === 'stderr' && !stderr)) continue;
+    if (!res.write(frame(e.stream, Buffer.from(timestamps ? `${e.time} ${e.text}` : e.text)))) {
+      await new Promise((r) => res.once('drain', r));
+    }
+  }
+  res.end();
+}
+
+/**
+ * `POST /containers/{id}/attach` as a hijacked connection (HTTP 101, then raw frames), which the docker CLI uses
+ * for `run` and `attach`. Output only in this slice: stdin is not forwarded yet.
+ */
+export async function attach(s: Services, containerId: string, query: URLSearchParams, socket: Duplex): Promise<void> {
+  const target = s.containers.resolve(containerId);
+  const ac = new AbortController();
+  socket.on('close', () => ac.abort());
+  socket.on('error', () => ac.abort());
+  socket.write(
+    'HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.multiplexed-stream\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n',
+  );
+  if (!qBool(query, 'stream')) {
+    socket.end();
+    return;
+  }
+  const stdout = qBool(query, 'stdout');
+  const stderr = qBool(query, 'stderr');
+  for await (const e of await s.containers.attachOutput(target.id, ac.signal)) {
+    if ((e.stream === 'stdout' && !stdout) || (e.stream === 'stderr' && !stderr)) continue;
+    socket.write(frame(e.stream, Buffer.from(e.text)));
+  }
+  socket.end();
+}

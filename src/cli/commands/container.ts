@@ -1,0 +1,262 @@
+import type { Command } from 'commander';
+import type { Socket } from 'node:net';
+import { ApiError } from '../../client/index.js';
+import { type Cli, CliError, ExitCode, forEachName } from '../context.js';
+import { timeAgo } from '../format/units.js';
+import { printInspect, printList, goTime } from '../output.js';
+import { collect } from './common.js';
+
+interface Summary {
+  Id: string;
+  Names: string[];
+  Image: string;
+  Command: string;
+  Created: number;
+  State: string;
+  Status: string;
+  Labels: Record<string, string> | null;
+}
+
+/** Writes demultiplexed attach/log frames to stdout and stderr; returns when the stream ends. */
+async function demux(stream: AsyncIterable<Buffer | string>): Promise<void> {
+  let buf = Buffer.alloc(0);
+  for await (const chunk of stream) {
+    buf = Buffer.concat([buf, typeof chunk === 'string' ? Buffer.from(chunk) : chunk]);
+    while (buf.length >= 8) {
+      const size = buf.readUInt32BE(4);
+      if (buf.length < 8 + size) break;
+      const payload = buf.subarray(8, 8 + size);
+      (buf[0] === 2 ? process.stderr : process.stdout).write(payload);
+      buf = buf.subarray(8 + size);
+    }
+  }
+}
+
+interface RunFlags {
+  name?: string;
+  env: string[];
+  workdir?: string;
+  user?: string;
+  entrypoint?: string;
+  hostname?: string;
+  label: string[];
+  rm?: boolean;
+  detach?: boolean;
+}
+
+function createBody(image: string, cmd: string[], o: RunFlags) {
+  return {
+    Image: image,
+    ...(cmd.length && { Cmd: cmd }),
+    ...(o.entrypoint !== undefined && { Entrypoint: o.entrypoint === '' ? [] : [o.entrypoint] }),
+    Env: o.env,
+    ...(o.workdir && { WorkingDir: o.workdir }),
+    ...(o.user && { User: o.user }),
+    ...(o.hostname && { Hostname: o.hostname }),
+    Labels: Object.fromEntries(o.label.map((l) => [l.split('=')[0], l.includes('=') ? l.slice(l.indexOf('=') + 1) : ''])),
+    HostConfig: { AutoRemove: !!o.rm },
+  };
+}
+
+const withCreateFlags = (cmd: Command) =>
+  cmd
+    .argument('<IMAGE>')
+    .argument('[COMMAND...]')
+    .option('--name <string>', 'Assign a name to the container')
+    .option('-e, --env <list>', 'Set environment variables', collect, [])
+    .option('-w, --workdir <string>', 'Working directory inside the container')
+    .option('-u, --user <string>', 'Username or UID (format: <name|uid>[:<group|gid>])')
+    .option('--entrypoint <string>', 'Overwrite the default ENTRYPOINT of the image')
+    .option('-h, --hostname <string>', 'Container host name')
+    .option('-l, --label <list>', 'Set meta data on a container', collect, [])
+    .option('--rm', 'Automatically remove the container and its associated anonymous volumes when it exits')
+    .passThroughOptions();
+
+/** docker's mapping of start failures to exit codes: 127 command not found, 126 cannot execute, else 125. */
+function startFailureCode(message: string): number {
+  if (/executable file not found|no such file or directory/.test(message)) return 127;
+  if (/permission denied/.test(message)) return 126;
+  return ExitCode.Usage;
+}
+
+export function registerContainerCommands(program: Command, container: Command, cli: Cli): void {
+  const create = async (image: string, cmd: string[], o: RunFlags): Promise<string> => {
+    try {
+      const r = await cli.client().json<{ Id: string }>('POST', '/containers/create', { query: { name: o.name }, body: createBody(image, cmd, o) });
+      return r.Id;
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 404 && /No such image/.test(e.message)) {
+        cli.err(`Unable to find image '${image}' locally`);
+      }
+      throw e instanceof ApiError ? new CliError(`docker: Error response from daemon: ${e.message}`.replace(/^docker/, 'berth'), ExitCode.Usage) : e;
+    }
+  };
+
+  const run = (cmd: Command) =>
+    withCreateFlags(cmd)
+      .option('-d, --detach', 'Run container in background and print container ID')
+      .action(async (image: string, args: string[], o: RunFlags) => {
+        const id = await create(image, args, o);
+        if (o.detach) {
+          await startOrFail(cli, id);
+          cli.out(id);
+          return;
+        }
+        const socket: Socket = await cli.client().hijack('POST', `/containers/${id}/attach`, { query: { stream: true, stdout: true, stderr: true } });
+        const output = demux(socket);
+        const waitRes = await cli.client().call('POST', `/containers/${id}/wait`, { query: { condition: o.rm ? 'removed' : 'next-exit' } });
+        try {
+          await startOrFail(cli, id);
+        } catch (e) {
+          output.catch(() => {}); // the attach ends with the failed start; its error is not the one to report
+          socket.destroy();
+          waitRes.destroy();
+          throw e;
+        }
+        await output;
+        const body = JSON.parse(await (await import('../../client/index.js')).readAll(waitRes)) as { StatusCode: number };
+        if (body.StatusCode !== 0) throw new CliError('', body.StatusCode);
+      });
+  run(program.command('run').description('Create and run a new container from an image'));
+  run(container.command('run').description('Create and run a new container from an image'));
+
+  const createCmd = (cmd: Command) =>
+    withCreateFlags(cmd).action(async (image: string, args: string[], o: RunFlags) => {
+      cli.out(await create(image, args, o));
+    });
+  createCmd(program.command('create').description('Create a new container'));
+  createCmd(container.command('create').description('Create a new container'));
+
+  const start = (cmd: Command) =>
+    cmd.argument('<CONTAINER...>').action(async (names: string[]) => {
+      await forEachName(cli, names, async (n) => {
+        await cli.client().do('POST', `/containers/${encodeURIComponent(n)}/start`);
+        cli.out(n);
+      });
+    });
+  start(program.command('start').description('Start one or more stopped containers'));
+  start(container.command('start').description('Start one or more stopped containers'));
+
+  const ps = (cmd: Command) =>
+    cmd
+      .option('-a, --all', 'Show all containers (default shows just running)')
+      .option('-q, --quiet', 'Only display container IDs')
+      .option('--no-trunc', "Don't truncate output")
+      .option('--format <string>', 'Format output using a custom template')
+      .action(async (o: { all?: boolean; quiet?: boolean; trunc: boolean; format?: string }) => {
+        const list = await cli.client().json<Summary[]>('GET', '/containers/json', { query: { all: o.all } });
+        const rows = list.map((c) => ({
+          ID: o.trunc ? c.Id.slice(0, 12) : c.Id,
+          Image: c.Image,
+          Command: `"${o.trunc && c.Command.length > 20 ? c.Command.slice(0, 19) + '…' : c.Command}"`,
+          CreatedAt: goTime(new Date(c.Created * 1000)),
+          RunningFor: timeAgo(new Date(c.Created * 1000)),
+          Status: c.Status,
+          State: c.State,
+          Ports: '',
+          Names: c.Names.map((n) => n.replace(/^\//, '')).join(','),
+        }));
+        printList(cli, rows, {
+          format: o.format,
+          quiet: o.quiet,
+          quietField: 'ID',
+          defaultTable: 'table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}',
+          headers: { ID: 'CONTAINER ID', RunningFor: 'CREATED', CreatedAt: 'CREATED AT' },
+        });
+      });
+  ps(program.command('ps').description('List containers'));
+  ps(container.command('ls').alias('list').alias('ps').description('List containers'));
+
+  const logs = (cmd: Command) =>
+    cmd
+      .argument('<CONTAINER>')
+      .option('-f, --follow', 'Follow log output')
+      .option('-n, --tail <string>', 'Number of lines to show from the end of the logs', 'all')
+      .option('-t, --timestamps', 'Show timestamps')
+      .action(async (name: string, o: { follow?: boolean; tail: string; timestamps?: boolean }) => {
+        const res = await cli.client().call('GET', `/containers/${encodeURIComponent(name)}/logs`, {
+          query: { stdout: true, stderr: true, follow: o.follow, tail: o.tail, timestamps: o.timestamps },
+        });
+        await demux(res);
+      });
+  logs(program.command('logs').description('Fetch the logs of a container'));
+  logs(container.command('logs').description('Fetch the logs of a container'));
+
+  const rm = (cmd: Command) =>
+    cmd
+      .argument('<CONTAINER...>')
+      .option('-f, --force', 'Force the removal of a running container (uses SIGKILL)')
+      .option('-v, --volumes', 'Remove anonymous volumes associated with the container')
+      .action(async (names: string[], o: { force?: boolean }) => {
+        await forEachName(cli, names, async (n) => {
+          await cli.client().do('DELETE', `/containers/${encodeURIComponent(n)}`, { query: { force: o.force } });
+          cli.out(n);
+        });
+      });
+  rm(program.command('rm').description('Remove one or more containers'));
+  rm(container.command('rm').alias('remove').description('Remove one or more containers'));
+
+  const stop = (cmd: Command) =>
+    cmd
+      .argument('<CONTAINER...>')
+      .option('-t, --timeout <int>', 'Seconds to wait before killing the container')
+      .action(async (names: string[], o: { timeout?: string }) => {
+        await forEachName(cli, names, async (n) => {
+          await cli.client().do('POST', `/containers/${encodeURIComponent(n)}/stop`, { query: { t: o.timeout } });
+          cli.out(n);
+        });
+      });
+  stop(program.command('stop').description('Stop one or more running containers'));
+  stop(container.command('stop').description('Stop one or more running containers'));
+
+  const kill = (cmd: Command) =>
+    cmd
+      .argument('<CONTAINER...>')
+      .option('-s, --signal <string>', 'Signal to send to the container')
+      .action(async (names: string[], o: { signal?: string }) => {
+        await forEachName(cli, names, async (n) => {
+          await cli.client().do('POST', `/containers/${encodeURIComponent(n)}/kill`, { query: { signal: o.signal } });
+          cli.out(n);
+        });
+      });
+  kill(program.command('kill').description('Kill one or more running containers'));
+  kill(container.command('kill').description('Kill one or more running containers'));
+
+  const wait = (cmd: Command) =>
+    cmd.argument('<CONTAINER...>').action(async (names: string[]) => {
+      await forEachName(cli, names, async (n) => {
+        const r = await cli.client().json<{ StatusCode: number }>('POST', `/containers/${encodeURIComponent(n)}/wait`);
+        cli.out(String(r.StatusCode));
+      });
+    });
+  wait(program.command('wait').description('Block until one or more containers stop, then print their exit codes'));
+  wait(container.command('wait').description('Block until one or more containers stop, then print their exit codes'));
+
+  container
+    .command('inspect')
+    .description('Display detailed information on one or more containers')
+    .argument('<CONTAINER...>')
+    .option('-f, --format <string>', 'Format output using a custom template')
+    .action(async (names: string[], o: { format?: string }) => {
+      const found: unknown[] = [];
+      let failure: unknown;
+      for (const n of names) {
+        try {
+          found.push(await cli.client().json('GET', `/containers/${encodeURIComponent(n)}/json`));
+        } catch (e) {
+          failure ??= e;
+        }
+      }
+      printInspect(cli, found, o.format);
+      if (failure) throw failure;
+    });
+}
+
+async function startOrFail(cli: Cli, id: string): Promise<void> {
+  try {
+    await cli.client().do('POST', `/containers/${id}/start`);
+  } catch (e) {
+    if (e instanceof ApiError) throw new CliError(`berth: Error response from daemon: ${e.message}`, startFailureCode(e.message));
+    throw e;
+  }
+}

@@ -1,0 +1,421 @@
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Conflict, InvalidArgument, NotFound, NotModified } from '../../errors/index.js';
+import { removeAll } from '../../kernel/fs.js';
+import { mount, overlayMount, unmount } from '../../kernel/mount.js';
+import type { LayerStore } from '../../layers/index.js';
+import type { ContainerRecords } from '../../metadata/containers.js';
+import type { Digest } from '../../oci/index.js';
+import { type ConmonMonitor, type LogEntry, type OciRuntime, buildSpec, logSize, readLog } from '../../runtime/index.js';
+import { newId, shortId } from '../../util/ids.js';
+import type { Logger } from '../../util/logger.js';
+import { Mutex } from '../../util/mutex.js';
+import { Rollback } from '../../util/rollback.js';
+import type { ImageService } from '../images/index.js';
+import type { EventBus } from '../system/events.js';
+
+/** What `POST /containers/create` may set (the subset this slice supports). */
+export interface CreateOptions {
+  name?: string;
+  image: string;
+  cmd?: string[];
+  entrypoint?: string[];
+  env?: string[];
+  workingDir?: string;
+  user?: string;
+  hostname?: string;
+  labels?: Record<string, string>;
+  autoRemove?: boolean;
+}
+
+export type ContainerStatus = 'created' | 'running' | 'exited' | 'removing' | 'dead';
+
+/** A container: immutable config plus mutable state, persisted as one record. */
+export interface ContainerRecord {
+  id: string;
+  name: string;
+  created: string;
+  image: Digest;
+  imageName: string;
+  /** Top layer of the image the container stands on (a GC root while the container exists). */
+  topLayer?: Digest;
+  path: string;
+  args: string[];
+  config: { Env: string[]; WorkingDir: string; User: string; Hostname: string; Labels: Record<string, string>; Cmd: string[]; Entrypoint: string[] | null; Image: string };
+  hostConfig: { AutoRemove: boolean };
+  state: { status: ContainerStatus; pid: number; exitCode: number; startedAt: string; finishedAt: string; error: string };
+}
+
+export interface ContainerPaths {
+  /** Persistent per-container data (upper/work dirs, log). */
+  dataRoot: string;
+  /** Runtime state (bundle, pid files, exit files). */
+  execRoot: string;
+}
+
+const zeroTime = '0001-01-01T00:00:00Z';
+const nameRe = /^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
+
+export interface ContainerServiceDeps {
+  images: ImageService;
+  layers: LayerStore;
+  records: ContainerRecords<ContainerRecord>;
+  runtime: OciRuntime;
+  monitor: ConmonMonitor;
+  events: EventBus;
+  log: Logger;
+  paths: ContainerPaths;
+  cgroupVersion: '1' | '2';
+  /** Parent cgroup of every container (dockerd's --cgroup-parent), e.g. `berth`. */
+  cgroupParent: string;
+}
+
+/**
+ * Containers: create/start/stop/kill/wait/remove, logs and attach (output), following Podman's skeleton for each
+ * lifecycle method: lock → check state (else 409) → act → save. Per-container locks; exits are noticed by
+ * watching the monitor's exit file.
+ */
+export class ContainerService {
+  private readonly locks = new Map<string, Mutex>();
+  private readonly exitWaiters = new Map<string, Array<() => void>>();
+  /** Containers whose last exit no `next-exit` waiter has seen yet (see `wait`). */
+  private readonly unseenExits = new Set<string>();
+
+  constructor(private readonly d: ContainerServiceDeps) {
+    d.images.usedBy = (imageId) => d.records.list().filter((c) => c.image === imageId).map((c) => c.id);
+    d.images.containerLayerRoots = () => d.records.list().flatMap((c) => (c.topLayer ? [c.topLayer] : []));
+  }
+
+  private lock(id: string): Mutex {
+    let m = this.locks.get(id);
+    if (!m) this.locks.set(id, (m = new Mutex()));
+    return m;
+  }
+
+  private dataDir(id: string) {
+    return join(this.d.paths.dataRoot, id);
+  }
+  private bundleDir(id: string) {
+    return join(this.d.paths.execRoot, id);
+  }
+  logPath(id: string) {
+    return join(this.dataDir(id), `${id}-json.log`);
+  }
+
+  /** By full ID, name (with or without "/"), or unique ID prefix. */
+  resolve(idOrName: string): ContainerRecord {
+    const all = this.d.records.list();
+    const name = idOrName.replace(/^\//, '');
+    const found = all.find((c) => c.id === idOrName) ?? all.find((c) => c.name === name) ?? uniquePrefix(all, idOrName);
+    if (!found) throw new NotFound(`No such container: ${idOrName}`);
+    return found;
+  }
+
+  /** overlay2 directories of a container, for inspect's GraphDriver. */
+  dirs(c: ContainerRecord) {
+    const dir = this.dataDir(c.id);
+    const lower = c.topLayer ? this.d.layers.chainDiffDirs(c.topLayer) : [];
+    return { upper: join(dir, 'upper'), work: join(dir, 'work'), merged: join(dir, 'merged'), lower };
+  }
+
+  list(all: boolean): ContainerRecord[] {
+    return this.d.records
+      .list()
+      .filter((c) => all || c.state.status === 'running')
+      .sort((a, b) => b.created.localeCompare(a.created));
+  }
+
+  async create(o: CreateOptions): Promise<ContainerRecord> {
+    const image = this.d.images.resolve(o.image);
+    const config = await this.d.images.config(image);
+    const name = o.name?.replace(/^\//, '') ?? generateName();
+    if (o.name !== undefined && !nameRe.test(o.name)) {
+      throw new InvalidArgument(`Invalid container name (${o.name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+    }
+    const taken = this.d.records.list().find((c) => c.name === name);
+    if (taken) {
+      throw new Conflict(`Conflict. The container name "/${name}" is already in use by container "${taken.id}". You have to remove (or rename) that container to be able to reuse that name.`);
+    }
+    const ic = config.config ?? {};
+    const entrypoint = o.entrypoint ?? ic.Entrypoint ?? null;
+    const cmd = o.cmd ?? (o.entrypoint ? [] : (ic.Cmd ?? []));
+    const argv = [...(entrypoint ?? []), ...cmd];
+    if (argv.length === 0) throw new InvalidArgument('no command specified');
+    const id = newId();
+    const rec: ContainerRecord = {
+      id,
+      name,
+      created: new Date().toISOString(),
+      image: image.id,
+      imageName: o.image,
+      ...(image.chain.at(-1) && { topLayer: image.chain.at(-1) }),
+      path: argv[0] as string,
+      args: argv.slice(1),
+      config: {
+        Env: mergeEnv(ic.Env ?? [], o.env ?? []),
+        WorkingDir: o.workingDir || ic.WorkingDir || '',
+        User: o.user ?? ic.User ?? '',
+        Hostname: o.hostname || id.slice(0, 12),
+        Labels: { ...(ic.Labels ?? {}), ...(o.labels ?? {}) },
+        Cmd: cmd,
+        Entrypoint: entrypoint,
+        Image: o.image,
+      },
+      hostConfig: { AutoRemove: !!o.autoRemove },
+      state: { status: 'created', pid: 0, exitCode: 0, startedAt: zeroTime, finishedAt: zeroTime, error: '' },
+    };
+    await Rollback.run(async (rb) => {
+      const dir = this.dataDir(id);
+      await mkdir(dir, { recursive: true, mode: 0o710 });
+      rb.add(() => removeAll(dir));
+      for (const sub of ['upper', 'work', 'merged']) await mkdir(join(dir, sub), { mode: 0o755 });
+      await this.d.records.put(rec);
+    });
+    this.d.events.publish('container', 'create', id, { image: o.image, name });
+    return rec;
+  }
+
+  start(idOrName: string): Promise<void> {
+    const rec = this.resolve(idOrName);
+    return this.lock(rec.id).run(async () => {
+      const c = this.resolve(rec.id);
+      if (c.state.status === 'running') throw new NotModified('container already started');
+      if (c.state.status !== 'created' && c.state.status !== 'exited') throw new Conflict(`cannot start a container in state ${c.state.status}`);
+      const dir = this.dataDir(c.id);
+      const bundle = this.bundleDir(c.id);
+      const rootfs = join(dir, 'merged');
+      const started = Rollback.run(async (rb) => {
+        await removeAll(bundle);
+        for (const sub of ['exits', 'sock']) await mkdir(join(bundle, sub), { recursive: true, mode: 0o700 });
+        rb.add(() => removeAll(bundle));
+        const lower = c.topLayer ? this.d.layers.chainDiffDirs(c.topLayer) : [];
+        await mount(overlayMount(lower, join(dir, 'upper'), join(dir, 'work')), rootfs);
+        rb.add(() => unmount(rootfs));
+        const { uid, gid } = await resolveUser(rootfs, c.config.User);
+        const spec = buildSpec({
+          rootfs,
+          args: [c.path, ...c.args],
+          env: c.config.Env,
+          cwd: c.config.WorkingDir || '/',
+          uid,
+          gid,
+          hostname: c.config.Hostname,
+          cgroupsPath: `/${this.d.cgroupParent}/${c.id}`,
+          cgroupVersion: this.d.cgroupVersion,
+        });
+        await writeFile(join(bundle, 'config.json'), JSON.stringify(spec));
+        rb.add(() => this.d.runtime.delete(c.id, true).catch(() => {}));
+        const handle = await this.d.monitor.create(c.id, this.d.runtime, {
+          bundle,
+          logPath: this.logPath(c.id),
+          exitDir: join(bundle, 'exits'),
+          socketDir: join(bundle, 'sock'),
+        });
+        await this.d.runtime.start(c.id);
+        this.unseenExits.delete(c.id);
+        c.state = { ...c.state, status: 'running', pid: handle.pid, exitCode: 0, startedAt: new Date().toISOString(), finishedAt: zeroTime, error: '' };
+        await this.d.records.put(c);
+      });
+      try {
+        await started;
+      } catch (e) {
+        // Like dockerd: a container that was to be removed on exit is removed when it cannot start.
+        if (c.hostConfig.AutoRemove) await this.removeLocked(c, true).catch(() => {});
+        throw e;
+      }
+      this.d.events.publish('container', 'start', c.id, { image: c.imageName, name: c.name });
+      this.watchExit(c.id);
+    });
+  }
+
+  /** Polls the monitor's exit file; on exit, records the code and releases the runtime and the mount. */
+  private watchExit(id: string): void {
+    const exitDir = join(this.bundleDir(id), 'exits');
+    const tick = async () => {
+      const code = await this.d.monitor.exitCode(id, exitDir).catch(() => undefined);
+      if (code === undefined) {
+        if (this.d.records.get(id)?.state.status === 'running') setTimeout(() => void tick(), 20);
+        return;
+      }
+      await this.lock(id).run(() => this.finishExit(id, code));
+    };
+    void tick();
+  }
+
+  private async finishExit(id: string, code: number): Promise<void> {
+    const c = this.d.records.get(id);
+    if (!c || c.state.status !== 'running') return;
+    await this.d.runtime.delete(id, true).catch(() => {});
+    await unmount(join(this.dataDir(id), 'merged')).catch(() => {});
+    c.state = { ...c.state, status: 'exited', pid: 0, exitCode: code, finishedAt: new Date().toISOString() };
+    await this.d.records.put(c);
+    this.d.events.publish('container', 'die', id, { exitCode: String(code), image: c.imageName, name: c.name });
+    const waiters = this.exitWaiters.get(id) ?? [];
+    if (waiters.length === 0) this.unseenExits.add(id);
+    for (const w of waiters) w();
+    this.exitWaiters.delete(id);
+    if (c.hostConfig.AutoRemove) await this.removeLocked(c, true);
+  }
+
+  /** Resolves with the exit code when the container is (or becomes) not running. */
+  async wait(idOrName: string, condition: 'not-running' | 'next-exit' | 'removed' = 'not-running'): Promise<number> {
+    const c = this.resolve(idOrName);
+    // The docker CLI sends its `next-exit` wait concurrently with `start`; a container that exits in a few
+    // milliseconds can finish before that request arrives. Such a wait gets the exit nobody has seen yet.
+    const missed = condition === 'next-exit' && c.state.status === 'exited' && this.unseenExits.delete(c.id);
+    if (!missed && (condition === 'next-exit' || c.state.status === 'running')) {
+      await new Promise<void>((resolve) => {
+        const list = this.exitWaiters.get(c.id) ?? [];
+        list.push(resolve);
+        this.exitWaiters.set(c.id, list);
+      });
+    }
+    const code = this.d.records.get(c.id)?.state.exitCode ?? c.state.exitCode;
+    if (condition === 'removed') {
+      // Auto-removal follows the exit under the container's lock; wait for it to finish.
+      while (this.d.records.get(c.id)) await new Promise((r) => setTimeout(r, 10));
+    }
+    return code;
+  }
+
+  kill(idOrName: string, signal = 'KILL'): Promise<void> {
+    const c = this.resolve(idOrName);
+    return this.lock(c.id).run(async () => {
+      if (c.state.status !== 'running') throw new Conflict(`Cannot kill container: ${idOrName}: Container ${c.id} is not running`);
+      await this.d.runtime.kill(c.id, signal.replace(/^SIG/, ''));
+    });
+  }
+
+  async stop(idOrName: string, timeoutSec = 10): Promise<void> {
+    const c = this.resolve(idOrName);
+    if (c.state.status !== 'running') throw new NotModified('container already stopped');
+    const exited = this.wait(c.id, 'next-exit');
+    await this.d.runtime.kill(c.id, 'TERM').catch(() => {});
+    const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), timeoutSec * 1000));
+    if ((await Promise.race([exited, timer])) === 'timeout') {
+      await this.d.runtime.kill(c.id, 'KILL', true).catch(() => {});
+      await exited;
+    }
+  }
+
+  async remove(idOrName: string, force = false): Promise<void> {
+    const c = this.resolve(idOrName);
+    if (c.state.status === 'running') {
+      if (!force) {
+        throw new Conflict(`cannot remove container "/${c.name}": container is running: stop the container before removing or force remove`);
+      }
+      const exited = this.wait(c.id, 'next-exit');
+      await this.d.runtime.kill(c.id, 'KILL', true).catch(() => {});
+      await exited;
+    }
+    await this.lock(c.id).run(() => this.removeLocked(c, force));
+  }
+
+  private async removeLocked(c: ContainerRecord, _force: boolean): Promise<void> {
+    if (!this.d.records.get(c.id)) return;
+    await this.d.runtime.delete(c.id, true).catch(() => {});
+    await unmount(join(this.dataDir(c.id), 'merged'));
+    await removeAll(this.bundleDir(c.id));
+    await removeAll(this.dataDir(c.id));
+    await this.d.records.delete(c.id);
+    this.locks.delete(c.id);
+    this.unseenExits.delete(c.id);
+    this.d.events.publish('container', 'destroy', c.id, { image: c.imageName, name: c.name });
+  }
+
+  /** Log entries; with `follow`, until the container stops. */
+  logs(idOrName: string, o: { follow?: boolean; tail?: number; signal?: AbortSignal } = {}): AsyncGenerator<LogEntry> {
+    const c = this.resolve(idOrName);
+    return readLog(this.logPath(c.id), {
+      ...o,
+      done: () => this.d.records.get(c.id)?.state.status !== 'running',
+    });
+  }
+
+  /** Output from now on (all of it if the container has not started): what an attached client receives. */
+  async attachOutput(idOrName: string, signal?: AbortSignal): Promise<AsyncGenerator<LogEntry>> {
+    const c = this.resolve(idOrName);
+    const fromOffset = c.state.status === 'created' ? 0 : await logSize(this.logPath(c.id));
+    const startedBefore = c.state.startedAt;
+    return readLog(this.logPath(c.id), {
+      follow: true,
+      fromOffset,
+      ...(signal && { signal }),
+      // Done once the container is gone, or has run (a new start) and is no longer running.
+      done: () => {
+        const now = this.d.records.get(c.id)?.state;
+        if (!now) return true;
+        const ranSinceAttach = now.startedAt !== startedBefore || c.state.status === 'running';
+        return ranSinceAttach && now.status !== 'running';
+      },
+    });
+  }
+
+  /** Start-up: containers whose monitor recorded an exit while berthd was down are marked exited. */
+  async recover(): Promise<void> {
+    for (const c of this.d.records.list()) {
+      if (c.state.status !== 'running') continue;
+      const code = await this.d.monitor.exitCode(c.id, join(this.bundleDir(c.id), 'exits'));
+      if (code !== undefined) await this.finishExit(c.id, code);
+      else this.watchExit(c.id);
+    }
+  }
+}
+
+function uniquePrefix(all: ContainerRecord[], prefix: string): ContainerRecord | undefined {
+  if (!/^[a-f0-9]+$/.test(prefix)) return undefined;
+  const m = all.filter((c) => c.id.startsWith(prefix));
+  if (m.length > 1) throw new InvalidArgument(`multiple IDs found with provided prefix: ${prefix}`);
+  return m[0];
+}
+
+/** Image env first, then the container's, later keys replacing earlier ones in place. */
+function mergeEnv(base: string[], extra: string[]): string[] {
+  const out = [...base];
+  for (const e of extra) {
+    const key = e.split('=')[0];
+    const i = out.findIndex((x) => x.split('=')[0] === key);
+    if (i >= 0) out[i] = e;
+    else out.push(e);
+  }
+  return out;
+}
+
+/** `user[:group]` by number or by name from the container's /etc/passwd and /etc/group. */
+async function resolveUser(rootfs: string, user: string): Promise<{ uid: number; gid: number }> {
+  if (!user) return { uid: 0, gid: 0 };
+  const [u = '', g] = user.split(':');
+  const table = async (file: string) =>
+    (await readFile(join(rootfs, 'etc', file), 'utf8').catch(() => ''))
+      .split('\n')
+      .map((l) => l.split(':'))
+      .filter((f) => f.length >= 3);
+  let uid: number;
+  let gid = 0;
+  if (/^\d+$/.test(u)) {
+    uid = Number(u);
+    gid = Number((await table('passwd')).find((f) => Number(f[2]) === uid)?.[3] ?? 0);
+  } else {
+    const entry = (await table('passwd')).find((f) => f[0] === u);
+    if (!entry) throw new InvalidArgument(`unable to find user ${u}: no matching entries in passwd file`);
+    uid = Number(entry[2]);
+    gid = Number(entry[3]);
+  }
+  if (g !== undefined) {
+    if (/^\d+$/.test(g)) gid = Number(g);
+    else {
+      const entry = (await table('group')).find((f) => f[0] === g);
+      if (!entry) throw new InvalidArgument(`unable to find group ${g}: no matching entries in group file`);
+      gid = Number(entry[2]);
+    }
+  }
+  return { uid, gid };
+}
+
+const adjectives = ['brave', 'calm', 'eager', 'fond', 'keen', 'lucid', 'merry', 'nifty', 'quiet', 'vivid', 'witty', 'zen'];
+const nouns = ['albatross', 'beacon', 'compass', 'dinghy', 'harbor', 'keel', 'lighthouse', 'mooring', 'pier', 'quay', 'rudder', 'wharf'];
+/** Docker-style `adjective_noun` names. */
+function generateName(): string {
+  const pick = (a: string[]) => a[Math.floor(Math.random() * a.length)] as string;
+  return `${pick(adjectives)}_${pick(nouns)}_${shortId(newId()).slice(0, 4)}`;
+}

@@ -1,0 +1,152 @@
+// Containers through the API with both CLIs (first slice: non-interactive run, logs, ps, inspect, stop, kill,
+// wait, rm), on the real kernel with conmon and runc, and what each leaves behind.
+import assert from 'node:assert/strict';
+import { readFile, readdir, stat } from 'node:fs/promises';
+import { after, before, describe, it } from 'node:test';
+import { type Daemon, startDaemon } from '../harness/daemon.js';
+
+type Inspect = {
+  Id: string;
+  Name: string;
+  State: { Status: string; Running: boolean; Pid: number; ExitCode: number };
+  GraphDriver: { Data: Record<string, string> };
+  LogPath: string;
+};
+
+/** Mounts, conmon processes and runc state a daemon holds for containers under its roots. */
+async function leftovers(d: Daemon): Promise<string[]> {
+  const mounts = (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').filter((l) => l.includes(d.dir));
+  const conmons: string[] = [];
+  for (const p of await readdir('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    const cmd = await readFile(`/proc/${p}/cmdline`, 'utf8').catch(() => '');
+    if (cmd.startsWith('conmon') || cmd.includes('/conmon\0')) if (cmd.includes(d.dir)) conmons.push(p);
+  }
+  return [...mounts, ...conmons.map((p) => `conmon pid ${p}`)];
+}
+
+async function waitForNoLeftovers(d: Daemon): Promise<void> {
+  // conmon lingers a moment after its container exits.
+  for (let i = 0; i < 100 && (await leftovers(d)).length; i++) await new Promise((r) => setTimeout(r, 50));
+  assert.deepEqual(await leftovers(d), []);
+}
+
+describe('containers', () => {
+  let d: Daemon;
+  before(async () => {
+    d = await startDaemon();
+  });
+  after(async () => {
+    const ids = (await d.berth(['ps', '-aq'])).stdout.trim().split('\n').filter(Boolean);
+    if (ids.length) await d.berth(['rm', '-f', ...ids]);
+    await d.destroy();
+  });
+
+  it('run --rm prints the output and leaves nothing behind (berth and docker CLIs)', async () => {
+    const ours = await d.berth(['run', '--rm', 'busybox', 'echo', 'hello']);
+    assert.equal(ours.code, 0, ours.stderr);
+    assert.equal(ours.stdout, 'hello\n');
+    const theirs = await d.docker(['run', '--rm', '--pull', 'never', 'busybox', 'sh', '-c', 'echo out; echo err >&2']);
+    assert.equal(theirs.code, 0, theirs.stderr);
+    assert.equal(theirs.stdout, 'out\n');
+    assert.equal(theirs.stderr, 'err\n');
+    assert.equal((await d.berth(['ps', '-aq'])).stdout, '');
+    await waitForNoLeftovers(d);
+  });
+
+  it("the container's exit code is the CLI's; stdout and stderr stay apart in logs", async () => {
+    const r = await d.docker(['run', '--pull', 'never', '--name', 'exits', 'busybox', 'sh', '-c', 'echo one; echo two >&2; exit 7']);
+    assert.equal(r.code, 7);
+    const ours = await d.berth(['run', '--name', 'exits2', 'busybox', 'sh', '-c', 'exit 3']);
+    assert.equal(ours.code, 3);
+    const logs = await d.docker(['logs', 'exits']);
+    assert.equal(logs.stdout, 'one\n');
+    assert.equal(logs.stderr, 'two\n');
+    const i = await d.client.json<Inspect>('GET', '/containers/exits/json');
+    assert.equal(i.State.Status, 'exited');
+    assert.equal(i.State.ExitCode, 7);
+    assert.equal(i.Name, '/exits');
+    for (const k of ['UpperDir', 'WorkDir', 'MergedDir']) assert.ok((await stat(i.GraphDriver.Data[k] as string)).isDirectory());
+    const ps = await d.docker(['ps', '-a', '--format', '{{.Names}} {{.Status}}']);
+    assert.match(ps.stdout, /^exits Exited \(7\) /m);
+  });
+
+  it('isolation: PID 1, own hostname, the host kernel, a private network namespace', async () => {
+    const r = await d.berth(['run', '--rm', '-h', 'boxy', 'busybox', 'sh', '-c', 'echo $$; hostname; uname -r; ls /sys/class/net']);
+    assert.equal(r.code, 0, r.stderr);
+    const [pid, host, kernel, nets] = r.stdout.trim().split('\n');
+    assert.equal(pid, '1');
+    assert.equal(host, 'boxy');
+    assert.equal(kernel, (await import('node:os')).release());
+    assert.equal(nets, 'lo');
+  });
+
+  it('-e, -w, -u and --entrypoint are applied', async () => {
+    const r = await d.docker(['run', '--rm', '--pull', 'never', '-e', 'FOO=bar', '-w', '/tmp', '-u', 'nobody', '--entrypoint', 'sh', 'busybox', '-c', 'echo $FOO $(pwd) $(id -u):$(id -g)']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'bar /tmp 65534:65534\n');
+  });
+
+  it('detached containers: ps, stop (TERM then KILL), kill, wait, rm -f', async () => {
+    const id = (await d.berth(['run', '-d', '--name', 'sleeper', 'busybox', 'sleep', '300'])).stdout.trim();
+    assert.match(id, /^[0-9a-f]{64}$/);
+    const ps = await d.berth(['ps']);
+    assert.match(ps.stdout, /sleeper/);
+    assert.match(ps.stdout, /Up /);
+    const inspect = await d.client.json<Inspect>('GET', `/containers/${id}/json`);
+    assert.ok(inspect.State.Running && inspect.State.Pid > 0);
+    const stop = await d.docker(['stop', '-t', '1', 'sleeper']);
+    assert.equal(stop.code, 0, stop.stderr);
+    assert.equal((await d.client.json<Inspect>('GET', `/containers/${id}/json`)).State.ExitCode, 137, 'sleep ignores TERM as PID 1');
+    await d.berth(['start', 'sleeper']);
+    const waiter = d.berth(['wait', 'sleeper']);
+    assert.equal((await d.docker(['kill', '-s', 'KILL', 'sleeper'])).code, 0);
+    assert.equal((await waiter).stdout.trim(), '137');
+    await d.berth(['start', 'sleeper']);
+    const rm = await d.berth(['rm', 'sleeper']);
+    assert.equal(rm.code, 1);
+    assert.match(rm.stderr, /container is running: stop the container before removing or force remove/);
+    assert.equal((await d.berth(['rm', '-f', 'sleeper'])).code, 0);
+    assert.equal((await d.berth(['ps', '-aq', '--no-trunc'])).stdout.includes(id), false);
+  });
+
+  it('bad input: unknown image, name in use, missing command, image in use', async () => {
+    const noImage = await d.docker(['run', '--pull', 'never', 'no-such-image']);
+    assert.equal(noImage.code, 125);
+    const ours = await d.berth(['run', 'no-such-image']);
+    assert.equal(ours.code, 125);
+    assert.match(ours.stderr, /Unable to find image 'no-such-image' locally/);
+    assert.equal((await d.berth(['create', '--name', 'taken', 'busybox'])).code, 0);
+    const dup = await d.berth(['create', '--name', 'taken', 'busybox']);
+    assert.equal(dup.code, 125);
+    assert.match(dup.stderr, /The container name "\/taken" is already in use/);
+    const rmi = await d.berth(['rmi', 'busybox']);
+    assert.equal(rmi.code, 1);
+    assert.match(rmi.stderr, /conflict: unable to remove repository reference "busybox" \(must force\) - container [0-9a-f]{12} is using its referenced image/);
+    const notFound = await d.docker(['run', '--rm', '--pull', 'never', 'busybox', 'no-such-command']);
+    assert.equal(notFound.code, 127);
+    assert.match(notFound.stderr, /executable file not found/);
+    const oursNotFound = await d.berth(['run', '--rm', 'busybox', 'no-such-command']);
+    assert.equal(oursNotFound.code, 127);
+    await d.berth(['rm', 'taken']);
+    assert.equal((await d.berth(['ps', '-aq', '--filter', 'name=taken'])).stdout.includes('taken'), false);
+  });
+
+  it('a container keeps running while berthd is killed, and its exit is recorded after restart', async () => {
+    const id = (await d.berth(['run', '-d', '--name', 'survivor', 'busybox', 'sh', '-c', 'sleep 1; echo done; exit 4'])).stdout.trim();
+    await d.kill9();
+    await new Promise((r) => setTimeout(r, 1500));
+    await d.start();
+    const i = await d.client.json<Inspect>('GET', `/containers/${id}/json`);
+    assert.equal(i.State.Status, 'exited');
+    assert.equal(i.State.ExitCode, 4);
+    assert.equal((await d.berth(['logs', 'survivor'])).stdout, 'done\n');
+    await d.berth(['rm', 'survivor']);
+  });
+
+  it('nothing is left once every container is removed', async () => {
+    const ids = (await d.berth(['ps', '-aq'])).stdout.trim().split('\n').filter(Boolean);
+    if (ids.length) assert.equal((await d.berth(['rm', '-f', ...ids])).code, 0);
+    await waitForNoLeftovers(d);
+  });
+});
