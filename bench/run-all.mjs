@@ -7,5 +7,6 @@
 import { imagesBenchmark } from './images.mjs';
 import { main } from './lib.mjs';
 import { loadBenchmark } from './load.mjs';
+import { runBenchmark } from './run.mjs';
 
-await main('Berth vs Docker: image benchmarks', [loadBenchmark, imagesBenchmark]);
+await main('Berth vs Docker', [loadBenchmark, imagesBenchmark, runBenchmark]);

@@ -99,6 +99,20 @@ export async function writeSmallLayer(path, files) {
   return { path, diffIdHex: digestHex, size };
 }
 
+/** A layer with the host's static busybox as bin/busybox and a few applet links (sh, true, sleep, echo). */
+export async function writeBusyboxLayer(path) {
+  const pack = tar.pack();
+  const out = packToFile(pack, path);
+  await addEntry(pack, { name: 'bin/', type: 'directory', mode: 0o755 });
+  await addEntry(pack, { name: 'bin/busybox', mode: 0o755 }, readFileSync('/bin/busybox'));
+  for (const applet of ['sh', 'true', 'sleep', 'echo']) {
+    await addEntry(pack, { name: `bin/${applet}`, type: 'symlink', linkname: 'busybox', mode: 0o777 });
+  }
+  pack.finalize();
+  const { digestHex, size } = await out;
+  return { path, diffIdHex: digestHex, size };
+}
+
 /** An image config (the JSON whose sha256 is the image ID) for the given layers. */
 export function imageConfig({ diffIds, labels = {}, cmd = ['/bin/sh'], history }) {
   return {

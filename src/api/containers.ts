@@ -118,6 +118,8 @@ export async function attach(s: Services, containerId: string, query: URLSearchP
   const ac = new AbortController();
   socket.on('close', () => ac.abort());
   socket.on('error', () => ac.abort());
+  // Fix where the output starts before answering: the client starts the container as soon as it sees the 101.
+  const output = await s.containers.attachOutput(target.id, ac.signal);
   socket.write(
     'HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.multiplexed-stream\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n',
   );
@@ -127,7 +129,7 @@ export async function attach(s: Services, containerId: string, query: URLSearchP
   }
   const stdout = qBool(query, 'stdout');
   const stderr = qBool(query, 'stderr');
-  for await (const e of await s.containers.attachOutput(target.id, ac.signal)) {
+  for await (const e of output) {
     if ((e.stream === 'stdout' && !stdout) || (e.stream === 'stderr' && !stderr)) continue;
     socket.write(frame(e.stream, Buffer.from(e.text)));
   }

@@ -78,6 +78,8 @@ export interface ContainerServiceDeps {
 export class ContainerService {
   private readonly locks = new Map<string, Mutex>();
   private readonly exitWaiters = new Map<string, Array<() => void>>();
+  /** Attached output readers per container: auto-removal waits for them to read the last output. */
+  private readonly readers = new Map<string, number>();
   /** Containers whose last exit no `next-exit` waiter has seen yet (see `wait`). */
   private readonly unseenExits = new Set<string>();
 
@@ -254,7 +256,11 @@ export class ContainerService {
     if (waiters.length === 0) this.unseenExits.add(id);
     for (const w of waiters) w();
     this.exitWaiters.delete(id);
-    if (c.hostConfig.AutoRemove) await this.removeLocked(c, true);
+    if (c.hostConfig.AutoRemove) {
+      // The log goes with the container: let attached clients read the end of it first (bounded wait).
+      for (let i = 0; i < 200 && (this.readers.get(id) ?? 0) > 0; i++) await new Promise((r) => setTimeout(r, 10));
+      await this.removeLocked(c, true);
+    }
   }
 
   /** Resolves with the exit code when the container is (or becomes) not running. */
@@ -337,7 +343,7 @@ export class ContainerService {
     const c = this.resolve(idOrName);
     const fromOffset = c.state.status === 'created' ? 0 : await logSize(this.logPath(c.id));
     const startedBefore = c.state.startedAt;
-    return readLog(this.logPath(c.id), {
+    const log = readLog(this.logPath(c.id), {
       follow: true,
       fromOffset,
       ...(signal && { signal }),
@@ -349,6 +355,16 @@ export class ContainerService {
         return ranSinceAttach && now.status !== 'running';
       },
     });
+    const readers = this.readers;
+    // Counted from the first read (a generator never iterated must not hold up removal).
+    return (async function* () {
+      readers.set(c.id, (readers.get(c.id) ?? 0) + 1);
+      try {
+        yield* log;
+      } finally {
+        readers.set(c.id, (readers.get(c.id) ?? 1) - 1);
+      }
+    })();
   }
 
   /** Start-up: containers whose monitor recorded an exit while berthd was down are marked exited. */

@@ -1,0 +1,86 @@
+#!/usr/bin/env node
+// Container start-up, throughput and per-container overhead, with the same docker CLI against each daemon:
+//  - `docker run --rm bench/busybox true`, end to end (median of REPS);
+//  - N detached `sleep` containers started one after another, then removed with one `docker rm -f`;
+//  - the PSS of the per-container monitors (Berth: conmon; Docker: containerd-shim) while those N run.
+// Both run with `--network none` (the reference dockerd runs without a bridge so it leaves the host alone).
+//
+//   node bench/run.mjs              BENCH_RUN_REPS=10 BENCH_CONTAINERS=50
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CACHE_DIR, docker, isMain, log, main, timeDocker } from './lib.mjs';
+import { cached, imageConfig, writeBusyboxLayer, writeSaveArchive } from './savetar.mjs';
+
+const REPS = Number(process.env.BENCH_RUN_REPS || 10);
+const COUNT = Number(process.env.BENCH_CONTAINERS || 50);
+const IMAGE = 'bench/busybox:latest';
+const ARCHIVE = join(CACHE_DIR, 'busybox-v1.tar');
+
+const ROW_RUN = { name: `run --rm busybox true (median of ${REPS})`, unit: 'ms' };
+const ROW_START = { name: `start ${COUNT} detached containers, one by one`, unit: 'ms' };
+const ROW_RM = { name: `rm -f of those ${COUNT} containers`, unit: 'ms' };
+const ROW_PSS = { name: '  monitor PSS per running container', unit: 'KiB' };
+
+let archive;
+
+/** Proportional set size (KiB) of the engine's per-container monitor processes. */
+function monitorPss(daemon) {
+  let total = 0;
+  for (const p of readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    let cmd;
+    try {
+      cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8');
+    } catch {
+      continue;
+    }
+    const exe = cmd.split('\0')[0] ?? '';
+    if (!/(^|\/)(conmon|containerd-shim[\w-]*)$/.test(exe) || !cmd.includes(daemon.dir)) continue;
+    try {
+      const m = readFileSync(`/proc/${p}/smaps_rollup`, 'utf8').match(/^Pss:\s+(\d+) kB/m);
+      total += m ? Number(m[1]) : 0;
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return total;
+}
+
+export const runBenchmark = {
+  name: 'run',
+  rowNames: [ROW_RUN, ROW_START, ROW_RM, ROW_PSS],
+  async prepare() {
+    archive = await cached(ARCHIVE, async (tmpPath) => {
+      const layer = await writeBusyboxLayer(join(CACHE_DIR, 'busybox-layer.tar'));
+      const config = imageConfig({ diffIds: [layer.diffIdHex], cmd: ['/bin/sh'] });
+      await writeSaveArchive(tmpPath, { layers: [layer], images: [{ config, repoTags: [IMAGE], layers: [layer.diffIdHex] }] });
+      return {};
+    });
+  },
+  async run(daemon) {
+    await docker(daemon, ['load', '-i', archive.path]);
+    const run = await timeDocker(daemon, ['run', '--rm', '--network', 'none', '--pull', 'never', IMAGE, 'true'], REPS, { warmup: 1 });
+    log(`  ${daemon.name} run --rm: median ${run.median.toFixed(1)} ms, min ${run.min.toFixed(1)}, max ${run.max.toFixed(1)}`);
+    const names = Array.from({ length: COUNT }, (_, i) => `bench-sleep-${i}`);
+    const t0 = process.hrtime.bigint();
+    for (const n of names) await docker(daemon, ['run', '-d', '--network', 'none', '--pull', 'never', '--name', n, IMAGE, 'sleep', '600']);
+    const startMs = Number(process.hrtime.bigint() - t0) / 1e6;
+    await new Promise((r) => setTimeout(r, 500));
+    const pss = monitorPss(daemon) / COUNT;
+    const t1 = process.hrtime.bigint();
+    await docker(daemon, ['rm', '-f', ...names]);
+    const rmMs = Number(process.hrtime.bigint() - t1) / 1e6;
+    log(`  ${daemon.name}: start ${COUNT} ${startMs.toFixed(0)} ms, rm -f ${rmMs.toFixed(0)} ms, monitor PSS ${pss.toFixed(0)} KiB each`);
+    await docker(daemon, ['rmi', IMAGE], { allowFail: true });
+    return [
+      { ...ROW_RUN, value: run.median },
+      { ...ROW_START, value: startMs },
+      { ...ROW_RM, value: rmMs },
+      { ...ROW_PSS, value: pss },
+    ];
+  },
+};
+
+if (isMain(import.meta.url)) {
+  await main('Berth vs Docker: containers', [runBenchmark]);
+}
