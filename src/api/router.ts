@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import { InvalidArgument, NotFound } from '../errors/index.js';
 import type { Handler } from './http.js';
 

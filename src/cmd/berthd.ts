@@ -12,7 +12,7 @@ import { lockDataRoot } from '../kernel/lock.js';
 import { ensureDir } from '../kernel/fs.js';
 import { openLayerStore } from '../layers/index.js';
 import { openImageMetadata } from '../metadata/index.js';
-import { openContainerRecords } from '../metadata/containers.js';
+import { openRecordStore } from '../metadata/records.js';
 import { CliRuntime, ConmonMonitor } from '../runtime/index.js';
 import { ContainerService, type ContainerRecord, EventBus, ImageService, SystemService, berthVersion, ensureBusyboxImage } from '../services/index.js';
 import { newId } from '../util/ids.js';
@@ -125,7 +125,7 @@ async function main(): Promise<void> {
   const containers = new ContainerService({
     images,
     layers,
-    records: await openContainerRecords<ContainerRecord>(join(cfg.dataRoot, 'metadata')),
+    records: await openRecordStore<ContainerRecord>(join(cfg.dataRoot, 'metadata', 'containers')),
     runtime: new CliRuntime(defaultRuntime, runtimePath, join(cfg.execRoot, 'runtime', defaultRuntime)),
     monitor: new ConmonMonitor(conmonPath),
     events,

@@ -1,8 +1,7 @@
-import { readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isNotExist } from '../errors/index.js';
-import { atomicWriteFile, ensureDir, fsyncDir, readJsonFile } from '../kernel/fs.js';
+import { atomicWriteFile, readJsonFile } from '../kernel/fs.js';
 import { type Digest, digestHex, isDigest } from '../oci/index.js';
+import { openRecordStore } from './records.js';
 
 /** What Berth records about an image beyond its config blob (which lives in the content store). */
 export interface ImageRecord {
@@ -45,34 +44,14 @@ export interface ImageMetadata {
 }
 
 export async function openImageMetadata(root: string): Promise<ImageMetadata> {
-  const recordsDir = join(root, 'images');
+  const records = await openRecordStore<ImageRecord>(join(root, 'images'), (id) => (isDigest(id) ? digestHex(id) : ''));
   const tagsFile = join(root, 'repositories.json');
-  await ensureDir(recordsDir);
-  const records = new Map<Digest, ImageRecord>();
-  for (const name of await readdir(recordsDir)) {
-    if (!name.endsWith('.json')) continue; // temp files from an interrupted write
-    const rec = await readJsonFile<ImageRecord>(join(recordsDir, name));
-    if (rec && isDigest(rec.id) && `${digestHex(rec.id)}.json` === name) records.set(rec.id, rec);
-  }
   const tags = new Map<string, Digest>(Object.entries((await readJsonFile<Record<string, Digest>>(tagsFile)) ?? {}));
-  const recordPath = (id: Digest) => join(recordsDir, `${digestHex(id)}.json`);
-
   return {
     get: (id) => records.get(id),
-    list: () => [...records.values()],
-    async put(record) {
-      await atomicWriteFile(recordPath(record.id), JSON.stringify(record));
-      records.set(record.id, record);
-    },
-    async delete(id) {
-      records.delete(id);
-      try {
-        await unlink(recordPath(id));
-        await fsyncDir(recordsDir);
-      } catch (e) {
-        if (!isNotExist(e)) throw e;
-      }
-    },
+    list: () => records.list(),
+    put: (record) => records.put(record),
+    delete: (id) => records.delete(id),
     tags: () => tags,
     async updateTags(changes) {
       const next = new Map(tags);

@@ -1,6 +1,8 @@
 import { createInterface } from 'node:readline/promises';
+import { ApiError } from '../../client/index.js';
 import type { Cli } from '../context.js';
 import { CliError, ExitCode } from '../context.js';
+import { printInspect } from '../output.js';
 
 /** Commander accumulator for repeatable flags (`-f a -f b`). */
 export function collect(value: string, previous: string[]): string[] {
@@ -39,4 +41,30 @@ export async function confirm(cli: Cli, warning: string): Promise<boolean> {
     rl.close();
     void cli;
   }
+}
+
+/**
+ * `inspect`: each name is looked up as each kind in turn (`docker inspect` tries containers, then images); the
+ * objects found are printed together, then the first failure is reported. With several kinds a miss reads
+ * "No such object", as docker says.
+ */
+export async function inspectNames(cli: Cli, names: string[], kinds: Array<'containers' | 'images'>, format?: string): Promise<void> {
+  const found: unknown[] = [];
+  let failure: unknown;
+  for (const n of names) {
+    let hit = false;
+    for (const kind of kinds) {
+      try {
+        found.push(await cli.client().json('GET', `/${kind}/${encodeURIComponent(n)}/json`));
+        hit = true;
+        break;
+      } catch (e) {
+        if (!(e instanceof ApiError && e.status === 404)) throw e;
+        if (kinds.length === 1) failure ??= e;
+      }
+    }
+    if (!hit && kinds.length > 1) failure ??= new CliError(`Error: No such object: ${n}`);
+  }
+  printInspect(cli, found, format);
+  if (failure) throw failure;
 }

@@ -3,8 +3,8 @@ import type { Socket } from 'node:net';
 import { ApiError } from '../../client/index.js';
 import { type Cli, CliError, ExitCode, forEachName } from '../context.js';
 import { timeAgo } from '../format/units.js';
-import { printInspect, printList, goTime } from '../output.js';
-import { collect } from './common.js';
+import { printList, goTime } from '../output.js';
+import { collect, inspectNames } from './common.js';
 
 interface Summary {
   Id: string;
@@ -237,19 +237,7 @@ export function registerContainerCommands(program: Command, container: Command, 
     .description('Display detailed information on one or more containers')
     .argument('<CONTAINER...>')
     .option('-f, --format <string>', 'Format output using a custom template')
-    .action(async (names: string[], o: { format?: string }) => {
-      const found: unknown[] = [];
-      let failure: unknown;
-      for (const n of names) {
-        try {
-          found.push(await cli.client().json('GET', `/containers/${encodeURIComponent(n)}/json`));
-        } catch (e) {
-          failure ??= e;
-        }
-      }
-      printInspect(cli, found, o.format);
-      if (failure) throw failure;
-    });
+    .action((names: string[], o: { format?: string }) => inspectNames(cli, names, ['containers'], o.format));
 }
 
 async function startOrFail(cli: Cli, id: string): Promise<void> {

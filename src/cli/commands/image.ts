@@ -2,9 +2,9 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import type { Command } from 'commander';
 import { pipeline } from 'node:stream/promises';
 import { type Cli, CliError, forEachName } from '../context.js';
-import { printInspect, printList, goTime } from '../output.js';
+import { printList, goTime } from '../output.js';
 import { humanSize, timeAgo } from '../format/units.js';
-import { collect, confirm, filtersQuery, splitRepoTag } from './common.js';
+import { collect, confirm, filtersQuery, inspectNames, splitRepoTag } from './common.js';
 
 interface ImageSummary {
   Id: string;
@@ -78,19 +78,7 @@ export function registerImageCommands(program: Command, image: Command, cli: Cli
     cmd
       .argument('<IMAGE...>')
       .option('-f, --format <string>', 'Format output using a custom template')
-      .action(async (names: string[], o: { format?: string }) => {
-        const found: unknown[] = [];
-        let failure: unknown;
-        for (const n of names) {
-          try {
-            found.push(await cli.client().json('GET', `/images/${encodeURIComponent(n)}/json`));
-          } catch (e) {
-            failure ??= e;
-          }
-        }
-        printInspect(cli, found, o.format);
-        if (failure) throw failure;
-      });
+      .action((names: string[], o: { format?: string }) => inspectNames(cli, names, ['images'], o.format));
   inspect(image.command('inspect').description('Display detailed information on one or more images'));
 
   const history = (cmd: Command) =>

@@ -1,10 +1,10 @@
 import type { Command } from 'commander';
-import { ApiError, clientApiVersion } from '../../client/index.js';
+import { clientApiVersion } from '../../client/index.js';
 import { type Cli, CliError } from '../context.js';
 import { humanSize, timeAgo } from '../format/units.js';
-import { printInspect, printList } from '../output.js';
+import { printList } from '../output.js';
 import { parseTemplate } from '../format/template.js';
-import { collect, filtersQuery } from './common.js';
+import { collect, filtersQuery, inspectNames } from './common.js';
 
 const clientVersion = '0.1.0';
 const goArch = process.arch === 'x64' ? 'amd64' : process.arch;
@@ -162,19 +162,10 @@ export function registerSystemCommands(program: Command, system: Command, cli: C
     .option('-f, --format <string>', 'Format output using a custom template')
     .option('--type <string>', 'Only inspect objects of the given type')
     .action(async (names: string[], o: { format?: string; type?: string }) => {
-      if (o.type && o.type !== 'image') throw new CliError(`"${o.type}" is not a valid value for --type`);
-      const found: unknown[] = [];
-      const missing: string[] = [];
-      for (const n of names) {
-        try {
-          found.push(await cli.client().json('GET', `/images/${encodeURIComponent(n)}/json`));
-        } catch (e) {
-          if (!(e instanceof ApiError && e.status === 404)) throw e;
-          missing.push(n);
-        }
-      }
-      printInspect(cli, found, o.format);
-      if (missing.length) throw new CliError(missing.map((n) => `Error: No such object: ${n}`).join('\n'));
+      const kinds = { container: ['containers'], image: ['images'] } as const;
+      if (o.type && !(o.type in kinds)) throw new CliError(`"${o.type}" is not a valid value for --type`);
+      const selected = o.type ? [...kinds[o.type as keyof typeof kinds]] : (['containers', 'images'] as Array<'containers' | 'images'>);
+      await inspectNames(cli, names, selected, o.format);
     });
 }
 

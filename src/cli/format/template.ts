@@ -1182,7 +1182,7 @@ class Parser {
 
   constructor(
     private readonly name: string,
-    private readonly lex: Lexer,
+    lex: Lexer,
     private readonly funcs: (name: string) => boolean,
     private readonly treeSet: Map<string, ListNode>,
   ) {

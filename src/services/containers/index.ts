@@ -4,7 +4,7 @@ import { Conflict, InvalidArgument, NotFound, NotModified } from '../../errors/i
 import { removeAll } from '../../kernel/fs.js';
 import { mount, overlayMount, unmount } from '../../kernel/mount.js';
 import type { LayerStore } from '../../layers/index.js';
-import type { ContainerRecords } from '../../metadata/containers.js';
+import type { RecordStore } from '../../metadata/records.js';
 import type { Digest } from '../../oci/index.js';
 import { type ConmonMonitor, type LogEntry, type OciRuntime, buildSpec, logSize, readLog } from '../../runtime/index.js';
 import { newId, shortId } from '../../util/ids.js';
@@ -59,7 +59,7 @@ const nameRe = /^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
 export interface ContainerServiceDeps {
   images: ImageService;
   layers: LayerStore;
-  records: ContainerRecords<ContainerRecord>;
+  records: RecordStore<ContainerRecord>;
   runtime: OciRuntime;
   monitor: ConmonMonitor;
   events: EventBus;

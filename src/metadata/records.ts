@@ -4,26 +4,26 @@ import { isNotExist } from '../errors/index.js';
 import { atomicWriteFile, ensureDir, fsyncDir, readJsonFile } from '../kernel/fs.js';
 
 /**
- * Container records: one file per container (`containers/<id>.json`), written atomically, read once at open and
- * served from memory. The record type belongs to the container service; this store only persists it.
+ * A store of records, one file per record (`<dir>/<key>.json`), each written atomically, all read once at open
+ * and served from memory. The record types belong to their services; this store only persists them.
  */
-export interface ContainerRecords<T extends { id: string }> {
+export interface RecordStore<T extends { id: string }> {
   get(id: string): T | undefined;
   list(): T[];
   put(record: T): Promise<void>;
   delete(id: string): Promise<void>;
 }
 
-export async function openContainerRecords<T extends { id: string }>(root: string): Promise<ContainerRecords<T>> {
-  const dir = join(root, 'containers');
+/** `key` maps a record ID to its file name stem (`sha256:ab…` → `ab…`); files that do not match are ignored. */
+export async function openRecordStore<T extends { id: string }>(dir: string, key: (id: string) => string = (id) => id): Promise<RecordStore<T>> {
   await ensureDir(dir);
   const records = new Map<string, T>();
   for (const name of await readdir(dir)) {
-    if (!/^[a-f0-9]{64}\.json$/.test(name)) continue;
+    if (!name.endsWith('.json')) continue; // temp files from an interrupted write
     const rec = await readJsonFile<T>(join(dir, name));
-    if (rec) records.set(rec.id, rec);
+    if (rec && typeof rec.id === 'string' && `${key(rec.id)}.json` === name) records.set(rec.id, rec);
   }
-  const path = (id: string) => join(dir, `${id}.json`);
+  const path = (id: string) => join(dir, `${key(id)}.json`);
   return {
     get: (id) => records.get(id),
     list: () => [...records.values()],
