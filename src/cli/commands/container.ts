@@ -80,6 +80,13 @@ function startFailureCode(message: string): number {
 }
 
 export function registerContainerCommands(program: Command, container: Command, cli: Cli): void {
+  /** `start`/`stop`/`kill`/`rm`: one request per container, its name echoed on success, like docker. */
+  const eachContainer = (names: string[], method: string, action: string, query: Record<string, string | boolean | undefined> = {}) =>
+    forEachName(cli, names, async (n) => {
+      await cli.client().do(method, `/containers/${encodeURIComponent(n)}${action}`, { query });
+      cli.out(n);
+    });
+
   const create = async (image: string, cmd: string[], o: RunFlags): Promise<string> => {
     try {
       const r = await cli.client().json<{ Id: string }>('POST', '/containers/create', { query: { name: o.name }, body: createBody(image, cmd, o) });
@@ -128,12 +135,7 @@ export function registerContainerCommands(program: Command, container: Command, 
   createCmd(container.command('create').description('Create a new container'));
 
   const start = (cmd: Command) =>
-    cmd.argument('<CONTAINER...>').action(async (names: string[]) => {
-      await forEachName(cli, names, async (n) => {
-        await cli.client().do('POST', `/containers/${encodeURIComponent(n)}/start`);
-        cli.out(n);
-      });
-    });
+    cmd.argument('<CONTAINER...>').action((names: string[]) => eachContainer(names, 'POST', '/start'));
   start(program.command('start').description('Start one or more stopped containers'));
   start(container.command('start').description('Start one or more stopped containers'));
 
@@ -187,12 +189,7 @@ export function registerContainerCommands(program: Command, container: Command, 
       .argument('<CONTAINER...>')
       .option('-f, --force', 'Force the removal of a running container (uses SIGKILL)')
       .option('-v, --volumes', 'Remove anonymous volumes associated with the container')
-      .action(async (names: string[], o: { force?: boolean }) => {
-        await forEachName(cli, names, async (n) => {
-          await cli.client().do('DELETE', `/containers/${encodeURIComponent(n)}`, { query: { force: o.force } });
-          cli.out(n);
-        });
-      });
+      .action((names: string[], o: { force?: boolean }) => eachContainer(names, 'DELETE', '', { force: o.force }));
   rm(program.command('rm').description('Remove one or more containers'));
   rm(container.command('rm').alias('remove').description('Remove one or more containers'));
 
@@ -200,12 +197,7 @@ export function registerContainerCommands(program: Command, container: Command, 
     cmd
       .argument('<CONTAINER...>')
       .option('-t, --timeout <int>', 'Seconds to wait before killing the container')
-      .action(async (names: string[], o: { timeout?: string }) => {
-        await forEachName(cli, names, async (n) => {
-          await cli.client().do('POST', `/containers/${encodeURIComponent(n)}/stop`, { query: { t: o.timeout } });
-          cli.out(n);
-        });
-      });
+      .action((names: string[], o: { timeout?: string }) => eachContainer(names, 'POST', '/stop', { t: o.timeout }));
   stop(program.command('stop').description('Stop one or more running containers'));
   stop(container.command('stop').description('Stop one or more running containers'));
 
@@ -213,12 +205,7 @@ export function registerContainerCommands(program: Command, container: Command, 
     cmd
       .argument('<CONTAINER...>')
       .option('-s, --signal <string>', 'Signal to send to the container')
-      .action(async (names: string[], o: { signal?: string }) => {
-        await forEachName(cli, names, async (n) => {
-          await cli.client().do('POST', `/containers/${encodeURIComponent(n)}/kill`, { query: { signal: o.signal } });
-          cli.out(n);
-        });
-      });
+      .action((names: string[], o: { signal?: string }) => eachContainer(names, 'POST', '/kill', { signal: o.signal }));
   kill(program.command('kill').description('Kill one or more running containers'));
   kill(container.command('kill').description('Kill one or more running containers'));
 
