@@ -1,3 +1,4 @@
+import { type FSWatcher, watch } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 
 /** One chunk of container output. `text` ends with "\n" unless the process wrote a partial line. */
@@ -16,6 +17,8 @@ export interface ReadLogOptions {
   /** Start reading at this byte offset (an attach starts at the current end). */
   fromOffset?: number;
   signal?: AbortSignal;
+  /** Subscribes to "the writer may have finished" (a container exit); returns the unsubscribe function. */
+  onDone?: (wake: () => void) => () => void;
 }
 
 /** Parses conmon's k8s-file line: `<RFC3339Nano> <stdout|stderr> <F|P> <text>`. */
@@ -65,6 +68,31 @@ export async function* readLog(path: string, o: ReadLogOptions = {}): AsyncGener
     first = false;
     if (!o.follow || o.signal?.aborted) return;
     if (o.done?.() && (await logSize(path)) <= offset) return;
-    await new Promise((r) => setTimeout(r, 25));
+    await changeOrTimeout(path, 250, o.onDone);
   }
+}
+
+/**
+ * Resolves when `path` changes (inotify), when `onDone` fires, or after `ms`, whichever is first; a file not yet
+ * created just waits.
+ */
+function changeOrTimeout(path: string, ms: number, onDone?: (wake: () => void) => () => void): Promise<void> {
+  return new Promise((resolve) => {
+    let watcher: FSWatcher | undefined;
+    let unsubscribe: (() => void) | undefined;
+    const finish = () => {
+      clearTimeout(timer);
+      watcher?.close();
+      unsubscribe?.();
+      resolve();
+    };
+    const timer = setTimeout(finish, ms);
+    unsubscribe = onDone?.(finish);
+    try {
+      watcher = watch(path, finish);
+      watcher.on('error', finish);
+    } catch {
+      // not created yet
+    }
+  });
 }

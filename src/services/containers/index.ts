@@ -1,3 +1,5 @@
+import { EventEmitter } from 'node:events';
+import { type FSWatcher, watch } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Conflict, InvalidArgument, NotFound, NotModified } from '../../errors/index.js';
@@ -78,6 +80,8 @@ export interface ContainerServiceDeps {
 export class ContainerService {
   private readonly locks = new Map<string, Mutex>();
   private readonly exitWaiters = new Map<string, Array<() => void>>();
+  /** Fires `exit:<id>` when a container's exit has been recorded (wakes log followers at once). */
+  private readonly exits = new EventEmitter().setMaxListeners(0);
   /** Attached output readers per container: auto-removal waits for them to read the last output. */
   private readonly readers = new Map<string, number>();
   /** Containers whose last exit no `next-exit` waiter has seen yet (see `wait`). */
@@ -230,18 +234,34 @@ export class ContainerService {
     });
   }
 
-  /** Polls the monitor's exit file; on exit, records the code and releases the runtime and the mount. */
+  /**
+   * Watches the monitor's exit directory (inotify, with a slow poll as a safety net); on exit, records the code
+   * and releases the runtime and the mount.
+   */
   private watchExit(id: string): void {
     const exitDir = join(this.bundleDir(id), 'exits');
-    const tick = async () => {
+    let done = false;
+    let watcher: FSWatcher | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const check = async () => {
+      if (done) return;
       const code = await this.d.monitor.exitCode(id, exitDir).catch(() => undefined);
-      if (code === undefined) {
-        if (this.d.records.get(id)?.state.status === 'running') setTimeout(() => void tick(), 20);
-        return;
-      }
-      await this.lock(id).run(() => this.finishExit(id, code));
+      if (done) return;
+      if (code === undefined && this.d.records.get(id)?.state.status === 'running') return;
+      done = true;
+      watcher?.close();
+      clearInterval(timer);
+      if (code !== undefined) await this.lock(id).run(() => this.finishExit(id, code));
     };
-    void tick();
+    try {
+      watcher = watch(exitDir, () => void check());
+      watcher.on('error', () => {});
+    } catch {
+      // no inotify: the poll below still notices the exit
+    }
+    timer = setInterval(() => void check(), 1000);
+    timer.unref();
+    void check();
   }
 
   private async finishExit(id: string, code: number): Promise<void> {
@@ -252,6 +272,7 @@ export class ContainerService {
     c.state = { ...c.state, status: 'exited', pid: 0, exitCode: code, finishedAt: new Date().toISOString() };
     await this.d.records.put(c);
     this.d.events.publish('container', 'die', id, { exitCode: String(code), image: c.imageName, name: c.name });
+    this.exits.emit(`exit:${id}`);
     const waiters = this.exitWaiters.get(id) ?? [];
     if (waiters.length === 0) this.unseenExits.add(id);
     for (const w of waiters) w();
@@ -319,7 +340,8 @@ export class ContainerService {
 
   private async removeLocked(c: ContainerRecord, _force: boolean): Promise<void> {
     if (!this.d.records.get(c.id)) return;
-    await this.d.runtime.delete(c.id, true).catch(() => {});
+    // An exited container's runtime state went at its exit (finishExit); only a running one still has some.
+    if (this.d.records.get(c.id)?.state.status === 'running') await this.d.runtime.delete(c.id, true).catch(() => {});
     await unmount(join(this.dataDir(c.id), 'merged'));
     await removeAll(this.bundleDir(c.id));
     await removeAll(this.dataDir(c.id));
@@ -329,12 +351,18 @@ export class ContainerService {
     this.d.events.publish('container', 'destroy', c.id, { image: c.imageName, name: c.name });
   }
 
+  private onExit(id: string, wake: () => void): () => void {
+    this.exits.once(`exit:${id}`, wake);
+    return () => this.exits.off(`exit:${id}`, wake);
+  }
+
   /** Log entries; with `follow`, until the container stops. */
   logs(idOrName: string, o: { follow?: boolean; tail?: number; signal?: AbortSignal } = {}): AsyncGenerator<LogEntry> {
     const c = this.resolve(idOrName);
     return readLog(this.logPath(c.id), {
       ...o,
       done: () => this.d.records.get(c.id)?.state.status !== 'running',
+      onDone: (wake) => this.onExit(c.id, wake),
     });
   }
 
@@ -347,6 +375,7 @@ export class ContainerService {
       follow: true,
       fromOffset,
       ...(signal && { signal }),
+      onDone: (wake) => this.onExit(c.id, wake),
       // Done once the container is gone, or has run (a new start) and is no longer running.
       done: () => {
         const now = this.d.records.get(c.id)?.state;
