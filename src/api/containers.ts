@@ -4,7 +4,7 @@ import { InvalidArgument } from '../errors/index.js';
 import type { Services } from '../services/index.js';
 import { containerInspect, containerSummary } from '../services/containers/views.js';
 import { Status } from './errors.js';
-import { type Req, qBool, readJsonBody, sendEmpty, sendJson } from './http.js';
+import { type Req, qBool, qFilters, readJsonBody, sendEmpty, sendJson } from './http.js';
 import type { Route } from './router.js';
 import { frame } from './stream.js';
 
@@ -29,7 +29,29 @@ export function containerRoutes(s: Services): Route[] {
   const c = s.containers;
   const id = (req: Req) => req.params[0] ?? '';
   return [
-    ['GET', /^\/containers\/json$/, (req, res) => sendJson(res, Status.OK, c.list(qBool(req.query, 'all')).map(containerSummary))],
+    ['GET', /^\/containers\/json$/, (req, res) => {
+      const limit = req.query.get('limit');
+      const list = c.list(qBool(req.query, 'all'), qFilters(req.query), limit ? Number(limit) : undefined);
+      sendJson(res, Status.OK, list.map(containerSummary));
+    }],
+    ['POST', /^\/containers\/prune$/, async (req, res) => {
+      const removed = await c.prune(qFilters(req.query));
+      sendJson(res, Status.OK, { ContainersDeleted: removed.length ? removed : null, SpaceReclaimed: 0 });
+    }],
+    ['POST', /^\/containers\/([^/]+)\/rename$/, async (req, res) => {
+      const name = req.query.get('name');
+      if (!name) throw new InvalidArgument('Neither old nor new names may be empty');
+      await c.rename(id(req), name);
+      sendEmpty(res, Status.NoContent);
+    }],
+    ['POST', /^\/containers\/([^/]+)\/pause$/, async (req, res) => {
+      await c.setPaused(id(req), true);
+      sendEmpty(res, Status.NoContent);
+    }],
+    ['POST', /^\/containers\/([^/]+)\/unpause$/, async (req, res) => {
+      await c.setPaused(id(req), false);
+      sendEmpty(res, Status.NoContent);
+    }],
     ['POST', /^\/containers\/create$/, async (req, res) => {
       const body = (await readJsonBody<CreateBody>(req.raw)) ?? {};
       if (!body.Image) throw new InvalidArgument('config cannot be empty in order to create a container');

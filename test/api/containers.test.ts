@@ -144,6 +144,52 @@ describe('containers', () => {
     await d.berth(['rm', 'survivor']);
   });
 
+  it('ps filters, -n/-l, rename, pause/unpause and container prune', async () => {
+    const earlier = (await d.berth(['ps', '-aq'])).stdout.trim().split('\n').filter(Boolean);
+    if (earlier.length) await d.berth(['rm', '-f', ...earlier]);
+    const a = (await d.berth(['run', '-d', '--name', 'pa', '-l', 'team=blue', 'busybox', 'sleep', '300'])).stdout.trim();
+    assert.equal((await d.berth(['run', '--name', 'pb', 'busybox', 'sh', '-c', 'exit 2'])).code, 2);
+    assert.equal((await d.berth(['create', '--name', 'pc', 'busybox'])).code, 0);
+    const names = async (args: string[]) => (await d.docker(['ps', ...args, '--format', '{{.Names}}'])).stdout.trim().split('\n').filter(Boolean);
+    assert.deepEqual(await names([]), ['pa']);
+    assert.deepEqual(await names(['-a', '--filter', 'status=exited']), ['pb']);
+    assert.deepEqual(await names(['-a', '--filter', 'exited=2']), ['pb']);
+    assert.deepEqual(await names(['--filter', 'label=team=blue']), ['pa']);
+    assert.deepEqual(await names(['-a', '--filter', 'name=^p[bc]$']), ['pc', 'pb']);
+    assert.deepEqual(await names(['-a', '--filter', 'since=pa']), ['pc', 'pb']);
+    assert.deepEqual(await names(['-l']), ['pc']);
+    assert.deepEqual(await names(['-n', '2']), ['pc', 'pb']);
+    const bad = await d.docker(['ps', '--filter', 'status=sleepy']);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /invalid filter 'status=sleepy'/);
+
+    assert.equal((await d.docker(['rename', 'pa', 'pa2'])).code, 0);
+    assert.deepEqual(await names([]), ['pa2']);
+    const taken = await d.berth(['rename', 'pa2', 'pb']);
+    assert.equal(taken.code, 1);
+    assert.match(taken.stderr, /is already in use/);
+
+    assert.equal((await d.docker(['pause', 'pa2'])).code, 0);
+    const paused = await d.client.json<{ State: { Status: string; Paused: boolean; Pid: number } }>('GET', `/containers/${a}/json`);
+    assert.equal(paused.State.Status, 'paused');
+    assert.ok(paused.State.Paused);
+    const frozen = await readFile(`/proc/${paused.State.Pid}/status`, 'utf8');
+    assert.match(frozen, /^State:\s+[SD]/m);
+    assert.match((await d.docker(['ps', '--format', '{{.Status}}'])).stdout, /\(Paused\)/);
+    const stopPaused = await d.berth(['stop', 'pa2']);
+    assert.equal(stopPaused.code, 1);
+    assert.match(stopPaused.stderr, /is paused\. Unpause the container before stopping or killing/);
+    assert.equal((await d.berth(['unpause', 'pa2'])).code, 0);
+    assert.equal((await d.client.json<{ State: { Status: string } }>('GET', `/containers/${a}/json`)).State.Status, 'running');
+    assert.equal((await d.berth(['pause', 'pa2'])).code, 0);
+    assert.equal((await d.berth(['rm', '-f', 'pa2'])).code, 0, 'a paused container can be force-removed');
+
+    const pruned = await d.docker(['container', 'prune', '-f']);
+    assert.equal(pruned.code, 0, pruned.stderr);
+    assert.match(pruned.stdout, /Deleted Containers:\n[0-9a-f]{64}\n[0-9a-f]{64}\n/);
+    assert.deepEqual(await names(['-a']), []);
+  });
+
   it('nothing is left once every container is removed', async () => {
     const ids = (await d.berth(['ps', '-aq'])).stdout.trim().split('\n').filter(Boolean);
     if (ids.length) assert.equal((await d.berth(['rm', '-f', ...ids])).code, 0);

@@ -2,9 +2,9 @@ import type { Command } from 'commander';
 import type { Socket } from 'node:net';
 import { ApiError } from '../../client/index.js';
 import { type Cli, CliError, ExitCode, forEachName } from '../context.js';
-import { timeAgo } from '../format/units.js';
+import { humanSize, timeAgo } from '../format/units.js';
 import { printList, goTime } from '../output.js';
-import { collect, inspectNames } from './common.js';
+import { collect, confirm, filtersQuery, inspectNames } from './common.js';
 
 interface Summary {
   Id: string;
@@ -142,11 +142,17 @@ export function registerContainerCommands(program: Command, container: Command, 
   const ps = (cmd: Command) =>
     cmd
       .option('-a, --all', 'Show all containers (default shows just running)')
+      .option('-f, --filter <filter>', 'Filter output based on conditions provided', collect, [])
+      .option('-n, --last <int>', 'Show n last created containers (includes all states)')
+      .option('-l, --latest', 'Show the latest created container (includes all states)')
       .option('-q, --quiet', 'Only display container IDs')
       .option('--no-trunc', "Don't truncate output")
       .option('--format <string>', 'Format output using a custom template')
-      .action(async (o: { all?: boolean; quiet?: boolean; trunc: boolean; format?: string }) => {
-        const list = await cli.client().json<Summary[]>('GET', '/containers/json', { query: { all: o.all } });
+      .action(async (o: { all?: boolean; filter: string[]; last?: string; latest?: boolean; quiet?: boolean; trunc: boolean; format?: string }) => {
+        const limit = o.latest ? 1 : o.last !== undefined ? Number(o.last) : undefined;
+        const list = await cli.client().json<Summary[]>('GET', '/containers/json', {
+          query: { all: o.all, filters: filtersQuery(o.filter), limit: limit !== undefined && limit > 0 ? String(limit) : undefined },
+        });
         const rows = list.map((c) => ({
           ID: o.trunc ? c.Id.slice(0, 12) : c.Id,
           Image: c.Image,
@@ -218,6 +224,35 @@ export function registerContainerCommands(program: Command, container: Command, 
     });
   wait(program.command('wait').description('Block until one or more containers stop, then print their exit codes'));
   wait(container.command('wait').description('Block until one or more containers stop, then print their exit codes'));
+
+  const rename = (cmd: Command) =>
+    cmd
+      .argument('<CONTAINER>')
+      .argument('<NEW_NAME>')
+      .action((name: string, newName: string) => cli.client().do('POST', `/containers/${encodeURIComponent(name)}/rename`, { query: { name: newName } }));
+  rename(program.command('rename').description('Rename a container'));
+  rename(container.command('rename').description('Rename a container'));
+
+  for (const action of ['pause', 'unpause'] as const) {
+    const cmd = (c: Command) => c.argument('<CONTAINER...>').action((names: string[]) => eachContainer(names, 'POST', `/${action}`));
+    const what = action === 'pause' ? 'Pause all processes within one or more containers' : 'Unpause all processes within one or more containers';
+    cmd(program.command(action).description(what));
+    cmd(container.command(action).description(what));
+  }
+
+  container
+    .command('prune')
+    .description('Remove all stopped containers')
+    .option('--filter <filter>', 'Provide filter values (e.g. "until=<timestamp>")', collect, [])
+    .option('-f, --force', 'Do not prompt for confirmation')
+    .action(async (o: { filter: string[]; force?: boolean }) => {
+      if (!o.force && !(await confirm(cli, 'WARNING! This will remove all stopped containers.'))) return;
+      const r = await cli.client().json<{ ContainersDeleted: string[] | null; SpaceReclaimed: number }>('POST', '/containers/prune', {
+        query: { filters: filtersQuery(o.filter) },
+      });
+      if (r.ContainersDeleted?.length) cli.out(['Deleted Containers:', ...r.ContainersDeleted, ''].join('\n'));
+      cli.out(`Total reclaimed space: ${humanSize(r.SpaceReclaimed)}`);
+    });
 
   container
     .command('inspect')

@@ -13,6 +13,7 @@ import { newId, shortId } from '../../util/ids.js';
 import type { Logger } from '../../util/logger.js';
 import { Mutex } from '../../util/mutex.js';
 import { Rollback } from '../../util/rollback.js';
+import { parseTimeFilter } from '../images/filters.js';
 import type { ImageService } from '../images/index.js';
 import type { EventBus } from '../system/events.js';
 
@@ -30,7 +31,7 @@ export interface CreateOptions {
   autoRemove?: boolean;
 }
 
-export type ContainerStatus = 'created' | 'running' | 'exited' | 'removing' | 'dead';
+export type ContainerStatus = 'created' | 'running' | 'paused' | 'exited' | 'removing' | 'dead';
 
 /** A container: immutable config plus mutable state, persisted as one record. */
 export interface ContainerRecord {
@@ -124,11 +125,86 @@ export class ContainerService {
     return { upper: join(dir, 'upper'), work: join(dir, 'work'), merged: join(dir, 'merged'), lower };
   }
 
-  list(all: boolean): ContainerRecord[] {
-    return this.d.records
+  /**
+   * `ps`: running (and paused) containers, or all; newest first; Docker's filters (id, name, label, status,
+   * ancestor, exited, before, since); `limit` keeps the newest N (and implies all, as in docker).
+   */
+  list(all: boolean, filters: Record<string, string[]> = {}, limit?: number): ContainerRecord[] {
+    const known = new Set(['id', 'name', 'label', 'status', 'ancestor', 'exited', 'before', 'since']);
+    for (const k of Object.keys(filters)) if (!known.has(k)) throw new InvalidArgument(`invalid filter '${k}'`);
+    const statuses = ['created', 'restarting', 'running', 'removing', 'paused', 'exited', 'dead'];
+    for (const s of filters['status'] ?? []) {
+      if (!statuses.includes(s)) throw new InvalidArgument(`invalid filter 'status=${s}'`);
+    }
+    const createdOf = (name: string) => this.resolve(name).created;
+    const ancestorIds = (filters['ancestor'] ?? []).map((a) => this.d.images.find(a)?.id ?? a);
+    const any = (key: string, test: (v: string) => boolean) => !filters[key]?.length || filters[key].some(test);
+    const everyLabel = (c: ContainerRecord) =>
+      (filters['label'] ?? []).every((l) => {
+        const eq = l.indexOf('=');
+        return eq < 0 ? l in c.config.Labels : c.config.Labels[l.slice(0, eq)] === l.slice(eq + 1);
+      });
+    const showAll = all || limit !== undefined || Object.keys(filters).length > 0;
+    const out = this.d.records
       .list()
-      .filter((c) => all || c.state.status === 'running')
+      .filter((c) => showAll || isUp(c.state.status))
+      .filter(
+        (c) =>
+          any('id', (v) => c.id.startsWith(v)) &&
+          any('name', (v) => new RegExp(v).test(c.name)) &&
+          any('status', (v) => v === c.state.status) &&
+          any('exited', (v) => c.state.status === 'exited' && String(c.state.exitCode) === v) &&
+          any('ancestor', () => ancestorIds.includes(c.image) || (filters['ancestor'] ?? []).includes(c.imageName)) &&
+          any('before', (v) => c.created < createdOf(v)) &&
+          any('since', (v) => c.created > createdOf(v)) &&
+          everyLabel(c),
+      )
       .sort((a, b) => b.created.localeCompare(a.created));
+    return limit !== undefined && limit > 0 ? out.slice(0, limit) : out;
+  }
+
+  rename(idOrName: string, newName: string): Promise<void> {
+    const c = this.resolve(idOrName);
+    return this.lock(c.id).run(async () => {
+      const name = newName.replace(/^\//, '');
+      if (!nameRe.test(name)) throw new InvalidArgument(`Invalid container name (${newName}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+      const taken = this.d.records.list().find((o) => o.name === name && o.id !== c.id);
+      if (taken) throw new Conflict(`Conflict. The container name "/${name}" is already in use by container "${taken.id}". You have to remove (or rename) that container to be able to reuse that name.`);
+      const oldName = c.name;
+      c.name = name;
+      await this.d.records.put(c);
+      this.d.events.publish('container', 'rename', c.id, { oldName: `/${oldName}`, name });
+    });
+  }
+
+  /** Freezes (pause) or thaws (unpause) all processes of a running container through the runtime's freezer. */
+  setPaused(idOrName: string, paused: boolean): Promise<void> {
+    const c = this.resolve(idOrName);
+    return this.lock(c.id).run(async () => {
+      if (paused && c.state.status !== 'running') throw new Conflict(`Container ${c.id} is not running`);
+      if (!paused && c.state.status !== 'paused') throw new Conflict(`Container ${c.id} is not paused`);
+      await (paused ? this.d.runtime.pause(c.id) : this.d.runtime.resume(c.id));
+      c.state = { ...c.state, status: paused ? 'paused' : 'running' };
+      await this.d.records.put(c);
+      this.d.events.publish('container', paused ? 'pause' : 'unpause', c.id, { image: c.imageName, name: c.name });
+    });
+  }
+
+  /** `container prune`: removes stopped containers (optionally by label/until); returns IDs removed. */
+  async prune(filters: Record<string, string[]> = {}): Promise<string[]> {
+    const removed: string[] = [];
+    for (const c of this.d.records.list()) {
+      if (c.state.status !== 'exited' && c.state.status !== 'created' && c.state.status !== 'dead') continue;
+      const labelsOk = (filters['label'] ?? []).every((l) => {
+        const eq = l.indexOf('=');
+        return eq < 0 ? l in c.config.Labels : c.config.Labels[l.slice(0, eq)] === l.slice(eq + 1);
+      });
+      const untilOk = (filters['until'] ?? []).every((u) => Date.parse(c.created) < parseTimeFilter(u));
+      if (!labelsOk || !untilOk) continue;
+      await this.lock(c.id).run(() => this.removeLocked(c, false));
+      removed.push(c.id);
+    }
+    return removed;
   }
 
   async create(o: CreateOptions): Promise<ContainerRecord> {
@@ -247,7 +323,7 @@ export class ContainerService {
       if (done) return;
       const code = await this.d.monitor.exitCode(id, exitDir).catch(() => undefined);
       if (done) return;
-      if (code === undefined && this.d.records.get(id)?.state.status === 'running') return;
+      if (code === undefined && isUp(this.d.records.get(id)?.state.status)) return;
       done = true;
       watcher?.close();
       clearInterval(timer);
@@ -266,7 +342,7 @@ export class ContainerService {
 
   private async finishExit(id: string, code: number): Promise<void> {
     const c = this.d.records.get(id);
-    if (!c || c.state.status !== 'running') return;
+    if (!c || !isUp(c.state.status)) return;
     await this.d.runtime.delete(id, true).catch(() => {});
     await unmount(join(this.dataDir(id), 'merged')).catch(() => {});
     c.state = { ...c.state, status: 'exited', pid: 0, exitCode: code, finishedAt: new Date().toISOString() };
@@ -290,7 +366,7 @@ export class ContainerService {
     // The docker CLI sends its `next-exit` wait concurrently with `start`; a container that exits in a few
     // milliseconds can finish before that request arrives. Such a wait gets the exit nobody has seen yet.
     const missed = condition === 'next-exit' && c.state.status === 'exited' && this.unseenExits.delete(c.id);
-    if (!missed && (condition === 'next-exit' || c.state.status === 'running')) {
+    if (!missed && (condition === 'next-exit' || isUp(c.state.status))) {
       await new Promise<void>((resolve) => {
         const list = this.exitWaiters.get(c.id) ?? [];
         list.push(resolve);
@@ -308,6 +384,7 @@ export class ContainerService {
   kill(idOrName: string, signal = 'KILL'): Promise<void> {
     const c = this.resolve(idOrName);
     return this.lock(c.id).run(async () => {
+      if (c.state.status === 'paused') throw new Conflict(`Container ${c.id} is paused. Unpause the container before stopping or killing`);
       if (c.state.status !== 'running') throw new Conflict(`Cannot kill container: ${idOrName}: Container ${c.id} is not running`);
       await this.d.runtime.kill(c.id, signal.replace(/^SIG/, ''));
     });
@@ -315,6 +392,7 @@ export class ContainerService {
 
   async stop(idOrName: string, timeoutSec = 10): Promise<void> {
     const c = this.resolve(idOrName);
+    if (c.state.status === 'paused') throw new Conflict(`Container ${c.id} is paused. Unpause the container before stopping or killing`);
     if (c.state.status !== 'running') throw new NotModified('container already stopped');
     const exited = this.wait(c.id, 'next-exit');
     await this.d.runtime.kill(c.id, 'TERM').catch(() => {});
@@ -327,12 +405,13 @@ export class ContainerService {
 
   async remove(idOrName: string, force = false): Promise<void> {
     const c = this.resolve(idOrName);
-    if (c.state.status === 'running') {
+    if (isUp(c.state.status)) {
       if (!force) {
         throw new Conflict(`cannot remove container "/${c.name}": container is running: stop the container before removing or force remove`);
       }
       const exited = this.wait(c.id, 'next-exit');
       await this.d.runtime.kill(c.id, 'KILL', true).catch(() => {});
+      if (c.state.status === 'paused') await this.d.runtime.resume(c.id).catch(() => {}); // a frozen process cannot die
       await exited;
     }
     await this.lock(c.id).run(() => this.removeLocked(c, force));
@@ -341,7 +420,7 @@ export class ContainerService {
   private async removeLocked(c: ContainerRecord, _force: boolean): Promise<void> {
     if (!this.d.records.get(c.id)) return;
     // An exited container's runtime state went at its exit (finishExit); only a running one still has some.
-    if (this.d.records.get(c.id)?.state.status === 'running') await this.d.runtime.delete(c.id, true).catch(() => {});
+    if (isUp(this.d.records.get(c.id)?.state.status)) await this.d.runtime.delete(c.id, true).catch(() => {});
     await unmount(join(this.dataDir(c.id), 'merged'));
     await removeAll(this.bundleDir(c.id));
     await removeAll(this.dataDir(c.id));
@@ -399,12 +478,17 @@ export class ContainerService {
   /** Start-up: containers whose monitor recorded an exit while berthd was down are marked exited. */
   async recover(): Promise<void> {
     for (const c of this.d.records.list()) {
-      if (c.state.status !== 'running') continue;
+      if (!isUp(c.state.status)) continue;
       const code = await this.d.monitor.exitCode(c.id, join(this.bundleDir(c.id), 'exits'));
       if (code !== undefined) await this.finishExit(c.id, code);
       else this.watchExit(c.id);
     }
   }
+}
+
+/** Running or paused: the container's processes exist. */
+function isUp(status: ContainerStatus | undefined): boolean {
+  return status === 'running' || status === 'paused';
 }
 
 function uniquePrefix(all: ContainerRecord[], prefix: string): ContainerRecord | undefined {

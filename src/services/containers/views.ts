@@ -6,6 +6,7 @@ import type { ContainerRecord } from './index.js';
 export function containerStatus(c: ContainerRecord, now = Date.now()): string {
   const s = c.state;
   if (s.status === 'running') return `Up ${humanDuration(now - Date.parse(s.startedAt))}`;
+  if (s.status === 'paused') return `Up ${humanDuration(now - Date.parse(s.startedAt))} (Paused)`;
   if (s.status === 'exited') return `Exited (${s.exitCode}) ${humanDuration(now - Date.parse(s.finishedAt))} ago`;
   if (s.status === 'removing') return 'Removal In Progress';
   if (s.status === 'dead') return 'Dead';
@@ -39,8 +40,8 @@ export function containerInspect(c: ContainerRecord, dirs: { upper: string; work
     Args: c.args,
     State: {
       Status: s.status,
-      Running: s.status === 'running',
-      Paused: false,
+      Running: s.status === 'running' || s.status === 'paused',
+      Paused: s.status === 'paused',
       Restarting: false,
       OOMKilled: false,
       Dead: s.status === 'dead',
