@@ -104,6 +104,8 @@ export function containerRoutes(s: Services): Route[] {
       sendEmpty(res, Status.NoContent);
     }],
     ['GET', /^\/containers\/([^/]+)\/logs$/, (req, res) => logs(s, req, res)],
+    ['GET', /^\/containers\/([^/]+)\/top$/, async (req, res) => sendJson(res, Status.OK, await c.top(id(req), req.query.get('ps_args') || undefined))],
+    ['GET', /^\/containers\/([^/]+)\/changes$/, async (req, res) => sendJson(res, Status.OK, await c.changes(id(req)))],
   ];
 }
 

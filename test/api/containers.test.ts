@@ -190,6 +190,24 @@ describe('containers', () => {
     assert.deepEqual(await names(['-a']), []);
   });
 
+  it('top lists the container processes; diff shows what it changed', async () => {
+    const id = (await d.berth(['run', '-d', '--name', 'busy', 'busybox', 'sh', '-c', 'echo x > /etc/motd-new; rm /etc/hostname; echo y >> /etc/passwd; exec sleep 300'])).stdout.trim();
+    for (let i = 0; i < 50 && !(await d.berth(['top', 'busy'])).stdout.includes('sleep 300'); i++) await new Promise((r) => setTimeout(r, 50));
+    const top = await d.docker(['top', 'busy']);
+    assert.equal(top.code, 0, top.stderr);
+    const [header, ...rows] = top.stdout.trim().split('\n');
+    assert.match(header ?? '', /^UID\s+PID\s+PPID\s+C\s+STIME\s+TTY\s+TIME\s+CMD$/);
+    assert.equal(rows.length, 1);
+    assert.match(rows[0] ?? '', /sleep 300$/);
+    const diff = await d.docker(['diff', 'busy']);
+    assert.equal(diff.code, 0, diff.stderr);
+    const lines = diff.stdout.trim().split('\n');
+    for (const l of ['C /etc', 'D /etc/hostname', 'A /etc/motd-new', 'C /etc/passwd']) assert.ok(lines.includes(l), `${l} in ${diff.stdout}`);
+    assert.equal((await d.berth(['rm', '-f', id])).code, 0);
+    const notRunning = await d.berth(['top', 'exits']);
+    assert.notEqual(notRunning.code, 0);
+  });
+
   it('nothing is left once every container is removed', async () => {
     const ids = (await d.berth(['ps', '-aq'])).stdout.trim().split('\n').filter(Boolean);
     if (ids.length) assert.equal((await d.berth(['rm', '-f', ...ids])).code, 0);

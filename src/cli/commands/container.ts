@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import type { Socket } from 'node:net';
 import { ApiError } from '../../client/index.js';
 import { type Cli, CliError, ExitCode, forEachName } from '../context.js';
+import { tabulate } from '../format/tabwriter.js';
 import { humanSize, timeAgo } from '../format/units.js';
 import { printList, goTime } from '../output.js';
 import { collect, confirm, filtersQuery, inspectNames } from './common.js';
@@ -239,6 +240,28 @@ export function registerContainerCommands(program: Command, container: Command, 
     cmd(program.command(action).description(what));
     cmd(container.command(action).description(what));
   }
+
+  const top = (cmd: Command) =>
+    cmd
+      .argument('<CONTAINER>')
+      .argument('[ps OPTIONS...]')
+      .passThroughOptions()
+      .action(async (name: string, psArgs: string[]) => {
+        const r = await cli.client().json<{ Titles: string[]; Processes: string[][] }>('GET', `/containers/${encodeURIComponent(name)}/top`, {
+          query: { ps_args: psArgs.length ? psArgs.join(' ') : undefined },
+        });
+        process.stdout.write(tabulate([r.Titles, ...r.Processes].map((row) => row.join('\t') + '\n').join(''), 20)); // docker top's tabwriter: minwidth 20
+      });
+  top(program.command('top').description('Display the running processes of a container'));
+  top(container.command('top').description('Display the running processes of a container'));
+
+  const diff = (cmd: Command) =>
+    cmd.argument('<CONTAINER>').action(async (name: string) => {
+      const changes = await cli.client().json<Array<{ Path: string; Kind: number }>>('GET', `/containers/${encodeURIComponent(name)}/changes`);
+      for (const ch of changes) cli.out(`${'CAD'[ch.Kind] ?? '?'} ${ch.Path}`);
+    });
+  diff(program.command('diff').description("Inspect changes to files or directories on a container's filesystem"));
+  diff(container.command('diff').description("Inspect changes to files or directories on a container's filesystem"));
 
   container
     .command('prune')

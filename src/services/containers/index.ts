@@ -1,8 +1,11 @@
 import { EventEmitter } from 'node:events';
 import { type FSWatcher, watch } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { lstat, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { Conflict, InvalidArgument, NotFound, NotModified } from '../../errors/index.js';
+import { cgroupPids } from '../../kernel/cgroups.js';
 import { removeAll } from '../../kernel/fs.js';
 import { mount, overlayMount, unmount } from '../../kernel/mount.js';
 import type { LayerStore } from '../../layers/index.js';
@@ -57,6 +60,7 @@ export interface ContainerPaths {
 }
 
 const zeroTime = '0001-01-01T00:00:00Z';
+const run = promisify(execFile);
 const nameRe = /^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
 
 export interface ContainerServiceDeps {
@@ -188,6 +192,57 @@ export class ContainerService {
       await this.d.records.put(c);
       this.d.events.publish('container', paused ? 'pause' : 'unpause', c.id, { image: c.imageName, name: c.name });
     });
+  }
+
+  /** `top`: the container's processes as host `ps` shows them (docker's default columns, `ps -ef`). */
+  async top(idOrName: string, psArgs = '-ef'): Promise<{ Titles: string[]; Processes: string[][] }> {
+    const c = this.resolve(idOrName);
+    if (!isUp(c.state.status)) throw new Conflict(`Container ${c.id} is not running`);
+    const pids = await cgroupPids(`/${this.d.cgroupParent}/${c.id}`, this.d.cgroupVersion);
+    const args = psArgs.split(/\s+/).filter(Boolean);
+    if (args.some((a) => !/^-?[a-zA-Z,=:]+$/.test(a))) throw new InvalidArgument(`invalid ps arguments: ${psArgs}`);
+    const { stdout } = await run('ps', args).catch((e: { stderr?: string }) => {
+      throw new InvalidArgument(`ps ${psArgs} failed: ${e.stderr?.trim() ?? ''}`);
+    });
+    const [header = '', ...lines] = stdout.split('\n').filter(Boolean);
+    const titles = header.trim().split(/\s+/);
+    const pidCol = titles.indexOf('PID');
+    if (pidCol < 0) throw new InvalidArgument(`ps ${psArgs} has no PID column`);
+    const wanted = new Set(pids);
+    const processes = lines
+      .map((l) => {
+        const f = l.trim().split(/\s+/);
+        // The last column (the command) may contain spaces: keep the rest of the line together.
+        return [...f.slice(0, titles.length - 1), f.slice(titles.length - 1).join(' ')];
+      })
+      .filter((f) => wanted.has(Number(f[pidCol])));
+    return { Titles: titles, Processes: processes };
+  }
+
+  /** `diff`: what the container changed against its image, from its upper directory (0 changed, 1 added, 2 deleted). */
+  async changes(idOrName: string): Promise<Array<{ Path: string; Kind: 0 | 1 | 2 }>> {
+    const c = this.resolve(idOrName);
+    const { upper, lower } = this.dirs(c);
+    const out: Array<{ Path: string; Kind: 0 | 1 | 2 }> = [];
+    const inLower = async (rel: string) => {
+      for (const l of lower) if (await lstat(join(l, rel)).then(() => true, () => false)) return true;
+      return false;
+    };
+    const walk = async (rel: string): Promise<void> => {
+      for (const e of (await readdir(join(upper, rel), { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
+        const path = `${rel}/${e.name}`;
+        const st = await lstat(join(upper, path));
+        if (st.isCharacterDevice() && st.rdev === 0) {
+          out.push({ Path: path, Kind: 2 });
+          continue;
+        }
+        const existed = await inLower(path);
+        out.push({ Path: path, Kind: existed ? 0 : 1 });
+        if (e.isDirectory()) await walk(path);
+      }
+    };
+    await walk('');
+    return out;
   }
 
   /** `container prune`: removes stopped containers (optionally by label/until); returns IDs removed. */
