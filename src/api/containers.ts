@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { InvalidArgument } from '../errors/index.js';
 import type { Services } from '../services/index.js';
 import { containerInspect, containerSummary } from '../services/containers/views.js';
@@ -105,6 +106,11 @@ export function containerRoutes(s: Services): Route[] {
     }],
     ['GET', /^\/containers\/([^/]+)\/logs$/, (req, res) => logs(s, req, res)],
     ['GET', /^\/containers\/([^/]+)\/top$/, async (req, res) => sendJson(res, Status.OK, await c.top(id(req), req.query.get('ps_args') || undefined))],
+    ['GET', /^\/containers\/([^/]+)\/export$/, async (req, res) => {
+      const tar = await c.export(id(req));
+      res.writeHead(Status.OK, { 'Content-Type': 'application/x-tar' });
+      await pipeline(tar, res);
+    }],
     ['GET', /^\/containers\/([^/]+)\/changes$/, async (req, res) => sendJson(res, Status.OK, await c.changes(id(req)))],
   ];
 }

@@ -3,7 +3,8 @@
 import assert from 'node:assert/strict';
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
-import { type Daemon, startDaemon } from '../harness/daemon.js';
+import { join } from 'node:path';
+import { type Daemon, run, startDaemon } from '../harness/daemon.js';
 
 type Inspect = {
   Id: string;
@@ -203,6 +204,14 @@ describe('containers', () => {
     assert.equal(diff.code, 0, diff.stderr);
     const lines = diff.stdout.trim().split('\n');
     for (const l of ['C /etc', 'D /etc/hostname', 'A /etc/motd-new', 'C /etc/passwd']) assert.ok(lines.includes(l), `${l} in ${diff.stdout}`);
+    assert.equal((await d.docker(['stop', '-t', '0', 'busy'])).code, 0);
+    const exported = join(d.dir, 'busy.tar');
+    const ex = await d.docker(['export', '-o', exported, 'busy']);
+    assert.equal(ex.code, 0, ex.stderr);
+    const listing = (await run('tar', ['-tf', exported])).stdout.split('\n');
+    for (const f of ['bin/busybox', 'etc/motd-new', 'etc/passwd']) assert.ok(listing.includes(f), f);
+    assert.equal(listing.includes('etc/hostname'), false, 'deleted file is not exported');
+    assert.equal((await readFile('/proc/self/mountinfo', 'utf8')).includes(`${id}/merged`), false, 'export mount released');
     assert.equal((await d.berth(['rm', '-f', id])).code, 0);
     const notRunning = await d.berth(['top', 'exits']);
     assert.notEqual(notRunning.code, 0);

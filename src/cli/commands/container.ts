@@ -1,4 +1,6 @@
 import type { Command } from 'commander';
+import { createWriteStream } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
 import type { Socket } from 'node:net';
 import { ApiError } from '../../client/index.js';
 import { type Cli, CliError, ExitCode, forEachName } from '../context.js';
@@ -262,6 +264,18 @@ export function registerContainerCommands(program: Command, container: Command, 
     });
   diff(program.command('diff').description("Inspect changes to files or directories on a container's filesystem"));
   diff(container.command('diff').description("Inspect changes to files or directories on a container's filesystem"));
+
+  const exportCmd = (cmd: Command) =>
+    cmd
+      .argument('<CONTAINER>')
+      .option('-o, --output <file>', 'Write to a file, instead of STDOUT')
+      .action(async (name: string, o: { output?: string }) => {
+        if (!o.output && process.stdout.isTTY) throw new CliError('cowardly refusing to save to a terminal. Use the -o flag or redirect');
+        const res = await cli.client().call('GET', `/containers/${encodeURIComponent(name)}/export`);
+        await pipeline(res, o.output ? createWriteStream(o.output) : process.stdout);
+      });
+  exportCmd(program.command('export').description("Export a container's filesystem as a tar archive"));
+  exportCmd(container.command('export').description("Export a container's filesystem as a tar archive"));
 
   container
     .command('prune')

@@ -4,11 +4,12 @@ import { execFile } from 'node:child_process';
 import { lstat, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import { Conflict, InvalidArgument, NotFound, NotModified } from '../../errors/index.js';
 import { cgroupPids } from '../../kernel/cgroups.js';
 import { removeAll } from '../../kernel/fs.js';
 import { mount, overlayMount, unmount } from '../../kernel/mount.js';
-import type { LayerStore } from '../../layers/index.js';
+import { type LayerStore, packLayer } from '../../layers/index.js';
 import type { RecordStore } from '../../metadata/records.js';
 import type { Digest } from '../../oci/index.js';
 import { type ConmonMonitor, type LogEntry, type OciRuntime, buildSpec, logSize, readLog } from '../../runtime/index.js';
@@ -243,6 +244,37 @@ export class ContainerService {
     };
     await walk('');
     return out;
+  }
+
+  /**
+   * `export`: the container's whole filesystem as a tar. A stopped container's rootfs is mounted for the
+   * duration of the export (under the container's lock, so it cannot start meanwhile) and unmounted after.
+   */
+  async export(idOrName: string): Promise<Readable> {
+    const c = this.resolve(idOrName);
+    const merged = join(this.dataDir(c.id), 'merged');
+    if (isUp(c.state.status)) return packLayer(merged);
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const mounted = new Promise<void>((resolve, reject) => {
+      void this.lock(c.id).run(async () => {
+        const { upper, work, lower } = this.dirs(c);
+        try {
+          const m = overlayMount(lower, upper, work);
+          await mount({ ...m, options: [...m.options, 'ro'] }, merged);
+        } catch (e) {
+          reject(e);
+          return;
+        }
+        resolve();
+        await held;
+        await unmount(merged);
+      });
+    });
+    await mounted;
+    const tar = packLayer(merged);
+    tar.once('close', release);
+    return tar;
   }
 
   /** `container prune`: removes stopped containers (optionally by label/until); returns IDs removed. */
