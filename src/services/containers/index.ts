@@ -247,34 +247,40 @@ export class ContainerService {
   }
 
   /**
-   * `export`: the container's whole filesystem as a tar. A stopped container's rootfs is mounted for the
-   * duration of the export (under the container's lock, so it cannot start meanwhile) and unmounted after.
+   * Runs `fn` with the container's root filesystem at hand. A running container's is already mounted; a stopped
+   * one's is mounted for the duration, under the container's lock (so it cannot start meanwhile), and unmounted
+   * after, also when `fn` fails.
    */
-  async export(idOrName: string): Promise<Readable> {
+  async withRootfs<T>(idOrName: string, fn: (root: string) => Promise<T>, o: { readonly?: boolean } = {}): Promise<T> {
     const c = this.resolve(idOrName);
     const merged = join(this.dataDir(c.id), 'merged');
-    if (isUp(c.state.status)) return packLayer(merged);
-    let release!: () => void;
-    const held = new Promise<void>((r) => (release = r));
-    const mounted = new Promise<void>((resolve, reject) => {
-      void this.lock(c.id).run(async () => {
-        const { upper, work, lower } = this.dirs(c);
-        try {
-          const m = overlayMount(lower, upper, work);
-          await mount({ ...m, options: [...m.options, 'ro'] }, merged);
-        } catch (e) {
-          reject(e);
-          return;
-        }
-        resolve();
-        await held;
+    if (isUp(c.state.status)) return fn(merged);
+    return this.lock(c.id).run(async () => {
+      if (isUp(this.d.records.get(c.id)?.state.status)) return fn(merged);
+      const { upper, work, lower } = this.dirs(c);
+      const m = overlayMount(lower, upper, work);
+      await mount(o.readonly ? { ...m, options: [...m.options, 'ro'] } : m, merged);
+      try {
+        return await fn(merged);
+      } finally {
         await unmount(merged);
-      });
+      }
     });
-    await mounted;
-    const tar = packLayer(merged);
-    tar.once('close', release);
-    return tar;
+  }
+
+  /** `export`: the container's whole filesystem as a tar (a stopped container's rootfs stays mounted while it streams). */
+  export(idOrName: string): Promise<Readable> {
+    return new Promise((resolve, reject) => {
+      this.withRootfs(
+        idOrName,
+        (root) => {
+          const tar = packLayer(root);
+          resolve(tar);
+          return new Promise<void>((done) => tar.once('close', done));
+        },
+        { readonly: true },
+      ).catch(reject);
+    });
   }
 
   /** `container prune`: removes stopped containers (optionally by label/until); returns IDs removed. */
