@@ -6,7 +6,9 @@ cd "$(dirname "$0")/.."
 
 # busybox-static: the bundled base image. runc/crun: OCI runtimes. conmon: per-container monitor.
 # attr: setfattr/getfattr for layer xattrs and overlay opaque dirs. zstd: zstd layers. iproute2/iptables: networking.
-packages=(busybox-static runc crun conmon attr zstd iproute2 iptables)
+# golang-github-containers-common: /usr/share/containers/seccomp.json, the default seccomp profile (Docker's format).
+# tini: tini-static, the init of `run --init`.
+packages=(busybox-static runc crun conmon attr zstd iproute2 iptables golang-github-containers-common tini)
 missing=()
 for p in "${packages[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -2,7 +2,7 @@ import type { ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { InvalidArgument } from '../errors/index.js';
-import type { Services } from '../services/index.js';
+import type { CreateOptions, Services } from '../services/index.js';
 import { containerInspect, containerSummary } from '../services/containers/views.js';
 import { Status } from './errors.js';
 import { type Req, qBool, qFilters, readJsonBody, sendEmpty, sendJson } from './http.js';
@@ -21,7 +21,10 @@ interface CreateBody {
   Labels?: Record<string, string> | null;
   Tty?: boolean;
   OpenStdin?: boolean;
-  HostConfig?: { AutoRemove?: boolean } | null;
+  StdinOnce?: boolean;
+  StopSignal?: string;
+  StopTimeout?: number | null;
+  HostConfig?: CreateOptions['hostConfig'];
 }
 
 const asList = (v: string[] | string | null | undefined) => (v == null ? undefined : Array.isArray(v) ? v : [v]);
@@ -59,7 +62,7 @@ export function containerRoutes(s: Services): Route[] {
       if (body.Tty || body.OpenStdin) throw new InvalidArgument('interactive and TTY containers are not supported yet by berthd');
       const cmd = asList(body.Cmd);
       const entrypoint = asList(body.Entrypoint);
-      const rec = await c.create({
+      const created = await c.create({
         image: body.Image,
         ...(req.query.get('name') && { name: req.query.get('name') as string }),
         ...(cmd && { cmd }),
@@ -69,9 +72,18 @@ export function containerRoutes(s: Services): Route[] {
         ...(body.User && { user: body.User }),
         ...(body.Hostname && { hostname: body.Hostname }),
         ...(body.Labels && { labels: body.Labels }),
-        autoRemove: !!body.HostConfig?.AutoRemove,
+        ...(body.StopSignal && { stopSignal: body.StopSignal }),
+        ...(typeof body.StopTimeout === 'number' && { stopTimeout: body.StopTimeout }),
+        tty: !!body.Tty,
+        openStdin: !!body.OpenStdin,
+        stdinOnce: !!body.StdinOnce,
+        hostConfig: body.HostConfig ?? null,
       });
-      sendJson(res, Status.Created, { Id: rec.id, Warnings: [] });
+      sendJson(res, Status.Created, { Id: created.container.id, Warnings: created.warnings });
+    }],
+    ['POST', /^\/containers\/([^/]+)\/update$/, async (req, res) => {
+      const body = (await readJsonBody<Parameters<typeof c.update>[1]>(req.raw)) ?? {};
+      sendJson(res, Status.OK, { Warnings: await c.update(id(req), body) });
     }],
     ['GET', /^\/containers\/([^/]+)\/json$/, (req, res) => {
       const rec = c.resolve(id(req));
@@ -83,7 +95,12 @@ export function containerRoutes(s: Services): Route[] {
     }],
     ['POST', /^\/containers\/([^/]+)\/stop$/, async (req, res) => {
       const t = req.query.get('t');
-      await c.stop(id(req), t === null || t === '' ? 10 : Number(t));
+      await c.stop(id(req), t === null || t === '' ? undefined : Number(t), req.query.get('signal') || undefined);
+      sendEmpty(res, Status.NoContent);
+    }],
+    ['POST', /^\/containers\/([^/]+)\/restart$/, async (req, res) => {
+      const t = req.query.get('t');
+      await c.restart(id(req), t === null || t === '' ? undefined : Number(t), req.query.get('signal') || undefined);
       sendEmpty(res, Status.NoContent);
     }],
     ['POST', /^\/containers\/([^/]+)\/kill$/, async (req, res) => {

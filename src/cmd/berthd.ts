@@ -13,10 +13,10 @@ import { ensureDir } from '../kernel/fs.js';
 import { openLayerStore } from '../layers/index.js';
 import { openImageMetadata } from '../metadata/index.js';
 import { openRecordStore } from '../metadata/records.js';
-import { CliRuntime, ConmonMonitor } from '../runtime/index.js';
+import { CliRuntime, ConmonMonitor, defaultSeccompProfilePath, loadSeccompProfile, probeRuntimes } from '../runtime/index.js';
 import { ContainerService, type ContainerRecord, EventBus, ImageService, SystemService, berthVersion, ensureBusyboxImage } from '../services/index.js';
 import { newId } from '../util/ids.js';
-import { type LogLevel, createLogger, isLogLevel } from '../util/logger.js';
+import { type LogLevel, type Logger, createLogger, isLogLevel } from '../util/logger.js';
 
 interface DaemonConfig {
   hosts: string[];
@@ -88,6 +88,31 @@ async function listen(server: Server, host: string): Promise<() => Promise<void>
   throw new Error(`unsupported host ${host}: use unix:// or tcp://`);
 }
 
+/**
+ * The runtimes berthd offers: runc and crun when installed, plus daemon.json's `runtimes`. Each is probed by
+ * running a container; the default is daemon.json's `default-runtime`, else the fastest one that works.
+ */
+async function chooseRuntimes(cfg: DaemonConfig, cgroupVersion: '1' | '2', log: Logger) {
+  const candidates: Array<{ name: string; path: string }> = [];
+  for (const name of ['runc', 'crun']) {
+    const path = await which(name);
+    if (path) candidates.push({ name, path });
+  }
+  for (const [name, r] of Object.entries(cfg.runtimes)) candidates.push({ name, path: r.path });
+  const busybox = (await which('busybox')) ?? '/bin/busybox';
+  const probes = await probeRuntimes(candidates, { dir: join(cfg.execRoot, 'probe'), busybox, cgroupParent: cfg.cgroupParent, cgroupVersion });
+  const warnings: string[] = [];
+  const runtimes: Record<string, { path: string; status: Record<string, string> }> = {};
+  for (const p of probes) {
+    runtimes[p.name] = { path: p.path, status: { usable: String(p.ok), ...(p.ok ? { 'probe-ms': p.ms.toFixed(1) } : { error: p.error ?? '' }) } };
+    if (!p.ok) warnings.push(`WARNING: runtime ${p.name} cannot run containers on this host: ${p.error}`);
+  }
+  const fastest = probes.filter((p) => p.ok).sort((a, b) => a.ms - b.ms)[0];
+  const defaultRuntime = cfg.defaultRuntime ?? fastest?.name ?? 'runc';
+  log.info('runtimes probed', { default: defaultRuntime, ...Object.fromEntries(probes.map((p) => [p.name, p.ok ? `${p.ms.toFixed(0)}ms` : 'unusable'])) });
+  return { runtimes, defaultRuntime, warnings };
+}
+
 async function main(): Promise<void> {
   const cfg = await parseConfig(process.argv);
   const log = createLogger(cfg.logLevel, { component: 'berthd' });
@@ -111,23 +136,24 @@ async function main(): Promise<void> {
   });
   if (made) log.info('made bundled base image busybox:latest', { id: made });
 
-  const runtimes: Record<string, { path: string }> = {};
-  for (const name of ['runc', 'crun']) {
-    const path = await which(name);
-    if (path) runtimes[name] = { path };
-  }
-  Object.assign(runtimes, cfg.runtimes);
   const host = await hostFacts();
-  // runc works on every cgroup layout; choosing crun where it works comes with the runtime-selection work.
-  const defaultRuntime = cfg.defaultRuntime ?? (runtimes['runc'] ? 'runc' : (Object.keys(runtimes)[0] ?? 'runc'));
-  const runtimePath = runtimes[defaultRuntime]?.path ?? defaultRuntime;
+  const { runtimes, defaultRuntime, warnings } = await chooseRuntimes(cfg, host.cgroupVersion, log);
+  const seccompProfile = await loadSeccompProfile(defaultSeccompProfilePath).catch((e: unknown) => {
+    warnings.push(`WARNING: no default seccomp profile: ${(e as Error).message}`);
+    return undefined;
+  });
+  const initPath = await which('tini-static');
   const conmonPath = (await which('conmon')) ?? 'conmon';
   const containers = new ContainerService({
     images,
     layers,
     records: await openRecordStore<ContainerRecord>(join(cfg.dataRoot, 'metadata', 'containers')),
-    runtime: new CliRuntime(defaultRuntime, runtimePath, join(cfg.execRoot, 'runtime', defaultRuntime)),
+    runtimes: new Map(Object.entries(runtimes).map(([name, r]) => [name, new CliRuntime(name, r.path, join(cfg.execRoot, 'runtime', name))])),
+    defaultRuntime,
     monitor: new ConmonMonitor(conmonPath),
+    host,
+    defaultSeccomp: async () => seccompProfile,
+    ...(initPath && { initPath }),
     events,
     log: log.child({ service: 'containers' }),
     paths: { dataRoot: join(cfg.dataRoot, 'containers'), execRoot: join(cfg.execRoot, 'containers') },
@@ -144,6 +170,9 @@ async function main(): Promise<void> {
     daemonId,
     runtimes,
     defaultRuntime,
+    ...(initPath && { initBinary: initPath }),
+    securityOptions: seccompProfile ? ['name=seccomp,profile=builtin'] : [],
+    warnings,
     logLevel: cfg.logLevel,
     startedAt: new Date(),
   }, images, containers);

@@ -1,4 +1,4 @@
-import { access, readFile, stat } from 'node:fs/promises';
+import { access, readFile, readdir, stat } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import os from 'node:os';
 import { delimiter, join } from 'node:path';
@@ -14,10 +14,14 @@ export interface HostFacts {
   hostname: string;
   /** "1" on a v1 or hybrid hierarchy (controllers on v1), "2" on a unified one. */
   cgroupVersion: '1' | '2';
+  /** Limits the cgroup controllers can enforce here (dockerd's sysinfo). */
+  swapLimit: boolean;
+  blkioWeight: boolean;
 }
 
 export async function hostFacts(): Promise<HostFacts> {
   const release = await readFile('/etc/os-release', 'utf8').catch(() => '');
+  const version = await cgroupVersion();
   const field = (k: string) => new RegExp(`^${k}="?([^"\\n]*)"?`, 'm').exec(release)?.[1] ?? '';
   return {
     kernelVersion: os.release(),
@@ -27,8 +31,27 @@ export async function hostFacts(): Promise<HostFacts> {
     ncpu: os.cpus().length,
     memTotal: os.totalmem(),
     hostname: os.hostname(),
-    cgroupVersion: await cgroupVersion(),
+    ...(await cgroupFeatures(version)),
+    cgroupVersion: version,
   };
+}
+
+async function exists(path: string): Promise<boolean> {
+  return access(path).then(() => true, () => false);
+}
+
+/** Swap limits need swap accounting (v1 memsw files, v2 memory.swap.max); blkio weight needs BFQ or CFQ. */
+async function cgroupFeatures(version: '1' | '2'): Promise<{ swapLimit: boolean; blkioWeight: boolean }> {
+  if (version === '1') {
+    return {
+      swapLimit: await exists('/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes'),
+      blkioWeight: (await exists('/sys/fs/cgroup/blkio/blkio.weight')) || (await exists('/sys/fs/cgroup/blkio/blkio.bfq.weight')),
+    };
+  }
+  // The root of a v2 hierarchy has no interface files: look one level down, where the controllers apply.
+  const child = (await readdir('/sys/fs/cgroup', { withFileTypes: true }).catch(() => [])).find((e) => e.isDirectory());
+  const dir = child ? join('/sys/fs/cgroup', child.name) : '/sys/fs/cgroup';
+  return { swapLimit: await exists(join(dir, 'memory.swap.max')), blkioWeight: (await exists(join(dir, 'io.weight'))) || (await exists(join(dir, 'io.bfq.weight'))) };
 }
 
 async function cgroupVersion(): Promise<'1' | '2'> {

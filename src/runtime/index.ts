@@ -1,6 +1,22 @@
 // Containers in the kernel: OCI bundle specs, the OCI runtime CLI and the per-container monitor.
 // No lifecycle policy lives here: the container service decides, this layer carries out.
-export { buildSpec, defaultCapabilities, type RuntimeSpec, type SpecOptions } from './spec.js';
+export { buildSpec, defaultCapabilities, type LinuxDevice, type LinuxResources, type NamespaceType, type RuntimeSpec, type SpecMount, type SpecOptions } from './spec.js';
+export { allCapabilities, containerCapabilities, validateCapabilities } from './capabilities.js';
 export { CliRuntime, type ContainerState, type OciRuntime } from './oci-runtime.js';
 export { ConmonMonitor, type MonitorHandle, type MonitorPaths } from './monitor.js';
+export {
+  defaultSeccompProfilePath,
+  loadSeccompProfile,
+  parseSeccompProfile,
+  seccompForContainer,
+  type LinuxSeccomp,
+  type LinuxSyscall,
+  type SeccompAction,
+  type SeccompArg,
+  type SeccompFilter,
+  type SeccompOperator,
+  type SeccompProfile,
+  type SeccompRule,
+} from './seccomp.js';
 export { readLog, logSize, parseLogLine, type LogEntry, type ReadLogOptions } from './logs.js';
+export { probeRuntimes, type ProbeResult } from './probe.js';

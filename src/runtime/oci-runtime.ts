@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import type { LinuxResources } from './spec.js';
 import { promisify } from 'node:util';
 import { Internal, NotFound } from '../errors/index.js';
 
@@ -29,6 +30,8 @@ export interface OciRuntime {
   delete(id: string, force?: boolean): Promise<void>;
   pause(id: string): Promise<void>;
   resume(id: string): Promise<void>;
+  /** Changes a running container's cgroup limits. */
+  update(id: string, resources: Omit<LinuxResources, 'devices'>): Promise<void>;
 }
 
 export class CliRuntime implements OciRuntime {
@@ -41,9 +44,12 @@ export class CliRuntime implements OciRuntime {
     this.globalArgs = [`--root=${stateRoot}`];
   }
 
-  private async exec(args: string[]): Promise<string> {
+  private async exec(args: string[], input?: string): Promise<string> {
     try {
-      return (await run(this.path, [...this.globalArgs, ...args])).stdout;
+      if (input === undefined) return (await run(this.path, [...this.globalArgs, ...args])).stdout;
+      const child = run(this.path, [...this.globalArgs, ...args]);
+      child.child.stdin?.end(input);
+      return (await child).stdout;
     } catch (e) {
       const stderr = ((e as { stderr?: string }).stderr ?? '').trim();
       // runc and crun both say "does not exist" for an unknown container.
@@ -69,5 +75,8 @@ export class CliRuntime implements OciRuntime {
   }
   async resume(id: string) {
     await this.exec(['resume', id]);
+  }
+  async update(id: string, resources: Omit<LinuxResources, 'devices'>) {
+    await this.exec(['update', '--resources', '-', id], JSON.stringify(resources));
   }
 }

@@ -1,5 +1,37 @@
 // OCI runtime-spec config.json for a container, with Docker's defaults (capabilities, mounts, masked paths,
 // device rules). Pure: the caller supplies the rootfs path and resolved process settings.
+import { defaultCapabilities } from './capabilities.js';
+import type { LinuxSeccomp } from './seccomp.js';
+
+export { defaultCapabilities };
+
+/** A mount in the runtime spec (config.md "Mounts"). */
+export interface SpecMount {
+  destination: string;
+  type: string;
+  source: string;
+  options: string[];
+}
+
+/** A device node the runtime creates in the container (config-linux.md "Devices"). */
+export interface LinuxDevice {
+  path: string;
+  type: 'c' | 'b';
+  major: number;
+  minor: number;
+  fileMode: number;
+  uid: number;
+  gid: number;
+}
+
+/** cgroup limits (config-linux.md "Control groups"); also the body of `runc update -r`. */
+export interface LinuxResources {
+  devices?: Array<{ allow: boolean; type?: string; major?: number; minor?: number; access: string }>;
+  memory?: { limit?: number; reservation?: number; swap?: number; disableOOMKiller?: boolean };
+  cpu?: { shares?: number; quota?: number; period?: number; cpus?: string; mems?: string };
+  pids?: { limit: number };
+  blockIO?: { weight?: number };
+}
 
 /** The subset of the runtime spec (config.md, config-linux.md) that Berth writes. */
 export interface RuntimeSpec {
@@ -16,34 +48,18 @@ export interface RuntimeSpec {
     rlimits?: Array<{ type: string; hard: number; soft: number }>;
   };
   root: { path: string; readonly: boolean };
-  hostname: string;
-  mounts: Array<{ destination: string; type: string; source: string; options: string[] }>;
+  hostname?: string;
+  mounts: SpecMount[];
   linux: {
     namespaces: Array<{ type: string; path?: string }>;
     cgroupsPath: string;
-    resources: { devices: Array<{ allow: boolean; type?: string; major?: number; minor?: number; access: string }> };
+    resources: LinuxResources;
+    devices?: LinuxDevice[];
     maskedPaths: string[];
     readonlyPaths: string[];
+    seccomp?: LinuxSeccomp;
   };
 }
-
-/** Docker's default capability set (moby oci/caps/defaults.go). */
-export const defaultCapabilities = [
-  'CAP_CHOWN',
-  'CAP_DAC_OVERRIDE',
-  'CAP_FSETID',
-  'CAP_FOWNER',
-  'CAP_MKNOD',
-  'CAP_NET_RAW',
-  'CAP_SETGID',
-  'CAP_SETUID',
-  'CAP_SETFCAP',
-  'CAP_SETPCAP',
-  'CAP_NET_BIND_SERVICE',
-  'CAP_SYS_CHROOT',
-  'CAP_KILL',
-  'CAP_AUDIT_WRITE',
-];
 
 const maskedPaths = [
   '/proc/asound',
@@ -72,6 +88,8 @@ const allowedDevices: Array<[number, number | undefined]> = [
   [5, 2],
 ];
 
+export type NamespaceType = 'pid' | 'network' | 'ipc' | 'uts' | 'mount' | 'cgroup';
+
 export interface SpecOptions {
   rootfs: string;
   args: string[];
@@ -79,21 +97,40 @@ export interface SpecOptions {
   cwd: string;
   uid: number;
   gid: number;
-  hostname: string;
+  /** Unset when the container shares the host's UTS namespace (the runtime refuses to set it then). */
+  hostname?: string;
   cgroupsPath: string;
-  terminal?: boolean;
-  readonlyRootfs?: boolean;
-  /** Namespaces to share with the host instead of creating (e.g. `network` for --network host). */
-  hostNamespaces?: string[];
   /** cgroup namespaces are private on cgroup v2 hosts only, as Docker does. */
   cgroupVersion: '1' | '2';
+  terminal?: boolean;
+  readonlyRootfs?: boolean;
+  /** Namespaces not made private: `host` shares the host's, a path joins that namespace (another container's). */
+  joinNamespaces?: Partial<Record<NamespaceType, 'host' | string>>;
+  capabilities?: string[];
+  /** Lifts masked and read-only paths, device rules and read-only sysfs, as Docker's --privileged. */
+  privileged?: boolean;
+  /** Host devices to create in the container (all of them for --privileged). */
+  devices?: LinuxDevice[];
+  noNewPrivileges?: boolean;
+  seccomp?: LinuxSeccomp;
+  rlimits?: Array<{ type: string; hard: number; soft: number }>;
+  resources?: Omit<LinuxResources, 'devices'>;
+  shmSize?: number;
+  /** More mounts after the defaults (e.g. the init binary). */
+  mounts?: SpecMount[];
 }
 
 export function buildSpec(o: SpecOptions): RuntimeSpec {
-  const shared = new Set(o.hostNamespaces ?? []);
-  const namespaces = ['pid', 'network', 'ipc', 'uts', 'mount', ...(o.cgroupVersion === '2' ? ['cgroup'] : [])]
-    .filter((t) => !shared.has(t))
-    .map((type) => ({ type }));
+  const joins = o.joinNamespaces ?? {};
+  const types: NamespaceType[] = ['pid', 'network', 'ipc', 'uts', 'mount', ...(o.cgroupVersion === '2' ? (['cgroup'] as const) : [])];
+  const namespaces = types.flatMap((type) => {
+    const join = joins[type];
+    if (join === 'host') return [];
+    return [join ? { type, path: join } : { type }];
+  });
+  const caps = o.capabilities ?? defaultCapabilities;
+  const privileged = !!o.privileged;
+  const ro = privileged ? [] : ['ro'];
   return {
     ociVersion: '1.0.2-dev',
     process: {
@@ -102,32 +139,41 @@ export function buildSpec(o: SpecOptions): RuntimeSpec {
       args: o.args,
       env: o.env,
       cwd: o.cwd || '/',
-      capabilities: { bounding: defaultCapabilities, effective: defaultCapabilities, permitted: defaultCapabilities },
-      noNewPrivileges: false,
+      capabilities: { bounding: caps, effective: caps, permitted: caps },
+      noNewPrivileges: !!o.noNewPrivileges,
       oomScoreAdj: 0,
+      ...(o.rlimits?.length && { rlimits: o.rlimits }),
     },
     root: { path: o.rootfs, readonly: !!o.readonlyRootfs },
-    hostname: o.hostname,
+    ...(o.hostname !== undefined && { hostname: o.hostname }),
     mounts: [
       { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
       { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
       { destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'] },
-      { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
-      { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['ro', 'nosuid', 'noexec', 'nodev'] },
+      { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', ...ro] },
+      { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: [...ro, 'nosuid', 'noexec', 'nodev'] },
       { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
-      { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'] },
+      joins.ipc === 'host'
+        ? { destination: '/dev/shm', type: 'bind', source: '/dev/shm', options: ['rbind', 'nosuid', 'noexec', 'nodev'] }
+        : { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', `size=${Math.floor((o.shmSize ?? 64 * 1024 * 1024) / 1024)}k`] },
+      ...(o.mounts ?? []),
     ],
     linux: {
       namespaces,
       cgroupsPath: o.cgroupsPath,
       resources: {
-        devices: [
-          { allow: false, access: 'rwm' },
-          ...allowedDevices.map(([major, minor]) => ({ allow: true, type: 'c', major, ...(minor !== undefined && { minor }), access: 'rwm' })),
-        ],
+        devices: privileged
+          ? [{ allow: true, access: 'rwm' }]
+          : [
+              { allow: false, access: 'rwm' },
+              ...allowedDevices.map(([major, minor]) => ({ allow: true, type: 'c', major, ...(minor !== undefined && { minor }), access: 'rwm' })),
+            ],
+        ...o.resources,
       },
-      maskedPaths,
-      readonlyPaths,
+      ...(o.devices?.length && { devices: o.devices }),
+      maskedPaths: privileged ? [] : maskedPaths,
+      readonlyPaths: privileged ? [] : readonlyPaths,
+      ...(o.seccomp && !privileged && { seccomp: o.seccomp }),
     },
   };
 }

@@ -12,7 +12,7 @@ export interface Services {
 }
 
 export { ImageService } from './images/index.js';
-export { ContainerService, type ContainerRecord } from './containers/index.js';
+export { ContainerService, type ContainerRecord, type CreateOptions } from './containers/index.js';
 export { EventBus } from './system/events.js';
 export { SystemService, apiVersion, minApiVersion, berthVersion } from './system/index.js';
 export { loadImages } from './images/load.js';

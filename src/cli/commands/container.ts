@@ -8,6 +8,7 @@ import { tabulate } from '../format/tabwriter.js';
 import { humanSize, timeAgo } from '../format/units.js';
 import { printList, goTime } from '../output.js';
 import { collect, confirm, filtersQuery, inspectNames } from './common.js';
+import { type ResourceFlags, type RunFlags, createBody, resourcesBody, withCreateFlags, withResourceFlags } from './run-flags.js';
 
 interface Summary {
   Id: string;
@@ -35,46 +36,6 @@ async function demux(stream: AsyncIterable<Buffer | string>): Promise<void> {
   }
 }
 
-interface RunFlags {
-  name?: string;
-  env: string[];
-  workdir?: string;
-  user?: string;
-  entrypoint?: string;
-  hostname?: string;
-  label: string[];
-  rm?: boolean;
-  detach?: boolean;
-}
-
-function createBody(image: string, cmd: string[], o: RunFlags) {
-  return {
-    Image: image,
-    ...(cmd.length && { Cmd: cmd }),
-    ...(o.entrypoint !== undefined && { Entrypoint: o.entrypoint === '' ? [] : [o.entrypoint] }),
-    Env: o.env,
-    ...(o.workdir && { WorkingDir: o.workdir }),
-    ...(o.user && { User: o.user }),
-    ...(o.hostname && { Hostname: o.hostname }),
-    Labels: Object.fromEntries(o.label.map((l) => [l.split('=')[0], l.includes('=') ? l.slice(l.indexOf('=') + 1) : ''])),
-    HostConfig: { AutoRemove: !!o.rm },
-  };
-}
-
-const withCreateFlags = (cmd: Command) =>
-  cmd
-    .argument('<IMAGE>')
-    .argument('[COMMAND...]')
-    .option('--name <string>', 'Assign a name to the container')
-    .option('-e, --env <list>', 'Set environment variables', collect, [])
-    .option('-w, --workdir <string>', 'Working directory inside the container')
-    .option('-u, --user <string>', 'Username or UID (format: <name|uid>[:<group|gid>])')
-    .option('--entrypoint <string>', 'Overwrite the default ENTRYPOINT of the image')
-    .option('-h, --hostname <string>', 'Container host name')
-    .option('-l, --label <list>', 'Set meta data on a container', collect, [])
-    .option('--rm', 'Automatically remove the container and its associated anonymous volumes when it exits')
-    .passThroughOptions();
-
 /** docker's mapping of start failures to exit codes: 127 command not found, 126 cannot execute, else 125. */
 function startFailureCode(message: string): number {
   if (/executable file not found|no such file or directory/.test(message)) return 127;
@@ -92,7 +53,8 @@ export function registerContainerCommands(program: Command, container: Command, 
 
   const create = async (image: string, cmd: string[], o: RunFlags): Promise<string> => {
     try {
-      const r = await cli.client().json<{ Id: string }>('POST', '/containers/create', { query: { name: o.name }, body: createBody(image, cmd, o) });
+      const r = await cli.client().json<{ Id: string; Warnings: string[] | null }>('POST', '/containers/create', { query: { name: o.name }, body: createBody(image, cmd, o) });
+      for (const w of r.Warnings ?? []) cli.err(`WARNING: ${w}`);
       return r.Id;
     } catch (e) {
       if (e instanceof ApiError && e.status === 404 && /No such image/.test(e.message)) {
@@ -205,8 +167,9 @@ export function registerContainerCommands(program: Command, container: Command, 
   const stop = (cmd: Command) =>
     cmd
       .argument('<CONTAINER...>')
+      .option('-s, --signal <string>', 'Signal to send to the container')
       .option('-t, --timeout <int>', 'Seconds to wait before killing the container')
-      .action((names: string[], o: { timeout?: string }) => eachContainer(names, 'POST', '/stop', { t: o.timeout }));
+      .action((names: string[], o: { signal?: string; timeout?: string }) => eachContainer(names, 'POST', '/stop', { t: o.timeout, signal: o.signal }));
   stop(program.command('stop').description('Stop one or more running containers'));
   stop(container.command('stop').description('Stop one or more running containers'));
 
@@ -217,6 +180,28 @@ export function registerContainerCommands(program: Command, container: Command, 
       .action((names: string[], o: { signal?: string }) => eachContainer(names, 'POST', '/kill', { signal: o.signal }));
   kill(program.command('kill').description('Kill one or more running containers'));
   kill(container.command('kill').description('Kill one or more running containers'));
+
+  const restart = (cmd: Command) =>
+    cmd
+      .argument('<CONTAINER...>')
+      .option('-s, --signal <string>', 'Signal to send to the container')
+      .option('-t, --timeout <int>', 'Seconds to wait before killing the container')
+      .action((names: string[], o: { signal?: string; timeout?: string }) => eachContainer(names, 'POST', '/restart', { t: o.timeout, signal: o.signal }));
+  restart(program.command('restart').description('Restart one or more containers'));
+  restart(container.command('restart').description('Restart one or more containers'));
+
+  const update = (cmd: Command) =>
+    withResourceFlags(cmd.argument('<CONTAINER...>')).action(async (names: string[], o: ResourceFlags) => {
+      const body = resourcesBody(o);
+      if (Object.keys(body).length === 0) throw new CliError('you must provide one or more flags when using this command', ExitCode.Failure);
+      await forEachName(cli, names, async (n) => {
+        const r = await cli.client().json<{ Warnings: string[] | null }>('POST', `/containers/${encodeURIComponent(n)}/update`, { body });
+        for (const w of r.Warnings ?? []) cli.err(w);
+        cli.out(n);
+      });
+    });
+  update(program.command('update').description('Update configuration of one or more containers'));
+  update(container.command('update').description('Update configuration of one or more containers'));
 
   const wait = (cmd: Command) =>
     cmd.argument('<CONTAINER...>').action(async (names: string[]) => {

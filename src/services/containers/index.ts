@@ -1,18 +1,20 @@
 import { EventEmitter } from 'node:events';
 import { type FSWatcher, watch } from 'node:fs';
 import { execFile } from 'node:child_process';
-import { lstat, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readdir, writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
+import { hostname } from 'node:os';
 import type { Readable } from 'node:stream';
 import { Conflict, InvalidArgument, NotFound, NotModified } from '../../errors/index.js';
-import { cgroupPids } from '../../kernel/cgroups.js';
+import { cgroupPids, oomKilled } from '../../kernel/cgroups.js';
 import { removeAll } from '../../kernel/fs.js';
 import { mount, overlayMount, unmount } from '../../kernel/mount.js';
 import { type LayerStore, packLayer } from '../../layers/index.js';
 import type { RecordStore } from '../../metadata/records.js';
 import type { Digest } from '../../oci/index.js';
-import { type ConmonMonitor, type LogEntry, type OciRuntime, buildSpec, logSize, readLog } from '../../runtime/index.js';
+import { type ConmonMonitor, type LogEntry, type NamespaceType, type OciRuntime, type SeccompProfile, logSize, parseSeccompProfile, readLog, validateCapabilities } from '../../runtime/index.js';
+import { signalNumber } from '../../util/signals.js';
 import { newId, shortId } from '../../util/ids.js';
 import type { Logger } from '../../util/logger.js';
 import { Mutex } from '../../util/mutex.js';
@@ -20,6 +22,8 @@ import { Rollback } from '../../util/rollback.js';
 import { parseTimeFilter } from '../images/filters.js';
 import type { ImageService } from '../images/index.js';
 import type { EventBus } from '../system/events.js';
+import { type HostConfig, type HostLimits, type Resources, normalizeHostConfig, resourceDefaults, securityOptions, validateResources } from './hostconfig.js';
+import { containerSpec, ociResources } from './spec.js';
 
 /** What `POST /containers/create` may set (the subset this slice supports). */
 export interface CreateOptions {
@@ -32,10 +36,32 @@ export interface CreateOptions {
   user?: string;
   hostname?: string;
   labels?: Record<string, string>;
-  autoRemove?: boolean;
+  stopSignal?: string;
+  stopTimeout?: number;
+  tty?: boolean;
+  openStdin?: boolean;
+  stdinOnce?: boolean;
+  hostConfig?: Partial<HostConfig & { Runtime: string }> | null;
 }
 
-export type ContainerStatus = 'created' | 'running' | 'paused' | 'exited' | 'removing' | 'dead';
+export type ContainerStatus = 'created' | 'running' | 'paused' | 'restarting' | 'exited' | 'removing' | 'dead';
+
+/** The container's own settings (Engine API ContainerConfig, the fields Berth keeps). */
+export interface ContainerConfig {
+  Env: string[];
+  WorkingDir: string;
+  User: string;
+  Hostname: string;
+  Labels: Record<string, string>;
+  Cmd: string[];
+  Entrypoint: string[] | null;
+  Image: string;
+  StopSignal?: string;
+  StopTimeout?: number;
+  Tty: boolean;
+  OpenStdin: boolean;
+  StdinOnce: boolean;
+}
 
 /** A container: immutable config plus mutable state, persisted as one record. */
 export interface ContainerRecord {
@@ -48,9 +74,20 @@ export interface ContainerRecord {
   topLayer?: Digest;
   path: string;
   args: string[];
-  config: { Env: string[]; WorkingDir: string; User: string; Hostname: string; Labels: Record<string, string>; Cmd: string[]; Entrypoint: string[] | null; Image: string };
-  hostConfig: { AutoRemove: boolean };
-  state: { status: ContainerStatus; pid: number; exitCode: number; startedAt: string; finishedAt: string; error: string };
+  config: ContainerConfig;
+  hostConfig: HostConfig & { Runtime: string };
+  state: {
+    status: ContainerStatus;
+    pid: number;
+    exitCode: number;
+    startedAt: string;
+    finishedAt: string;
+    error: string;
+    oomKilled?: boolean;
+    restartCount?: number;
+    /** Stopped by a user (stop/kill/rm): restart policies other than `always` leave it down, as in dockerd. */
+    stoppedByUser?: boolean;
+  };
 }
 
 export interface ContainerPaths {
@@ -68,8 +105,13 @@ export interface ContainerServiceDeps {
   images: ImageService;
   layers: LayerStore;
   records: RecordStore<ContainerRecord>;
-  runtime: OciRuntime;
+  /** The OCI runtimes by name (`--runtime`), and the one used when a container names none. */
+  runtimes: Map<string, OciRuntime>;
+  defaultRuntime: string;
   monitor: ConmonMonitor;
+  host: HostLimits;
+  defaultSeccomp: () => Promise<SeccompProfile | undefined>;
+  initPath?: string;
   events: EventBus;
   log: Logger;
   paths: ContainerPaths;
@@ -92,10 +134,19 @@ export class ContainerService {
   private readonly readers = new Map<string, number>();
   /** Containers whose last exit no `next-exit` waiter has seen yet (see `wait`). */
   private readonly unseenExits = new Set<string>();
+  /** Pending restarts (restart policies) and each container's next delay. */
+  private readonly restartTimers = new Map<string, NodeJS.Timeout>();
+  private readonly backoff = new Map<string, number>();
 
   constructor(private readonly d: ContainerServiceDeps) {
     d.images.usedBy = (imageId) => d.records.list().filter((c) => c.image === imageId).map((c) => c.id);
     d.images.containerLayerRoots = () => d.records.list().flatMap((c) => (c.topLayer ? [c.topLayer] : []));
+  }
+
+  private runtimeOf(c: ContainerRecord): OciRuntime {
+    const r = this.d.runtimes.get(c.hostConfig.Runtime);
+    if (!r) throw new InvalidArgument(`unknown or invalid runtime name: ${c.hostConfig.Runtime}`);
+    return r;
   }
 
   private lock(id: string): Mutex {
@@ -188,10 +239,35 @@ export class ContainerService {
     return this.lock(c.id).run(async () => {
       if (paused && c.state.status !== 'running') throw new Conflict(`Container ${c.id} is not running`);
       if (!paused && c.state.status !== 'paused') throw new Conflict(`Container ${c.id} is not paused`);
-      await (paused ? this.d.runtime.pause(c.id) : this.d.runtime.resume(c.id));
+      await (paused ? this.runtimeOf(c).pause(c.id) : this.runtimeOf(c).resume(c.id));
       c.state = { ...c.state, status: paused ? 'paused' : 'running' };
       await this.d.records.put(c);
       this.d.events.publish('container', paused ? 'pause' : 'unpause', c.id, { image: c.imageName, name: c.name });
+    });
+  }
+
+  /**
+   * `update`: new cgroup limits (applied live to a running container through the runtime) and restart policy.
+   * Values not given keep their current setting.
+   */
+  update(idOrName: string, changes: Partial<Resources> & { RestartPolicy?: HostConfig['RestartPolicy'] }): Promise<string[]> {
+    const c = this.resolve(idOrName);
+    return this.lock(c.id).run(async () => {
+      const given = Object.fromEntries(Object.entries(changes).filter(([k, v]) => k in resourceDefaults && v !== undefined && v !== null && v !== 0 && v !== ''));
+      const next: Resources = { ...pickResources(c.hostConfig), ...given };
+      if (given['Memory'] !== undefined && given['MemorySwap'] === undefined && c.hostConfig.MemorySwap > 0 && next.Memory > c.hostConfig.MemorySwap) {
+        throw new InvalidArgument('Memory limit should be smaller than already set memoryswap limit, update the memoryswap at the same time');
+      }
+      const warnings = validateResources(next, this.d.host, false);
+      const policy = changes.RestartPolicy?.Name ? changes.RestartPolicy : c.hostConfig.RestartPolicy;
+      if (c.hostConfig.AutoRemove && policy.Name !== 'no' && policy.Name !== '') {
+        throw new InvalidArgument('Restart policy cannot be updated because AutoRemove is enabled for the container');
+      }
+      if (isUp(c.state.status)) await this.runtimeOf(c).update(c.id, ociResources(next));
+      c.hostConfig = { ...c.hostConfig, ...next, RestartPolicy: { Name: policy.Name, MaximumRetryCount: policy.MaximumRetryCount ?? 0 } };
+      await this.d.records.put(c);
+      this.d.events.publish('container', 'update', c.id, { image: c.imageName, name: c.name });
+      return warnings;
     });
   }
 
@@ -300,7 +376,7 @@ export class ContainerService {
     return removed;
   }
 
-  async create(o: CreateOptions): Promise<ContainerRecord> {
+  async create(o: CreateOptions): Promise<{ container: ContainerRecord; warnings: string[] }> {
     const image = this.d.images.resolve(o.image);
     const config = await this.d.images.config(image);
     const name = o.name?.replace(/^\//, '') ?? generateName();
@@ -311,12 +387,22 @@ export class ContainerService {
     if (taken) {
       throw new Conflict(`Conflict. The container name "/${name}" is already in use by container "${taken.id}". You have to remove (or rename) that container to be able to reuse that name.`);
     }
+    const { hostConfig, warnings } = normalizeHostConfig(o.hostConfig, this.d.host);
+    validateCapabilities(hostConfig.CapAdd, hostConfig.CapDrop);
+    const { seccomp } = securityOptions(hostConfig);
+    if (seccomp && seccomp !== 'unconfined') parseSeccompProfile(seccomp); // a bad profile fails create, not a later start
+    const runtime = o.hostConfig?.Runtime || this.d.defaultRuntime;
+    if (!this.d.runtimes.has(runtime)) throw new InvalidArgument(`unknown or invalid runtime name: ${runtime}`);
+    for (const mode of [hostConfig.PidMode, hostConfig.IpcMode, hostConfig.NetworkMode]) {
+      if (mode.startsWith('container:')) this.resolve(mode.slice('container:'.length));
+    }
     const ic = config.config ?? {};
     const entrypoint = o.entrypoint ?? ic.Entrypoint ?? null;
     const cmd = o.cmd ?? (o.entrypoint ? [] : (ic.Cmd ?? []));
     const argv = [...(entrypoint ?? []), ...cmd];
     if (argv.length === 0) throw new InvalidArgument('no command specified');
     const id = newId();
+    const stopSignal = o.stopSignal ?? ic.StopSignal;
     const rec: ContainerRecord = {
       id,
       name,
@@ -330,15 +416,21 @@ export class ContainerService {
         Env: mergeEnv(ic.Env ?? [], o.env ?? []),
         WorkingDir: o.workingDir || ic.WorkingDir || '',
         User: o.user ?? ic.User ?? '',
-        Hostname: o.hostname || id.slice(0, 12),
+        Hostname: o.hostname || (hostConfig.UTSMode === 'host' || hostConfig.NetworkMode === 'host' ? hostname() : id.slice(0, 12)),
         Labels: { ...(ic.Labels ?? {}), ...(o.labels ?? {}) },
         Cmd: cmd,
         Entrypoint: entrypoint,
         Image: o.image,
+        ...(stopSignal && { StopSignal: stopSignal }),
+        ...(o.stopTimeout !== undefined && { StopTimeout: o.stopTimeout }),
+        Tty: !!o.tty,
+        OpenStdin: !!o.openStdin,
+        StdinOnce: !!o.stdinOnce,
       },
-      hostConfig: { AutoRemove: !!o.autoRemove },
+      hostConfig: { ...hostConfig, Runtime: runtime },
       state: { status: 'created', pid: 0, exitCode: 0, startedAt: zeroTime, finishedAt: zeroTime, error: '' },
     };
+    if (stopSignal) signalNumber(stopSignal);
     await Rollback.run(async (rb) => {
       const dir = this.dataDir(id);
       await mkdir(dir, { recursive: true, mode: 0o710 });
@@ -347,7 +439,7 @@ export class ContainerService {
       await this.d.records.put(rec);
     });
     this.d.events.publish('container', 'create', id, { image: o.image, name });
-    return rec;
+    return { container: rec, warnings };
   }
 
   start(idOrName: string): Promise<void> {
@@ -355,52 +447,78 @@ export class ContainerService {
     return this.lock(rec.id).run(async () => {
       const c = this.resolve(rec.id);
       if (c.state.status === 'running') throw new NotModified('container already started');
-      if (c.state.status !== 'created' && c.state.status !== 'exited') throw new Conflict(`cannot start a container in state ${c.state.status}`);
-      const dir = this.dataDir(c.id);
-      const bundle = this.bundleDir(c.id);
-      const rootfs = join(dir, 'merged');
-      const started = Rollback.run(async (rb) => {
-        await removeAll(bundle);
-        for (const sub of ['exits', 'sock']) await mkdir(join(bundle, sub), { recursive: true, mode: 0o700 });
-        rb.add(() => removeAll(bundle));
-        const lower = c.topLayer ? this.d.layers.chainDiffDirs(c.topLayer) : [];
-        await mount(overlayMount(lower, join(dir, 'upper'), join(dir, 'work')), rootfs);
-        rb.add(() => unmount(rootfs));
-        const { uid, gid } = await resolveUser(rootfs, c.config.User);
-        const spec = buildSpec({
-          rootfs,
-          args: [c.path, ...c.args],
-          env: c.config.Env,
-          cwd: c.config.WorkingDir || '/',
-          uid,
-          gid,
-          hostname: c.config.Hostname,
-          cgroupsPath: `/${this.d.cgroupParent}/${c.id}`,
-          cgroupVersion: this.d.cgroupVersion,
-        });
-        await writeFile(join(bundle, 'config.json'), JSON.stringify(spec));
-        rb.add(() => this.d.runtime.delete(c.id, true).catch(() => {}));
-        const handle = await this.d.monitor.create(c.id, this.d.runtime, {
-          bundle,
-          logPath: this.logPath(c.id),
-          exitDir: join(bundle, 'exits'),
-          socketDir: join(bundle, 'sock'),
-        });
-        await this.d.runtime.start(c.id);
-        this.unseenExits.delete(c.id);
-        c.state = { ...c.state, status: 'running', pid: handle.pid, exitCode: 0, startedAt: new Date().toISOString(), finishedAt: zeroTime, error: '' };
-        await this.d.records.put(c);
-      });
-      try {
-        await started;
-      } catch (e) {
-        // Like dockerd: a container that was to be removed on exit is removed when it cannot start.
-        if (c.hostConfig.AutoRemove) await this.removeLocked(c, true).catch(() => {});
-        throw e;
+      if (c.state.status !== 'created' && c.state.status !== 'exited' && c.state.status !== 'restarting') {
+        throw new Conflict(`cannot start a container in state ${c.state.status}`);
       }
-      this.d.events.publish('container', 'start', c.id, { image: c.imageName, name: c.name });
-      this.watchExit(c.id);
+      await this.startLocked(c);
     });
+  }
+
+  /** Mounts the rootfs, writes the bundle and has the monitor create the container; undoes all of it on failure. */
+  private async startLocked(c: ContainerRecord): Promise<void> {
+    const dir = this.dataDir(c.id);
+    const bundle = this.bundleDir(c.id);
+    const rootfs = join(dir, 'merged');
+    const runtime = this.runtimeOf(c);
+    const started = Rollback.run(async (rb) => {
+      await removeAll(bundle);
+      for (const sub of ['exits', 'sock']) await mkdir(join(bundle, sub), { recursive: true, mode: 0o700 });
+      rb.add(() => removeAll(bundle));
+      const lower = c.topLayer ? this.d.layers.chainDiffDirs(c.topLayer) : [];
+      await mount(overlayMount(lower, join(dir, 'upper'), join(dir, 'work')), rootfs);
+      rb.add(() => unmount(rootfs));
+      const spec = await containerSpec(c, {
+        rootfs,
+        cgroupsPath: this.cgroupPath(c.id),
+        cgroupVersion: this.d.cgroupVersion,
+        defaultSeccomp: this.d.defaultSeccomp,
+        ...(this.d.initPath && { initPath: this.d.initPath }),
+        namespaceOf: (other, type) => this.namespacePath(other, type),
+      });
+      await writeFile(join(bundle, 'config.json'), JSON.stringify(spec));
+      rb.add(() => runtime.delete(c.id, true).catch(() => {}));
+      const handle = await this.d.monitor.create(c.id, runtime, {
+        bundle,
+        logPath: this.logPath(c.id),
+        exitDir: join(bundle, 'exits'),
+        socketDir: join(bundle, 'sock'),
+      });
+      await runtime.start(c.id);
+      this.unseenExits.delete(c.id);
+      c.state = {
+        ...c.state,
+        status: 'running',
+        pid: handle.pid,
+        exitCode: 0,
+        startedAt: new Date().toISOString(),
+        finishedAt: zeroTime,
+        error: '',
+        oomKilled: false,
+        stoppedByUser: false,
+      };
+      await this.d.records.put(c);
+    });
+    try {
+      await started;
+    } catch (e) {
+      // Like dockerd: a container that was to be removed on exit is removed when it cannot start.
+      if (c.hostConfig.AutoRemove) await this.removeLocked(c, true).catch(() => {});
+      else if (c.state.status === 'restarting') await this.setExited(c, 128, (e as Error).message);
+      throw e;
+    }
+    this.d.events.publish('container', 'start', c.id, { image: c.imageName, name: c.name });
+    this.watchExit(c.id);
+  }
+
+  private cgroupPath(id: string): string {
+    return `/${this.d.cgroupParent}/${id}`;
+  }
+
+  /** The namespace of another running container, for `--pid/--ipc/--network container:<name>`. */
+  private namespacePath(nameOrId: string, type: NamespaceType): string {
+    const other = this.resolve(nameOrId);
+    if (!isUp(other.state.status)) throw new Conflict(`cannot join namespace of a non running container: container ${other.id} is ${other.state.status}`);
+    return `/proc/${other.state.pid}/ns/${type === 'network' ? 'net' : type}`;
   }
 
   /**
@@ -436,21 +554,72 @@ export class ContainerService {
   private async finishExit(id: string, code: number): Promise<void> {
     const c = this.d.records.get(id);
     if (!c || !isUp(c.state.status)) return;
-    await this.d.runtime.delete(id, true).catch(() => {});
+    const oom = await oomKilled(this.cgroupPath(id), this.d.cgroupVersion);
+    await this.runtimeOf(c).delete(id, true).catch(() => {});
     await unmount(join(this.dataDir(id), 'merged')).catch(() => {});
-    c.state = { ...c.state, status: 'exited', pid: 0, exitCode: code, finishedAt: new Date().toISOString() };
-    await this.d.records.put(c);
-    this.d.events.publish('container', 'die', id, { exitCode: String(code), image: c.imageName, name: c.name });
-    this.exits.emit(`exit:${id}`);
-    const waiters = this.exitWaiters.get(id) ?? [];
-    if (waiters.length === 0) this.unseenExits.add(id);
-    for (const w of waiters) w();
-    this.exitWaiters.delete(id);
+    const ranMs = Date.now() - Date.parse(c.state.startedAt);
+    await this.setExited(c, code, '', oom);
     if (c.hostConfig.AutoRemove) {
       // The log goes with the container: let attached clients read the end of it first (bounded wait).
       for (let i = 0; i < 200 && (this.readers.get(id) ?? 0) > 0; i++) await new Promise((r) => setTimeout(r, 10));
       await this.removeLocked(c, true);
+      return;
     }
+    this.scheduleRestart(c, ranMs);
+  }
+
+  /** Records an exit (or a failed restart) and tells waiters, followers and the event stream. */
+  private async setExited(c: ContainerRecord, code: number, error: string, oom = false): Promise<void> {
+    c.state = { ...c.state, status: 'exited', pid: 0, exitCode: code, error, oomKilled: oom, finishedAt: new Date().toISOString() };
+    await this.d.records.put(c);
+    if (oom) this.d.events.publish('container', 'oom', c.id, { image: c.imageName, name: c.name });
+    this.d.events.publish('container', 'die', c.id, { exitCode: String(code), image: c.imageName, name: c.name });
+    this.exits.emit(`exit:${c.id}`);
+    const waiters = this.exitWaiters.get(c.id) ?? [];
+    if (waiters.length === 0) this.unseenExits.add(c.id);
+    for (const w of waiters) w();
+    this.exitWaiters.delete(c.id);
+  }
+
+  /**
+   * Restart policies, as dockerd's restart manager: `always` and `unless-stopped` unless a user stopped the
+   * container, `on-failure[:N]` on a non-zero exit (at most N times). The delay starts at 100 ms and doubles per
+   * restart up to a minute; a run of 10 s or more resets it.
+   */
+  private scheduleRestart(c: ContainerRecord, ranMs: number): void {
+    const p = c.hostConfig.RestartPolicy;
+    const count = c.state.restartCount ?? 0;
+    const wanted =
+      (p.Name === 'always' || p.Name === 'unless-stopped'
+        ? !c.state.stoppedByUser
+        : p.Name === 'on-failure' && c.state.exitCode !== 0 && !c.state.stoppedByUser && (p.MaximumRetryCount === 0 || count < p.MaximumRetryCount));
+    if (!wanted) return;
+    if (ranMs >= 10_000) this.backoff.delete(c.id);
+    const delay = Math.min(this.backoff.get(c.id) ?? 100, 60_000);
+    this.backoff.set(c.id, delay * 2);
+    c.state = { ...c.state, status: 'restarting' };
+    void this.d.records.put(c);
+    const timer = setTimeout(() => {
+      this.restartTimers.delete(c.id);
+      void this.lock(c.id)
+        .run(async () => {
+          if (this.d.records.get(c.id)?.state.status !== 'restarting') return;
+          c.state = { ...c.state, restartCount: count + 1 };
+          await this.startLocked(c);
+          this.d.events.publish('container', 'restart', c.id, { image: c.imageName, name: c.name });
+        })
+        .catch((e: unknown) => this.d.log.warn('restart failed', { container: c.id, error: e }));
+    }, delay);
+    this.restartTimers.set(c.id, timer);
+  }
+
+  /** A user's stop, kill or removal: no more restarts (a pending one is cancelled). */
+  private async markStoppedByUser(c: ContainerRecord): Promise<void> {
+    const timer = this.restartTimers.get(c.id);
+    clearTimeout(timer);
+    this.restartTimers.delete(c.id);
+    c.state = { ...c.state, stoppedByUser: true, ...(c.state.status === 'restarting' && { status: 'exited' as const }) };
+    await this.d.records.put(c);
   }
 
   /** Resolves with the exit code when the container is (or becomes) not running. */
@@ -466,45 +635,74 @@ export class ContainerService {
         this.exitWaiters.set(c.id, list);
       });
     }
-    const code = this.d.records.get(c.id)?.state.exitCode ?? c.state.exitCode;
     if (condition === 'removed') {
-      // Auto-removal follows the exit under the container's lock; wait for it to finish.
+      // Removal (automatic after an exit, or a user's) may come later: wait for it; the record object keeps
+      // the last exit code.
       while (this.d.records.get(c.id)) await new Promise((r) => setTimeout(r, 10));
     }
-    return code;
+    return c.state.exitCode;
   }
 
   kill(idOrName: string, signal = 'KILL'): Promise<void> {
     const c = this.resolve(idOrName);
     return this.lock(c.id).run(async () => {
+      const sig = signal.replace(/^SIG/, '');
+      signalNumber(sig);
       if (c.state.status === 'paused') throw new Conflict(`Container ${c.id} is paused. Unpause the container before stopping or killing`);
+      if (c.state.status === 'restarting') throw new Conflict(`Container ${c.id} is restarting, wait until the container is running`);
       if (c.state.status !== 'running') throw new Conflict(`Cannot kill container: ${idOrName}: Container ${c.id} is not running`);
-      await this.d.runtime.kill(c.id, signal.replace(/^SIG/, ''));
+      await this.markStoppedByUser(c);
+      await this.runtimeOf(c).kill(c.id, sig);
     });
   }
 
-  async stop(idOrName: string, timeoutSec = 10): Promise<void> {
+  /** The container's stop signal (`--stop-signal`, else the image's, else TERM), then KILL after the timeout. */
+  async stop(idOrName: string, timeoutSec?: number, signal?: string): Promise<void> {
     const c = this.resolve(idOrName);
+    const stopSignal = (signal || c.config.StopSignal || 'TERM').replace(/^SIG/, '');
+    signalNumber(stopSignal);
     if (c.state.status === 'paused') throw new Conflict(`Container ${c.id} is paused. Unpause the container before stopping or killing`);
+    if (c.state.status === 'restarting') {
+      await this.lock(c.id).run(() => this.markStoppedByUser(c));
+      return;
+    }
     if (c.state.status !== 'running') throw new NotModified('container already stopped');
+    await this.lock(c.id).run(() => this.markStoppedByUser(c));
+    const timeout = timeoutSec ?? c.config.StopTimeout ?? 10;
     const exited = this.wait(c.id, 'next-exit');
-    await this.d.runtime.kill(c.id, 'TERM').catch(() => {});
-    const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), timeoutSec * 1000));
+    const runtime = this.runtimeOf(c);
+    await runtime.kill(c.id, stopSignal).catch(() => {});
+    // A negative timeout waits for ever, as in docker.
+    const timer = timeout < 0 ? new Promise<never>(() => {}) : new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), timeout * 1000));
     if ((await Promise.race([exited, timer])) === 'timeout') {
-      await this.d.runtime.kill(c.id, 'KILL', true).catch(() => {});
+      await runtime.kill(c.id, 'KILL', true).catch(() => {});
       await exited;
     }
   }
 
+  /** `restart`: stop (if running) then start; the restart count and a user's earlier stop are reset. */
+  async restart(idOrName: string, timeoutSec?: number, signal?: string): Promise<void> {
+    const c = this.resolve(idOrName);
+    if (c.state.status === 'running' || c.state.status === 'restarting') await this.stop(c.id, timeoutSec, signal);
+    c.state = { ...c.state, restartCount: 0 };
+    await this.start(c.id);
+    this.d.events.publish('container', 'restart', c.id, { image: c.imageName, name: c.name });
+  }
+
   async remove(idOrName: string, force = false): Promise<void> {
     const c = this.resolve(idOrName);
+    if (c.state.status === 'restarting') {
+      if (!force) throw new Conflict(`cannot remove container "/${c.name}": container is restarting: stop the container before removing or force remove`);
+      await this.lock(c.id).run(() => this.markStoppedByUser(c));
+    }
     if (isUp(c.state.status)) {
       if (!force) {
         throw new Conflict(`cannot remove container "/${c.name}": container is running: stop the container before removing or force remove`);
       }
+      await this.lock(c.id).run(() => this.markStoppedByUser(c));
       const exited = this.wait(c.id, 'next-exit');
-      await this.d.runtime.kill(c.id, 'KILL', true).catch(() => {});
-      if (c.state.status === 'paused') await this.d.runtime.resume(c.id).catch(() => {}); // a frozen process cannot die
+      await this.runtimeOf(c).kill(c.id, 'KILL', true).catch(() => {});
+      if (c.state.status === 'paused') await this.runtimeOf(c).resume(c.id).catch(() => {}); // a frozen process cannot die
       await exited;
     }
     await this.lock(c.id).run(() => this.removeLocked(c, force));
@@ -513,13 +711,14 @@ export class ContainerService {
   private async removeLocked(c: ContainerRecord, _force: boolean): Promise<void> {
     if (!this.d.records.get(c.id)) return;
     // An exited container's runtime state went at its exit (finishExit); only a running one still has some.
-    if (isUp(this.d.records.get(c.id)?.state.status)) await this.d.runtime.delete(c.id, true).catch(() => {});
+    if (isUp(this.d.records.get(c.id)?.state.status)) await this.runtimeOf(c).delete(c.id, true).catch(() => {});
     await unmount(join(this.dataDir(c.id), 'merged'));
     await removeAll(this.bundleDir(c.id));
     await removeAll(this.dataDir(c.id));
     await this.d.records.delete(c.id);
     this.locks.delete(c.id);
     this.unseenExits.delete(c.id);
+    this.backoff.delete(c.id);
     this.d.events.publish('container', 'destroy', c.id, { image: c.imageName, name: c.name });
   }
 
@@ -568,15 +767,27 @@ export class ContainerService {
     })();
   }
 
-  /** Start-up: containers whose monitor recorded an exit while berthd was down are marked exited. */
+  /**
+   * Start-up: containers whose monitor recorded an exit while berthd was down are marked exited (and restarted
+   * by their policy); a pending restart is rescheduled; `always` containers come back up even if stopped by a
+   * user, as dockerd does when it starts.
+   */
   async recover(): Promise<void> {
     for (const c of this.d.records.list()) {
-      if (!isUp(c.state.status)) continue;
-      const code = await this.d.monitor.exitCode(c.id, join(this.bundleDir(c.id), 'exits'));
-      if (code !== undefined) await this.finishExit(c.id, code);
-      else this.watchExit(c.id);
+      if (c.state.status === 'restarting') this.scheduleRestart(c, 0);
+      else if (c.state.status === 'exited' && c.hostConfig.RestartPolicy.Name === 'always') {
+        await this.start(c.id).catch((e: unknown) => this.d.log.warn('restart at start-up failed', { container: c.id, error: e }));
+      } else if (isUp(c.state.status)) {
+        const code = await this.d.monitor.exitCode(c.id, join(this.bundleDir(c.id), 'exits'));
+        if (code !== undefined) await this.finishExit(c.id, code);
+        else this.watchExit(c.id);
+      }
     }
   }
+}
+
+function pickResources(hc: HostConfig): Resources {
+  return Object.fromEntries(Object.keys(resourceDefaults).map((k) => [k, hc[k as keyof Resources]])) as unknown as Resources;
 }
 
 /** Running or paused: the container's processes exist. */
@@ -601,37 +812,6 @@ function mergeEnv(base: string[], extra: string[]): string[] {
     else out.push(e);
   }
   return out;
-}
-
-/** `user[:group]` by number or by name from the container's /etc/passwd and /etc/group. */
-async function resolveUser(rootfs: string, user: string): Promise<{ uid: number; gid: number }> {
-  if (!user) return { uid: 0, gid: 0 };
-  const [u = '', g] = user.split(':');
-  const table = async (file: string) =>
-    (await readFile(join(rootfs, 'etc', file), 'utf8').catch(() => ''))
-      .split('\n')
-      .map((l) => l.split(':'))
-      .filter((f) => f.length >= 3);
-  let uid: number;
-  let gid = 0;
-  if (/^\d+$/.test(u)) {
-    uid = Number(u);
-    gid = Number((await table('passwd')).find((f) => Number(f[2]) === uid)?.[3] ?? 0);
-  } else {
-    const entry = (await table('passwd')).find((f) => f[0] === u);
-    if (!entry) throw new InvalidArgument(`unable to find user ${u}: no matching entries in passwd file`);
-    uid = Number(entry[2]);
-    gid = Number(entry[3]);
-  }
-  if (g !== undefined) {
-    if (/^\d+$/.test(g)) gid = Number(g);
-    else {
-      const entry = (await table('group')).find((f) => f[0] === g);
-      if (!entry) throw new InvalidArgument(`unable to find group ${g}: no matching entries in group file`);
-      gid = Number(entry[2]);
-    }
-  }
-  return { uid, gid };
 }
 
 const adjectives = ['brave', 'calm', 'eager', 'fond', 'keen', 'lucid', 'merry', 'nifty', 'quiet', 'vivid', 'witty', 'zen'];

@@ -8,6 +8,7 @@ export function containerStatus(c: ContainerRecord, now = Date.now()): string {
   if (s.status === 'running') return `Up ${humanDuration(now - Date.parse(s.startedAt))}`;
   if (s.status === 'paused') return `Up ${humanDuration(now - Date.parse(s.startedAt))} (Paused)`;
   if (s.status === 'exited') return `Exited (${s.exitCode}) ${humanDuration(now - Date.parse(s.finishedAt))} ago`;
+  if (s.status === 'restarting') return `Restarting (${s.exitCode}) ${humanDuration(now - Date.parse(s.finishedAt))} ago`;
   if (s.status === 'removing') return 'Removal In Progress';
   if (s.status === 'dead') return 'Dead';
   return 'Created';
@@ -25,7 +26,7 @@ export function containerSummary(c: ContainerRecord) {
     Labels: c.config.Labels,
     State: c.state.status,
     Status: containerStatus(c),
-    HostConfig: { NetworkMode: 'none' },
+    HostConfig: { NetworkMode: c.hostConfig.NetworkMode },
     NetworkSettings: { Networks: {} },
     Mounts: [],
   };
@@ -40,10 +41,10 @@ export function containerInspect(c: ContainerRecord, dirs: { upper: string; work
     Args: c.args,
     State: {
       Status: s.status,
-      Running: s.status === 'running' || s.status === 'paused',
+      Running: s.status === 'running' || s.status === 'paused' || s.status === 'restarting',
       Paused: s.status === 'paused',
-      Restarting: false,
-      OOMKilled: false,
+      Restarting: s.status === 'restarting',
+      OOMKilled: !!s.oomKilled,
       Dead: s.status === 'dead',
       Pid: s.pid,
       ExitCode: s.exitCode,
@@ -57,14 +58,14 @@ export function containerInspect(c: ContainerRecord, dirs: { upper: string; work
     HostsPath: '',
     LogPath: logPath,
     Name: `/${c.name}`,
-    RestartCount: 0,
+    RestartCount: s.restartCount ?? 0,
     Driver: 'overlay2',
     Platform: 'linux',
     MountLabel: '',
     ProcessLabel: '',
     AppArmorProfile: '',
     ExecIDs: null,
-    HostConfig: { AutoRemove: c.hostConfig.AutoRemove, NetworkMode: 'none', LogConfig: { Type: 'k8s-file', Config: {} } },
+    HostConfig: { ...c.hostConfig, LogConfig: { Type: 'k8s-file', Config: {} } },
     GraphDriver: {
       Name: 'overlay2',
       Data: { LowerDir: dirs.lower.join(':'), MergedDir: dirs.merged, UpperDir: dirs.upper, WorkDir: dirs.work },
@@ -77,9 +78,9 @@ export function containerInspect(c: ContainerRecord, dirs: { upper: string; work
       AttachStdin: false,
       AttachStdout: false,
       AttachStderr: false,
-      Tty: false,
-      OpenStdin: false,
-      StdinOnce: false,
+      Tty: c.config.Tty,
+      OpenStdin: c.config.OpenStdin,
+      StdinOnce: c.config.StdinOnce,
       Env: c.config.Env,
       Cmd: c.config.Cmd,
       Image: c.config.Image,
@@ -88,6 +89,8 @@ export function containerInspect(c: ContainerRecord, dirs: { upper: string; work
       Entrypoint: c.config.Entrypoint,
       OnBuild: null,
       Labels: c.config.Labels,
+      ...(c.config.StopSignal && { StopSignal: c.config.StopSignal }),
+      ...(c.config.StopTimeout !== undefined && { StopTimeout: c.config.StopTimeout }),
     },
     NetworkSettings: { Networks: {} },
   };

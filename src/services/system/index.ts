@@ -11,8 +11,14 @@ export interface SystemConfig {
   dataRoot: string;
   execRoot: string;
   daemonId: string;
-  runtimes: Record<string, { path: string }>;
+  /** Runtimes by name; `status` says whether the start-up probe could run a container with it. */
+  runtimes: Record<string, { path: string; status?: Record<string, string> }>;
   defaultRuntime: string;
+  initBinary?: string;
+  /** Security options in effect (info's `name=seccomp,profile=…` lines). */
+  securityOptions: string[];
+  /** What the daemon could not set up as asked (a runtime that fails here, a missing seccomp profile). */
+  warnings: string[];
   logLevel: string;
   startedAt: Date;
 }
@@ -64,7 +70,7 @@ export class SystemService {
       ],
       Plugins: { Volume: ['local'], Network: ['bridge', 'host', 'null'], Authorization: null, Log: ['json-file'] },
       MemoryLimit: true,
-      SwapLimit: true,
+      SwapLimit: h.swapLimit,
       CpuCfsPeriod: true,
       CpuCfsQuota: true,
       CPUShares: true,
@@ -98,9 +104,9 @@ export class SystemService {
       Swarm: { LocalNodeState: 'inactive', NodeID: '', NodeAddr: '', ControlAvailable: false, Error: '', RemoteManagers: null },
       LiveRestoreEnabled: true,
       Isolation: '',
-      InitBinary: '',
-      SecurityOptions: ['name=seccomp,profile=builtin'],
-      Warnings: [] as string[],
+      InitBinary: c.initBinary ?? '',
+      SecurityOptions: c.securityOptions,
+      Warnings: c.warnings,
     };
   }
 

@@ -1,0 +1,210 @@
+// `run`/`create` (and `update`) flags, docker's names and parsing, turned into the Engine API's create body.
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import { readFileSync } from 'node:fs';
+import { parseBytes } from '../format/units.js';
+import { collect } from './common.js';
+
+export interface ResourceFlags {
+  memory?: number;
+  memorySwap?: number;
+  memoryReservation?: number;
+  cpus?: number;
+  cpuShares?: number;
+  cpuPeriod?: number;
+  cpuQuota?: number;
+  cpusetCpus?: string;
+  cpusetMems?: string;
+  pidsLimit?: number;
+  blkioWeight?: number;
+  restart?: { Name: string; MaximumRetryCount: number };
+}
+
+export interface RunFlags extends ResourceFlags {
+  name?: string;
+  env: string[];
+  envFile: string[];
+  workdir?: string;
+  user?: string;
+  entrypoint?: string;
+  hostname?: string;
+  label: string[];
+  rm?: boolean;
+  detach?: boolean;
+  interactive?: boolean;
+  tty?: boolean;
+  init?: boolean;
+  stopSignal?: string;
+  stopTimeout?: number;
+  readOnly?: boolean;
+  privileged?: boolean;
+  capAdd: string[];
+  capDrop: string[];
+  securityOpt: string[];
+  ulimit: Array<{ Name: string; Soft: number; Hard: number }>;
+  pid?: string;
+  ipc?: string;
+  uts?: string;
+  network?: string;
+  /** docker's older spelling of --network. */
+  net?: string;
+  oomKillDisable?: boolean;
+  shmSize?: number;
+  runtime?: string;
+}
+
+/** Commander parsers failing with docker's `invalid argument "v" for "--flag" flag: …` shape. */
+const bytes = (v: string) => {
+  if (v === '-1') return -1;
+  try {
+    return parseBytes(v);
+  } catch (e) {
+    throw new InvalidArgumentError((e as Error).message);
+  }
+};
+const int = (v: string) => {
+  if (!/^-?\d+$/.test(v)) throw new InvalidArgumentError(`strconv.ParseInt: parsing "${v}": invalid syntax`);
+  return Number(v);
+};
+const decimal = (v: string) => {
+  if (!/^\d*\.?\d+$/.test(v)) throw new InvalidArgumentError(`failed to parse ${v} as a rational number`);
+  return Number(v);
+};
+function restartPolicy(v: string): { Name: string; MaximumRetryCount: number } {
+  const [name = '', count] = v.split(':');
+  if (count !== undefined && name !== 'on-failure') throw new InvalidArgumentError(`maximum retry count can only be used with 'on-failure'`);
+  if (count !== undefined && !/^\d+$/.test(count)) throw new InvalidArgumentError(`invalid restart policy format: maximum retry count must be an integer`);
+  return { Name: name, MaximumRetryCount: Number(count ?? 0) };
+}
+function ulimit(v: string, previous: RunFlags['ulimit']): RunFlags['ulimit'] {
+  const m = /^([a-z]+)=(-?\d+)(?::(-?\d+))?$/.exec(v);
+  if (!m) throw new InvalidArgumentError(`invalid ulimit argument: ${v}`);
+  const soft = Number(m[2]);
+  const hard = m[3] === undefined ? soft : Number(m[3]);
+  if (soft > hard) throw new InvalidArgumentError(`ulimit soft limit must be less than or equal to hard limit: ${soft} > ${hard}`);
+  return [...previous, { Name: m[1] as string, Soft: soft, Hard: hard }];
+}
+
+/** The flags `update` shares with `run`: cgroup limits and the restart policy. */
+export const withResourceFlags = (cmd: Command) =>
+  cmd
+    .option('-m, --memory <bytes>', 'Memory limit', bytes)
+    .option('--memory-swap <bytes>', "Swap limit equal to memory plus swap: '-1' to enable unlimited swap", bytes)
+    .option('--memory-reservation <bytes>', 'Memory soft limit', bytes)
+    .option('--cpus <decimal>', 'Number of CPUs', decimal)
+    .option('-c, --cpu-shares <int>', 'CPU shares (relative weight)', int)
+    .option('--cpu-period <int>', 'Limit CPU CFS (Completely Fair Scheduler) period', int)
+    .option('--cpu-quota <int>', 'Limit CPU CFS (Completely Fair Scheduler) quota', int)
+    .option('--cpuset-cpus <string>', 'CPUs in which to allow execution (0-3, 0,1)')
+    .option('--cpuset-mems <string>', 'MEMs in which to allow execution (0-3, 0,1)')
+    .option('--pids-limit <int>', 'Tune container pids limit (set -1 for unlimited)', int)
+    .option('--blkio-weight <uint16>', 'Block IO (relative weight), between 10 and 1000, or 0 to disable', int)
+    .option('--restart <string>', 'Restart policy to apply when a container exits', restartPolicy);
+
+export const withCreateFlags = (cmd: Command) =>
+  withResourceFlags(
+    cmd
+      .argument('<IMAGE>')
+      .argument('[COMMAND...]')
+      .option('--name <string>', 'Assign a name to the container')
+      .option('-e, --env <list>', 'Set environment variables', collect, [])
+      .option('--env-file <list>', 'Read in a file of environment variables', collect, [])
+      .option('-w, --workdir <string>', 'Working directory inside the container')
+      .option('-u, --user <string>', 'Username or UID (format: <name|uid>[:<group|gid>])')
+      .option('--entrypoint <string>', 'Overwrite the default ENTRYPOINT of the image')
+      .option('-h, --hostname <string>', 'Container host name')
+      .option('-l, --label <list>', 'Set meta data on a container', collect, [])
+      .option('--rm', 'Automatically remove the container and its associated anonymous volumes when it exits')
+      .option('-i, --interactive', 'Keep STDIN open even if not attached')
+      .option('-t, --tty', 'Allocate a pseudo-TTY')
+      .option('--init', 'Run an init inside the container that forwards signals and reaps processes')
+      .option('--stop-signal <string>', 'Signal to stop the container')
+      .option('--stop-timeout <int>', 'Timeout (in seconds) to stop a container', int)
+      .option('--read-only', "Mount the container's root filesystem as read only")
+      .option('--privileged', 'Give extended privileges to this container')
+      .option('--cap-add <list>', 'Add Linux capabilities', collect, [])
+      .option('--cap-drop <list>', 'Drop Linux capabilities', collect, [])
+      .option('--security-opt <list>', 'Security Options', collect, [])
+      .option('--ulimit <ulimit>', 'Ulimit options', ulimit, [])
+      .option('--pid <string>', 'PID namespace to use')
+      .option('--ipc <string>', 'IPC mode to use')
+      .option('--uts <string>', 'UTS namespace to use')
+      .option('--network <network>', 'Connect a container to a network')
+      .addOption(new Option('--net <network>').hideHelp())
+      .option('--oom-kill-disable', 'Disable OOM Killer')
+      .option('--shm-size <bytes>', 'Size of /dev/shm', bytes)
+      .option('--runtime <string>', 'Runtime to use for this container'),
+  ).passThroughOptions();
+
+/** The Engine API `Resources` fields set by flags (only those given). */
+export function resourcesBody(o: ResourceFlags) {
+  return {
+    ...(o.memory !== undefined && { Memory: o.memory }),
+    ...(o.memorySwap !== undefined && { MemorySwap: o.memorySwap }),
+    ...(o.memoryReservation !== undefined && { MemoryReservation: o.memoryReservation }),
+    ...(o.cpus !== undefined && { NanoCpus: Math.round(o.cpus * 1e9) }),
+    ...(o.cpuShares !== undefined && { CpuShares: o.cpuShares }),
+    ...(o.cpuPeriod !== undefined && { CpuPeriod: o.cpuPeriod }),
+    ...(o.cpuQuota !== undefined && { CpuQuota: o.cpuQuota }),
+    ...(o.cpusetCpus !== undefined && { CpusetCpus: o.cpusetCpus }),
+    ...(o.cpusetMems !== undefined && { CpusetMems: o.cpusetMems }),
+    ...(o.pidsLimit !== undefined && { PidsLimit: o.pidsLimit }),
+    ...(o.blkioWeight !== undefined && { BlkioWeight: o.blkioWeight }),
+    ...(o.restart && { RestartPolicy: o.restart }),
+  };
+}
+
+/** `--env-file`: KEY=VALUE lines, `#` comments and blank lines skipped; a bare KEY takes the CLI's own value. */
+function envFile(path: string): string[] {
+  return readFileSync(path, 'utf8')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'))
+    .flatMap((l) => (l.includes('=') ? [l] : process.env[l] !== undefined ? [`${l}=${process.env[l]}`] : []));
+}
+
+/** docker sends a seccomp profile's content, not its path (the daemon may not see the client's files). */
+function securityOpt(opt: string): string {
+  const m = /^seccomp[=:](.+)$/.exec(opt);
+  if (!m?.[1] || m[1] === 'unconfined') return opt;
+  return `seccomp=${readFileSync(m[1], 'utf8')}`;
+}
+
+export function createBody(image: string, cmd: string[], o: RunFlags) {
+  const attach = !o.detach;
+  return {
+    Image: image,
+    ...(cmd.length && { Cmd: cmd }),
+    ...(o.entrypoint !== undefined && { Entrypoint: o.entrypoint === '' ? [] : [o.entrypoint] }),
+    Env: [...o.envFile.flatMap(envFile), ...o.env],
+    ...(o.workdir && { WorkingDir: o.workdir }),
+    ...(o.user && { User: o.user }),
+    ...(o.hostname && { Hostname: o.hostname }),
+    Labels: Object.fromEntries(o.label.map((l) => [l.split('=')[0], l.includes('=') ? l.slice(l.indexOf('=') + 1) : ''])),
+    Tty: !!o.tty,
+    OpenStdin: !!o.interactive,
+    StdinOnce: !!o.interactive && attach,
+    AttachStdin: !!o.interactive && attach,
+    AttachStdout: attach,
+    AttachStderr: attach,
+    ...(o.stopSignal && { StopSignal: o.stopSignal }),
+    ...(o.stopTimeout !== undefined && { StopTimeout: o.stopTimeout }),
+    HostConfig: {
+      AutoRemove: !!o.rm,
+      ...resourcesBody(o),
+      ...(o.init && { Init: true }),
+      ...(o.readOnly && { ReadonlyRootfs: true }),
+      ...(o.privileged && { Privileged: true }),
+      ...(o.capAdd.length && { CapAdd: o.capAdd }),
+      ...(o.capDrop.length && { CapDrop: o.capDrop }),
+      ...(o.securityOpt.length && { SecurityOpt: o.securityOpt.map(securityOpt) }),
+      ...(o.ulimit.length && { Ulimits: o.ulimit }),
+      ...(o.pid && { PidMode: o.pid }),
+      ...(o.ipc && { IpcMode: o.ipc }),
+      ...(o.uts && { UTSMode: o.uts }),
+      ...((o.network ?? o.net) && { NetworkMode: o.network ?? o.net }),
+      ...(o.oomKillDisable && { OomKillDisable: true }),
+      ...(o.shmSize !== undefined && { ShmSize: o.shmSize }),
+      ...(o.runtime && { Runtime: o.runtime }),
+    },
+  };
+}

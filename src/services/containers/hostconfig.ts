@@ -1,0 +1,221 @@
+// The Engine API's HostConfig: the subset Berth honours, validated and normalised as dockerd does at create (and
+// at update), with dockerd's messages. Pure: host capabilities come in as `HostLimits`.
+import { InvalidArgument } from '../../errors/index.js';
+
+export type RestartPolicyName = '' | 'no' | 'always' | 'unless-stopped' | 'on-failure';
+
+export interface Ulimit {
+  Name: string;
+  Soft: number;
+  Hard: number;
+}
+
+/** The cgroup limits that `update` may change live (Engine API `Resources`). */
+export interface Resources {
+  Memory: number;
+  MemorySwap: number;
+  MemoryReservation: number;
+  NanoCpus: number;
+  CpuShares: number;
+  CpuPeriod: number;
+  CpuQuota: number;
+  CpusetCpus: string;
+  CpusetMems: string;
+  PidsLimit: number | null;
+  BlkioWeight: number;
+  OomKillDisable: boolean | null;
+}
+
+export interface HostConfig extends Resources {
+  AutoRemove: boolean;
+  Privileged: boolean;
+  ReadonlyRootfs: boolean;
+  CapAdd: string[] | null;
+  CapDrop: string[] | null;
+  SecurityOpt: string[] | null;
+  Init: boolean | null;
+  PidMode: string;
+  IpcMode: string;
+  UTSMode: string;
+  NetworkMode: string;
+  RestartPolicy: { Name: RestartPolicyName; MaximumRetryCount: number };
+  Ulimits: Ulimit[] | null;
+  ShmSize: number;
+}
+
+/** What the host's kernel offers, as dockerd's sysinfo: limits it lacks are dropped with a warning. */
+export interface HostLimits {
+  ncpu: number;
+  swapLimit: boolean;
+  blkioWeight: boolean;
+}
+
+export const resourceDefaults: Resources = {
+  Memory: 0,
+  MemorySwap: 0,
+  MemoryReservation: 0,
+  NanoCpus: 0,
+  CpuShares: 0,
+  CpuPeriod: 0,
+  CpuQuota: 0,
+  CpusetCpus: '',
+  CpusetMems: '',
+  PidsLimit: null,
+  BlkioWeight: 0,
+  OomKillDisable: null,
+};
+
+const defaults: HostConfig = {
+  ...resourceDefaults,
+  AutoRemove: false,
+  Privileged: false,
+  ReadonlyRootfs: false,
+  CapAdd: null,
+  CapDrop: null,
+  SecurityOpt: null,
+  Init: null,
+  PidMode: '',
+  IpcMode: 'private',
+  UTSMode: '',
+  NetworkMode: 'bridge',
+  RestartPolicy: { Name: 'no', MaximumRetryCount: 0 },
+  Ulimits: null,
+  ShmSize: 64 * 1024 * 1024,
+};
+
+const ulimitNames = ['core', 'cpu', 'data', 'fsize', 'locks', 'memlock', 'msgqueue', 'nice', 'nofile', 'nproc', 'rss', 'rtprio', 'rttime', 'sigpending', 'stack'];
+const minMemory = 6 * 1024 * 1024;
+
+/** Fills defaults and validates a create request's HostConfig; returns it with dockerd's warnings. */
+export function normalizeHostConfig(input: Partial<HostConfig> | null | undefined, host: HostLimits): { hostConfig: HostConfig; warnings: string[] } {
+  const given = Object.fromEntries(Object.entries(input ?? {}).filter(([, v]) => v !== null && v !== undefined)) as Partial<HostConfig>;
+  const hc: HostConfig = { ...defaults, ...given, RestartPolicy: { ...defaults.RestartPolicy, ...given.RestartPolicy } };
+  if (!hc.NetworkMode || hc.NetworkMode === 'default') hc.NetworkMode = 'bridge';
+  if (!hc.IpcMode) hc.IpcMode = 'private';
+  if (!hc.ShmSize) hc.ShmSize = defaults.ShmSize;
+  validateRestartPolicy(hc);
+  validateModes(hc);
+  for (const u of hc.Ulimits ?? []) {
+    if (!ulimitNames.includes(u.Name)) throw new InvalidArgument(`invalid ulimit type: ${u.Name}`);
+    if (u.Soft > u.Hard) throw new InvalidArgument(`ulimit soft limit must be less than or equal to hard limit: ${u.Soft} > ${u.Hard}`);
+  }
+  for (const opt of hc.SecurityOpt ?? []) parseSecurityOpt(opt);
+  const warnings = validateResources(hc, host, true);
+  return { hostConfig: hc, warnings };
+}
+
+/**
+ * Validates resources (at create, and the new values at `update`) in place, as dockerd's
+ * verifyPlatformContainerResources does: errors for impossible values, warnings (and the value dropped) for
+ * limits the kernel cannot enforce.
+ */
+export function validateResources(r: Resources, host: HostLimits, creating: boolean): string[] {
+  const warnings: string[] = [];
+  if (r.Memory !== 0 && r.Memory < minMemory) throw new InvalidArgument('Minimum memory limit allowed is 6MB');
+  if (r.Memory > 0 && r.MemorySwap > 0 && r.MemorySwap < r.Memory) {
+    throw new InvalidArgument('Minimum memoryswap limit should be larger than memory limit, see usage');
+  }
+  if (r.Memory === 0 && r.MemorySwap > 0 && creating) {
+    throw new InvalidArgument('You should always set the Memory limit when using Memoryswap limit, see usage');
+  }
+  if (r.Memory > 0 && r.MemoryReservation > 0 && r.MemoryReservation > r.Memory) {
+    throw new InvalidArgument('Minimum memory limit can not be less than memory reservation limit, see usage');
+  }
+  if (r.Memory > 0 && r.MemorySwap === 0 && creating) r.MemorySwap = host.swapLimit ? r.Memory * 2 : -1;
+  if (r.MemorySwap > 0 && !host.swapLimit) {
+    warnings.push('Your kernel does not support swap limit capabilities or the cgroup is not mounted. Memory limited without swap.');
+    r.MemorySwap = -1;
+  }
+  if (r.NanoCpus > 0 && (r.CpuPeriod > 0 || r.CpuQuota > 0)) {
+    throw new InvalidArgument('Conflicting options: Nano CPUs and CPU Period/Quota cannot both be set');
+  }
+  if (r.NanoCpus < 0 || r.NanoCpus > host.ncpu * 1e9) {
+    throw new InvalidArgument(`Range of CPUs is from 0.01 to ${host.ncpu}.00, as there are only ${host.ncpu} CPUs available`);
+  }
+  if (r.CpuPeriod !== 0 && (r.CpuPeriod < 1000 || r.CpuPeriod > 1_000_000)) {
+    throw new InvalidArgument('CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)');
+  }
+  if (r.CpuQuota !== 0 && r.CpuQuota > 0 && r.CpuQuota < 1000) throw new InvalidArgument('CPU cfs quota can not be less than 1ms (i.e. 1000)');
+  if (r.CpusetCpus && !cpusetAvailable(r.CpusetCpus, host.ncpu)) {
+    throw new InvalidArgument(`Requested CPUs are not available - requested ${r.CpusetCpus}, available: 0-${host.ncpu - 1}`);
+  }
+  if (r.BlkioWeight !== 0 && (r.BlkioWeight < 10 || r.BlkioWeight > 1000)) {
+    throw new InvalidArgument('Range of blkio weight is from 10 to 1000');
+  }
+  if (r.BlkioWeight > 0 && !host.blkioWeight) {
+    warnings.push('Your kernel does not support Block I/O weight or the cgroup is not mounted. Weight discarded.');
+    r.BlkioWeight = 0;
+  }
+  if (r.PidsLimit !== null && r.PidsLimit <= 0) r.PidsLimit = 0; // 0 and -1 both mean unlimited
+  return warnings;
+}
+
+function validateRestartPolicy(hc: HostConfig): void {
+  const p = hc.RestartPolicy;
+  if (!['', 'no', 'always', 'unless-stopped', 'on-failure'].includes(p.Name)) {
+    throw new InvalidArgument(`invalid restart policy: unknown policy '${p.Name}'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'`);
+  }
+  if (p.MaximumRetryCount < 0) throw new InvalidArgument('invalid restart policy: max-retries must be a positive integer');
+  if (p.MaximumRetryCount > 0 && p.Name !== 'on-failure') {
+    throw new InvalidArgument(`invalid restart policy: maximum retry count can only be used with 'on-failure'`);
+  }
+  if (hc.AutoRemove && p.Name !== '' && p.Name !== 'no') {
+    throw new InvalidArgument("can't create 'AutoRemove' container with restart policy");
+  }
+}
+
+/** Namespace modes this release supports: private, `host`, or another container's (`container:<name|id>`). */
+function validateModes(hc: HostConfig): void {
+  const check = (flag: string, value: string, allowed: string[]) => {
+    if (value && !allowed.includes(value) && !value.startsWith('container:')) throw new InvalidArgument(`invalid ${flag} mode: ${value}`);
+  };
+  check('PID', hc.PidMode, ['host']);
+  check('IPC', hc.IpcMode, ['private', 'shareable', 'host', 'none']);
+  check('UTS', hc.UTSMode, ['host']);
+  if (hc.UTSMode.startsWith('container:')) throw new InvalidArgument(`invalid UTS mode: ${hc.UTSMode}`);
+  // Bridges arrive with the networking issue: "bridge" is an isolated namespace (loopback only) until then.
+  if (!['bridge', 'none', 'host'].includes(hc.NetworkMode) && !hc.NetworkMode.startsWith('container:')) {
+    throw new InvalidArgument(`network ${hc.NetworkMode} not found`);
+  }
+}
+
+export interface SecurityOptions {
+  noNewPrivileges?: boolean;
+  /** `unconfined`, or a profile's JSON (the docker CLI sends the file's content, not its path). */
+  seccomp?: string;
+}
+
+/** `--security-opt` values: `no-new-privileges[=|:bool]`, `seccomp=…`, and the LSM options (accepted, no LSM here). */
+export function parseSecurityOpt(opt: string): SecurityOptions {
+  if (opt === 'no-new-privileges') return { noNewPrivileges: true };
+  const m = /^([a-z-]+)[=:](.*)$/s.exec(opt);
+  if (!m) throw new InvalidArgument(`invalid --security-opt 1: "${opt}"`);
+  const [, key = '', value = ''] = m;
+  switch (key) {
+    case 'no-new-privileges':
+      if (value !== 'true' && value !== 'false') throw new InvalidArgument(`invalid --security-opt 2: "${opt}"`);
+      return { noNewPrivileges: value === 'true' };
+    case 'seccomp':
+      return { seccomp: value };
+    case 'apparmor':
+    case 'label':
+    case 'systempaths':
+      return {};
+    default:
+      throw new InvalidArgument(`invalid --security-opt 2: "${opt}"`);
+  }
+}
+
+export function securityOptions(hc: HostConfig): SecurityOptions {
+  return Object.assign({}, ...(hc.SecurityOpt ?? []).map(parseSecurityOpt)) as SecurityOptions;
+}
+
+function cpusetAvailable(set: string, ncpu: number): boolean {
+  for (const part of set.split(',')) {
+    const m = /^(\d+)(?:-(\d+))?$/.exec(part.trim());
+    if (!m) throw new InvalidArgument(`Invalid value ${set} for cpuset cpus`);
+    const hi = Number(m[2] ?? m[1]);
+    if (hi >= ncpu || Number(m[1]) > hi) return false;
+  }
+  return true;
+}

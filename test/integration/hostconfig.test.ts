@@ -1,0 +1,226 @@
+// HostConfig on the real kernel: cgroup limits (checked in the host's cgroup files), live update, OOM kills,
+// capabilities, privileged mode, read-only rootfs, seccomp, no-new-privileges, ulimits, namespace modes, stop
+// signals and timeouts, --init, restart policies and runtime selection — with our CLI and the docker CLI.
+import assert from 'node:assert/strict';
+import { readFile, readlink, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { type Daemon, startDaemon } from '../harness/daemon.js';
+
+type Inspect = {
+  Id: string;
+  State: { Status: string; ExitCode: number; OOMKilled: boolean; Restarting: boolean; StartedAt: string };
+  RestartCount: number;
+  HostConfig: Record<string, unknown>;
+};
+
+const v2 = await readFile('/sys/fs/cgroup/cgroup.controllers').then(() => true, () => false);
+
+describe('host config', () => {
+  let d: Daemon;
+  before(async () => {
+    d = await startDaemon();
+  });
+  after(async () => {
+    const ids = (await d.berth(['ps', '-aq'])).stdout.trim().split('\n').filter(Boolean);
+    if (ids.length) await d.berth(['rm', '-f', ...ids]);
+    await d.destroy();
+  });
+
+  const inspect = async (name: string) => JSON.parse((await d.berth(['inspect', name])).stdout)[0] as Inspect;
+  const ok = async (args: string[]) => {
+    const r = await d.berth(args);
+    assert.equal(r.code, 0, `berth ${args.join(' ')}: ${r.stderr}`);
+    return r.stdout;
+  };
+  /** A value from the container's cgroup as the host sees it. */
+  const cgroup = async (id: string, v1: [string, string], v2file: string) => {
+    const dir = await containerCgroupDir(d, id);
+    return (await readFile(v2 ? join('/sys/fs/cgroup', dir, v2file) : join('/sys/fs/cgroup', v1[0], dir, v1[1]), 'utf8')).trim();
+  };
+
+  it('applies memory, CPU and pids limits to the cgroup, and update changes them live', async () => {
+    const id = (await ok(['run', '-d', '--name', 'limited', '-m', '32m', '--memory-reservation', '16m', '--cpus', '0.5', '--cpu-shares', '512', '--cpuset-cpus', '0', '--pids-limit', '20', 'busybox', 'sleep', '60'])).trim();
+    assert.equal(await cgroup(id, ['memory', 'memory.limit_in_bytes'], 'memory.max'), String(32 * 1024 * 1024));
+    assert.equal(await cgroup(id, ['cpu', 'cpu.cfs_quota_us'], 'cpu.max'), v2 ? '50000 100000' : '50000');
+    assert.equal(await cgroup(id, ['pids', 'pids.max'], 'pids.max'), '20');
+    assert.equal(await cgroup(id, ['cpuset', 'cpuset.cpus'], 'cpuset.cpus'), '0');
+    if (!v2) assert.equal(await cgroup(id, ['cpu', 'cpu.shares'], 'cpu.weight'), '512');
+    const hc = (await inspect('limited')).HostConfig;
+    assert.equal(hc['Memory'], 32 * 1024 * 1024);
+    assert.equal(hc['NanoCpus'], 0.5e9);
+
+    const up = await d.docker(['update', '-m', '64m', '--memory-swap', '128m', '--cpus', '1', '--pids-limit', '30', 'limited']);
+    assert.equal(up.code, 0, up.stderr);
+    assert.equal(up.stdout.trim(), 'limited');
+    assert.equal(await cgroup(id, ['memory', 'memory.limit_in_bytes'], 'memory.max'), String(64 * 1024 * 1024));
+    assert.equal(await cgroup(id, ['cpu', 'cpu.cfs_quota_us'], 'cpu.max'), v2 ? '100000 100000' : '100000');
+    assert.equal(await cgroup(id, ['pids', 'pids.max'], 'pids.max'), '30');
+    assert.equal((await inspect('limited')).HostConfig['Memory'], 64 * 1024 * 1024);
+    await ok(['rm', '-f', 'limited']);
+  });
+
+  it('rejects impossible limits with dockerd messages, and warns about what the kernel lacks', async () => {
+    const tiny = await d.docker(['run', '--rm', '-m', '1m', 'busybox', 'true']);
+    assert.equal(tiny.code, 125);
+    assert.match(tiny.stderr, /Minimum memory limit allowed is 6MB/);
+    const cpus = await d.berth(['run', '--rm', '--cpuset-cpus', '0-63', 'busybox', 'true']);
+    assert.equal(cpus.code, 125);
+    assert.match(cpus.stderr, /Requested CPUs are not available - requested 0-63/);
+    const swap = await d.berth(['create', '-m', '64m', '--memory-swap', '32m', 'busybox']);
+    assert.match(swap.stderr, /Minimum memoryswap limit should be larger than memory limit/);
+    const res = await d.client.call('POST', '/containers/create', { body: { Image: 'busybox', HostConfig: { NanoCpus: 64e9 } } }).catch((e: Error) => e);
+    assert.match(String(res), /Range of CPUs is from 0.01 to/);
+    const hasBlkioWeight = v2 || (await readFile('/sys/fs/cgroup/blkio/blkio.weight').then(() => true, () => false)) || (await readFile('/sys/fs/cgroup/blkio/blkio.bfq.weight').then(() => true, () => false));
+    const blkio = await d.berth(['run', '--rm', '--blkio-weight', '300', 'busybox', 'true']);
+    assert.equal(blkio.code, 0, blkio.stderr);
+    if (!hasBlkioWeight) assert.match(blkio.stderr, /WARNING: Your kernel does not support Block I\/O weight/);
+  });
+
+  it('an out-of-memory kill exits 137 and sets OOMKilled', async () => {
+    // tail buffers /dev/zero looking for a newline that never comes, until the limit kills it.
+    const r = await d.docker(['run', '--name', 'oom', '-m', '16m', '--memory-swap', '16m', 'busybox', 'tail', '/dev/zero']);
+    assert.equal(r.code, 137, r.stderr);
+    const s = (await inspect('oom')).State;
+    assert.equal(s.OOMKilled, true);
+    assert.equal(s.ExitCode, 137);
+    await ok(['rm', 'oom']);
+  });
+
+  it('capabilities: defaults, --cap-drop ALL, --cap-add, --privileged, and unknown names', async () => {
+    const capEff = async (...flags: string[]) => {
+      const out = await ok(['run', '--rm', ...flags, 'busybox', 'grep', 'CapEff', '/proc/self/status']);
+      return BigInt(`0x${out.trim().split(/\s+/)[1]}`);
+    };
+    assert.equal(await capEff(), 0xa80425fbn, "Docker's default set");
+    assert.equal(await capEff('--cap-drop', 'ALL'), 0n);
+    assert.equal(await capEff('--cap-drop', 'ALL', '--cap-add', 'net_admin'), 1n << 12n);
+    assert.equal((await capEff('--cap-add', 'SYS_ADMIN')) & (1n << 21n), 1n << 21n);
+    const bounding = /^CapBnd:\s*(\S+)/m.exec(await readFile('/proc/self/status', 'utf8'))?.[1];
+    assert.equal(await capEff('--privileged'), BigInt(`0x${bounding}`), "all of the daemon's capabilities");
+    const bad = await d.docker(['run', '--rm', '--cap-add', 'FOO', 'busybox', 'true']);
+    assert.equal(bad.code, 125);
+    assert.match(bad.stderr, /invalid CapAdd: unknown capability: "CAP_FOO"/);
+  });
+
+  it('--privileged lifts masked paths and device rules; the default does not', async () => {
+    const plain = await d.berth(['run', '--rm', 'busybox', 'sh', '-c', 'mkdir -p /mnt && mount -t tmpfs none /mnt && echo mounted']);
+    assert.notEqual(plain.code, 0, `${plain.stdout} ${plain.stderr}`);
+    const priv = await d.berth(['run', '--rm', '--privileged', 'busybox', 'sh', '-c', 'mkdir -p /mnt && mount -t tmpfs none /mnt && echo mounted; ls /dev | wc -l; wc -c < /proc/timer_list']);
+    assert.equal(priv.code, 0, priv.stderr);
+    const [mounted, devices, timerList] = priv.stdout.trim().split('\n');
+    assert.equal(mounted, 'mounted');
+    assert.ok(Number(devices) > 12, `privileged /dev has the host's devices (${devices})`);
+    assert.ok(Number(timerList) > 0, '/proc/timer_list readable when privileged');
+    const masked = await ok(['run', '--rm', 'busybox', 'sh', '-c', 'wc -c < /proc/timer_list']);
+    assert.equal(masked.trim(), '0', '/proc/timer_list is masked by default');
+  });
+
+  it('--read-only, no-new-privileges, seccomp and ulimits', async () => {
+    const ro = await d.berth(['run', '--rm', '--read-only', 'busybox', 'sh', '-c', 'touch /x; touch /dev/shm/ok && echo shm-ok']);
+    assert.match(ro.stderr, /Read-only file system/);
+    assert.equal(ro.stdout, 'shm-ok\n');
+    assert.match(await ok(['run', '--rm', '--security-opt', 'no-new-privileges', 'busybox', 'grep', 'NoNewPrivs', '/proc/self/status']), /NoNewPrivs:\s+1/);
+    assert.match(await ok(['run', '--rm', 'busybox', 'grep', 'Seccomp:', '/proc/self/status']), /Seccomp:\s+2/, 'the default profile filters');
+    assert.match(await ok(['run', '--rm', '--security-opt', 'seccomp=unconfined', 'busybox', 'grep', 'Seccomp:', '/proc/self/status']), /Seccomp:\s+0/);
+    assert.match(await ok(['run', '--rm', '--privileged', 'busybox', 'grep', 'Seccomp:', '/proc/self/status']), /Seccomp:\s+0/);
+    // A profile of one's own (the CLI sends the file's content): mkdir refused with EPERM.
+    const profile = join(d.dir, 'no-mkdir.json');
+    await writeFile(profile, JSON.stringify({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO', errnoRet: 1 }] }));
+    for (const cli of [d.berth, d.docker]) {
+      const blocked = await cli(['run', '--rm', '--security-opt', `seccomp=${profile}`, 'busybox', 'mkdir', '/made']);
+      assert.equal(blocked.code, 1);
+      assert.match(blocked.stderr, /Operation not permitted/);
+    }
+    const bad = await d.docker(['run', '--rm', '--security-opt', 'bogus=1', 'busybox', 'true']);
+    assert.equal(bad.code, 125);
+    assert.match(bad.stderr, /invalid --security-opt/);
+    const lim = await ok(['run', '--rm', '--ulimit', 'nofile=512:1024', 'busybox', 'sh', '-c', 'ulimit -n; ulimit -Hn']);
+    assert.equal(lim, '512\n1024\n');
+  });
+
+  it('namespace modes: --pid, --ipc, --uts and --network host or none', async () => {
+    const ns = async (...flags: string[]) => (await ok(['run', '--rm', ...flags, 'busybox', 'sh', '-c', 'for n in pid ipc uts net; do readlink /proc/self/ns/$n; done'])).trim().split('\n');
+    const host = await Promise.all(['pid', 'ipc', 'uts', 'net'].map((n) => readlink(`/proc/self/ns/${n}`)));
+    const priv = await ns();
+    for (let i = 0; i < 4; i++) assert.notEqual(priv[i], host[i], 'private by default');
+    const shared = await ns('--pid', 'host', '--ipc', 'host', '--uts', 'host', '--network', 'host');
+    assert.deepEqual(shared, host);
+    assert.equal((await ok(['run', '--rm', '--uts', 'host', 'busybox', 'hostname'])).trim(), hostname());
+    assert.equal((await ok(['run', '--rm', '--network', 'none', 'busybox', 'ls', '/sys/class/net'])).trim(), 'lo');
+    const badNet = await d.berth(['run', '--rm', '--network', 'nosuchnet', 'busybox', 'true']);
+    assert.match(badNet.stderr, /network nosuchnet not found/);
+    // Joining another container's namespaces.
+    await ok(['run', '-d', '--name', 'nsowner', 'busybox', 'sleep', '60']);
+    const owner = (await ok(['inspect', '--format', '{{.State.Pid}}', 'nsowner'])).trim();
+    const joined = await ok(['run', '--rm', '--pid', 'container:nsowner', '--network', 'container:nsowner', 'busybox', 'sh', '-c', 'readlink /proc/self/ns/pid; readlink /proc/self/ns/net']);
+    assert.deepEqual(joined.trim().split('\n'), [await readlink(`/proc/${owner}/ns/pid`), await readlink(`/proc/${owner}/ns/net`)]);
+    await ok(['rm', '-f', 'nsowner']);
+  });
+
+  it('stop uses --stop-signal and --stop-timeout; --init runs docker-init as PID 1', async () => {
+    await ok(['run', '-d', '--name', 'usr1', '--stop-signal', 'USR1', 'busybox', 'sh', '-c', 'trap "echo got-usr1; exit 3" USR1; while :; do sleep 0.1; done']);
+    await ok(['stop', 'usr1']);
+    assert.equal((await inspect('usr1')).State.ExitCode, 3);
+    assert.match(await ok(['logs', 'usr1']), /got-usr1/);
+    await ok(['run', '-d', '--name', 'stubborn', '--stop-timeout', '1', 'busybox', 'sleep', '60']);
+    const t0 = Date.now();
+    await ok(['stop', 'stubborn']);
+    assert.ok(Date.now() - t0 < 5000, 'killed after the 1 s stop timeout, not 10 s');
+    assert.equal((await inspect('stubborn')).State.ExitCode, 137);
+    const badSig = await d.berth(['kill', '-s', 'NOPE', 'stubborn']);
+    assert.match(badSig.stderr, /Invalid signal: NOPE/);
+    const init = await ok(['run', '--rm', '--init', 'busybox', 'sh', '-c', 'cat /proc/1/cmdline | tr "\\0" " "']);
+    assert.match(init, /^\/sbin\/docker-init -- sh -c/);
+    await ok(['rm', 'usr1', 'stubborn']);
+  });
+
+  it('restart policies: on-failure:N, always until stopped, and restart', async () => {
+    await ok(['run', '-d', '--name', 'flaky', '--restart', 'on-failure:2', 'busybox', 'sh', '-c', 'echo run; exit 3']);
+    for (let i = 0; i < 100 && ((await inspect('flaky')).RestartCount < 2 || (await inspect('flaky')).State.Status !== 'exited'); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const flaky = await inspect('flaky');
+    assert.equal(flaky.RestartCount, 2);
+    assert.equal(flaky.State.Status, 'exited');
+    assert.equal(flaky.State.ExitCode, 3);
+    assert.equal((await ok(['logs', 'flaky'])).split('\n').filter((l) => l === 'run').length, 3);
+
+    await ok(['run', '-d', '--name', 'forever', '--restart', 'always', 'busybox', 'sh', '-c', 'sleep 0.2']);
+    for (let i = 0; i < 100 && (await inspect('forever')).RestartCount < 2; i++) await new Promise((r) => setTimeout(r, 100));
+    assert.ok((await inspect('forever')).RestartCount >= 2);
+    await ok(['stop', 'forever']);
+    await new Promise((r) => setTimeout(r, 700));
+    assert.equal((await inspect('forever')).State.Status, 'exited', 'a stopped container stays stopped');
+
+    const conflict = await d.docker(['run', '--rm', '--restart', 'always', 'busybox', 'true']);
+    assert.equal(conflict.code, 125);
+
+    await ok(['run', '-d', '--name', 'restartme', 'busybox', 'sleep', '60']);
+    const before = (await inspect('restartme')).State.StartedAt;
+    const r = await d.docker(['restart', '-t', '0', 'restartme']);
+    assert.equal(r.code, 0, r.stderr);
+    const after = (await inspect('restartme')).State;
+    assert.equal(after.Status, 'running');
+    assert.notEqual(after.StartedAt, before);
+    await ok(['rm', '-f', 'flaky', 'forever', 'restartme']);
+  });
+
+  it('runtimes: info says which work here; --runtime picks one and rejects unknown names', async () => {
+    const info = JSON.parse(await ok(['info', '--format', '{{json .}}'])) as { Runtimes: Record<string, { status?: Record<string, string> }>; DefaultRuntime: string };
+    assert.equal(info.Runtimes[info.DefaultRuntime]?.status?.['usable'], 'true');
+    assert.equal((await ok(['run', '--rm', '--runtime', 'runc', 'busybox', 'echo', 'hi'])).trim(), 'hi');
+    const bad = await d.docker(['run', '--rm', '--runtime', 'nope', 'busybox', 'true']);
+    assert.equal(bad.code, 125);
+    assert.match(bad.stderr, /unknown or invalid runtime name: nope/);
+  });
+});
+
+/** The container's cgroup path relative to a hierarchy root, from its init process. */
+async function containerCgroupDir(d: Daemon, id: string): Promise<string> {
+  const pid = (await d.berth(['inspect', '--format', '{{.State.Pid}}', id])).stdout.trim();
+  const lines = (await readFile(`/proc/${pid}/cgroup`, 'utf8')).split('\n');
+  const line = v2 ? lines.find((l) => l.startsWith('0::')) : lines.find((l) => /:memory:/.test(l));
+  return line?.split(':').slice(2).join(':') ?? '';
+}
