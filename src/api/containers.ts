@@ -8,6 +8,7 @@ import { Status } from './errors.js';
 import { type Req, qBool, qFilters, readJsonBody, sendEmpty, sendJson } from './http.js';
 import type { Route } from './router.js';
 import { frame } from './stream.js';
+import { parseDetachKeys, pumpInput, upgrade } from './hijack.js';
 
 /** The body of `POST /containers/create` (ContainerConfig + HostConfig), the fields this slice reads. */
 interface CreateBody {
@@ -48,6 +49,10 @@ export function containerRoutes(s: Services): Route[] {
       await c.rename(id(req), name);
       sendEmpty(res, Status.NoContent);
     }],
+    ['POST', /^\/containers\/([^/]+)\/resize$/, async (req, res) => {
+      await c.resize(id(req), Number(req.query.get('h') ?? 0), Number(req.query.get('w') ?? 0));
+      sendEmpty(res, Status.OK);
+    }],
     ['POST', /^\/containers\/([^/]+)\/pause$/, async (req, res) => {
       await c.setPaused(id(req), true);
       sendEmpty(res, Status.NoContent);
@@ -59,7 +64,6 @@ export function containerRoutes(s: Services): Route[] {
     ['POST', /^\/containers\/create$/, async (req, res) => {
       const body = (await readJsonBody<CreateBody>(req.raw)) ?? {};
       if (!body.Image) throw new InvalidArgument('config cannot be empty in order to create a container');
-      if (body.Tty || body.OpenStdin) throw new InvalidArgument('interactive and TTY containers are not supported yet by berthd');
       const cmd = asList(body.Cmd);
       const entrypoint = asList(body.Entrypoint);
       const created = await c.create({
@@ -157,28 +161,35 @@ async function logs(s: Services, req: Req, res: ServerResponse): Promise<void> {
 }
 
 /**
- * `POST /containers/{id}/attach` as a hijacked connection (HTTP 101, then raw frames), which the docker CLI uses
- * for `run` and `attach`. Output only in this slice: stdin is not forwarded yet.
+ * `POST /containers/{id}/attach` as a hijacked connection (HTTP 101, then raw frames, or raw bytes for a TTY),
+ * which the docker CLI uses for `run` and `attach`. Output follows the container's log from where it stood when
+ * the client attached; input goes to the container's stdin until the client half-closes or detaches.
  */
-export async function attach(s: Services, containerId: string, query: URLSearchParams, socket: Duplex): Promise<void> {
+export async function attach(s: Services, containerId: string, query: URLSearchParams, socket: Duplex, head: Buffer): Promise<void> {
   const target = s.containers.resolve(containerId);
+  const detachKeys = parseDetachKeys(query.get('detachKeys'));
   const ac = new AbortController();
   socket.on('close', () => ac.abort());
   socket.on('error', () => ac.abort());
   // Fix where the output starts before answering: the client starts the container as soon as it sees the 101.
   const output = await s.containers.attachOutput(target.id, ac.signal);
-  socket.write(
-    'HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.multiplexed-stream\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n',
-  );
+  const tty = target.config.Tty;
+  upgrade(socket, tty);
   if (!qBool(query, 'stream')) {
     socket.end();
     return;
+  }
+  if (qBool(query, 'stdin') && target.config.OpenStdin) {
+    const stdin = s.containers.stdin(target.id);
+    // As in dockerd, the detach sequence is looked for on TTYs only.
+    pumpInput(socket, head, tty ? detachKeys : Buffer.alloc(0), { data: (b) => stdin.write(b), end: () => stdin.end(), detach: () => ac.abort() });
   }
   const stdout = qBool(query, 'stdout');
   const stderr = qBool(query, 'stderr');
   for await (const e of output) {
     if ((e.stream === 'stdout' && !stdout) || (e.stream === 'stderr' && !stderr)) continue;
-    socket.write(frame(e.stream, Buffer.from(e.text)));
+    const data = Buffer.from(e.text);
+    socket.write(tty ? data : frame(e.stream, data));
   }
   socket.end();
 }

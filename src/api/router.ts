@@ -4,8 +4,8 @@ import type { Handler } from './http.js';
 
 export type Route = [method: string, pattern: RegExp, handler: Handler];
 
-export interface Match {
-  handler: Handler;
+export interface Match<H = Handler> {
+  handler: H;
   params: string[];
   path: string;
   version: number;
@@ -17,11 +17,11 @@ const versionPrefix = /^\/v(\d+)\.(\d+)(\/.*)$/;
  * Strips and checks the `/vX.Y` prefix (optional, as in Docker), then finds the route. Path parameters are
  * URL-decoded; image names keep their slashes (`/images/localhost:5000/a/b/json`).
  */
-export function matchRoute(
-  routes: Route[],
+export function matchRoute<H = Handler>(
+  routes: Array<[method: string, pattern: RegExp, handler: H]>,
   req: IncomingMessage,
   versions: { min: number; max: number },
-): Match {
+): Match<H> {
   const url = new URL(req.url ?? '/', 'http://berth');
   let path = url.pathname;
   let version = versions.max;

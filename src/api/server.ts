@@ -5,15 +5,22 @@ import { apiVersion, berthVersion, minApiVersion } from '../services/index.js';
 import type { Logger } from '../util/logger.js';
 import { toHttpError } from './errors.js';
 import { attach, containerRoutes } from './containers.js';
+import { execRoutes, execStartHijacked } from './exec.js';
 import { imageRoutes } from './images.js';
 import { type Req, sendJson } from './http.js';
 import { type Route, matchRoute } from './router.js';
+import { statsRoutes } from './stats.js';
 import { systemRoutes } from './system.js';
+
+type HijackHandler = (id: string, raw: IncomingMessage, socket: Duplex, head: Buffer) => Promise<void>;
 
 /** The Docker Engine API over HTTP/1.1: every response carries Docker's identification headers. */
 export function createApiServer(services: Services, log: Logger): Server {
-  const routes: Route[] = [...systemRoutes(services), ...imageRoutes(services), ...containerRoutes(services)];
-  const hijackRoutes: Route[] = [['POST', /^\/containers\/([^/]+)\/attach$/, () => {}]];
+  const routes: Route[] = [...systemRoutes(services), ...imageRoutes(services), ...containerRoutes(services), ...execRoutes(services), ...statsRoutes(services)];
+  const hijackRoutes: Array<[string, RegExp, HijackHandler]> = [
+    ['POST', /^\/containers\/([^/]+)\/attach$/, (id, raw, socket, head) => attach(services, id, new URL(raw.url ?? '/', 'http://berth').searchParams, socket, head)],
+    ['POST', /^\/exec\/([^/]+)\/start$/, (id, raw, socket, head) => execStartHijacked(services, id, raw, socket, head)],
+  ];
   const versions = { min: Number(minApiVersion), max: Number(apiVersion) };
   const server = createServer(async (raw, res) => {
     res.setHeader('Api-Version', apiVersion);
@@ -48,11 +55,11 @@ export function createApiServer(services: Services, log: Logger): Server {
   });
   server.requestTimeout = 0;
   // Hijacked connections (`Connection: Upgrade`, as the docker CLI sends for attach): the socket becomes a raw stream.
-  server.on('upgrade', (raw: IncomingMessage, socket: Duplex) => {
+  server.on('upgrade', (raw: IncomingMessage, socket: Duplex, head: Buffer) => {
     void (async () => {
       try {
         const m = matchRoute(hijackRoutes, raw, versions);
-        await attach(services, m.params[0] ?? '', new URL(raw.url ?? '/', 'http://berth').searchParams, socket);
+        await m.handler(m.params[0] ?? '', raw, socket, head);
       } catch (e) {
         const { status, message, unexpected } = toHttpError(e);
         if (unexpected) log.error('hijacked request failed', { url: raw.url, error: e });

@@ -1,7 +1,9 @@
 import { Command, CommanderError } from 'commander';
 import { type Cli, CliError, ExitCode, createCli, describeError } from './context.js';
 import { registerContainerCommands } from './commands/container.js';
+import { registerExecCommands } from './commands/exec.js';
 import { registerImageCommands } from './commands/image.js';
+import { registerStatsCommands } from './commands/stats.js';
 import { registerSystemCommands } from './commands/system.js';
 
 /** Builds the command tree. Commands get a lazily created client, so `--help` never touches the daemon. */
@@ -26,6 +28,8 @@ export function buildProgram(cliFor: (host?: string) => Cli): Command {
   registerImageCommands(program, image, lazy);
   registerSystemCommands(program, system, lazy);
   registerContainerCommands(program, container, lazy);
+  registerExecCommands(program, container, lazy);
+  registerStatsCommands(program, container, lazy);
   for (const c of [program, image, system, container, ...program.commands, ...image.commands, ...system.commands, ...container.commands]) {
     c.exitOverride();
     if (c !== program) c.helpOption('--help', 'Print usage'); // docker's subcommands keep -h for their own flags

@@ -105,13 +105,18 @@ export class EngineClient {
    * the daemon's 101 answer; an error answer becomes an ApiError.
    */
   hijack(method: string, path: string, opts: RequestOptions = {}): Promise<import('node:net').Socket> {
+    const payload = opts.body === undefined ? undefined : Buffer.from(JSON.stringify(opts.body));
     return new Promise((resolve, reject) => {
       const req = httpRequest({
         ...this.target,
         agent,
         method,
         path: `/v${clientApiVersion}${path}${encodeQuery(opts.query)}`,
-        headers: { Connection: 'Upgrade', Upgrade: 'tcp' },
+        headers: {
+          Connection: 'Upgrade',
+          Upgrade: 'tcp',
+          ...(payload && { 'Content-Type': 'application/json', 'Content-Length': String(payload.length) }),
+        },
       });
       req.on('upgrade', (_res, socket) => resolve(socket as import('node:net').Socket));
       req.on('response', async (res) => {
@@ -125,7 +130,7 @@ export class EngineClient {
         reject(new ApiError(res.statusCode ?? 500, message));
       });
       req.on('error', (e: NodeJS.ErrnoException) => reject(['ECONNREFUSED', 'ENOENT', 'EACCES'].includes(e.code ?? '') ? new ConnectError(this.host, e) : e));
-      req.end();
+      req.end(payload);
     });
   }
 

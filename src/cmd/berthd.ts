@@ -14,7 +14,7 @@ import { openLayerStore } from '../layers/index.js';
 import { openImageMetadata } from '../metadata/index.js';
 import { openRecordStore } from '../metadata/records.js';
 import { CliRuntime, ConmonMonitor, defaultSeccompProfilePath, loadSeccompProfile, probeRuntimes } from '../runtime/index.js';
-import { ContainerService, type ContainerRecord, EventBus, ImageService, SystemService, berthVersion, ensureBusyboxImage } from '../services/index.js';
+import { ContainerService, type ContainerRecord, EventBus, ExecService, ImageService, SystemService, berthVersion, ensureBusyboxImage } from '../services/index.js';
 import { newId } from '../util/ids.js';
 import { type LogLevel, type Logger, createLogger, isLogLevel } from '../util/logger.js';
 
@@ -143,14 +143,14 @@ async function main(): Promise<void> {
     return undefined;
   });
   const initPath = await which('tini-static');
-  const conmonPath = (await which('conmon')) ?? 'conmon';
+  const monitor = new ConmonMonitor((await which('conmon')) ?? 'conmon');
   const containers = new ContainerService({
     images,
     layers,
     records: await openRecordStore<ContainerRecord>(join(cfg.dataRoot, 'metadata', 'containers')),
     runtimes: new Map(Object.entries(runtimes).map(([name, r]) => [name, new CliRuntime(name, r.path, join(cfg.execRoot, 'runtime', name))])),
     defaultRuntime,
-    monitor: new ConmonMonitor(conmonPath),
+    monitor,
     host,
     defaultSeccomp: async () => seccompProfile,
     ...(initPath && { initPath }),
@@ -161,6 +161,7 @@ async function main(): Promise<void> {
     cgroupParent: cfg.cgroupParent,
   });
   await containers.recover();
+  const exec = new ExecService(containers, monitor, events);
   const daemonIdFile = join(cfg.dataRoot, 'engine-id');
   const daemonId = (await readFile(daemonIdFile, 'utf8').catch(() => '')).trim() || newId();
   await writeFile(daemonIdFile, daemonId);
@@ -179,7 +180,7 @@ async function main(): Promise<void> {
 
   const servers: Array<{ server: Server; cleanup: () => Promise<void> }> = [];
   for (const host of cfg.hosts) {
-    const server = createApiServer({ images, containers, system, events }, log.child({ component: 'api' }));
+    const server = createApiServer({ images, containers, exec, system, events }, log.child({ component: 'api' }));
     servers.push({ server, cleanup: await listen(server, host) });
   }
   await writeFile(cfg.pidfile, `${process.pid}\n`);

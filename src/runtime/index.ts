@@ -3,7 +3,8 @@
 export { buildSpec, defaultCapabilities, type LinuxDevice, type LinuxResources, type NamespaceType, type RuntimeSpec, type SpecMount, type SpecOptions } from './spec.js';
 export { allCapabilities, containerCapabilities, validateCapabilities } from './capabilities.js';
 export { CliRuntime, type ContainerState, type OciRuntime } from './oci-runtime.js';
-export { ConmonMonitor, type MonitorHandle, type MonitorPaths } from './monitor.js';
+export { ConmonMonitor, type ExecHandle, type MonitorHandle, type MonitorPaths, type StdioOptions } from './monitor.js';
+export { AttachSocket, resizeTerminal, type OutputStream } from './attach.js';
 export {
   defaultSeccompProfilePath,
   loadSeccompProfile,

@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Internal, InvalidArgument, isNotExist } from '../errors/index.js';
 import type { OciRuntime } from './oci-runtime.js';
+import { AttachSocket } from './attach.js';
 
 /** Where one container's monitor keeps its files. */
 export interface MonitorPaths {
@@ -13,6 +14,41 @@ export interface MonitorPaths {
   exitDir: string;
   /** Directory for the attach socket. */
   socketDir: string;
+}
+
+/** How the process's stdio is set up: a pipe or a TTY, with or without stdin. */
+export interface StdioOptions {
+  stdin?: boolean;
+  terminal?: boolean;
+  /** Keep the process's stdin open when an attached client goes (docker's StdinOnce=false). */
+  leaveStdinOpen?: boolean;
+}
+
+function stdioArgs(o: StdioOptions): string[] {
+  return [...(o.stdin ? ['-i'] : []), ...(o.terminal ? ['-t'] : []), ...(o.stdin && o.leaveStdinOpen ? ['--leave-stdin-open'] : [])];
+}
+
+/** An exec session's process. */
+export interface ExecHandle {
+  pid: number;
+  /** Resolves with the exit code. */
+  exited: Promise<number>;
+  /** The attach socket, connected before the process started (when asked for). */
+  attach?: AttachSocket;
+}
+
+/** JSON objects, one per line, from a pipe (conmon's sync and attach pipes). */
+async function* jsonLines(stream: NodeJS.ReadableStream): AsyncGenerator<unknown> {
+  let buf = '';
+  for await (const chunk of stream) {
+    buf += String(chunk);
+    let nl: number;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, nl).trim();
+      buf = buf.slice(nl + 1);
+      if (line) yield JSON.parse(line) as unknown;
+    }
+  }
 }
 
 export interface MonitorHandle {
@@ -30,7 +66,7 @@ export interface MonitorHandle {
 export class ConmonMonitor {
   constructor(private readonly conmonPath: string) {}
 
-  async create(id: string, runtime: OciRuntime, p: MonitorPaths, opts: { stdin?: boolean; terminal?: boolean } = {}): Promise<MonitorHandle> {
+  async create(id: string, runtime: OciRuntime, p: MonitorPaths, opts: StdioOptions = {}): Promise<MonitorHandle> {
     const pidFile = join(p.bundle, 'container.pid');
     const conmonPidFile = join(p.bundle, 'conmon.pid');
     const args = [
@@ -48,8 +84,7 @@ export class ConmonMonitor {
       '--socket-dir-path', p.socketDir,
       '--full-attach',
       '--log-level', 'error',
-      ...(opts.stdin ? ['-i'] : []),
-      ...(opts.terminal ? ['-t'] : []),
+      ...stdioArgs(opts),
     ];
     const reply = await this.spawnWithSyncPipe(args, p.bundle);
     const monitorPid = Number((await readFile(conmonPidFile, 'utf8').catch(() => '')).trim());
@@ -63,6 +98,63 @@ export class ConmonMonitor {
       throw new Internal(`OCI runtime create failed: ${reason}`);
     }
     return { pid: reply.data, monitorPid };
+  }
+
+  /**
+   * Runs a process in a running container (`runtime exec`) under its own conmon, the way Podman's exec sessions
+   * work: conmon sets up the attach socket in `dir` and says so on the attach pipe; the caller may connect; then
+   * the start pipe lets the process run. The sync pipe reports its pid, then its exit code. Output is not logged.
+   */
+  async exec(containerId: string, runtime: OciRuntime, dir: string, processSpec: string, opts: StdioOptions & { attach: boolean; sessionId: string }): Promise<ExecHandle> {
+    const args = [
+      '--api-version', '1',
+      '-c', containerId,
+      '-u', opts.sessionId,
+      '-n', containerId,
+      '-r', runtime.path,
+      ...runtime.globalArgs.map((a) => `--runtime-arg=${a}`),
+      '-b', dir,
+      '-p', join(dir, 'exec.pid'),
+      '-P', join(dir, 'conmon.pid'),
+      '-l', 'none',
+      '--exit-dir', join(dir, 'exits'),
+      '--socket-dir-path', dir,
+      '--full-attach',
+      '--log-level', 'error',
+      '--exec',
+      '--exec-process-spec', processSpec,
+      '--exec-attach',
+      ...stdioArgs(opts),
+    ];
+    const child = spawn(this.conmonPath, args, {
+      cwd: dir,
+      stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe', 'pipe'],
+      env: { ...process.env, _OCI_SYNCPIPE: '3', _OCI_STARTPIPE: '4', _OCI_ATTACHPIPE: '5' },
+    });
+    let stderr = '';
+    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+    const sync = jsonLines(child.stdio[3] as NodeJS.ReadableStream);
+    const attachPipe = jsonLines((child.stdio as unknown as NodeJS.ReadableStream[])[5] as NodeJS.ReadableStream);
+    const start = child.stdio[4] as NodeJS.WritableStream;
+    const failed = (what: string) => new Internal(`exec: conmon ${what}: ${stderr.trim() || 'no reason given'}`);
+    start.write('0'); // conmon waits for this before it daemonizes (a chance to place it in a cgroup)
+    if ((await attachPipe.next()).done) throw failed('did not set up the attach socket');
+    const attach = opts.attach ? await AttachSocket.connect(dir) : undefined;
+    start.write('0'); // now the process may run: its first output will reach the attached socket
+    const started = await sync.next();
+    const pid = (started.value as { data?: number; message?: string } | undefined)?.data;
+    if (started.done || pid === undefined || pid < 0) {
+      attach?.close();
+      const reason = runtimeMessage((started.value as { message?: string } | undefined)?.message ?? stderr);
+      throw new InvalidArgument(`OCI runtime exec failed: ${reason || 'no reason given'}`);
+    }
+    const exited = sync.next().then(async (r) => {
+      (start as unknown as { destroy(): void }).destroy();
+      const code = (r.value as { data?: number } | undefined)?.data;
+      // After a berthd restart the pipe is gone; the exit file still has the code.
+      return typeof code === 'number' ? code : ((await this.exitCode(containerId, join(dir, 'exits'))) ?? -1);
+    });
+    return { pid, exited, ...(attach && { attach }) };
   }
 
   /**

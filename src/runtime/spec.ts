@@ -38,6 +38,7 @@ export interface RuntimeSpec {
   ociVersion: string;
   process: {
     terminal: boolean;
+    consoleSize?: { height: number; width: number };
     user: { uid: number; gid: number; additionalGids?: number[] };
     args: string[];
     env: string[];
@@ -103,6 +104,8 @@ export interface SpecOptions {
   /** cgroup namespaces are private on cgroup v2 hosts only, as Docker does. */
   cgroupVersion: '1' | '2';
   terminal?: boolean;
+  /** The client's terminal size, so the process sees it from its first instruction. */
+  consoleSize?: [height: number, width: number];
   readonlyRootfs?: boolean;
   /** Namespaces not made private: `host` shares the host's, a path joins that namespace (another container's). */
   joinNamespaces?: Partial<Record<NamespaceType, 'host' | string>>;
@@ -135,6 +138,7 @@ export function buildSpec(o: SpecOptions): RuntimeSpec {
     ociVersion: '1.0.2-dev',
     process: {
       terminal: !!o.terminal,
+      ...(o.terminal && o.consoleSize?.[0] && o.consoleSize[1] && { consoleSize: { height: o.consoleSize[0], width: o.consoleSize[1] } }),
       user: { uid: o.uid, gid: o.gid },
       args: o.args,
       env: o.env,

@@ -1,5 +1,6 @@
 // The daemon's use-cases, as the API layer sees them.
 import type { ContainerService } from './containers/index.js';
+import type { ExecService } from './containers/exec.js';
 import type { ImageService } from './images/index.js';
 import type { EventBus } from './system/events.js';
 import type { SystemService } from './system/index.js';
@@ -7,12 +8,14 @@ import type { SystemService } from './system/index.js';
 export interface Services {
   images: ImageService;
   containers: ContainerService;
+  exec: ExecService;
   system: SystemService;
   events: EventBus;
 }
 
 export { ImageService } from './images/index.js';
 export { ContainerService, type ContainerRecord, type CreateOptions } from './containers/index.js';
+export { ExecService, type ExecConfig } from './containers/exec.js';
 export { EventBus } from './system/events.js';
 export { SystemService, apiVersion, minApiVersion, berthVersion } from './system/index.js';
 export { loadImages } from './images/load.js';

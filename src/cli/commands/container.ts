@@ -8,6 +8,7 @@ import { tabulate } from '../format/tabwriter.js';
 import { humanSize, timeAgo } from '../format/units.js';
 import { printList, goTime } from '../output.js';
 import { collect, confirm, filtersQuery, inspectNames } from './common.js';
+import { checkTty, demux, holdSession, sendTerminalSize } from './interactive.js';
 import { type ResourceFlags, type RunFlags, createBody, resourcesBody, withCreateFlags, withResourceFlags } from './run-flags.js';
 
 interface Summary {
@@ -19,21 +20,6 @@ interface Summary {
   State: string;
   Status: string;
   Labels: Record<string, string> | null;
-}
-
-/** Writes demultiplexed attach/log frames to stdout and stderr; returns when the stream ends. */
-async function demux(stream: AsyncIterable<Buffer | string>): Promise<void> {
-  let buf = Buffer.alloc(0);
-  for await (const chunk of stream) {
-    buf = Buffer.concat([buf, typeof chunk === 'string' ? Buffer.from(chunk) : chunk]);
-    while (buf.length >= 8) {
-      const size = buf.readUInt32BE(4);
-      if (buf.length < 8 + size) break;
-      const payload = buf.subarray(8, 8 + size);
-      (buf[0] === 2 ? process.stderr : process.stdout).write(payload);
-      buf = buf.subarray(8 + size);
-    }
-  }
 }
 
 /** docker's mapping of start failures to exit codes: 127 command not found, 126 cannot execute, else 125. */
@@ -68,14 +54,18 @@ export function registerContainerCommands(program: Command, container: Command, 
     withCreateFlags(cmd)
       .option('-d, --detach', 'Run container in background and print container ID')
       .action(async (image: string, args: string[], o: RunFlags) => {
+        if (!o.detach) checkTty(o);
         const id = await create(image, args, o);
         if (o.detach) {
           await startOrFail(cli, id);
           cli.out(id);
           return;
         }
-        const socket: Socket = await cli.client().hijack('POST', `/containers/${id}/attach`, { query: { stream: true, stdout: true, stderr: true } });
-        const output = demux(socket);
+        const socket: Socket = await cli.client().hijack('POST', `/containers/${id}/attach`, {
+          query: { stream: true, stdout: true, stderr: true, stdin: o.interactive, detachKeys: o.detachKeys },
+        });
+        const resize = (h: number, w: number) => cli.client().do('POST', `/containers/${id}/resize`, { query: { h: String(h), w: String(w) } });
+        const output = holdSession(socket, { tty: !!o.tty, stdin: !!o.interactive, resize, ...(o.detachKeys && { detachKeys: o.detachKeys }) });
         const waitRes = await cli.client().call('POST', `/containers/${id}/wait`, { query: { condition: o.rm ? 'removed' : 'next-exit' } });
         try {
           await startOrFail(cli, id);
@@ -85,7 +75,11 @@ export function registerContainerCommands(program: Command, container: Command, 
           waitRes.destroy();
           throw e;
         }
-        await output;
+        if (o.tty) await sendTerminalSize(resize);
+        if ((await output).detached) {
+          waitRes.destroy();
+          return;
+        }
         const body = JSON.parse(await (await import('../../client/index.js')).readAll(waitRes)) as { StatusCode: number };
         if (body.StatusCode !== 0) throw new CliError('', body.StatusCode);
       });

@@ -32,6 +32,7 @@ export interface RunFlags extends ResourceFlags {
   detach?: boolean;
   interactive?: boolean;
   tty?: boolean;
+  detachKeys?: string;
   init?: boolean;
   stopSignal?: string;
   stopTimeout?: number;
@@ -116,6 +117,7 @@ export const withCreateFlags = (cmd: Command) =>
       .option('--rm', 'Automatically remove the container and its associated anonymous volumes when it exits')
       .option('-i, --interactive', 'Keep STDIN open even if not attached')
       .option('-t, --tty', 'Allocate a pseudo-TTY')
+      .option('--detach-keys <string>', 'Override the key sequence for detaching a container')
       .option('--init', 'Run an init inside the container that forwards signals and reaps processes')
       .option('--stop-signal <string>', 'Signal to stop the container')
       .option('--stop-timeout <int>', 'Timeout (in seconds) to stop a container', int)
@@ -205,6 +207,7 @@ export function createBody(image: string, cmd: string[], o: RunFlags) {
       ...(o.oomKillDisable && { OomKillDisable: true }),
       ...(o.shmSize !== undefined && { ShmSize: o.shmSize }),
       ...(o.runtime && { Runtime: o.runtime }),
+      ...(o.tty && process.stdout.isTTY && { ConsoleSize: [process.stdout.rows, process.stdout.columns] }),
     },
   };
 }

@@ -41,6 +41,8 @@ export interface HostConfig extends Resources {
   RestartPolicy: { Name: RestartPolicyName; MaximumRetryCount: number };
   Ulimits: Ulimit[] | null;
   ShmSize: number;
+  /** The client's terminal [height, width] at create (a TTY container starts with it). */
+  ConsoleSize?: [number, number] | null;
 }
 
 /** What the host's kernel offers, as dockerd's sysinfo: limits it lacks are dropped with a warning. */

@@ -13,7 +13,7 @@ import { mount, overlayMount, unmount } from '../../kernel/mount.js';
 import { type LayerStore, packLayer } from '../../layers/index.js';
 import type { RecordStore } from '../../metadata/records.js';
 import type { Digest } from '../../oci/index.js';
-import { type ConmonMonitor, type LogEntry, type NamespaceType, type OciRuntime, type SeccompProfile, logSize, parseSeccompProfile, readLog, validateCapabilities } from '../../runtime/index.js';
+import { AttachSocket, type ConmonMonitor, type LogEntry, type NamespaceType, type OciRuntime, type SeccompProfile, logSize, parseSeccompProfile, readLog, resizeTerminal, validateCapabilities } from '../../runtime/index.js';
 import { signalNumber } from '../../util/signals.js';
 import { newId, shortId } from '../../util/ids.js';
 import type { Logger } from '../../util/logger.js';
@@ -23,7 +23,7 @@ import { parseTimeFilter } from '../images/filters.js';
 import type { ImageService } from '../images/index.js';
 import type { EventBus } from '../system/events.js';
 import { type HostConfig, type HostLimits, type Resources, normalizeHostConfig, resourceDefaults, securityOptions, validateResources } from './hostconfig.js';
-import { containerSpec, ociResources } from './spec.js';
+import { containerSpec, mergeEnv, ociResources } from './spec.js';
 
 /** What `POST /containers/create` may set (the subset this slice supports). */
 export interface CreateOptions {
@@ -42,6 +42,13 @@ export interface CreateOptions {
   openStdin?: boolean;
   stdinOnce?: boolean;
   hostConfig?: Partial<HostConfig & { Runtime: string }> | null;
+}
+
+/** Input for a container's stdin, from attached clients. */
+export interface StdinSink {
+  write(data: Buffer): Promise<void>;
+  /** The client's input ended: closes the container's stdin if it was opened for one attach (StdinOnce). */
+  end(): Promise<void>;
 }
 
 export type ContainerStatus = 'created' | 'running' | 'paused' | 'restarting' | 'exited' | 'removing' | 'dead';
@@ -137,6 +144,8 @@ export class ContainerService {
   /** Pending restarts (restart policies) and each container's next delay. */
   private readonly restartTimers = new Map<string, NodeJS.Timeout>();
   private readonly backoff = new Map<string, number>();
+  /** Connections to each running container's attach socket carrying clients' input. */
+  private readonly stdinConns = new Map<string, Promise<AttachSocket>>();
 
   constructor(private readonly d: ContainerServiceDeps) {
     d.images.usedBy = (imageId) => d.records.list().filter((c) => c.image === imageId).map((c) => c.id);
@@ -482,7 +491,7 @@ export class ContainerService {
         logPath: this.logPath(c.id),
         exitDir: join(bundle, 'exits'),
         socketDir: join(bundle, 'sock'),
-      });
+      }, { stdin: c.config.OpenStdin, terminal: c.config.Tty, leaveStdinOpen: !c.config.StdinOnce });
       await runtime.start(c.id);
       this.unseenExits.delete(c.id);
       c.state = {
@@ -507,6 +516,7 @@ export class ContainerService {
       throw e;
     }
     this.d.events.publish('container', 'start', c.id, { image: c.imageName, name: c.name });
+    this.exits.emit(`start:${c.id}`);
     this.watchExit(c.id);
   }
 
@@ -620,6 +630,59 @@ export class ContainerService {
     this.restartTimers.delete(c.id);
     c.state = { ...c.state, stoppedByUser: true, ...(c.state.status === 'restarting' && { status: 'exited' as const }) };
     await this.d.records.put(c);
+  }
+
+  /**
+   * Where an attached client's input goes: the container's stdin through conmon's attach socket, connected once
+   * the container runs (clients attach before `start`). One connection per container run is shared by all
+   * clients and kept when a client detaches, since conmon closes stdin when the last connection goes (for
+   * StdinOnce containers, which is what `end` does on purpose).
+   */
+  stdin(idOrName: string): StdinSink {
+    const c = this.resolve(idOrName);
+    if (!c.config.OpenStdin) throw new Conflict(`container ${c.id} was not created with stdin open (-i)`);
+    const connection = () => {
+      let conn = this.stdinConns.get(c.id);
+      if (!conn) {
+        conn = this.whenRunning(c).then(async () => {
+          const socket = await AttachSocket.connect(this.bundleDir(c.id));
+          socket.onOutput(() => {}); // output is served from the log; the socket must still be drained
+          socket.onClose(() => this.stdinConns.delete(c.id));
+          return socket;
+        });
+        conn.catch(() => this.stdinConns.delete(c.id));
+        this.stdinConns.set(c.id, conn);
+      }
+      return conn;
+    };
+    return {
+      write: async (data) => (await connection()).write(data),
+      end: async () => {
+        if (c.config.StdinOnce) (await connection()).closeStdin();
+      },
+    };
+  }
+
+  /** Resolves when the container runs (now, or at its next start). */
+  private whenRunning(c: ContainerRecord): Promise<void> {
+    if (c.state.status === 'running') return Promise.resolve();
+    return new Promise((resolve) => this.exits.once(`start:${c.id}`, () => resolve()));
+  }
+
+  /** Resizes a TTY container's terminal. */
+  async resize(idOrName: string, height: number, width: number): Promise<void> {
+    const c = this.resolve(idOrName);
+    if (!isUp(c.state.status)) throw new Conflict(`Container ${c.id} is not running`);
+    if (!c.config.Tty) return;
+    await resizeTerminal(this.bundleDir(c.id), height, width);
+  }
+
+  /** What an exec session needs of its container: it must be running, and not paused. */
+  execTarget(idOrName: string): { container: ContainerRecord; runtime: OciRuntime; bundle: string; rootfs: string } {
+    const c = this.resolve(idOrName);
+    if (c.state.status === 'paused') throw new Conflict(`Container ${c.id} is paused, unpause the container before exec`);
+    if (c.state.status !== 'running') throw new Conflict(`Container ${c.id} is not running`);
+    return { container: c, runtime: this.runtimeOf(c), bundle: this.bundleDir(c.id), rootfs: join(this.dataDir(c.id), 'merged') };
   }
 
   /** Resolves with the exit code when the container is (or becomes) not running. */
@@ -784,6 +847,11 @@ export class ContainerService {
       }
     }
   }
+
+  /** Where a container's cgroup is and which hierarchy it is on (for stats). */
+  cgroupOf(c: ContainerRecord): { path: string; version: '1' | '2' } {
+    return { path: this.cgroupPath(c.id), version: this.d.cgroupVersion };
+  }
 }
 
 function pickResources(hc: HostConfig): Resources {
@@ -800,18 +868,6 @@ function uniquePrefix(all: ContainerRecord[], prefix: string): ContainerRecord |
   const m = all.filter((c) => c.id.startsWith(prefix));
   if (m.length > 1) throw new InvalidArgument(`multiple IDs found with provided prefix: ${prefix}`);
   return m[0];
-}
-
-/** Image env first, then the container's, later keys replacing earlier ones in place. */
-function mergeEnv(base: string[], extra: string[]): string[] {
-  const out = [...base];
-  for (const e of extra) {
-    const key = e.split('=')[0];
-    const i = out.findIndex((x) => x.split('=')[0] === key);
-    if (i >= 0) out[i] = e;
-    else out.push(e);
-  }
-  return out;
 }
 
 const adjectives = ['brave', 'calm', 'eager', 'fond', 'keen', 'lucid', 'merry', 'nifty', 'quiet', 'vivid', 'witty', 'zen'];

@@ -62,6 +62,7 @@ export async function containerSpec(c: ContainerRecord, x: SpecContext): Promise
     cgroupsPath: x.cgroupsPath,
     cgroupVersion: x.cgroupVersion,
     terminal: c.config.Tty,
+    ...(hc.ConsoleSize && { consoleSize: hc.ConsoleSize }),
     readonlyRootfs: hc.ReadonlyRootfs,
     joinNamespaces,
     capabilities,
@@ -102,7 +103,7 @@ export function ociResources(r: Resources): Omit<LinuxResources, 'devices'> {
 }
 
 /** `user[:group]` by number or by name from the container's /etc/passwd and /etc/group. */
-async function resolveUser(rootfs: string, user: string): Promise<{ uid: number; gid: number }> {
+export async function resolveUser(rootfs: string, user: string): Promise<{ uid: number; gid: number }> {
   if (!user) return { uid: 0, gid: 0 };
   const [u = '', g] = user.split(':');
   const table = async (file: string) =>
@@ -130,4 +131,16 @@ async function resolveUser(rootfs: string, user: string): Promise<{ uid: number;
     }
   }
   return { uid, gid };
+}
+
+/** Image env first, then the container's, later keys replacing earlier ones in place. */
+export function mergeEnv(base: string[], extra: string[]): string[] {
+  const out = [...base];
+  for (const e of extra) {
+    const key = e.split('=')[0];
+    const i = out.findIndex((x) => x.split('=')[0] === key);
+    if (i >= 0) out[i] = e;
+    else out.push(e);
+  }
+  return out;
 }

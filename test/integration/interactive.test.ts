@@ -1,0 +1,147 @@
+// stdin, TTYs, attach, detach keys and exec — through conmon's attach socket, with the docker CLI and ours.
+// TTY cases run the CLIs under `script`, which gives them a real pseudo-terminal of a known size.
+import assert from 'node:assert/strict';
+import { readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { type Daemon, dist, run, startDaemon } from '../harness/daemon.js';
+
+describe('interactive containers and exec', () => {
+  let d: Daemon;
+  before(async () => {
+    d = await startDaemon();
+  });
+  after(async () => {
+    const ids = (await d.berth(['ps', '-aq'])).stdout.trim().split('\n').filter(Boolean);
+    if (ids.length) await d.berth(['rm', '-f', ...ids]);
+    await d.destroy();
+  });
+
+  const ok = async (args: string[], input?: string) => {
+    const r = await d.berth(args, input === undefined ? {} : { input });
+    assert.equal(r.code, 0, `berth ${args.join(' ')}: ${r.stderr}`);
+    return r.stdout;
+  };
+
+  /**
+   * Runs a shell command line under a pseudo-terminal of 40 rows × 100 columns, typing what the `keys` shell
+   * snippet prints; returns what it printed. stdin stays open meanwhile: script turns an early EOF into bytes.
+   */
+  const inTerminal = async (commandLine: string, keys = 'sleep 2') => {
+    const file = join(d.dir, `typescript-${Math.random().toString(36).slice(2)}`);
+    const r = await run('sh', ['-c', `(${keys}) | script -qec ${JSON.stringify(`stty rows 40 cols 100; ${commandLine}`)} ${file} > /dev/null`], {
+      env: { DOCKER_HOST: d.host, BERTH_HOST: d.host, DOCKER_CONFIG: join(d.dir, 'docker-config') },
+    });
+    const text = await readFile(file, 'utf8');
+    await rm(file, { force: true });
+    const exit = /COMMAND_EXIT_CODE="(\d+)"/.exec(text)?.[1];
+    return { code: r.code, exit: Number(exit), output: text.split('\n').slice(1, -2).join('\n').replace(/\r/g, '') };
+  };
+
+  it('run -i: piped stdin reaches the process, and its end closes the container stdin', async () => {
+    const theirs = await d.docker(['run', '--rm', '-i', 'busybox', 'sh', '-c', 'cat; echo rc=$?'], { input: 'from docker\n' });
+    assert.equal(theirs.code, 0, theirs.stderr);
+    assert.equal(theirs.stdout, 'from docker\nrc=0\n');
+    const ours = await d.berth(['run', '--rm', '-i', 'busybox', 'wc', '-c'], { input: 'x'.repeat(100_000) });
+    assert.equal(ours.stdout.trim(), '100000');
+  });
+
+  it('run -it: a real TTY of the client terminal size, for both CLIs', async () => {
+    for (const cli of ['docker', `${process.execPath} ${dist('berth')}`]) {
+      const r = await inTerminal(`${cli} run --rm -it busybox sh -c 'tty; stty size; exit 4'`);
+      assert.equal(r.exit, 4, r.output);
+      assert.match(r.output, /^\/dev\/pts\/0\n40 100$/m, `${cli}: ${r.output}`);
+    }
+  });
+
+  it('resize changes a running TTY container terminal', async () => {
+    await ok(['run', '-dit', '--name', 'tty1', 'busybox', 'sh']);
+    await d.client.do('POST', '/containers/tty1/resize', { query: { h: '33', w: '77' } });
+    assert.equal((await ok(['exec', 'tty1', 'stty', '-F', '/proc/1/fd/0', 'size'])).trim(), '33 77');
+    const gone = await d.client.call('POST', '/containers/nosuch/resize', { query: { h: '1', w: '1' } }).catch((e: Error) => e);
+    assert.match(String(gone), /No such container: nosuch/);
+  });
+
+  it('attach: input to a running container; ctrl-p ctrl-q detaches from a TTY and leaves it running', async () => {
+    await ok(['run', '-di', '--name', 'cat1', 'busybox', 'cat']);
+    const socket = await d.client.hijack('POST', '/containers/cat1/attach', { query: { stream: true, stdin: true, stdout: true } });
+    const received: Buffer[] = [];
+    socket.on('data', (b: Buffer) => received.push(b));
+    socket.end('typed line\n'); // half-close: the container was not started for one attach, its stdin stays open
+    for (let i = 0; i < 50 && !Buffer.concat(received).includes('typed line'); i++) await new Promise((r) => setTimeout(r, 50));
+    socket.destroy();
+    assert.match(Buffer.concat(received).toString(), /typed line/);
+    assert.equal((await ok(['inspect', '--format', '{{.State.Status}}', 'cat1'])).trim(), 'running');
+
+    await ok(['run', '-dit', '--name', 'tty2', 'busybox', 'sh']);
+    const r = await inTerminal('docker attach tty2', `sleep 1; printf 'echo typed-in-tty\\n'; sleep 0.5; printf '\\020\\021'; sleep 2`);
+    // The docker CLI ends an attach that was detached from with its "read escape sequence" error (exit 1).
+    assert.equal(r.exit, 1, r.output);
+    assert.match(r.output, /typed-in-tty\n/);
+    assert.match(r.output, /read escape sequence/);
+    assert.equal((await ok(['inspect', '--format', '{{.State.Status}}', 'tty2'])).trim(), 'running');
+    // A raw API client with its own keys: the input before them is delivered, the stream closes at them.
+    const raw = await d.client.hijack('POST', '/containers/tty2/attach', { query: { stream: true, stdin: true, stdout: true, detachKeys: 'ctrl-x,y' } });
+    raw.resume();
+    raw.write('echo second > /tmp/second\n\x18y');
+    await new Promise((res) => raw.once('close', res));
+    assert.equal(await ok(['exec', 'tty2', 'cat', '/tmp/second']), 'second\n');
+    assert.equal((await ok(['inspect', '--format', '{{.State.Status}}', 'tty2'])).trim(), 'running');
+    const bad = await d.client.hijack('POST', '/containers/tty2/attach', { query: { stream: true, detachKeys: 'ctrl-1' } }).catch((e: Error) => e);
+    assert.match(String(bad), /Invalid detach keys \(ctrl-1\) provided/);
+  });
+
+  it('exec: exit code, streams kept apart, env, user, workdir, stdin, detached', async () => {
+    await ok(['run', '-d', '--name', 'box', 'busybox', 'sleep', '600']);
+    const r = await d.docker(['exec', 'box', 'sh', '-c', 'echo out; echo err >&2; exit 3']);
+    assert.equal(r.code, 3);
+    assert.equal(r.stdout, 'out\n');
+    assert.equal(r.stderr, 'err\n');
+    assert.equal(await ok(['exec', '-e', 'A=1', '-w', '/tmp', '-u', 'nobody', 'box', 'sh', '-c', 'echo $A $(pwd) $(id -u)']), '1 /tmp 65534\n');
+    assert.equal((await d.docker(['exec', '-i', 'box', 'wc', '-l'], { input: 'a\nb\nc\n' })).stdout.trim(), '3');
+    assert.equal((await d.berth(['exec', '-i', 'box', 'cat'], { input: 'via berth' })).stdout, 'via berth');
+    await ok(['exec', '-d', 'box', 'sh', '-c', 'echo bg > /tmp/bg']);
+    for (let i = 0; i < 50 && (await d.berth(['exec', 'box', 'cat', '/tmp/bg'])).stdout !== 'bg\n'; i++) await new Promise((res) => setTimeout(res, 50));
+    assert.equal(await ok(['exec', 'box', 'cat', '/tmp/bg']), 'bg\n');
+    const caps = await ok(['exec', '--privileged', 'box', 'grep', 'CapEff', '/proc/self/status']);
+    assert.notEqual(caps.trim().split(/\s+/)[1], '00000000a80425fb', '--privileged exec gets every capability');
+  });
+
+  it('exec -it gets a TTY of the client size', async () => {
+    for (const cli of ['docker', `${process.execPath} ${dist('berth')}`]) {
+      const r = await inTerminal(`${cli} exec -it box sh -c 'tty; stty size'`);
+      assert.equal(r.exit, 0, r.output);
+      assert.match(r.output, /^\/dev\/pts\/\d+\n40 100$/m, `${cli}: ${r.output}`);
+    }
+  });
+
+  it('exec errors: unknown command (126), stopped container (409), unknown exec (404)', async () => {
+    const missing = await d.docker(['exec', 'box', 'nosuchcmd']);
+    assert.equal(missing.code, 126);
+    assert.match(missing.stdout + missing.stderr, /executable file not found/);
+    const created = await d.client.json<{ Id: string }>('POST', '/containers/box/exec', { body: { Cmd: ['true'], AttachStdout: true } });
+    await d.client.do('POST', `/exec/${created.Id}/start`, { body: { Detach: true } });
+    for (let i = 0; i < 50; i++) {
+      const st = await d.client.json<{ Running: boolean; ExitCode: number | null }>('GET', `/exec/${created.Id}/json`);
+      if (st.ExitCode !== null) break;
+      await new Promise((res) => setTimeout(res, 50));
+    }
+    const info = await d.client.json<{ ExitCode: number; ContainerID: string; ProcessConfig: { entrypoint: string } }>('GET', `/exec/${created.Id}/json`);
+    assert.equal(info.ExitCode, 0);
+    assert.equal(info.ProcessConfig.entrypoint, 'true');
+    const unknown = await d.client.call('GET', '/exec/0123456789/json').catch((e: Error) => e);
+    assert.match(String(unknown), /No such exec instance/);
+    await ok(['create', '--name', 'idle', 'busybox', 'true']);
+    const stopped = await d.docker(['exec', 'idle', 'true']);
+    assert.equal(stopped.code, 1);
+    assert.match(stopped.stderr, /is not running/);
+  });
+
+  it('exec works on a container re-adopted after berthd is killed', async () => {
+    await d.kill9();
+    await d.start();
+    assert.equal(await ok(['exec', 'box', 'echo', 'still here']), 'still here\n');
+    const piped = await d.docker(['exec', '-i', 'cat1', 'true']);
+    assert.equal(piped.code, 0, piped.stderr);
+  });
+});
