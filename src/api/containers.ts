@@ -34,10 +34,11 @@ export function containerRoutes(s: Services): Route[] {
   const c = s.containers;
   const id = (req: Req) => req.params[0] ?? '';
   return [
-    ['GET', /^\/containers\/json$/, (req, res) => {
+    ['GET', /^\/containers\/json$/, async (req, res) => {
       const limit = req.query.get('limit');
       const list = c.list(qBool(req.query, 'all'), qFilters(req.query), limit ? Number(limit) : undefined);
-      sendJson(res, Status.OK, list.map(containerSummary));
+      const withSize = qBool(req.query, 'size');
+      sendJson(res, Status.OK, await Promise.all(list.map(async (r) => ({ ...containerSummary(r), ...(withSize && (await c.sizes(r))) }))));
     }],
     ['POST', /^\/containers\/prune$/, async (req, res) => {
       const removed = await c.prune(qFilters(req.query));
@@ -89,9 +90,10 @@ export function containerRoutes(s: Services): Route[] {
       const body = (await readJsonBody<Parameters<typeof c.update>[1]>(req.raw)) ?? {};
       sendJson(res, Status.OK, { Warnings: await c.update(id(req), body) });
     }],
-    ['GET', /^\/containers\/([^/]+)\/json$/, (req, res) => {
+    ['GET', /^\/containers\/([^/]+)\/json$/, async (req, res) => {
       const rec = c.resolve(id(req));
-      sendJson(res, Status.OK, containerInspect(rec, c.dirs(rec), c.logPath(rec.id)));
+      const sizes = qBool(req.query, 'size') ? await c.sizes(rec) : {};
+      sendJson(res, Status.OK, { ...containerInspect(rec, c.dirs(rec), c.logPath(rec.id)), ExecIDs: s.exec.idsOf(rec.id).length ? s.exec.idsOf(rec.id) : null, ...sizes });
     }],
     ['POST', /^\/containers\/([^/]+)\/start$/, async (req, res) => {
       await c.start(id(req));

@@ -1,4 +1,4 @@
-import { open, rename, mkdir, rm, readFile, unlink } from 'node:fs/promises';
+import { lstat, open, rename, mkdir, readdir, rm, readFile, unlink } from 'node:fs/promises';
 import { dirname, join, normalize, sep } from 'node:path';
 import { InvalidArgument, isNotExist } from '../errors/index.js';
 
@@ -74,4 +74,15 @@ export function joinInRoot(root: string, untrusted: string): string {
     throw new InvalidArgument(`path escapes root: ${untrusted}`);
   }
   return full;
+}
+
+/** Bytes of file content under `dir` (regular files and symlink targets, not directories), as Docker sizes a layer. */
+export async function contentSize(dir: string): Promise<number> {
+  let total = 0;
+  for (const e of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
+    const path = join(dir, e.name);
+    if (e.isDirectory()) total += await contentSize(path);
+    else if (e.isFile() || e.isSymbolicLink()) total += (await lstat(path).catch(() => ({ size: 0 }))).size;
+  }
+  return total;
 }

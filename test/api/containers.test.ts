@@ -217,6 +217,19 @@ describe('containers', () => {
     assert.notEqual(notRunning.code, 0);
   });
 
+  it('ps -s and inspect --size count what the container wrote; inspect lists exec sessions', async () => {
+    assert.equal((await d.berth(['run', '-d', '--name', 'sized', 'busybox', 'sh', '-c', 'head -c 5000 /dev/zero > /f; sleep 60'])).code, 0);
+    for (let i = 0; i < 50 && (await d.berth(['exec', 'sized', 'test', '-s', '/f'])).code !== 0; i++) await new Promise((r) => setTimeout(r, 50));
+    const ours = await d.berth(['ps', '-s', '--filter', 'name=sized']);
+    const theirs = await d.docker(['ps', '-s', '--filter', 'name=sized']);
+    assert.match(ours.stdout, /SIZE\n.*5kB \(virtual \d/);
+    assert.equal(ours.stdout, theirs.stdout);
+    const [rw, execs] = (await d.docker(['inspect', '-s', '--format', '{{.SizeRw}} {{len .ExecIDs}}', 'sized'])).stdout.trim().split(' ');
+    assert.equal(rw, '5000');
+    assert.ok(Number(execs) >= 1, 'the exec sessions above are listed');
+    assert.equal((await d.berth(['rm', '-f', 'sized'])).code, 0);
+  });
+
   it('nothing is left once every container is removed', async () => {
     const ids = (await d.berth(['ps', '-aq'])).stdout.trim().split('\n').filter(Boolean);
     if (ids.length) assert.equal((await d.berth(['rm', '-f', ...ids])).code, 0);

@@ -20,6 +20,8 @@ interface Summary {
   State: string;
   Status: string;
   Labels: Record<string, string> | null;
+  SizeRw?: number;
+  SizeRootFs?: number;
 }
 
 /** docker's mapping of start failures to exit codes: 127 command not found, 126 cannot execute, else 125. */
@@ -105,12 +107,13 @@ export function registerContainerCommands(program: Command, container: Command, 
       .option('-n, --last <int>', 'Show n last created containers (includes all states)')
       .option('-l, --latest', 'Show the latest created container (includes all states)')
       .option('-q, --quiet', 'Only display container IDs')
+      .option('-s, --size', 'Display total file sizes')
       .option('--no-trunc', "Don't truncate output")
       .option('--format <string>', 'Format output using a custom template')
-      .action(async (o: { all?: boolean; filter: string[]; last?: string; latest?: boolean; quiet?: boolean; trunc: boolean; format?: string }) => {
+      .action(async (o: { all?: boolean; filter: string[]; last?: string; latest?: boolean; quiet?: boolean; size?: boolean; trunc: boolean; format?: string }) => {
         const limit = o.latest ? 1 : o.last !== undefined ? Number(o.last) : undefined;
         const list = await cli.client().json<Summary[]>('GET', '/containers/json', {
-          query: { all: o.all, filters: filtersQuery(o.filter), limit: limit !== undefined && limit > 0 ? String(limit) : undefined },
+          query: { all: o.all, size: o.size || /\.Size\b/.test(o.format ?? ''), filters: filtersQuery(o.filter), limit: limit !== undefined && limit > 0 ? String(limit) : undefined },
         });
         const rows = list.map((c) => ({
           ID: o.trunc ? c.Id.slice(0, 12) : c.Id,
@@ -122,12 +125,13 @@ export function registerContainerCommands(program: Command, container: Command, 
           State: c.State,
           Ports: '',
           Names: c.Names.map((n) => n.replace(/^\//, '')).join(','),
+          Size: c.SizeRw === undefined ? '' : `${humanSize(c.SizeRw)} (virtual ${humanSize(c.SizeRootFs ?? 0)})`,
         }));
         printList(cli, rows, {
           format: o.format,
           quiet: o.quiet,
           quietField: 'ID',
-          defaultTable: 'table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}',
+          defaultTable: `table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}${o.size ? '\t{{.Size}}' : ''}`,
           headers: { ID: 'CONTAINER ID', RunningFor: 'CREATED', CreatedAt: 'CREATED AT' },
         });
       });

@@ -8,7 +8,7 @@ import { hostname } from 'node:os';
 import type { Readable } from 'node:stream';
 import { Conflict, InvalidArgument, NotFound, NotModified } from '../../errors/index.js';
 import { cgroupPids, oomKilled } from '../../kernel/cgroups.js';
-import { removeAll } from '../../kernel/fs.js';
+import { contentSize, removeAll } from '../../kernel/fs.js';
 import { mount, overlayMount, unmount } from '../../kernel/mount.js';
 import { type LayerStore, packLayer } from '../../layers/index.js';
 import type { RecordStore } from '../../metadata/records.js';
@@ -181,6 +181,12 @@ export class ContainerService {
     const found = all.find((c) => c.id === idOrName) ?? all.find((c) => c.name === name) ?? uniquePrefix(all, idOrName);
     if (!found) throw new NotFound(`No such container: ${idOrName}`);
     return found;
+  }
+
+  /** `ps -s` / `inspect --size`: bytes written by the container, and that plus its image. */
+  async sizes(c: ContainerRecord): Promise<{ SizeRw: number; SizeRootFs: number }> {
+    const rw = await contentSize(this.dirs(c).upper);
+    return { SizeRw: rw, SizeRootFs: rw + (this.d.images.find(c.image)?.size ?? 0) };
   }
 
   /** overlay2 directories of a container, for inspect's GraphDriver. */
