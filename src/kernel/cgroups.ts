@@ -226,3 +226,9 @@ export async function hostCpuTime(procStat = '/proc/stat'): Promise<{ totalNs: n
   }
   return { totalNs, onlineCpus };
 }
+
+/** Whether process `pid` is in the cgroup `cgroupsPath` (guards a signal against a reused pid). */
+export async function pidInCgroup(pid: number, cgroupsPath: string): Promise<boolean> {
+  const text = await readFile(`/proc/${pid}/cgroup`, 'utf8').catch(() => '');
+  return text.split('\n').some((l) => l.endsWith(`:${cgroupsPath}`));
+}

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { hostname } from 'node:os';
 import type { Readable } from 'node:stream';
 import { Conflict, InvalidArgument, NotFound, NotModified } from '../../errors/index.js';
-import { cgroupPids, oomKilled } from '../../kernel/cgroups.js';
+import { cgroupPids, oomKilled, pidInCgroup } from '../../kernel/cgroups.js';
 import { contentSize, removeAll } from '../../kernel/fs.js';
 import { mount, overlayMount, unmount } from '../../kernel/mount.js';
 import { type LayerStore, packLayer } from '../../layers/index.js';
@@ -571,8 +571,8 @@ export class ContainerService {
     const c = this.d.records.get(id);
     if (!c || !isUp(c.state.status)) return;
     const oom = await oomKilled(this.cgroupPath(id), this.d.cgroupVersion);
-    await this.runtimeOf(c).delete(id, true).catch(() => {});
-    await unmount(join(this.dataDir(id), 'merged')).catch(() => {});
+    // The container's processes are gone: its runtime state and its rootfs mount can go at the same time.
+    await Promise.all([this.runtimeOf(c).delete(id, true).catch(() => {}), unmount(join(this.dataDir(id), 'merged')).catch(() => {})]);
     const ranMs = Date.now() - Date.parse(c.state.startedAt);
     await this.setExited(c, code, '', oom);
     if (c.hostConfig.AutoRemove) {
@@ -707,7 +707,7 @@ export class ContainerService {
     if (condition === 'removed') {
       // Removal (automatic after an exit, or a user's) may come later: wait for it; the record object keeps
       // the last exit code.
-      while (this.d.records.get(c.id)) await new Promise((r) => setTimeout(r, 10));
+      if (this.d.records.get(c.id)) await new Promise((r) => this.exits.once(`removed:${c.id}`, r));
     }
     return c.state.exitCode;
   }
@@ -744,9 +744,27 @@ export class ContainerService {
     // A negative timeout waits for ever, as in docker.
     const timer = timeout < 0 ? new Promise<never>(() => {}) : new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), timeout * 1000));
     if ((await Promise.race([exited, timer])) === 'timeout') {
-      await runtime.kill(c.id, 'KILL', true).catch(() => {});
+      await this.killNow(c);
       await exited;
     }
+  }
+
+  /**
+   * SIGKILL for every process of the container. With a private PID namespace, killing its init is enough (the
+   * kernel kills the rest) and, sent directly, it saves spawning the runtime; the pid is checked against the
+   * container's cgroup so a reused pid is never hit. Otherwise the runtime kills the whole cgroup.
+   */
+  private async killNow(c: ContainerRecord): Promise<void> {
+    const pid = c.state.pid;
+    if (!c.hostConfig.PidMode && pid > 0 && (await pidInCgroup(pid, this.cgroupPath(c.id)))) {
+      try {
+        process.kill(pid, 'SIGKILL');
+        return;
+      } catch {
+        // gone meanwhile, or not ours to signal: let the runtime do it
+      }
+    }
+    await this.runtimeOf(c).kill(c.id, 'KILL', true).catch(() => {});
   }
 
   /** `restart`: stop (if running) then start; the restart count and a user's earlier stop are reset. */
@@ -770,7 +788,7 @@ export class ContainerService {
       }
       await this.lock(c.id).run(() => this.markStoppedByUser(c));
       const exited = this.wait(c.id, 'next-exit');
-      await this.runtimeOf(c).kill(c.id, 'KILL', true).catch(() => {});
+      await this.killNow(c);
       if (c.state.status === 'paused') await this.runtimeOf(c).resume(c.id).catch(() => {}); // a frozen process cannot die
       await exited;
     }
@@ -782,9 +800,9 @@ export class ContainerService {
     // An exited container's runtime state went at its exit (finishExit); only a running one still has some.
     if (isUp(this.d.records.get(c.id)?.state.status)) await this.runtimeOf(c).delete(c.id, true).catch(() => {});
     await unmount(join(this.dataDir(c.id), 'merged'));
-    await removeAll(this.bundleDir(c.id));
-    await removeAll(this.dataDir(c.id));
+    await Promise.all([removeAll(this.bundleDir(c.id)), removeAll(this.dataDir(c.id))]);
     await this.d.records.delete(c.id);
+    this.exits.emit(`removed:${c.id}`);
     this.locks.delete(c.id);
     this.unseenExits.delete(c.id);
     this.backoff.delete(c.id);
