@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { type Daemon, run, startDaemon } from '../harness/daemon.js';
 
 type Inspect = {
@@ -131,6 +131,40 @@ describe('containers', () => {
     assert.equal(oursNotFound.code, 127);
     await d.berth(['rm', 'taken']);
     assert.equal((await d.berth(['ps', '-aq', '--filter', 'name=taken'])).stdout.includes('taken'), false);
+  });
+
+  it('a start that fails midway leaves no mount, cgroup, bundle or monitor behind', async () => {
+    const id = (await d.berth(['create', '--name', 'broken', 'busybox', 'no-such-command'])).stdout.trim();
+    const r = await d.docker(['start', 'broken']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /executable file not found/);
+    assert.equal((await readFile('/proc/self/mountinfo', 'utf8')).includes(id), false, 'rootfs unmounted');
+    const cgroups = (await readdir('/sys/fs/cgroup')).map((ctl) => join('/sys/fs/cgroup', ctl, `berth-test-${basename(d.dir)}`, id));
+    for (const dir of cgroups) assert.equal(await stat(dir).then(() => true, () => false), false, `${dir} removed`);
+    assert.equal(await stat(join(d.dir, 'run', 'containers', id)).then(() => true, () => false), false, 'bundle removed');
+    await waitForNoLeftovers(d);
+    assert.equal((await d.berth(['inspect', '--format', '{{.State.Status}}', 'broken'])).stdout.trim(), 'created');
+    await d.berth(['rm', 'broken']);
+  });
+
+  it('restart policies still apply to exits that happen while berthd is down', async () => {
+    await d.berth(['run', '-d', '--name', 'phoenix', '--restart', 'always', 'busybox', 'sleep', '600']);
+    const pid = Number((await d.berth(['inspect', '--format', '{{.State.Pid}}', 'phoenix'])).stdout.trim());
+    await d.kill9();
+    process.kill(pid, 'SIGKILL');
+    await new Promise((r) => setTimeout(r, 300));
+    await d.start();
+    let state = { Status: '', Pid: 0, RestartCount: 0 };
+    for (let i = 0; i < 100; i++) {
+      const i2 = await d.client.json<{ State: { Status: string; Pid: number }; RestartCount: number }>('GET', '/containers/phoenix/json');
+      state = { ...i2.State, RestartCount: i2.RestartCount };
+      if (state.Status === 'running' && state.Pid !== pid) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.equal(state.Status, 'running');
+    assert.notEqual(state.Pid, pid);
+    assert.equal(state.RestartCount, 1);
+    await d.berth(['rm', '-f', 'phoenix']);
   });
 
   it('a container keeps running while berthd is killed, and its exit is recorded after restart', async () => {
