@@ -72,6 +72,13 @@ export function registerSystemCommands(program: Command, system: Command, cli: C
           ` Cgroup Version: ${String(i['CgroupVersion'])}`,
           ` Runtimes: ${runtimes}`,
           ` Default Runtime: ${String(i['DefaultRuntime'])}`,
+          ` Init Binary: ${String(i['InitBinary'] ?? '')}`,
+          ' Security Options:',
+          ...((i['SecurityOptions'] as string[] | undefined) ?? []).flatMap((opt) => {
+            // `name=seccomp,profile=builtin` → "  seccomp" / "   Profile: builtin", as docker prints it
+            const fields = Object.fromEntries(opt.split(',').map((kv) => kv.split('=') as [string, string]));
+            return [`  ${fields['name'] ?? opt}`, ...Object.entries(fields).filter(([k]) => k !== 'name').map(([k, v]) => `   ${k[0]?.toUpperCase()}${k.slice(1)}: ${v}`)];
+          }),
           ` Kernel Version: ${String(i['KernelVersion'])}`,
           ` Operating System: ${String(i['OperatingSystem'])}`,
           ` OSType: ${String(i['OSType'])}`,
@@ -85,6 +92,7 @@ export function registerSystemCommands(program: Command, system: Command, cli: C
           ` Live Restore Enabled: ${String(i['LiveRestoreEnabled'])}`,
         ].join('\n'),
       );
+      for (const w of (i['Warnings'] as string[] | null | undefined) ?? []) cli.err(w);
     });
   info(program.command('info').description('Display system-wide information'));
   info(system.command('info').description('Display system-wide information'));
