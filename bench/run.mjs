@@ -6,7 +6,8 @@
 // Both run with `--network none` (the reference dockerd runs without a bridge so it leaves the host alone).
 //
 //   node bench/run.mjs              BENCH_RUN_REPS=10 BENCH_CONTAINERS=50
-import { readdirSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CACHE_DIR, docker, isMain, log, main, timeDocker } from './lib.mjs';
 import { cached, imageConfig, writeBusyboxLayer, writeSaveArchive } from './savetar.mjs';
@@ -46,6 +47,39 @@ function monitorPss(daemon) {
   return total;
 }
 
+/**
+ * The floor for `run --rm`: `runc run` of the very bundle berthd wrote (same rootfs, seccomp profile, masks),
+ * with nothing around it. Logged beside Berth's figure to show what the engine adds.
+ */
+async function bareRuntime(daemon) {
+  const id = (await docker(daemon, ['run', '-d', '--network', 'none', '--pull', 'never', IMAGE, 'sleep', '600'])).stdout.trim();
+  const work = join(daemon.dir, 'bare-runc');
+  mkdirSync(work, { recursive: true });
+  const spec = JSON.parse(readFileSync(join(daemon.dir, 'run', 'containers', id, 'config.json'), 'utf8'));
+  spec.process.args = ['true'];
+  spec.linux.cgroupsPath = `/berth-bench-bare/${process.pid}`;
+  writeFileSync(join(work, 'config.json'), JSON.stringify(spec));
+  const times = [];
+  for (let i = 0; i <= REPS; i++) {
+    const t0 = process.hrtime.bigint();
+    execFileSync('runc', ['--root', join(work, 'state'), 'run', '--bundle', work, `bare-${i}`], { stdio: 'ignore' });
+    if (i > 0) times.push(Number(process.hrtime.bigint() - t0) / 1e6); // the first is a warm-up
+    execFileSync('runc', ['--root', join(work, 'state'), 'delete', '--force', `bare-${i}`], { stdio: 'ignore' });
+  }
+  for (const ctl of readdirSync('/sys/fs/cgroup')) {
+    for (const dir of [`/sys/fs/cgroup/${ctl}/berth-bench-bare/${process.pid}`, `/sys/fs/cgroup/${ctl}/berth-bench-bare`]) {
+      try {
+        rmdirSync(dir);
+      } catch {
+        // not there on this controller
+      }
+    }
+  }
+  await docker(daemon, ['rm', '-f', id]);
+  times.sort((a, b) => a - b);
+  log(`  bare runc run of berthd's bundle (same seccomp profile and mounts): median ${times[Math.floor(times.length / 2)].toFixed(1)} ms`);
+}
+
 export const runBenchmark = {
   name: 'run',
   rowNames: [ROW_RUN, ROW_START, ROW_RM, ROW_PSS],
@@ -61,6 +95,7 @@ export const runBenchmark = {
     await docker(daemon, ['load', '-i', archive.path]);
     const run = await timeDocker(daemon, ['run', '--rm', '--network', 'none', '--pull', 'never', IMAGE, 'true'], REPS, { warmup: 1 });
     log(`  ${daemon.name} run --rm: median ${run.median.toFixed(1)} ms, min ${run.min.toFixed(1)}, max ${run.max.toFixed(1)}`);
+    if (daemon.name === 'berth') await bareRuntime(daemon);
     const names = Array.from({ length: COUNT }, (_, i) => `bench-sleep-${i}`);
     const t0 = process.hrtime.bigint();
     for (const n of names) await docker(daemon, ['run', '-d', '--network', 'none', '--pull', 'never', '--name', n, IMAGE, 'sleep', '600']);
