@@ -4,6 +4,7 @@ import type { Services } from '../services/index.js';
 import { apiVersion, berthVersion, minApiVersion } from '../services/index.js';
 import type { Logger } from '../util/logger.js';
 import { toHttpError } from './errors.js';
+import { archiveRoutes } from './archive.js';
 import { attach, containerRoutes } from './containers.js';
 import { execRoutes, execStartHijacked } from './exec.js';
 import { imageRoutes } from './images.js';
@@ -16,7 +17,7 @@ type HijackHandler = (id: string, raw: IncomingMessage, socket: Duplex, head: Bu
 
 /** The Docker Engine API over HTTP/1.1: every response carries Docker's identification headers. */
 export function createApiServer(services: Services, log: Logger): Server {
-  const routes: Route[] = [...systemRoutes(services), ...imageRoutes(services), ...containerRoutes(services), ...execRoutes(services), ...statsRoutes(services)];
+  const routes: Route[] = [...systemRoutes(services), ...imageRoutes(services), ...containerRoutes(services), ...archiveRoutes(services), ...execRoutes(services), ...statsRoutes(services)];
   const hijackRoutes: Array<[string, RegExp, HijackHandler]> = [
     ['POST', /^\/containers\/([^/]+)\/attach$/, (id, raw, socket, head) => attach(services, id, new URL(raw.url ?? '/', 'http://berth').searchParams, socket, head)],
     ['POST', /^\/exec\/([^/]+)\/start$/, (id, raw, socket, head) => execStartHijacked(services, id, raw, socket, head)],

@@ -1,6 +1,8 @@
 import { Command, CommanderError } from 'commander';
 import { type Cli, CliError, ExitCode, createCli, describeError } from './context.js';
+import { registerCommitCommand } from './commands/commit.js';
 import { registerContainerCommands } from './commands/container.js';
+import { registerCpCommand } from './commands/cp.js';
 import { registerExecCommands } from './commands/exec.js';
 import { registerImageCommands } from './commands/image.js';
 import { registerStatsCommands } from './commands/stats.js';
@@ -30,6 +32,8 @@ export function buildProgram(cliFor: (host?: string) => Cli): Command {
   registerContainerCommands(program, container, lazy);
   registerExecCommands(program, container, lazy);
   registerStatsCommands(program, container, lazy);
+  registerCpCommand(program, container, lazy);
+  registerCommitCommand(program, container, lazy);
   for (const c of [program, image, system, container, ...program.commands, ...image.commands, ...system.commands, ...container.commands]) {
     c.exitOverride();
     if (c !== program) c.helpOption('--help', 'Print usage'); // docker's subcommands keep -h for their own flags

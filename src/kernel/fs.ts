@@ -63,7 +63,8 @@ export async function removeAll(path: string): Promise<void> {
 /**
  * Join an untrusted relative path (from a tar entry, an archive API call) onto `root` lexically:
  * leading slashes are dropped and `..` may never climb above root. Symlinks are the caller's concern
- * (see layers/archive, which refuses to write through them).
+ * (see layers/archive, which refuses to write through them). To resolve symlinks inside the root as the container
+ * sees them (absolute targets from its root), safely while it runs, use `ScopedRoot` in kernel/scoped.ts.
  */
 export function joinInRoot(root: string, untrusted: string): string {
   // Absolute names are taken as relative to root (as tar does); any ".." that climbs above root is refused.

@@ -5,7 +5,7 @@ import { atomicWriteFile, ensureDir, fsyncDir, readJsonFile, removeAll } from '.
 import { type Digest, chainIds, digestHex } from '../oci/index.js';
 import { failpoint } from '../util/failpoint.js';
 
-export { applyLayer, decompress, detectCompression, packLayer } from './archive/index.js';
+export { applyLayer, decompress, detectCompression, extractInRoot, packInRoot, packLayer, type ExtractOptions } from './archive/index.js';
 
 /** A read-only image layer as stored: its identity (chain ID) and content identity (diff ID). */
 export interface LayerInfo {

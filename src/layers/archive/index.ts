@@ -1,3 +1,4 @@
 export { applyLayer, type AppliedLayer } from './apply.js';
 export { packLayer, type PackOptions } from './pack.js';
 export { decompress, detectCompression, type Compression } from './compression.js';
+export { extractInRoot, packInRoot, type ExtractOptions } from './copy.js';

@@ -88,7 +88,8 @@ export function packLayer(dir: string, opts: PackOptions = {}): Readable {
   return pass;
 }
 
-function header(name: string, st: Stats): Headers {
+/** A tar header for `st` (numeric owners, no user or group names, whole-second mtime). */
+export function header(name: string, st: Stats): Headers {
   return {
     name,
     mode: st.mode & 0o7777,
@@ -106,8 +107,8 @@ function header(name: string, st: Stats): Headers {
 }
 
 // Linux's dev_t encoding (glibc's gnu_dev_major/minor).
-const major = (rdev: number) => ((rdev >>> 8) & 0xfff) | (Math.floor(rdev / 2 ** 32) & ~0xfff);
-const minor = (rdev: number) => (rdev & 0xff) | ((rdev >>> 12) & ~0xff);
+export const major = (rdev: number) => ((rdev >>> 8) & 0xfff) | (Math.floor(rdev / 2 ** 32) & ~0xfff);
+export const minor = (rdev: number) => (rdev & 0xff) | ((rdev >>> 12) & ~0xff);
 
 /** All xattrs under `dir`, by absolute path, from one `getfattr -R` (symlinks not followed). */
 async function readXattrs(dir: string): Promise<Map<string, Record<string, Buffer>>> {

@@ -1,9 +1,8 @@
 // From a container's record to its OCI runtime spec: user lookup in the image, capabilities, seccomp, devices,
 // namespaces, limits and the init binary — the policy half of `buildSpec`.
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { InvalidArgument } from '../../errors/index.js';
 import { hostDevices } from '../../kernel/devices.js';
+import { ScopedRoot } from '../../kernel/scoped.js';
 import {
   type LinuxResources,
   type NamespaceType,
@@ -102,27 +101,35 @@ export function ociResources(r: Resources): Omit<LinuxResources, 'devices'> {
   };
 }
 
-/** `user[:group]` by number or by name from the container's /etc/passwd and /etc/group. */
-export async function resolveUser(rootfs: string, user: string): Promise<{ uid: number; gid: number }> {
-  if (!user) return { uid: 0, gid: 0 };
+/** `user[:group]` resolved in the container's rootfs (see lookupUser). */
+export function resolveUser(rootfs: string, user: string): Promise<{ uid: number; gid: number }> {
+  if (!user) return Promise.resolve({ uid: 0, gid: 0 });
+  return ScopedRoot.with(rootfs, (r) => lookupUser(r, user));
+}
+
+/**
+ * `user[:group]` as numeric IDs, by number or by name from the container's own /etc/passwd and /etc/group, read
+ * inside its root (an image's /etc/passwd may be a symlink to anywhere). A UID without a passwd entry gets GID 0.
+ */
+export async function lookupUser(r: ScopedRoot, user: string): Promise<{ uid: number; gid: number }> {
   const [u = '', g] = user.split(':');
   const table = async (file: string) =>
-    (await readFile(join(rootfs, 'etc', file), 'utf8').catch(() => ''))
+    ((await r.readFile(`/etc/${file}`))?.toString('utf8') ?? '')
       .split('\n')
       .map((l) => l.split(':'))
       .filter((f) => f.length >= 3);
-  let uid: number;
+  let uid = 0;
   let gid = 0;
   if (/^\d+$/.test(u)) {
     uid = Number(u);
     gid = Number((await table('passwd')).find((f) => Number(f[2]) === uid)?.[3] ?? 0);
-  } else {
+  } else if (u) {
     const entry = (await table('passwd')).find((f) => f[0] === u);
     if (!entry) throw new InvalidArgument(`unable to find user ${u}: no matching entries in passwd file`);
     uid = Number(entry[2]);
     gid = Number(entry[3]);
   }
-  if (g !== undefined) {
+  if (g) {
     if (/^\d+$/.test(g)) gid = Number(g);
     else {
       const entry = (await table('group')).find((f) => f[0] === g);

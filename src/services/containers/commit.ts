@@ -1,0 +1,176 @@
+import { createHash } from 'node:crypto';
+import { Conflict, InvalidArgument } from '../../errors/index.js';
+import { packLayer } from '../../layers/index.js';
+import { type ContainerConfig as ImageRunConfig, type Digest, type HistoryEntry, type ImageConfig, familiarString, formatReference, parseReference, withDefaultTag } from '../../oci/index.js';
+import { applyChanges } from '../images/import.js';
+import type { ImageService } from '../images/index.js';
+import type { EventBus } from '../system/events.js';
+import type { ContainerRecord, ContainerService } from './index.js';
+
+export interface CommitOptions {
+  /** Container ID or name. */
+  container: string;
+  repo?: string;
+  tag?: string;
+  comment?: string;
+  author?: string;
+  /** Freeze a running container while its changes are read (default true, as in Docker). */
+  pause?: boolean;
+  /** Dockerfile instructions applied to the config (`--change`). */
+  changes?: string[];
+  /** The request body: a config that replaces the container's as the starting point (Docker's semantics). */
+  config?: ImageRunConfig | null;
+}
+
+export interface CommitDeps {
+  containers: ContainerService;
+  images: ImageService;
+  events: EventBus;
+}
+
+/** The diff ID of a layer without a single entry (a tar of only its end marker), which Docker never records. */
+const emptyLayer: Digest = `sha256:${createHash('sha256').update(Buffer.alloc(1024)).digest('hex')}`;
+
+/**
+ * `docker commit`: a new image made of the container's image and one more layer holding the container's changes
+ * (its overlay upper directory, whiteouts and opaque directories turned into OCI `.wh.` entries). The parent's
+ * layers are shared, not copied. The config is the container's (or the body's), with `changes` applied and
+ * what is missing filled in from the container's, as dockerd does. Returns the new image ID.
+ */
+export async function commitContainer(d: CommitDeps, o: CommitOptions): Promise<Digest> {
+  const c = d.containers.resolve(o.container);
+  if (c.state.status === 'dead') throw new Conflict(`You cannot commit container ${c.id} which is Dead`);
+  if (c.state.status === 'removing') throw new Conflict(`You cannot commit container ${c.id} which is being removed`);
+  const ref = o.repo ? withDefaultTag(parseReference(o.tag ? `${o.repo}:${o.tag}` : o.repo)) : undefined;
+  if (ref?.digest) throw new InvalidArgument('refusing to create a tag with a digest reference');
+  const parent = d.images.resolve(c.image);
+  const parentConfig = await d.images.config(parent);
+  const containerConfig = dockerContainerConfig(c, parentConfig.config ?? {});
+  const config = mergeConfig(withChanges(o.config ?? containerConfig, o.changes ?? []), containerConfig);
+
+  const pause = (o.pause ?? true) && c.state.status === 'running';
+  if (pause) await d.containers.setPaused(c.id, true);
+  let id: Digest;
+  try {
+    // withRootfs holds a stopped container's lock, so it cannot start (or go away) while its changes are read.
+    id = await d.containers.withRootfs(
+      c.id,
+      () =>
+        d.images.withIngestion(async (ing) => {
+          const diffId = (await ing.ingest(packLayer(d.containers.dirs(c).upper, { overlayWhiteouts: true }))).digest;
+          const image = childImage(parentConfig, c, containerConfig, config, diffId, o);
+          const rec = await d.images.createImage(
+            { config: Buffer.from(JSON.stringify(image)), layerBlobs: image.rootfs.diff_ids, parent: parent.id, tagged: !!ref },
+            ing,
+          );
+          if (ref) await d.images.retag(new Map([[formatReference(ref), rec.id]]));
+          return rec.id;
+        }),
+      { readonly: true },
+    );
+  } finally {
+    if (pause) await d.containers.setPaused(c.id, false).catch(() => {});
+  }
+  const imageRef = ref ? familiarString(ref) : '';
+  d.images.publish('create', id, imageRef || undefined);
+  if (ref) d.images.publish('tag', id, imageRef);
+  d.events.publish('container', 'commit', c.id, { comment: o.comment ?? '', imageID: id, imageRef, image: c.imageName, name: c.name });
+  return id;
+}
+
+/** The image config: the parent's, plus the layer (unless empty), the history entry and the container's config. */
+function childImage(
+  parent: ImageConfig,
+  c: ContainerRecord,
+  containerConfig: ImageRunConfig,
+  config: ImageRunConfig,
+  diffId: Digest,
+  o: CommitOptions,
+): ImageConfig {
+  const created = new Date().toISOString();
+  const empty = diffId === emptyLayer;
+  const history: HistoryEntry = {
+    created,
+    ...(o.author && { author: o.author }),
+    created_by: (containerConfig.Cmd ?? []).join(' '),
+    ...(o.comment && { comment: o.comment }),
+    ...(empty && { empty_layer: true }),
+  };
+  return {
+    architecture: parent.architecture,
+    ...(parent.variant && { variant: parent.variant }),
+    os: parent.os,
+    ...(o.author && { author: o.author }),
+    config,
+    container: c.id,
+    container_config: containerConfig,
+    created,
+    rootfs: { type: 'layers', diff_ids: [...parent.rootfs.diff_ids, ...(empty ? [] : [diffId])] },
+    history: [...(parent.history ?? []), history],
+  };
+}
+
+/**
+ * The container's config as Docker records it (`container_config`): Berth's container record, plus what the
+ * record does not keep but dockerd's container config inherits from the image (ports, volumes, healthcheck).
+ */
+function dockerContainerConfig(c: ContainerRecord, image: ImageRunConfig): ImageRunConfig {
+  const k = c.config;
+  return {
+    Hostname: k.Hostname,
+    Domainname: '',
+    User: k.User,
+    AttachStdin: false,
+    AttachStdout: false,
+    AttachStderr: false,
+    ...(image.ExposedPorts && { ExposedPorts: image.ExposedPorts }),
+    Tty: k.Tty,
+    OpenStdin: k.OpenStdin,
+    StdinOnce: k.StdinOnce,
+    Env: k.Env,
+    Cmd: k.Cmd,
+    ...(image.Healthcheck !== undefined && { Healthcheck: image.Healthcheck }),
+    Image: k.Image,
+    ...(image.Volumes && { Volumes: image.Volumes }),
+    WorkingDir: k.WorkingDir,
+    Entrypoint: k.Entrypoint,
+    OnBuild: null,
+    Labels: k.Labels,
+    ...(k.StopSignal && { StopSignal: k.StopSignal }),
+    ...(k.StopTimeout !== undefined && { StopTimeout: k.StopTimeout }),
+  };
+}
+
+/** `--change` instructions in order; as in a Dockerfile, ENTRYPOINT drops the Cmd unless a CMD came before it. */
+function withChanges(base: ImageRunConfig, changes: string[]): ImageRunConfig {
+  let config: ImageRunConfig = { ...base };
+  let cmdSet = false;
+  for (const change of changes) {
+    const instruction = /^\s*(\w+)/.exec(change)?.[1]?.toUpperCase();
+    config = applyChanges(config, [change]);
+    if (instruction === 'CMD') cmdSet = true;
+    if (instruction === 'ENTRYPOINT' && !cmdSet) config.Cmd = null;
+  }
+  return config;
+}
+
+/** dockerd's merge of the committed config with the container's: what the former leaves empty, the latter fills. */
+function mergeConfig(user: ImageRunConfig, container: ImageRunConfig): ImageRunConfig {
+  const out: ImageRunConfig = { ...user };
+  if (!out.User) out.User = container.User ?? '';
+  out.ExposedPorts = { ...(container.ExposedPorts ?? {}), ...(out.ExposedPorts ?? {}) };
+  if (Object.keys(out.ExposedPorts).length === 0) delete out.ExposedPorts;
+  const keys = new Set((out.Env ?? []).map((e) => e.split('=')[0]));
+  out.Env = [...(out.Env ?? []), ...(container.Env ?? []).filter((e) => !keys.has(e.split('=')[0]))];
+  out.Labels = { ...(container.Labels ?? {}), ...(out.Labels ?? {}) };
+  if (!out.Entrypoint?.length) {
+    if (!out.Cmd?.length) out.Cmd = container.Cmd ?? null;
+    if (out.Entrypoint == null) out.Entrypoint = container.Entrypoint ?? null;
+  }
+  if (out.Healthcheck === undefined && container.Healthcheck !== undefined) out.Healthcheck = container.Healthcheck;
+  if (!out.WorkingDir) out.WorkingDir = container.WorkingDir ?? '';
+  const volumes = { ...(container.Volumes ?? {}), ...(out.Volumes ?? {}) };
+  if (Object.keys(volumes).length) out.Volumes = volumes;
+  if (!out.StopSignal && container.StopSignal) out.StopSignal = container.StopSignal;
+  return out;
+}
