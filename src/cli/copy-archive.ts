@@ -1,11 +1,12 @@
 // The local half of `berth cp`: Docker's copy rules (go-archive's CopyInfo, PrepareArchiveCopy, rebasing), a tar of
 // a local path, and the extraction of a container's tar into a local directory.
-import { createReadStream, type Stats, constants } from 'node:fs';
+import { createReadStream, constants } from 'node:fs';
 import { link, lstat, mkdir, open, readdir, readlink, realpath, rm, stat, symlink, utimes, lutimes, chmod } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { type Header as Headers, extract as tarExtract, pack as tarPack } from 'tar-stream';
+import { header, major, minor } from '../util/tar.js';
 import { CliError } from './context.js';
 
 /** What go-archive knows about either end of a copy. */
@@ -161,7 +162,7 @@ export function tarLocal(src: CopyInfo, rename: Rename = same): Readable {
         });
   const visit = async (abs: string, name: string): Promise<void> => {
     const st = await lstat(abs);
-    const h = localHeader(rename(name), st);
+    const h = header(rename(name), st);
     if (st.isDirectory()) {
       await add({ ...h, name: `${h.name}/`, type: 'directory' });
       for (const n of (await readdir(abs)).sort()) await visit(posix.join(abs, n), `${name}/${n}`);
@@ -187,26 +188,6 @@ export function tarLocal(src: CopyInfo, rename: Rename = same): Readable {
   return pass;
 }
 
-// Linux's dev_t encoding (glibc's gnu_dev_major/minor).
-const major = (rdev: number) => ((rdev >>> 8) & 0xfff) | (Math.floor(rdev / 2 ** 32) & ~0xfff);
-const minor = (rdev: number) => (rdev & 0xff) | ((rdev >>> 12) & ~0xff);
-
-function localHeader(name: string, st: Stats): Headers {
-  return {
-    name,
-    mode: st.mode & 0o7777,
-    uid: st.uid,
-    gid: st.gid,
-    uname: '',
-    gname: '',
-    mtime: new Date(Math.floor(st.mtimeMs / 1000) * 1000),
-    size: 0,
-    type: 'file',
-    linkname: '',
-    devmajor: 0,
-    devminor: 0,
-  };
-}
 
 // ---- extraction into a local directory -------------------------------------------------------------------------
 

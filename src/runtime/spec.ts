@@ -1,5 +1,6 @@
 // OCI runtime-spec config.json for a container, with Docker's defaults (capabilities, mounts, masked paths,
 // device rules). Pure: the caller supplies the rootfs path and resolved process settings.
+import type { HostDevice } from '../kernel/devices.js';
 import { defaultCapabilities } from './capabilities.js';
 import type { LinuxSeccomp } from './seccomp.js';
 
@@ -13,16 +14,8 @@ export interface SpecMount {
   options: string[];
 }
 
-/** A device node the runtime creates in the container (config-linux.md "Devices"). */
-export interface LinuxDevice {
-  path: string;
-  type: 'c' | 'b';
-  major: number;
-  minor: number;
-  fileMode: number;
-  uid: number;
-  gid: number;
-}
+/** A device node the runtime creates in the container (config-linux.md "Devices"): the host's, as read there. */
+export type LinuxDevice = HostDevice;
 
 /** cgroup limits (config-linux.md "Control groups"); also the body of `runc update -r`. */
 export interface LinuxResources {

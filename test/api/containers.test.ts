@@ -38,8 +38,6 @@ describe('containers', () => {
     d = await startDaemon();
   });
   after(async () => {
-    const ids = (await d.berth(['ps', '-aq'])).stdout.trim().split('\n').filter(Boolean);
-    if (ids.length) await d.berth(['rm', '-f', ...ids]);
     await d.destroy();
   });
 

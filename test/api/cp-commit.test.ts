@@ -63,8 +63,6 @@ describe('cp and commit', () => {
     assert.equal((await d.berth(['run', '-d', '--name', 'running', 'busybox', 'sleep', '600'])).code, 0);
   });
   after(async () => {
-    const ids = (await d.berth(['ps', '-aq'])).stdout.trim().split('\n').filter(Boolean);
-    if (ids.length) await d.berth(['rm', '-f', ...ids]);
     await d.destroy();
   });
 

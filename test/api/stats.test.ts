@@ -76,8 +76,6 @@ describe('stats', () => {
     await until('the holder to fill its memory', async () => ((await stats('holder', { stream: '0', 'one-shot': '1' })).memory_stats.usage ?? 0) >= 50 * MiB);
   });
   after(async () => {
-    const ids = (await d.berth(['ps', '-aq'])).stdout.trim().split('\n').filter(Boolean);
-    if (ids.length) await d.berth(['rm', '-f', ...ids]);
     await d.destroy();
   });
 

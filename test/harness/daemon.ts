@@ -109,6 +109,7 @@ export async function startDaemon(env: NodeJS.ProcessEnv = {}): Promise<Daemon> 
     c.kill('SIGKILL');
     await exited(c);
   };
+  const runBerth = (args: string[]) => run(process.execPath, [dist('berth'), ...args], { env: { BERTH_HOST: host } });
   await start();
   return {
     dir,
@@ -121,6 +122,11 @@ export async function startDaemon(env: NodeJS.ProcessEnv = {}): Promise<Daemon> 
     kill9,
     start,
     async destroy() {
+      // Containers first, while the daemon can still remove them (their monitors, mounts and cgroups go too).
+      if (child) {
+        const ids = (await runBerth(['ps', '-aq'])).stdout.trim().split('\n').filter(Boolean);
+        if (ids.length) await runBerth(['rm', '-f', ...ids]);
+      }
       await stop();
       await unmountUnder(dir);
       await rm(dir, { recursive: true, force: true });

@@ -1,11 +1,14 @@
 import { execFile } from 'node:child_process';
-import { createReadStream, type Stats } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { lstat, readdir, readlink } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import { pack as tarPack, type Header as Headers } from 'tar-stream';
+import { header, major, minor } from '../../util/tar.js';
+
+export { header, major, minor };
 
 const run = promisify(execFile);
 
@@ -88,27 +91,6 @@ export function packLayer(dir: string, opts: PackOptions = {}): Readable {
   return pass;
 }
 
-/** A tar header for `st` (numeric owners, no user or group names, whole-second mtime). */
-export function header(name: string, st: Stats): Headers {
-  return {
-    name,
-    mode: st.mode & 0o7777,
-    uid: st.uid,
-    gid: st.gid,
-    uname: '',
-    gname: '',
-    mtime: new Date(Math.floor(st.mtimeMs / 1000) * 1000),
-    size: 0,
-    type: 'file',
-    linkname: '',
-    devmajor: 0,
-    devminor: 0,
-  };
-}
-
-// Linux's dev_t encoding (glibc's gnu_dev_major/minor).
-export const major = (rdev: number) => ((rdev >>> 8) & 0xfff) | (Math.floor(rdev / 2 ** 32) & ~0xfff);
-export const minor = (rdev: number) => (rdev & 0xff) | ((rdev >>> 12) & ~0xff);
 
 /** All xattrs under `dir`, by absolute path, from one `getfattr -R` (symlinks not followed). */
 async function readXattrs(dir: string): Promise<Map<string, Record<string, Buffer>>> {
