@@ -233,6 +233,21 @@ function removeEmptyHostDirs(dirs) {
   }
 }
 
+/** A private parent cgroup for one daemon's containers, and its removal (on every controller) after it stops. */
+function privateCgroupParent(dir) {
+  const name = `berth-bench-${dir.split('/').pop()}`;
+  const remove = () => {
+    for (const ctl of existsSync('/sys/fs/cgroup') ? readdirSync('/sys/fs/cgroup') : []) {
+      try {
+        rmdirSync(join('/sys/fs/cgroup', ctl, name));
+      } catch {
+        /* not on this controller, or already gone */
+      }
+    }
+  };
+  return { name, remove };
+}
+
 function makeTempDir(kind) {
   mkdirSync(TMP_BASE, { recursive: true });
   const dir = mkdtempSync(join(TMP_BASE, `${DIR_PREFIX}${kind}-`));
@@ -449,8 +464,10 @@ export async function startBerthd() {
   const logFile = join(dir, 'berthd.log');
   const configFile = join(dir, 'daemon.json');
   writeFileSync(configFile, '{}\n'); // never pick up the host's /etc/berth/daemon.json
+  const cgroup = privateCgroupParent(dir);
   const args = [
     entry,
+    '--cgroup-parent', cgroup.name,
     '--data-root', join(dir, 'root'),
     '--exec-root', join(dir, 'run'),
     '-H', `unix://${socketPath}`,
@@ -458,7 +475,7 @@ export async function startBerthd() {
     '--config-file', configFile,
   ];
   const child = spawnDaemon(process.execPath, args, logFile);
-  const handle = makeHandle({ name: 'berth', dir, socketPath, procs: [{ child, what: 'berthd' }], logFiles: { berthd: logFile } });
+  const handle = makeHandle({ name: 'berth', dir, socketPath, procs: [{ child, what: 'berthd' }], logFiles: { berthd: logFile }, afterStop: cgroup.remove });
   try {
     await waitForPing(socketPath, child, logFile, 'berthd');
     handle.version = await daemonVersion(socketPath);
@@ -516,7 +533,11 @@ export async function startDockerd() {
   // afterwards if this run created them and they are empty.
   const hostDirs = ['/run/docker/plugins', '/run/docker'].filter((p) => !existsSync(p));
   writeFileSync(join(dir, 'host-dirs.json'), JSON.stringify(hostDirs)); // for reapStale, should this run be killed
-  const afterStop = () => removeEmptyHostDirs(hostDirs);
+  const cgroup = privateCgroupParent(dir);
+  const afterStop = () => {
+    removeEmptyHostDirs(hostDirs);
+    cgroup.remove();
+  };
   const procs = [];
   const handle = makeHandle({ name: 'docker', dir, socketPath, procs, logFiles: { containerd: ctrLog, dockerd: dLog }, afterStop });
   try {
@@ -530,6 +551,7 @@ export async function startDockerd() {
       '-H', `unix://${socketPath}`,
       '--pidfile', join(dir, 'dockerd.pid'),
       '--config-file', dockerConfig,
+      '--cgroup-parent', cgroup.name,
       // Leave the host's network alone: no docker0 bridge, no iptables/ip6tables rules, no NAT, and no
       // net.ipv4.ip_forward=1 (dockerd 20.10's bridge driver sets that sysctl at start-up unless told not to).
       '--bridge=none',
