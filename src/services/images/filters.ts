@@ -1,5 +1,6 @@
 import { InvalidArgument } from '../../errors/index.js';
 import type { ImageRecord } from '../../metadata/index.js';
+import { parseTimeFilter } from '../../util/timestamp.js';
 
 /** Docker's list filters, decoded: each key maps to the values given for it. */
 export type Filters = Record<string, string[]>;
@@ -30,20 +31,7 @@ function matchesLabels(labels: Record<string, string>, wanted: string[]): boolea
   });
 }
 
-/** Go duration or timestamp, as `until=`/`since=` take them: "10m", "2h30m", RFC 3339, or unix seconds. */
-export function parseTimeFilter(value: string, now = Date.now()): number {
-  const dur = /^(\d+(?:\.\d+)?(?:ns|us|µs|ms|s|m|h))+$/.test(value);
-  if (dur) {
-    const unit: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1e3, m: 6e4, h: 3.6e6 };
-    let ms = 0;
-    for (const m of value.matchAll(/(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g)) ms += Number(m[1]) * (unit[m[2] as string] ?? 0);
-    return now - ms;
-  }
-  if (/^\d+(\.\d+)?$/.test(value)) return Number(value) * 1000;
-  const t = Date.parse(value);
-  if (Number.isNaN(t)) throw new InvalidArgument(`invalid filter value: ${value}`);
-  return t;
-}
+export { parseTimeFilter };
 
 /** With a `reference=` filter Docker lists only the tags that match it. */
 export function matchingTags(repoTags: string[], filters: Filters): string[] {

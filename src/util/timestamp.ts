@@ -1,0 +1,22 @@
+import { InvalidArgument } from '../errors/index.js';
+
+/** Go duration or timestamp, as `until=`/`since=` take them: "10m", "2h30m", RFC 3339, or unix seconds. */
+export function parseTimeFilter(value: string, now = Date.now()): number {
+  const dur = /^(\d+(?:\.\d+)?(?:ns|us|µs|ms|s|m|h))+$/.test(value);
+  if (dur) {
+    const unit: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1e3, m: 6e4, h: 3.6e6 };
+    let ms = 0;
+    for (const m of value.matchAll(/(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g)) ms += Number(m[1]) * (unit[m[2] as string] ?? 0);
+    return now - ms;
+  }
+  if (/^\d+(\.\d+)?$/.test(value)) return Number(value) * 1000;
+  const t = Date.parse(value);
+  if (Number.isNaN(t)) throw new InvalidArgument(`invalid filter value: ${value}`);
+  return t;
+}
+
+/** Unix seconds (with an optional fraction, as the API's `since`/`until` give them) as RFC3339Nano UTC. */
+export function unixToRfc3339Nano(value: string): string {
+  const [sec = '0', frac = ''] = value.split('.');
+  return `${new Date(Number(sec) * 1000).toISOString().slice(0, 19)}.${frac.padEnd(9, '0').slice(0, 9)}Z`;
+}
