@@ -15,7 +15,7 @@ export interface Mount {
 
 /**
  * The one place that mounts and unmounts. Node has no mount(2), so this drives util-linux's `mount`/`umount`
- * (always present on Linux hosts); one process per container start or stop.
+ * (always present on Linux hosts).
  */
 export async function mount(m: Mount, target: string): Promise<void> {
   try {
@@ -25,19 +25,51 @@ export async function mount(m: Mount, target: string): Promise<void> {
   }
 }
 
-/** Unmounts `target` if it is mounted (lazily, so a busy mount cannot wedge a removal). */
-export async function unmount(target: string): Promise<void> {
-  if (!(await isMounted(target))) return;
-  try {
-    await run('umount', ['-l', target]);
-  } catch (e) {
-    throw new Internal(`umount ${target} failed: ${(e as { stderr?: string }).stderr?.trim() || (e as Error).message}`, { cause: e });
+/**
+ * Unmounts `target` if it is mounted (lazily, so a busy mount cannot wedge a removal). Requests that arrive while
+ * an `umount` runs are coalesced into the next one (umount takes many targets), so removing many containers at
+ * once costs a few processes rather than one each.
+ */
+export function unmount(target: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const waiters = queued.get(target) ?? [];
+    waiters.push({ resolve, reject });
+    queued.set(target, waiters);
+    if (!unmounting) void drainUnmounts();
+  });
+}
+
+type Waiter = { resolve: () => void; reject: (e: Error) => void };
+let queued = new Map<string, Waiter[]>();
+let unmounting = false;
+
+async function drainUnmounts(): Promise<void> {
+  unmounting = true;
+  while (queued.size) {
+    const batch = queued;
+    queued = new Map();
+    const mounted = await mountPoints();
+    const targets = [...batch.keys()].filter((t) => mounted.has(t));
+    let failure = '';
+    if (targets.length) await run('umount', ['-l', ...targets]).catch((e: { stderr?: string; message: string }) => (failure = e.stderr?.trim() || e.message));
+    const still = failure ? await mountPoints() : new Set<string>();
+    for (const [target, waiters] of batch) {
+      for (const w of waiters) {
+        if (still.has(target)) w.reject(new Internal(`umount ${target} failed: ${failure}`));
+        else w.resolve();
+      }
+    }
   }
+  unmounting = false;
+}
+
+async function mountPoints(): Promise<Set<string>> {
+  const mounts = await readFile('/proc/self/mountinfo', 'utf8');
+  return new Set(mounts.split('\n').map((l) => l.split(' ')[4] ?? ''));
 }
 
 export async function isMounted(target: string): Promise<boolean> {
-  const mounts = await readFile('/proc/self/mountinfo', 'utf8');
-  return mounts.split('\n').some((l) => l.split(' ')[4] === target);
+  return (await mountPoints()).has(target);
 }
 
 /** The overlay mount of `lower` (top first) under a writable `upper` with its `work` dir. */
