@@ -7,6 +7,7 @@
 import { imagesBenchmark } from './images.mjs';
 import { main } from './lib.mjs';
 import { loadBenchmark } from './load.mjs';
+import { logsBenchmark } from './logs.mjs';
 import { runBenchmark } from './run.mjs';
 
-await main('Berth vs Docker', [loadBenchmark, imagesBenchmark, runBenchmark]);
+await main('Berth vs Docker', [loadBenchmark, imagesBenchmark, runBenchmark, logsBenchmark]);

@@ -7,7 +7,8 @@ import { containerInspect, containerSummary } from '../services/containers/views
 import { Status } from './errors.js';
 import { type Req, qBool, qFilters, readJsonBody, sendEmpty, sendJson } from './http.js';
 import type { Route } from './router.js';
-import { frame } from './stream.js';
+import { frameLogBatch } from './stream.js';
+import { unixToRfc3339Nano } from '../util/timestamp.js';
 import { parseDetachKeys, pumpInput, upgrade } from './hijack.js';
 
 /** The body of `POST /containers/create` (ContainerConfig + HostConfig), the fields this slice reads. */
@@ -143,23 +144,51 @@ async function logs(s: Services, req: Req, res: ServerResponse): Promise<void> {
   const stdout = qBool(q, 'stdout');
   const stderr = qBool(q, 'stderr');
   if (!stdout && !stderr) throw new InvalidArgument('You must choose at least one stream');
-  const tail = q.get('tail');
+  const target = s.containers.resolve(req.params[0] ?? '');
+  // As dockerd: a tail that is not a number (or "all") means everything.
+  const tail = /^\d+$/.test(q.get('tail') ?? '') ? Number(q.get('tail')) : undefined;
+  const since = unixTime(q, 'since');
+  const until = unixTime(q, 'until');
   const ac = new AbortController();
-  const entries = s.containers.logs(req.params[0] ?? '', {
+  const batches = s.containers.logs(target.id, {
     follow: qBool(q, 'follow'),
-    ...(tail && tail !== 'all' && { tail: Number(tail) }),
+    ...(tail !== undefined && { tail }),
+    ...(since && { since }),
+    ...(until && { until }),
     signal: ac.signal,
   });
-  res.writeHead(Status.OK, { 'Content-Type': 'application/vnd.docker.multiplexed-stream' });
+  const raw = target.config.Tty;
+  res.writeHead(Status.OK, { 'Content-Type': raw ? 'application/vnd.docker.raw-stream' : 'application/vnd.docker.multiplexed-stream' });
+  res.flushHeaders();
   res.on('close', () => ac.abort());
-  const timestamps = qBool(q, 'timestamps');
-  for await (const e of entries) {
-    if ((e.stream === 'stdout' && !stdout) || (e.stream === 'stderr' && !stderr)) continue;
-    if (!res.write(frame(e.stream, Buffer.from(timestamps ? `${e.time} ${e.text}` : e.text)))) {
-      await new Promise((r) => res.once('drain', r));
-    }
+  const framing = { stdout, stderr, timestamps: qBool(q, 'timestamps'), raw };
+  for await (const batch of batches) {
+    const out = frameLogBatch(batch, framing);
+    if (out.length > 0 && !res.write(out)) await drained(res);
+    if (ac.signal.aborted) break;
   }
   res.end();
+}
+
+/** The API's `since`/`until`: Unix seconds, with an optional fraction; 0 or absent is no bound. */
+function unixTime(q: URLSearchParams, name: string): string | undefined {
+  const v = q.get(name);
+  if (!v) return undefined;
+  if (!/^\d+(\.\d{0,9})?$/.test(v)) throw new InvalidArgument(`invalid value for "${name}": ${v} is not a Unix timestamp`);
+  return /^[0.]+$/.test(v) ? undefined : unixToRfc3339Nano(v);
+}
+
+/** Resolves when the stream can take more, or is gone. */
+function drained(stream: NodeJS.WritableStream & { on(event: 'close', fn: () => void): unknown; off(event: 'close', fn: () => void): unknown }): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      stream.off('drain', done);
+      stream.off('close', done);
+      resolve();
+    };
+    stream.on('drain', done);
+    stream.on('close', done);
+  });
 }
 
 /**
@@ -178,6 +207,7 @@ export async function attach(s: Services, containerId: string, query: URLSearchP
   const tty = target.config.Tty;
   upgrade(socket, tty);
   if (!qBool(query, 'stream')) {
+    await output.return(undefined);
     socket.end();
     return;
   }
@@ -188,10 +218,10 @@ export async function attach(s: Services, containerId: string, query: URLSearchP
   }
   const stdout = qBool(query, 'stdout');
   const stderr = qBool(query, 'stderr');
-  for await (const e of output) {
-    if ((e.stream === 'stdout' && !stdout) || (e.stream === 'stderr' && !stderr)) continue;
-    const data = Buffer.from(e.text);
-    socket.write(tty ? data : frame(e.stream, data));
+  for await (const batch of output) {
+    const out = frameLogBatch(batch, { stdout, stderr, timestamps: false, raw: tty });
+    if (out.length > 0 && !socket.write(out)) await drained(socket);
+    if (ac.signal.aborted) break;
   }
   socket.end();
 }

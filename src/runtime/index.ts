@@ -19,5 +19,7 @@ export {
   type SeccompProfile,
   type SeccompRule,
 } from './seccomp.js';
-export { readLog, logSize, parseLogLine, type LogEntry, type ReadLogOptions } from './logs.js';
+export { JournalConverter, LogBatch, escapeText, fixedTime, timeKey, utcTime, type LogStream } from './logformat.js';
+export { logEnd, readJsonLog, type LogFiles, type LogFollow, type LogPosition, type ReadLogOptions } from './logread.js';
+export { LogShipper, journalPath, type ShipTarget } from './logship.js';
 export { probeRuntimes, type ProbeResult } from './probe.js';

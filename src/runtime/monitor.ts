@@ -80,6 +80,9 @@ export class ConmonMonitor {
       '-p', pidFile,
       '-P', conmonPidFile,
       '-l', `k8s-file:${p.logPath}`,
+      // The journal is shipped to the json-file log and deleted: conmon need not fsync it (at exit, or at each
+      // reopen, which would stall the container's output while a rotated journal is flushed).
+      '--no-sync-log',
       '--exit-dir', p.exitDir,
       '--socket-dir-path', p.socketDir,
       '--full-attach',

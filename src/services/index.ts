@@ -15,6 +15,7 @@ export interface Services {
 
 export { ImageService } from './images/index.js';
 export { ContainerService, type ContainerRecord, type CreateOptions } from './containers/index.js';
+export type { LogBatch } from '../runtime/index.js';
 export { ExecService, type ExecConfig } from './containers/exec.js';
 export { EventBus } from './system/events.js';
 export { SystemService, apiVersion, minApiVersion, berthVersion } from './system/index.js';

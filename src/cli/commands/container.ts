@@ -6,6 +6,7 @@ import { ApiError } from '../../client/index.js';
 import { type Cli, CliError, ExitCode, forEachName } from '../context.js';
 import { tabulate } from '../format/tabwriter.js';
 import { humanSize, timeAgo } from '../format/units.js';
+import { parseTimeFilter } from '../../util/timestamp.js';
 import { printList, goTime } from '../output.js';
 import { collect, confirm, filtersQuery, inspectNames } from './common.js';
 import { checkTty, demux, holdSession, sendTerminalSize } from './interactive.js';
@@ -22,6 +23,27 @@ interface Summary {
   Labels: Record<string, string> | null;
   SizeRw?: number;
   SizeRootFs?: number;
+}
+
+/**
+ * `--since`/`--until` as the API takes them, Unix seconds with nine fractional digits: from a duration before now
+ * ("10m", "1h30m"), an RFC 3339 time, or Unix seconds (passed on as given).
+ */
+function apiTimestamp(value: string | undefined, flag: string): string | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (/^\d+(\.\d+)?$/.test(value)) return value;
+  // RFC 3339 keeps its nanoseconds (a Date would round them to milliseconds, and miss an entry's exact time).
+  const rfc = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)?$/.exec(value);
+  const wholeSeconds = rfc ? Date.parse(`${rfc[1]}${rfc[3] ?? ''}`) / 1000 : NaN;
+  if (!Number.isNaN(wholeSeconds)) return `${wholeSeconds}.${(rfc?.[2] ?? '').padEnd(9, '0')}`;
+  let ms: number;
+  try {
+    ms = parseTimeFilter(value);
+  } catch {
+    throw new CliError(`invalid value for "${flag}": failed to parse value as time or duration: "${value}"`);
+  }
+  const seconds = Math.floor(ms / 1000);
+  return `${seconds}.${String(Math.round((ms - seconds * 1000) * 1e6)).padStart(9, '0')}`;
 }
 
 /** docker's mapping of start failures to exit codes: 127 command not found, 126 cannot execute, else 125. */
@@ -144,11 +166,16 @@ export function registerContainerCommands(program: Command, container: Command, 
       .option('-f, --follow', 'Follow log output')
       .option('-n, --tail <string>', 'Number of lines to show from the end of the logs', 'all')
       .option('-t, --timestamps', 'Show timestamps')
-      .action(async (name: string, o: { follow?: boolean; tail: string; timestamps?: boolean }) => {
+      .option('--since <string>', 'Show logs since timestamp (e.g. "2013-01-02T13:23:37Z") or relative (e.g. "42m" for 42 minutes)')
+      .option('--until <string>', 'Show logs before a timestamp (e.g. "2013-01-02T13:23:37Z") or relative (e.g. "42m" for 42 minutes)')
+      .option('--details', 'Show extra details provided to logs')
+      .action(async (name: string, o: { follow?: boolean; tail: string; timestamps?: boolean; since?: string; until?: string }) => {
         const res = await cli.client().call('GET', `/containers/${encodeURIComponent(name)}/logs`, {
-          query: { stdout: true, stderr: true, follow: o.follow, tail: o.tail, timestamps: o.timestamps },
+          query: { stdout: true, stderr: true, follow: o.follow, tail: o.tail, timestamps: o.timestamps, since: apiTimestamp(o.since, 'since'), until: apiTimestamp(o.until, 'until') },
         });
-        await demux(res);
+        // A TTY container's log is its raw output (the daemon says so), anything else comes in frames.
+        if (String(res.headers['content-type']).includes('raw-stream')) await pipeline(res, process.stdout, { end: false });
+        else await demux(res);
       });
   logs(program.command('logs').description('Fetch the logs of a container'));
   logs(container.command('logs').description('Fetch the logs of a container'));

@@ -2,6 +2,7 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { parseBytes } from '../format/units.js';
+import { CliError, ExitCode } from '../context.js';
 import { collect } from './common.js';
 
 export interface ResourceFlags {
@@ -51,6 +52,8 @@ export interface RunFlags extends ResourceFlags {
   oomKillDisable?: boolean;
   shmSize?: number;
   runtime?: string;
+  logDriver?: string;
+  logOpt: string[];
 }
 
 /** Commander parsers failing with docker's `invalid argument "v" for "--flag" flag: …` shape. */
@@ -134,7 +137,9 @@ export const withCreateFlags = (cmd: Command) =>
       .addOption(new Option('--net <network>').hideHelp())
       .option('--oom-kill-disable', 'Disable OOM Killer')
       .option('--shm-size <bytes>', 'Size of /dev/shm', bytes)
-      .option('--runtime <string>', 'Runtime to use for this container'),
+      .option('--runtime <string>', 'Runtime to use for this container')
+      .option('--log-driver <string>', 'Logging driver for the container')
+      .option('--log-opt <list>', 'Log driver options', collect, []),
   ).passThroughOptions();
 
 /** The Engine API `Resources` fields set by flags (only those given). */
@@ -162,6 +167,13 @@ function envFile(path: string): string[] {
     .map((l) => l.trim())
     .filter((l) => l && !l.startsWith('#'))
     .flatMap((l) => (l.includes('=') ? [l] : process.env[l] !== undefined ? [`${l}=${process.env[l]}`] : []));
+}
+
+/** `--log-driver` and `--log-opt k=v` (a bare `k` is `k=`), refused together for `none` as docker's CLI does. */
+function logConfig(o: RunFlags): { Type: string; Config: Record<string, string> } {
+  if (o.logDriver === 'none' && o.logOpt.length > 0) throw new CliError('invalid logging opts for driver none', ExitCode.Usage);
+  const config = Object.fromEntries(o.logOpt.map((kv) => (kv.includes('=') ? [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)] : [kv, ''])));
+  return { Type: o.logDriver ?? '', Config: config };
 }
 
 /** docker sends a seccomp profile's content, not its path (the daemon may not see the client's files). */
@@ -207,6 +219,7 @@ export function createBody(image: string, cmd: string[], o: RunFlags) {
       ...(o.oomKillDisable && { OomKillDisable: true }),
       ...(o.shmSize !== undefined && { ShmSize: o.shmSize }),
       ...(o.runtime && { Runtime: o.runtime }),
+      LogConfig: logConfig(o),
       ...(o.tty && process.stdout.isTTY && { ConsoleSize: [process.stdout.rows, process.stdout.columns] }),
     },
   };

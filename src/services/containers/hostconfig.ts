@@ -1,6 +1,7 @@
 // The Engine API's HostConfig: the subset Berth honours, validated and normalised as dockerd does at create (and
 // at update), with dockerd's messages. Pure: host capabilities come in as `HostLimits`.
 import { InvalidArgument } from '../../errors/index.js';
+import { parseBytes, parseHumanSize } from '../../util/size.js';
 
 export type RestartPolicyName = '' | 'no' | 'always' | 'unless-stopped' | 'on-failure';
 
@@ -43,6 +44,13 @@ export interface HostConfig extends Resources {
   ShmSize: number;
   /** The client's terminal [height, width] at create (a TTY container starts with it). */
   ConsoleSize?: [number, number] | null;
+  /** `--log-driver` and `--log-opt`s: json-file (the default) or none. */
+  LogConfig: LogConfig;
+}
+
+export interface LogConfig {
+  Type: string;
+  Config: Record<string, string>;
 }
 
 /** What the host's kernel offers, as dockerd's sysinfo: limits it lacks are dropped with a warning. */
@@ -83,6 +91,7 @@ const defaults: HostConfig = {
   RestartPolicy: { Name: 'no', MaximumRetryCount: 0 },
   Ulimits: null,
   ShmSize: 64 * 1024 * 1024,
+  LogConfig: { Type: 'json-file', Config: {} },
 };
 
 const ulimitNames = ['core', 'cpu', 'data', 'fsize', 'locks', 'memlock', 'msgqueue', 'nice', 'nofile', 'nproc', 'rss', 'rtprio', 'rttime', 'sigpending', 'stack'];
@@ -91,7 +100,7 @@ const minMemory = 6 * 1024 * 1024;
 /** Fills defaults and validates a create request's HostConfig; returns it with dockerd's warnings. */
 export function normalizeHostConfig(input: Partial<HostConfig> | null | undefined, host: HostLimits): { hostConfig: HostConfig; warnings: string[] } {
   const given = Object.fromEntries(Object.entries(input ?? {}).filter(([, v]) => v !== null && v !== undefined)) as Partial<HostConfig>;
-  const hc: HostConfig = { ...defaults, ...given, RestartPolicy: { ...defaults.RestartPolicy, ...given.RestartPolicy } };
+  const hc: HostConfig = { ...defaults, ...given, RestartPolicy: { ...defaults.RestartPolicy, ...given.RestartPolicy }, LogConfig: normalizeLogConfig(given.LogConfig) };
   if (!hc.NetworkMode || hc.NetworkMode === 'default') hc.NetworkMode = 'bridge';
   if (!hc.IpcMode) hc.IpcMode = 'private';
   if (!hc.ShmSize) hc.ShmSize = defaults.ShmSize;
@@ -220,4 +229,84 @@ function cpusetAvailable(set: string, ncpu: number): boolean {
     if (hi >= ncpu || Number(m[1]) > hi) return false;
   }
   return true;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Logging
+
+/** Log drivers dockerd has built in that Berth does not offer (anything else is an unknown plugin to dockerd). */
+const otherBuiltinDrivers = ['local', 'syslog', 'journald', 'gelf', 'fluentd', 'awslogs', 'splunk', 'etwlogs', 'gcplogs', 'logentries'];
+/** The json-file options dockerd knows (`mode` and `max-buffer-size` are every driver's). */
+const jsonFileOptions = ['max-file', 'max-size', 'compress', 'labels', 'labels-regex', 'env', 'env-regex', 'tag', 'mode', 'max-buffer-size'];
+
+/** The container's log driver and options, defaults filled (json-file), checked as dockerd checks them. */
+export function normalizeLogConfig(input: Partial<LogConfig> | null | undefined): LogConfig {
+  const c: LogConfig = { Type: input?.Type || 'json-file', Config: { ...(input?.Config ?? {}) } };
+  if (c.Type === 'none') return c; // dockerd ignores options given to `none` (its CLI refuses them)
+  if (c.Type !== 'json-file') {
+    if (otherBuiltinDrivers.includes(c.Type)) throw new InvalidArgument(`logging driver "${c.Type}" is not supported: use json-file or none`);
+    throw new InvalidArgument(`error looking up logging plugin ${c.Type}: plugin "${c.Type}" not found`);
+  }
+  logRotation(c);
+  return c;
+}
+
+/**
+ * What a json-file config asks for: bytes per file (-1: no limit, dockerd's default) and files kept (1). Checks
+ * the option names as dockerd's validator does and the values as its driver does, with their messages (dockerd
+ * finds bad values only at start, "failed to initialize logging driver: …"; Berth refuses them at create).
+ */
+export function logRotation(c: LogConfig): { maxSize: number; maxFiles: number } {
+  const o = c.Config;
+  for (const key of Object.keys(o)) {
+    if (!jsonFileOptions.includes(key)) throw new InvalidArgument(`unknown log opt '${key}' for json-file log driver`);
+  }
+  validateLogMode(o);
+  const failed = (message: string) => new InvalidArgument(`failed to initialize logging driver: ${message}`);
+  const parse = (f: () => number) => {
+    try {
+      return f();
+    } catch (e) {
+      throw failed((e as Error).message);
+    }
+  };
+  let maxSize = -1;
+  if (o['max-size'] !== undefined) {
+    maxSize = parse(() => parseHumanSize(o['max-size'] as string));
+    if (maxSize <= 0) throw failed('max-size must be a positive number');
+  }
+  let maxFiles = 1;
+  if (o['max-file'] !== undefined) {
+    maxFiles = goInt(o['max-file'], failed);
+    if (maxFiles < 1) throw failed('max-file cannot be less than 1');
+  }
+  if (o['compress'] !== undefined && goBool(o['compress'], failed)) {
+    if (maxFiles === 1 || maxSize === -1) throw failed('compress cannot be true when max-file is less than 2 or max-size is not set');
+    throw new InvalidArgument('compress=true is not supported: rotated json-file logs are kept uncompressed');
+  }
+  return { maxSize, maxFiles };
+}
+
+/** dockerd's checks of the options all drivers share: `mode` and its `max-buffer-size`. */
+function validateLogMode(o: Record<string, string>): void {
+  const mode = o['mode'] ?? '';
+  if (!['', 'blocking', 'non-blocking'].includes(mode)) throw new InvalidArgument(`logger: logging mode not supported: ${mode}`);
+  if (o['max-buffer-size'] === undefined) return;
+  if (mode !== 'non-blocking') throw new InvalidArgument("logger: max-buffer-size option is only supported with 'mode=non-blocking'");
+  try {
+    parseBytes(o['max-buffer-size']);
+  } catch (e) {
+    throw new InvalidArgument(`error parsing option max-buffer-size: ${(e as Error).message}`);
+  }
+}
+
+function goInt(text: string, fail: (message: string) => Error): number {
+  if (!/^[+-]?\d+$/.test(text)) throw fail(`strconv.Atoi: parsing "${text}": invalid syntax`);
+  return Number(text);
+}
+
+function goBool(text: string, fail: (message: string) => Error): boolean {
+  if (['1', 't', 'T', 'true', 'TRUE', 'True'].includes(text)) return true;
+  if (['0', 'f', 'F', 'false', 'FALSE', 'False'].includes(text)) return false;
+  throw fail(`strconv.ParseBool: parsing "${text}": invalid syntax`);
 }

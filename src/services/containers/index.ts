@@ -13,7 +13,7 @@ import { mount, overlayMount, unmount } from '../../kernel/mount.js';
 import { type LayerStore, packLayer } from '../../layers/index.js';
 import type { RecordStore } from '../../metadata/records.js';
 import type { Digest } from '../../oci/index.js';
-import { AttachSocket, type ConmonMonitor, type LogEntry, type NamespaceType, type OciRuntime, type SeccompProfile, logSize, parseSeccompProfile, readLog, resizeTerminal, validateCapabilities } from '../../runtime/index.js';
+import { AttachSocket, type ConmonMonitor, type LogBatch, type LogFiles, LogShipper, type NamespaceType, type OciRuntime, type SeccompProfile, type ShipTarget, journalPath, logEnd, parseSeccompProfile, readJsonLog, resizeTerminal, validateCapabilities } from '../../runtime/index.js';
 import { signalNumber } from '../../util/signals.js';
 import { newId, shortId } from '../../util/ids.js';
 import type { Logger } from '../../util/logger.js';
@@ -22,7 +22,7 @@ import { Rollback } from '../../util/rollback.js';
 import { parseTimeFilter } from '../images/filters.js';
 import type { ImageService } from '../images/index.js';
 import type { EventBus } from '../system/events.js';
-import { type HostConfig, type HostLimits, type Resources, normalizeHostConfig, resourceDefaults, securityOptions, validateResources } from './hostconfig.js';
+import { type HostConfig, type HostLimits, type LogConfig, type Resources, logRotation, normalizeHostConfig, resourceDefaults, securityOptions, validateResources } from './hostconfig.js';
 import { containerSpec, mergeEnv, ociResources } from './spec.js';
 
 /** What `POST /containers/create` may set (the subset this slice supports). */
@@ -146,8 +146,11 @@ export class ContainerService {
   private readonly backoff = new Map<string, number>();
   /** Connections to each running container's attach socket carrying clients' input. */
   private readonly stdinConns = new Map<string, Promise<AttachSocket>>();
+  /** Ships each running container's conmon journal into its json-file log. */
+  private readonly shipper: LogShipper;
 
   constructor(private readonly d: ContainerServiceDeps) {
+    this.shipper = new LogShipper(d.log.child({ component: 'logship' }));
     d.images.usedBy = (imageId) => d.records.list().filter((c) => c.image === imageId).map((c) => c.id);
     d.images.containerLayerRoots = () => d.records.list().flatMap((c) => (c.topLayer ? [c.topLayer] : []));
   }
@@ -170,8 +173,35 @@ export class ContainerService {
   private bundleDir(id: string) {
     return join(this.d.paths.execRoot, id);
   }
+  /** The json-file log inspect shows (none for the `none` driver). */
   logPath(id: string) {
-    return join(this.dataDir(id), `${id}-json.log`);
+    return this.logConfig(this.d.records.get(id)).Type === 'none' ? '' : join(this.dataDir(id), `${id}-json.log`);
+  }
+
+  /** Records made before log drivers existed have no LogConfig: json-file, as then. */
+  private logConfig(c: ContainerRecord | undefined): LogConfig {
+    return c?.hostConfig.LogConfig ?? { Type: 'json-file', Config: {} };
+  }
+
+  /**
+   * Where the shipper writes a container's output and how it rotates. With the `none` driver there are no logs to
+   * read, but attached clients still need the output: it goes to a small file of its own, rotated at 1 MiB.
+   */
+  private shipTarget(c: ContainerRecord): ShipTarget {
+    const dir = this.dataDir(c.id);
+    const log = this.logConfig(c).Type === 'none' ? { path: join(dir, 'attach.log'), maxSize: 1 << 20, maxFiles: 1 } : { path: join(dir, `${c.id}-json.log`), ...logRotation(this.logConfig(c)) };
+    return { dir, ctlDir: this.bundleDir(c.id), log };
+  }
+
+  private logFiles(c: ContainerRecord): LogFiles {
+    const { path, maxFiles } = this.shipTarget(c).log;
+    return { path, maxFiles };
+  }
+
+  /** Ships what is left of the journal (conmon has exited): the log is complete once this resolves. */
+  private async drainLogs(c: ContainerRecord): Promise<void> {
+    this.shipper.ship(c.id, this.shipTarget(c)); // after a berthd restart, resumes where it stopped
+    await this.shipper.drain(c.id).catch((e: unknown) => this.d.log.warn('shipping the last output failed', { container: c.id, error: e }));
   }
 
   /** By full ID, name (with or without "/"), or unique ID prefix. */
@@ -492,12 +522,15 @@ export class ContainerService {
       });
       await writeFile(join(bundle, 'config.json'), JSON.stringify(spec));
       rb.add(() => runtime.delete(c.id, true).catch(() => {}));
+      this.shipper.reset(dir); // the previous run's journal was shipped when it ended
       const handle = await this.d.monitor.create(c.id, runtime, {
         bundle,
-        logPath: this.logPath(c.id),
+        logPath: journalPath(dir),
         exitDir: join(bundle, 'exits'),
         socketDir: join(bundle, 'sock'),
       }, { stdin: c.config.OpenStdin, terminal: c.config.Tty, leaveStdinOpen: !c.config.StdinOnce });
+      this.shipper.ship(c.id, this.shipTarget(c));
+      rb.add(() => this.shipper.stop(c.id));
       await runtime.start(c.id);
       this.unseenExits.delete(c.id);
       c.state = {
@@ -571,8 +604,9 @@ export class ContainerService {
     const c = this.d.records.get(id);
     if (!c || !isUp(c.state.status)) return;
     const oom = await oomKilled(this.cgroupPath(id), this.d.cgroupVersion);
-    // The container's processes are gone: its runtime state and its rootfs mount can go at the same time.
-    await Promise.all([this.runtimeOf(c).delete(id, true).catch(() => {}), unmount(join(this.dataDir(id), 'merged')).catch(() => {})]);
+    // The container's processes are gone: its runtime state and its rootfs mount can go at the same time, and its
+    // last output is shipped (so `logs` right after `wait` has all of it).
+    await Promise.all([this.runtimeOf(c).delete(id, true).catch(() => {}), unmount(join(this.dataDir(id), 'merged')).catch(() => {}), this.drainLogs(c)]);
     const ranMs = Date.now() - Date.parse(c.state.startedAt);
     await this.setExited(c, code, '', oom);
     if (c.hostConfig.AutoRemove) {
@@ -800,6 +834,7 @@ export class ContainerService {
     // An exited container's runtime state went at its exit (finishExit); only a running one still has some.
     if (isUp(this.d.records.get(c.id)?.state.status)) await this.runtimeOf(c).delete(c.id, true).catch(() => {});
     await unmount(join(this.dataDir(c.id), 'merged'));
+    await this.shipper.stop(c.id);
     await Promise.all([removeAll(this.bundleDir(c.id)), removeAll(this.dataDir(c.id))]);
     await this.d.records.delete(c.id);
     this.exits.emit(`removed:${c.id}`);
@@ -809,38 +844,49 @@ export class ContainerService {
     this.d.events.publish('container', 'destroy', c.id, { image: c.imageName, name: c.name });
   }
 
-  private onExit(id: string, wake: () => void): () => void {
-    this.exits.once(`exit:${id}`, wake);
-    return () => this.exits.off(`exit:${id}`, wake);
-  }
-
-  /** Log entries; with `follow`, until the container stops. */
-  logs(idOrName: string, o: { follow?: boolean; tail?: number; signal?: AbortSignal } = {}): AsyncGenerator<LogEntry> {
+  /** The json-file log, in batches; with `follow`, until the container stops. Since/until are RFC3339Nano. */
+  logs(idOrName: string, o: { follow?: boolean; tail?: number; since?: string; until?: string; signal?: AbortSignal } = {}): AsyncGenerator<LogBatch> {
     const c = this.resolve(idOrName);
-    return readLog(this.logPath(c.id), {
-      ...o,
-      done: () => this.d.records.get(c.id)?.state.status !== 'running',
-      onDone: (wake) => this.onExit(c.id, wake),
+    if (this.logConfig(c).Type === 'none') throw new Conflict('configured logging driver does not support reading');
+    const { follow, ...rest } = o;
+    return readJsonLog(this.logFiles(c), {
+      ...rest,
+      ...(follow && isUp(c.state.status) && { follow: this.follower(c.id, () => !isUp(this.d.records.get(c.id)?.state.status)) }),
     });
   }
 
+  /** Wake-ups for a log follower: new output, an exit or the removal; `done` says when to stop. */
+  private follower(id: string, done: () => boolean) {
+    return {
+      done,
+      subscribe: (wake: () => void) => {
+        const unsubscribe = this.shipper.subscribe(id, wake);
+        for (const e of [`exit:${id}`, `removed:${id}`]) this.exits.on(e, wake);
+        return () => {
+          unsubscribe();
+          for (const e of [`exit:${id}`, `removed:${id}`]) this.exits.off(e, wake);
+        };
+      },
+    };
+  }
+
   /** Output from now on (all of it if the container has not started): what an attached client receives. */
-  async attachOutput(idOrName: string, signal?: AbortSignal): Promise<AsyncGenerator<LogEntry>> {
+  async attachOutput(idOrName: string, signal?: AbortSignal): Promise<AsyncGenerator<LogBatch>> {
     const c = this.resolve(idOrName);
-    const fromOffset = c.state.status === 'created' ? 0 : await logSize(this.logPath(c.id));
+    const files = this.logFiles(c);
+    // Fixed now, before the client is answered (and starts the container): later output is all the client's.
+    const after = c.state.status === 'created' ? undefined : logEnd(files.path);
     const startedBefore = c.state.startedAt;
-    const log = readLog(this.logPath(c.id), {
-      follow: true,
-      fromOffset,
+    const log = readJsonLog(files, {
+      ...(after && { after }),
       ...(signal && { signal }),
-      onDone: (wake) => this.onExit(c.id, wake),
       // Done once the container is gone, or has run (a new start) and is no longer running.
-      done: () => {
+      follow: this.follower(c.id, () => {
         const now = this.d.records.get(c.id)?.state;
         if (!now) return true;
         const ranSinceAttach = now.startedAt !== startedBefore || c.state.status === 'running';
         return ranSinceAttach && now.status !== 'running';
-      },
+      }),
     });
     const readers = this.readers;
     // Counted from the first read (a generator never iterated must not hold up removal).
@@ -867,7 +913,10 @@ export class ContainerService {
       } else if (isUp(c.state.status)) {
         const code = await this.d.monitor.exitCode(c.id, join(this.bundleDir(c.id), 'exits'));
         if (code !== undefined) await this.finishExit(c.id, code);
-        else this.watchExit(c.id);
+        else {
+          this.shipper.ship(c.id, this.shipTarget(c)); // catches up with what conmon wrote meanwhile
+          this.watchExit(c.id);
+        }
       }
     }
   }

@@ -65,7 +65,7 @@ export function containerInspect(c: ContainerRecord, dirs: { upper: string; work
     ProcessLabel: '',
     AppArmorProfile: '',
     ExecIDs: null,
-    HostConfig: { ...c.hostConfig, LogConfig: { Type: 'k8s-file', Config: {} } },
+    HostConfig: { ...c.hostConfig, LogConfig: c.hostConfig.LogConfig ?? { Type: 'json-file', Config: {} } },
     GraphDriver: {
       Name: 'overlay2',
       Data: { LowerDir: dirs.lower.join(':'), MergedDir: dirs.merged, UpperDir: dirs.upper, WorkDir: dirs.work },
