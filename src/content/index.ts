@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -70,7 +70,9 @@ export async function openContentStore(root: string): Promise<ContentStore> {
     const hash = createHash('sha256');
     let size = 0;
     try {
-      const out = createWriteStream(tmp, { mode: 0o600 });
+      // Created before the pipeline runs: a stream that opens its file lazily could create it after a failed
+      // ingest has already unlinked it, leaving a stray file behind.
+      const out = (await open(tmp, 'wx', 0o600)).createWriteStream();
       await pipeline(
         Readable.from(source as Iterable<Uint8Array>),
         async function* (chunks: AsyncIterable<Uint8Array>) {
