@@ -1,11 +1,12 @@
 #!/usr/bin/env node
 // Container start-up, throughput and per-container overhead, with the same docker CLI against each daemon:
 //  - `docker run --rm bench/busybox true`, end to end (median of REPS);
-//  - N detached `sleep` containers started one after another, then removed with one `docker rm -f`;
+//  - N detached `sleep` containers started one after another, then removed with one `docker rm -f`; then N more
+//    started PARALLEL at a time (separate CLI processes, as a script or compose would) and removed the same way;
 //  - the PSS of the per-container monitors (Berth: conmon; Docker: containerd-shim) while those N run.
 // Both run with `--network none` (the reference dockerd runs without a bridge so it leaves the host alone).
 //
-//   node bench/run.mjs              BENCH_RUN_REPS=10 BENCH_CONTAINERS=50
+//   node bench/run.mjs              BENCH_RUN_REPS=10 BENCH_CONTAINERS=50 BENCH_PARALLEL=8
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,6 +15,7 @@ import { cached, imageConfig, writeBusyboxLayer, writeSaveArchive } from './save
 
 const REPS = Number(process.env.BENCH_RUN_REPS || 10);
 const COUNT = Number(process.env.BENCH_CONTAINERS || 50);
+const PARALLEL = Number(process.env.BENCH_PARALLEL || 8);
 const IMAGE = 'bench/busybox:latest';
 const ARCHIVE = join(CACHE_DIR, 'busybox-v1.tar');
 
@@ -21,6 +23,8 @@ const ROW_RUN = { name: `run --rm busybox true (median of ${REPS})`, unit: 'ms' 
 const ROW_START = { name: `start ${COUNT} detached containers, one by one`, unit: 'ms' };
 const ROW_RM = { name: `rm -f of those ${COUNT} containers`, unit: 'ms' };
 const ROW_PSS = { name: '  monitor PSS per running container', unit: 'KiB' };
+const ROW_START_PAR = { name: `start ${COUNT} detached containers, ${PARALLEL} at a time`, unit: 'ms' };
+const ROW_RM_PAR = { name: `rm -f of those ${COUNT} containers`, unit: 'ms' };
 
 let archive;
 
@@ -80,9 +84,15 @@ async function bareRuntime(daemon) {
   log(`  bare runc run of berthd's bundle (same seccomp profile and mounts): median ${times[Math.floor(times.length / 2)].toFixed(1)} ms`);
 }
 
+async function timed(fn) {
+  const t0 = process.hrtime.bigint();
+  await fn();
+  return Number(process.hrtime.bigint() - t0) / 1e6;
+}
+
 export const runBenchmark = {
   name: 'run',
-  rowNames: [ROW_RUN, ROW_START, ROW_RM, ROW_PSS],
+  rowNames: [ROW_RUN, ROW_START, ROW_RM, ROW_PSS, ROW_START_PAR, ROW_RM_PAR],
   async prepare() {
     archive = await cached(ARCHIVE, async (tmpPath) => {
       const layer = await writeBusyboxLayer(join(CACHE_DIR, 'busybox-layer.tar'));
@@ -96,22 +106,32 @@ export const runBenchmark = {
     const run = await timeDocker(daemon, ['run', '--rm', '--network', 'none', '--pull', 'never', IMAGE, 'true'], REPS, { warmup: 1 });
     log(`  ${daemon.name} run --rm: median ${run.median.toFixed(1)} ms, min ${run.min.toFixed(1)}, max ${run.max.toFixed(1)}`);
     if (daemon.name === 'berth') await bareRuntime(daemon);
+    const sleeper = (n) => docker(daemon, ['run', '-d', '--network', 'none', '--pull', 'never', '--name', n, IMAGE, 'sleep', '600']);
     const names = Array.from({ length: COUNT }, (_, i) => `bench-sleep-${i}`);
-    const t0 = process.hrtime.bigint();
-    for (const n of names) await docker(daemon, ['run', '-d', '--network', 'none', '--pull', 'never', '--name', n, IMAGE, 'sleep', '600']);
-    const startMs = Number(process.hrtime.bigint() - t0) / 1e6;
+    const startMs = await timed(async () => {
+      for (const n of names) await sleeper(n);
+    });
     await new Promise((r) => setTimeout(r, 500));
     const pss = monitorPss(daemon) / COUNT;
-    const t1 = process.hrtime.bigint();
-    await docker(daemon, ['rm', '-f', ...names]);
-    const rmMs = Number(process.hrtime.bigint() - t1) / 1e6;
+    const rmMs = await timed(() => docker(daemon, ['rm', '-f', ...names]));
     log(`  ${daemon.name}: start ${COUNT} ${startMs.toFixed(0)} ms, rm -f ${rmMs.toFixed(0)} ms, monitor PSS ${pss.toFixed(0)} KiB each`);
+    const more = names.map((n) => `${n}-p`);
+    const startParMs = await timed(async () => {
+      const queue = [...more];
+      await Promise.all(Array.from({ length: PARALLEL }, async () => {
+        for (let n = queue.shift(); n; n = queue.shift()) await sleeper(n);
+      }));
+    });
+    const rmParMs = await timed(() => docker(daemon, ['rm', '-f', ...more]));
+    log(`  ${daemon.name}: start ${COUNT}, ${PARALLEL} at a time, ${startParMs.toFixed(0)} ms, rm -f ${rmParMs.toFixed(0)} ms`);
     await docker(daemon, ['rmi', IMAGE], { allowFail: true });
     return [
       { ...ROW_RUN, value: run.median },
       { ...ROW_START, value: startMs },
       { ...ROW_RM, value: rmMs },
       { ...ROW_PSS, value: pss },
+      { ...ROW_START_PAR, value: startParMs },
+      { ...ROW_RM_PAR, value: rmParMs },
     ];
   },
 };

@@ -611,7 +611,7 @@ export class ContainerService {
     await this.setExited(c, code, '', oom);
     if (c.hostConfig.AutoRemove) {
       // The log goes with the container: let attached clients read the end of it first (bounded wait).
-      for (let i = 0; i < 200 && (this.readers.get(id) ?? 0) > 0; i++) await new Promise((r) => setTimeout(r, 10));
+      await this.readersDone(id, 2000);
       await this.removeLocked(c, true);
       return;
     }
@@ -888,16 +888,35 @@ export class ContainerService {
         return ranSinceAttach && now.status !== 'running';
       }),
     });
-    const readers = this.readers;
+    const { readers, exits } = this;
     // Counted from the first read (a generator never iterated must not hold up removal).
     return (async function* () {
       readers.set(c.id, (readers.get(c.id) ?? 0) + 1);
       try {
         yield* log;
       } finally {
-        readers.set(c.id, (readers.get(c.id) ?? 1) - 1);
+        const left = (readers.get(c.id) ?? 1) - 1;
+        if (left > 0) readers.set(c.id, left);
+        else {
+          readers.delete(c.id);
+          exits.emit(`read:${c.id}`);
+        }
       }
     })();
+  }
+
+  /** Resolves when no attached client is still reading the container's output, or after `limitMs`. */
+  private readersDone(id: string, limitMs: number): Promise<void> {
+    if (!this.readers.has(id)) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.exits.off(`read:${id}`, done);
+        resolve();
+      };
+      const timer = setTimeout(done, limitMs);
+      this.exits.on(`read:${id}`, done);
+    });
   }
 
   /**
