@@ -6,15 +6,31 @@ cd "$(dirname "$0")/.."
 
 # busybox-static: the bundled base image. runc/crun: OCI runtimes. conmon: per-container monitor.
 # attr: setfattr/getfattr for layer xattrs and overlay opaque dirs. zstd: zstd layers. iproute2/iptables: networking.
-# golang-github-containers-common: /usr/share/containers/seccomp.json, the default seccomp profile (Docker's format).
 # tini: tini-static, the init of `run --init`.
-packages=(busybox-static runc crun conmon attr zstd iproute2 iptables golang-github-containers-common tini)
+packages=(busybox-static runc crun conmon attr zstd iproute2 iptables tini)
 missing=()
 for p in "${packages[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${missing[*]}"
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Docker's default seccomp profile, as Debian ships it in the docker.io sources (golang-github-docker-docker-dev,
+# moby's profiles/seccomp/default.json). Only that file is taken from the package: installing it would pull in
+# ~470 MiB of Go sources and upgrade systemd.
+seccomp_profile=/usr/share/berth/seccomp/default.json
+if [ ! -s "$seccomp_profile" ]; then
+  echo "setup: fetching Docker's default seccomp profile from Debian's golang-github-docker-docker-dev"
+  tmp=$(mktemp -d)
+  trap 'rm -rf "$tmp"' EXIT
+  download() { (cd "$tmp" && apt-get download -qq -o APT::Sandbox::User=root golang-github-docker-docker-dev); }
+  download 2>/dev/null || { apt-get update -qq && download; }
+  mkdir -p "$(dirname "$seccomp_profile")"
+  dpkg-deb --fsys-tarfile "$tmp"/golang-github-docker-docker-dev_*.deb | tar -xO ./usr/share/gocode/src/github.com/docker/docker/profiles/seccomp/default.json > "$seccomp_profile.tmp"
+  mv "$seccomp_profile.tmp" "$seccomp_profile"
+  rm -rf "$tmp"
+  trap - EXIT
 fi
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then

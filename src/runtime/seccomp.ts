@@ -5,8 +5,8 @@ import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import { InvalidArgument, NotFound } from '../errors/index.js';
 
-/** Podman's default profile (Debian's golang-github-containers-common), in Docker's format. */
-export const defaultSeccompProfilePath = '/usr/share/containers/seccomp.json';
+/** Docker's default profile (moby's profiles/seccomp/default.json, as Debian ships it), put there by set-up. */
+export const defaultSeccompProfilePath = '/usr/share/berth/seccomp/default.json';
 
 /** Actions and operators of config-linux.md "Seccomp" (libseccomp 2.6). */
 const actions = [
