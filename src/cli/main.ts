@@ -1,4 +1,4 @@
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, type Option } from 'commander';
 import { type Cli, CliError, ExitCode, createCli, describeError } from './context.js';
 import { registerCommitCommand } from './commands/commit.js';
 import { registerContainerCommands } from './commands/container.js';
@@ -48,7 +48,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   const program = buildProgram(createCli);
   try {
-    await program.parseAsync(argv);
+    await program.parseAsync(withPflagBooleans(program, argv));
     return 0;
   } catch (e) {
     if (e instanceof CommanderError) {
@@ -60,4 +60,40 @@ export async function main(argv: string[]): Promise<number> {
     if (!(e instanceof CliError && e.message === '')) process.stderr.write(msg + '\n');
     return e instanceof CliError ? e.exitCode : ExitCode.Failure;
   }
+}
+
+const pflagBool = /^(?:(1|t|true)|(0|f|false))$/i;
+
+/**
+ * docker's flag parser (pflag) lets a boolean flag take a value: `--rm=false`, `--sig-proxy=false`, `-t=true`.
+ * Commander does not, so those become `--flag`, `--no-flag` (where the command has one) or nothing (false is the
+ * default of a flag without a negation). Stops at the first argument that is not a command: after it come
+ * operands, and for `run`/`exec` the container's own arguments.
+ */
+export function withPflagBooleans(program: Command, argv: string[]): string[] {
+  const out = argv.slice(0, 2);
+  let cmd = program;
+  for (let i = 2; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--' || !arg.startsWith('-') || arg === '-') {
+      const sub = arg.startsWith('-') ? undefined : cmd.commands.find((c) => c.name() === arg || c.aliases().includes(arg));
+      if (!sub) return [...out, ...argv.slice(i)];
+      cmd = sub;
+      out.push(arg);
+      continue;
+    }
+    const eq = arg.indexOf('=');
+    const flag = eq < 0 ? arg : arg.slice(0, eq);
+    const option = cmd.options.find((o: Option) => o.long === flag || o.short === flag);
+    const value = eq < 0 ? undefined : pflagBool.exec(arg.slice(eq + 1));
+    if (option && !option.required && !option.optional && !option.negate && value) {
+      const negation = cmd.options.find((o: Option) => o.negate && o.long === `--no-${option.long?.slice(2)}`);
+      if (value[1]) out.push(flag);
+      else if (negation?.long) out.push(negation.long);
+      continue;
+    }
+    out.push(arg);
+    if (option?.required && eq < 0 && !/^-[^-]./.test(arg)) out.push(argv[++i] ?? ''); // its value
+  }
+  return out;
 }

@@ -1,6 +1,6 @@
 // `commit`: its own file rather than one shared with `cp`: the two have nothing in common but moving files, and
 // `cp` brings the local archive code (../copy-archive.ts) that `commit` does not need.
-import { type Command, InvalidArgumentError } from 'commander';
+import { type Command, Option } from 'commander';
 import type { Cli } from '../context.js';
 import { collect, splitRepoTag } from './common.js';
 
@@ -11,13 +11,6 @@ interface CommitFlags {
   pause: boolean;
 }
 
-/** pflag's boolean spellings, for `--pause=false`. */
-function parseBool(value: string): boolean {
-  if (/^(1|t|true)$/i.test(value)) return true;
-  if (/^(0|f|false)$/i.test(value)) return false;
-  throw new InvalidArgumentError(`strconv.ParseBool: parsing "${value}": invalid syntax`);
-}
-
 export function registerCommitCommand(program: Command, container: Command, cli: Cli): void {
   const commit = (cmd: Command) =>
     cmd
@@ -26,7 +19,8 @@ export function registerCommitCommand(program: Command, container: Command, cli:
       .option('-a, --author <string>', 'Author (e.g., "John Hannibal Smith <hannibal@a-team.com>")')
       .option('-c, --change <list>', 'Apply Dockerfile instruction to the created image', collect, [])
       .option('-m, --message <string>', 'Commit message')
-      .option('-p, --pause [bool]', 'Pause container during commit (--pause=false not to)', parseBool, true)
+      .option('-p, --pause', 'Pause container during commit', true)
+      .addOption(new Option('--no-pause').hideHelp()) // what `--pause=false` becomes
       .action(async (name: string, reference: string | undefined, o: CommitFlags) => {
         const { repo, tag } = reference ? splitRepoTag(reference) : { repo: undefined, tag: undefined };
         const r = await cli.client().json<{ Id: string }>('POST', '/commit', {
