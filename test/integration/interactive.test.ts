@@ -33,7 +33,8 @@ describe('interactive containers and exec', () => {
     const text = await readFile(file, 'utf8');
     await rm(file, { force: true });
     const exit = /COMMAND_EXIT_CODE="(\d+)"/.exec(text)?.[1];
-    return { code: r.code, exit: Number(exit), output: text.split('\n').slice(1, -2).join('\n').replace(/\r/g, '') };
+    const raw = text.split('\n').slice(1, -2).join('\n');
+    return { code: r.code, exit: Number(exit), output: raw.replace(/\r/g, ''), raw };
   };
 
   it('run -i: piped stdin reaches the process, and its end closes the container stdin', async () => {
@@ -49,6 +50,8 @@ describe('interactive containers and exec', () => {
       const r = await inTerminal(`${cli} run --rm -it busybox sh -c 'tty; stty size; exit 4'`);
       assert.equal(r.exit, 4, r.output);
       assert.match(r.output, /^\/dev\/pts\/0\n40 100$/m, `${cli}: ${r.output}`);
+      // The container's pty ends lines with \r\n; a client terminal left with output processing doubles the \r.
+      assert.match(r.raw, /^\/dev\/pts\/0\r\n40 100\r$/m, `${cli}: ${JSON.stringify(r.raw)}`);
     }
   });
 

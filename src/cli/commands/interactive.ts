@@ -1,5 +1,6 @@
 // The terminal side of attach, `run -i/-t` and `exec`: stdin to the hijacked connection, output back (raw for a
 // TTY, demultiplexed otherwise), raw mode and window-size changes for TTYs.
+import { spawnSync } from 'node:child_process';
 import type { Command } from 'commander';
 import type { Socket } from 'node:net';
 import { parseDetachKeys } from '../../util/detach-keys.js';
@@ -45,7 +46,12 @@ export async function holdSession(socket: Socket, o: StreamOptions): Promise<{ d
   let detached = false;
   const stdin = process.stdin;
   const raw = o.tty && stdin.isTTY;
-  if (raw) stdin.setRawMode(true);
+  if (raw) {
+    stdin.setRawMode(true);
+    // libuv's raw mode keeps output processing (ONLCR), docker's does not: the container's own pty has already
+    // turned "\n" into "\r\n". setRawMode(false) restores the terminal as it was before, OPOST included.
+    spawnSync('stty', ['-opost'], { stdio: ['inherit', 'ignore', 'ignore'] });
+  }
   const onResize = () => void sendTerminalSize(o.resize);
   if (o.tty && o.resize) process.stdout.on('resize', onResize);
   const onData = (d: Buffer) => {
