@@ -24,7 +24,7 @@ const ROW_START = { name: `start ${COUNT} detached containers, one by one`, unit
 const ROW_RM = { name: `rm -f of those ${COUNT} containers`, unit: 'ms' };
 const ROW_PSS = { name: '  monitor PSS per running container', unit: 'KiB' };
 const ROW_START_PAR = { name: `start ${COUNT} detached containers, ${PARALLEL} at a time`, unit: 'ms' };
-const ROW_RM_PAR = { name: `rm -f of those ${COUNT} containers`, unit: 'ms' };
+const ROW_RM_PAR = { name: `rm -f of those ${COUNT} too`, unit: 'ms' };
 
 let archive;
 
