@@ -42,8 +42,8 @@ export function containerRoutes(s: Services): Route[] {
       sendJson(res, Status.OK, await Promise.all(list.map(async (r) => ({ ...containerSummary(r), ...(withSize && (await c.sizes(r))) }))));
     }],
     ['POST', /^\/containers\/prune$/, async (req, res) => {
-      const removed = await c.prune(qFilters(req.query));
-      sendJson(res, Status.OK, { ContainersDeleted: removed.length ? removed : null, SpaceReclaimed: 0 });
+      const { removed, reclaimed } = await c.prune(qFilters(req.query));
+      sendJson(res, Status.OK, { ContainersDeleted: removed.length ? removed : null, SpaceReclaimed: reclaimed });
     }],
     ['POST', /^\/containers\/([^/]+)\/rename$/, async (req, res) => {
       const name = req.query.get('name');

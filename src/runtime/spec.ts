@@ -91,6 +91,7 @@ export interface SpecOptions {
   cwd: string;
   uid: number;
   gid: number;
+  additionalGids?: number[];
   /** Unset when the container shares the host's UTS namespace (the runtime refuses to set it then). */
   hostname?: string;
   cgroupsPath: string;
@@ -132,7 +133,7 @@ export function buildSpec(o: SpecOptions): RuntimeSpec {
     process: {
       terminal: !!o.terminal,
       ...(o.terminal && o.consoleSize?.[0] && o.consoleSize[1] && { consoleSize: { height: o.consoleSize[0], width: o.consoleSize[1] } }),
-      user: { uid: o.uid, gid: o.gid },
+      user: { uid: o.uid, gid: o.gid, ...(o.additionalGids?.length && { additionalGids: o.additionalGids }) },
       args: o.args,
       env: o.env,
       cwd: o.cwd || '/',

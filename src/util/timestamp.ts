@@ -11,7 +11,7 @@ export function parseTimeFilter(value: string, now = Date.now()): number {
   }
   if (/^\d+(\.\d+)?$/.test(value)) return Number(value) * 1000;
   const t = Date.parse(value);
-  if (Number.isNaN(t)) throw new InvalidArgument(`invalid filter value: ${value}`);
+  if (Number.isNaN(t)) throw new InvalidArgument(`failed to parse value as time or duration: ${JSON.stringify(value)}`);
   return t;
 }
 

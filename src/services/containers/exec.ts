@@ -8,7 +8,7 @@ import { type AttachSocket, type ConmonMonitor, type RuntimeSpec, allCapabilitie
 import { newId } from '../../util/ids.js';
 import type { EventBus } from '../system/events.js';
 import type { ContainerService } from './index.js';
-import { mergeEnv, resolveUser } from './spec.js';
+import { mergeEnv, processEnv, resolveUser } from './spec.js';
 
 /** The body of `POST /containers/{id}/exec`. */
 export interface ExecConfig {
@@ -104,7 +104,7 @@ export class ExecService {
       terminal: tty,
       ...consoleSize(tty ? (o.consoleSize ?? s.config.ConsoleSize) : undefined),
       args: s.config.Cmd,
-      env: mergeEnv(spec.process.env, [...(tty ? ['TERM=xterm'] : []), ...(s.config.Env ?? [])]),
+      env: mergeEnv(processEnv(container.config, tty), s.config.Env ?? []),
       cwd: s.config.WorkingDir || spec.process.cwd,
       user,
       capabilities: { bounding: caps, effective: caps, permitted: caps },

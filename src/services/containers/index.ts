@@ -1,12 +1,12 @@
 import { EventEmitter } from 'node:events';
-import { type FSWatcher, watch } from 'node:fs';
+import { type FSWatcher, existsSync, watch } from 'node:fs';
 import { execFile } from 'node:child_process';
 import { lstat, mkdir, readdir, writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
-import { join } from 'node:path';
+import { join, posix } from 'node:path';
 import { hostname } from 'node:os';
 import type { Readable } from 'node:stream';
-import { Conflict, InvalidArgument, NotFound, NotModified } from '../../errors/index.js';
+import { Conflict, Internal, InvalidArgument, NotFound, NotModified } from '../../errors/index.js';
 import { cgroupPids, oomKilled, pidInCgroup } from '../../kernel/cgroups.js';
 import { contentSize, removeAll } from '../../kernel/fs.js';
 import { mount, overlayMount, unmount } from '../../kernel/mount.js';
@@ -23,7 +23,8 @@ import { parseTimeFilter } from '../images/filters.js';
 import type { ImageService } from '../images/index.js';
 import type { EventBus } from '../system/events.js';
 import { type HostConfig, type HostLimits, type LogConfig, type Resources, logRotation, normalizeHostConfig, resourceDefaults, securityOptions, validateResources } from './hostconfig.js';
-import { containerSpec, mergeEnv, ociResources } from './spec.js';
+import { configEnv, containerSpec, ociResources } from './spec.js';
+import { type EtcFiles, etcFiles, initLayerDir, makeInitLayer, writeEtcFiles } from './etc.js';
 
 /** What `POST /containers/create` may set (the subset this slice supports). */
 export interface CreateOptions {
@@ -222,8 +223,11 @@ export class ContainerService {
   /** overlay2 directories of a container, for inspect's GraphDriver. */
   dirs(c: ContainerRecord) {
     const dir = this.dataDir(c.id);
-    const lower = c.topLayer ? this.d.layers.chainDiffDirs(c.topLayer) : [];
-    return { upper: join(dir, 'upper'), work: join(dir, 'work'), merged: join(dir, 'merged'), lower };
+    const image = c.topLayer ? this.d.layers.chainDiffDirs(c.topLayer) : [];
+    const init = initLayerDir(dir);
+    // Containers made before init layers existed have none.
+    const lower = existsSync(init) ? [init, ...image] : image;
+    return { upper: join(dir, 'upper'), work: join(dir, 'work'), merged: join(dir, 'merged'), lower, image };
   }
 
   /**
@@ -233,32 +237,32 @@ export class ContainerService {
   list(all: boolean, filters: Record<string, string[]> = {}, limit?: number): ContainerRecord[] {
     const known = new Set(['id', 'name', 'label', 'status', 'ancestor', 'exited', 'before', 'since']);
     for (const k of Object.keys(filters)) if (!known.has(k)) throw new InvalidArgument(`invalid filter '${k}'`);
-    const statuses = ['created', 'restarting', 'running', 'removing', 'paused', 'exited', 'dead'];
     for (const s of filters['status'] ?? []) {
-      if (!statuses.includes(s)) throw new InvalidArgument(`invalid filter 'status=${s}'`);
+      if (!containerStates.includes(s)) {
+        throw new InvalidArgument(`invalid filter 'status=${s}': invalid value for state (${s}): must be one of ${containerStates.join(', ')}`);
+      }
+    }
+    for (const v of filters['exited'] ?? []) {
+      if (!/^[+-]?\d+$/.test(v)) throw new InvalidArgument(`invalid filter 'exited=${v}': strconv.Atoi: parsing ${JSON.stringify(v)}: invalid syntax`);
     }
     const createdOf = (name: string) => this.resolve(name).created;
     const ancestorIds = (filters['ancestor'] ?? []).map((a) => this.d.images.find(a)?.id ?? a);
     const any = (key: string, test: (v: string) => boolean) => !filters[key]?.length || filters[key].some(test);
-    const everyLabel = (c: ContainerRecord) =>
-      (filters['label'] ?? []).every((l) => {
-        const eq = l.indexOf('=');
-        return eq < 0 ? l in c.config.Labels : c.config.Labels[l.slice(0, eq)] === l.slice(eq + 1);
-      });
-    const showAll = all || limit !== undefined || Object.keys(filters).length > 0;
+    // As dockerd: stopped containers are listed with -a, -n or a status filter (not with other filters).
+    const showAll = all || limit !== undefined || (filters['status']?.length ?? 0) > 0;
     const out = this.d.records
       .list()
       .filter((c) => showAll || isUp(c.state.status))
       .filter(
         (c) =>
           any('id', (v) => c.id.startsWith(v)) &&
-          any('name', (v) => new RegExp(v).test(c.name)) &&
+          any('name', (v) => matchesPattern(v, `/${c.name}`) || matchesPattern(v, c.name)) &&
           any('status', (v) => v === c.state.status) &&
-          any('exited', (v) => c.state.status === 'exited' && String(c.state.exitCode) === v) &&
+          any('exited', (v) => c.state.status === 'exited' && c.state.startedAt !== zeroTime && c.state.exitCode === Number(v)) &&
           any('ancestor', () => ancestorIds.includes(c.image) || (filters['ancestor'] ?? []).includes(c.imageName)) &&
           any('before', (v) => c.created < createdOf(v)) &&
           any('since', (v) => c.created > createdOf(v)) &&
-          everyLabel(c),
+          labelsMatch(filters['label'], c.config.Labels),
       )
       .sort((a, b) => b.created.localeCompare(a.created));
     return limit !== undefined && limit > 0 ? out.slice(0, limit) : out;
@@ -268,9 +272,10 @@ export class ContainerService {
     const c = this.resolve(idOrName);
     return this.lock(c.id).run(async () => {
       const name = newName.replace(/^\//, '');
+      if (name === c.name) throw new InvalidArgument('Renaming a container with the same name as its current name');
       if (!nameRe.test(name)) throw new InvalidArgument(`Invalid container name (${newName}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
       const taken = this.d.records.list().find((o) => o.name === name && o.id !== c.id);
-      if (taken) throw new Conflict(`Conflict. The container name "/${name}" is already in use by container "${taken.id}". You have to remove (or rename) that container to be able to reuse that name.`);
+      if (taken) throw new Conflict(`Error when allocating new name: Conflict. The container name "/${name}" is already in use by container "${taken.id}". You have to remove (or rename) that container to be able to reuse that name.`);
       const oldName = c.name;
       c.name = name;
       await this.d.records.put(c);
@@ -282,6 +287,7 @@ export class ContainerService {
   setPaused(idOrName: string, paused: boolean): Promise<void> {
     const c = this.resolve(idOrName);
     return this.lock(c.id).run(async () => {
+      if (paused && c.state.status === 'paused') throw new Conflict(`Container ${c.id} is already paused`);
       if (paused && c.state.status !== 'running') throw new Conflict(`Container ${c.id} is not running`);
       if (!paused && c.state.status !== 'paused') throw new Conflict(`Container ${c.id} is not paused`);
       await (paused ? this.runtimeOf(c).pause(c.id) : this.runtimeOf(c).resume(c.id));
@@ -321,10 +327,14 @@ export class ContainerService {
     const c = this.resolve(idOrName);
     if (!isUp(c.state.status)) throw new Conflict(`Container ${c.id} is not running`);
     const pids = await cgroupPids(`/${this.d.cgroupParent}/${c.id}`, this.d.cgroupVersion);
+    // Passed to ps as they are (no shell), as dockerd does; only renaming the PID column is refused, since the
+    // processes are picked by it.
+    for (const m of psArgs.matchAll(/\s+(\S*)=\s*(PID\S*)/g)) {
+      if (m[1] !== 'pid') throw new InvalidArgument(`specifying "${m[1]}=${m[2]}" is not allowed`);
+    }
     const args = psArgs.split(/\s+/).filter(Boolean);
-    if (args.some((a) => !/^-?[a-zA-Z,=:]+$/.test(a))) throw new InvalidArgument(`invalid ps arguments: ${psArgs}`);
-    const { stdout } = await run('ps', args).catch((e: { stderr?: string }) => {
-      throw new InvalidArgument(`ps ${psArgs} failed: ${e.stderr?.trim() ?? ''}`);
+    const { stdout } = await run('ps', args).catch((e: { stderr?: string; message: string }) => {
+      throw new Internal(e.stderr?.split('\n')[0] || `ps: ${e.message}`);
     });
     const [header = '', ...lines] = stdout.split('\n').filter(Boolean);
     const titles = header.trim().split(/\s+/);
@@ -404,21 +414,25 @@ export class ContainerService {
     });
   }
 
-  /** `container prune`: removes stopped containers (optionally by label/until); returns IDs removed. */
-  async prune(filters: Record<string, string[]> = {}): Promise<string[]> {
+  /** `container prune`: removes stopped containers (filters label, label!, until); returns the IDs and bytes freed. */
+  async prune(filters: Record<string, string[]> = {}): Promise<{ removed: string[]; reclaimed: number }> {
+    for (const k of Object.keys(filters)) if (!['label', 'label!', 'until'].includes(k)) throw new InvalidArgument(`invalid filter '${k}'`);
+    const untils = filters['until'] ?? [];
+    if (untils.length > 1) throw new InvalidArgument('more than one until filter specified');
+    const until = untils[0] === undefined ? undefined : parseTimeFilter(untils[0]);
     const removed: string[] = [];
+    let reclaimed = 0;
     for (const c of this.d.records.list()) {
       if (c.state.status !== 'exited' && c.state.status !== 'created' && c.state.status !== 'dead') continue;
-      const labelsOk = (filters['label'] ?? []).every((l) => {
-        const eq = l.indexOf('=');
-        return eq < 0 ? l in c.config.Labels : c.config.Labels[l.slice(0, eq)] === l.slice(eq + 1);
-      });
-      const untilOk = (filters['until'] ?? []).every((u) => Date.parse(c.created) < parseTimeFilter(u));
-      if (!labelsOk || !untilOk) continue;
+      if (until !== undefined && Date.parse(c.created) > until) continue;
+      if (!labelsMatch(filters['label'], c.config.Labels)) continue;
+      if (filters['label!']?.length && labelsMatch(filters['label!'], c.config.Labels)) continue;
+      const size = (await this.sizes(c).catch(() => undefined))?.SizeRw ?? 0;
       await this.lock(c.id).run(() => this.removeLocked(c, false));
       removed.push(c.id);
+      reclaimed += size;
     }
-    return removed;
+    return { removed, reclaimed };
   }
 
   async create(o: CreateOptions): Promise<{ container: ContainerRecord; warnings: string[] }> {
@@ -442,9 +456,15 @@ export class ContainerService {
       if (mode.startsWith('container:')) this.resolve(mode.slice('container:'.length));
     }
     const ic = config.config ?? {};
-    const entrypoint = o.entrypoint ?? ic.Entrypoint ?? null;
-    const cmd = o.cmd ?? (o.entrypoint ? [] : (ic.Cmd ?? []));
+    // dockerd's merge with the image: without an entrypoint of its own, the container takes the image's command
+    // (if it has none) and entrypoint (if it gave none at all); `--entrypoint ""` ([""]) then means none.
+    let entrypoint = o.entrypoint ?? ic.Entrypoint ?? null;
+    const cmd = o.cmd?.length || o.entrypoint?.length ? (o.cmd ?? []) : (ic.Cmd ?? []);
+    if (entrypoint?.length === 1 && entrypoint[0] === '') entrypoint = null;
     const argv = [...(entrypoint ?? []), ...cmd];
+    if (o.workingDir && !o.workingDir.startsWith('/')) {
+      throw new InvalidArgument(`the working directory '${o.workingDir}' is invalid, it needs to be an absolute path`);
+    }
     if (argv.length === 0) throw new InvalidArgument('no command specified');
     const id = newId();
     const stopSignal = o.stopSignal ?? ic.StopSignal;
@@ -458,8 +478,8 @@ export class ContainerService {
       path: argv[0] as string,
       args: argv.slice(1),
       config: {
-        Env: mergeEnv(ic.Env ?? [], o.env ?? []),
-        WorkingDir: o.workingDir || ic.WorkingDir || '',
+        Env: configEnv(ic.Env ?? [], o.env ?? []),
+        WorkingDir: o.workingDir ? posix.normalize(o.workingDir).replace(/(.)\/+$/, '$1') : ic.WorkingDir || '',
         User: o.user ?? ic.User ?? '',
         Hostname: o.hostname || (hostConfig.UTSMode === 'host' || hostConfig.NetworkMode === 'host' ? hostname() : id.slice(0, 12)),
         Labels: { ...(ic.Labels ?? {}), ...(o.labels ?? {}) },
@@ -481,6 +501,7 @@ export class ContainerService {
       await mkdir(dir, { recursive: true, mode: 0o710 });
       rb.add(() => removeAll(dir));
       for (const sub of ['upper', 'work', 'merged']) await mkdir(join(dir, sub), { mode: 0o755 });
+      await makeInitLayer(dir, this.dirs(rec).image);
       await this.d.records.put(rec);
     });
     this.d.events.publish('container', 'create', id, { image: o.image, name });
@@ -492,6 +513,7 @@ export class ContainerService {
     return this.lock(rec.id).run(async () => {
       const c = this.resolve(rec.id);
       if (c.state.status === 'running') throw new NotModified('container already started');
+      if (c.state.status === 'paused') throw new Conflict('cannot start a paused container, try unpause instead');
       if (c.state.status !== 'created' && c.state.status !== 'exited' && c.state.status !== 'restarting') {
         throw new Conflict(`cannot start a container in state ${c.state.status}`);
       }
@@ -509,11 +531,12 @@ export class ContainerService {
       await removeAll(bundle);
       for (const sub of ['exits', 'sock']) await mkdir(join(bundle, sub), { recursive: true, mode: 0o700 });
       rb.add(() => removeAll(bundle));
-      const lower = c.topLayer ? this.d.layers.chainDiffDirs(c.topLayer) : [];
-      await mount(overlayMount(lower, join(dir, 'upper'), join(dir, 'work')), rootfs);
+      const { lower, upper, work } = this.dirs(c);
+      await mount(overlayMount(lower, upper, work), rootfs);
       rb.add(() => unmount(rootfs));
       const spec = await containerSpec(c, {
         rootfs,
+        etc: await this.etcFilesFor(c),
         cgroupsPath: this.cgroupPath(c.id),
         cgroupVersion: this.d.cgroupVersion,
         defaultSeccomp: this.d.defaultSeccomp,
@@ -550,13 +573,29 @@ export class ContainerService {
       await started;
     } catch (e) {
       // Like dockerd: a container that was to be removed on exit is removed when it cannot start.
+      const message = (e as Error).message;
       if (c.hostConfig.AutoRemove) await this.removeLocked(c, true).catch(() => {});
-      else if (c.state.status === 'restarting') await this.setExited(c, 128, (e as Error).message);
+      else if (c.state.status === 'restarting') await this.setExited(c, startFailureCode(message), message);
+      else {
+        // Kept for inspect, as dockerd does: the runtime's message and the exit code the shell would give.
+        c.state = { ...c.state, exitCode: startFailureCode(message), error: message };
+        await this.d.records.put(c).catch(() => {});
+      }
       throw e;
     }
     this.d.events.publish('container', 'start', c.id, { image: c.imageName, name: c.name });
     this.exits.emit(`start:${c.id}`);
     this.watchExit(c.id);
+  }
+
+  /** The /etc files of a starting container: its own, rewritten, or those of the container whose network it joins. */
+  private async etcFilesFor(c: ContainerRecord): Promise<EtcFiles> {
+    const mode = c.hostConfig.NetworkMode;
+    if (mode.startsWith('container:')) return etcFiles(this.dataDir(this.resolve(mode.slice('container:'.length)).id));
+    return writeEtcFiles(this.dataDir(c.id), {
+      hostname: c.config.Hostname,
+      networkMode: mode,
+    });
   }
 
   private cgroupPath(id: string): string {
@@ -749,32 +788,27 @@ export class ContainerService {
   kill(idOrName: string, signal = 'KILL'): Promise<void> {
     const c = this.resolve(idOrName);
     return this.lock(c.id).run(async () => {
-      const sig = signal.replace(/^SIG/, '');
-      signalNumber(sig);
-      if (c.state.status === 'paused') throw new Conflict(`Container ${c.id} is paused. Unpause the container before stopping or killing`);
+      const sig = signalNumber(signal);
       if (c.state.status === 'restarting') throw new Conflict(`Container ${c.id} is restarting, wait until the container is running`);
-      if (c.state.status !== 'running') throw new Conflict(`Cannot kill container: ${idOrName}: Container ${c.id} is not running`);
+      if (!isUp(c.state.status)) throw new Conflict(`Cannot kill container: ${idOrName}: Container ${c.id} is not running`);
       await this.markStoppedByUser(c);
-      await this.runtimeOf(c).kill(c.id, sig);
+      await this.signal(c, sig);
     });
   }
 
   /** The container's stop signal (`--stop-signal`, else the image's, else TERM), then KILL after the timeout. */
   async stop(idOrName: string, timeoutSec?: number, signal?: string): Promise<void> {
     const c = this.resolve(idOrName);
-    const stopSignal = (signal || c.config.StopSignal || 'TERM').replace(/^SIG/, '');
-    signalNumber(stopSignal);
-    if (c.state.status === 'paused') throw new Conflict(`Container ${c.id} is paused. Unpause the container before stopping or killing`);
+    const stopSignal = signalNumber(signal || c.config.StopSignal || 'TERM');
     if (c.state.status === 'restarting') {
       await this.lock(c.id).run(() => this.markStoppedByUser(c));
       return;
     }
-    if (c.state.status !== 'running') throw new NotModified('container already stopped');
+    if (!isUp(c.state.status)) throw new NotModified('container already stopped');
     await this.lock(c.id).run(() => this.markStoppedByUser(c));
     const timeout = timeoutSec ?? c.config.StopTimeout ?? 10;
     const exited = this.wait(c.id, 'next-exit');
-    const runtime = this.runtimeOf(c);
-    await runtime.kill(c.id, stopSignal).catch(() => {});
+    await this.lock(c.id).run(() => this.signal(c, stopSignal)).catch(() => {});
     // A negative timeout waits for ever, as in docker.
     const timer = timeout < 0 ? new Promise<never>(() => {}) : new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), timeout * 1000));
     if ((await Promise.race([exited, timer])) === 'timeout') {
@@ -790,21 +824,42 @@ export class ContainerService {
    */
   private async killNow(c: ContainerRecord): Promise<void> {
     const pid = c.state.pid;
+    let sent = false;
     if (!c.hostConfig.PidMode && pid > 0 && (await pidInCgroup(pid, this.cgroupPath(c.id)))) {
       try {
         process.kill(pid, 'SIGKILL');
-        return;
+        sent = true;
       } catch {
         // gone meanwhile, or not ours to signal: let the runtime do it
       }
     }
-    await this.runtimeOf(c).kill(c.id, 'KILL', true).catch(() => {});
+    if (!sent) await this.runtimeOf(c).kill(c.id, 'KILL', true).catch(() => {});
+    if (c.state.status === 'paused') await this.thaw(c).catch(() => {}); // a frozen process cannot die
+  }
+
+  /**
+   * Sends a signal, as dockerd does to a paused container too: the container is thawed after a KILL or its stop
+   * signal (which it is then expected to die of), so the signal is acted on; other signals wait for `unpause`.
+   */
+  private async signal(c: ContainerRecord, sig: number): Promise<void> {
+    // By number: runc knows no names for the real-time signals.
+    await this.runtimeOf(c).kill(c.id, String(sig));
+    const stopSignal = c.config.StopSignal ? signalNumber(c.config.StopSignal) : undefined;
+    if (c.state.status === 'paused' && (sig === 9 || stopSignal === undefined || sig === stopSignal)) await this.thaw(c);
+  }
+
+  private async thaw(c: ContainerRecord): Promise<void> {
+    await this.runtimeOf(c).resume(c.id);
+    // The thawed process may already have died of its signal and had its exit recorded.
+    if (c.state.status !== 'paused') return;
+    c.state = { ...c.state, status: 'running' };
+    await this.d.records.put(c);
   }
 
   /** `restart`: stop (if running) then start; the restart count and a user's earlier stop are reset. */
   async restart(idOrName: string, timeoutSec?: number, signal?: string): Promise<void> {
     const c = this.resolve(idOrName);
-    if (c.state.status === 'running' || c.state.status === 'restarting') await this.stop(c.id, timeoutSec, signal);
+    if (isUp(c.state.status) || c.state.status === 'restarting') await this.stop(c.id, timeoutSec, signal);
     c.state = { ...c.state, restartCount: 0 };
     await this.start(c.id);
     this.d.events.publish('container', 'restart', c.id, { image: c.imageName, name: c.name });
@@ -813,17 +868,17 @@ export class ContainerService {
   async remove(idOrName: string, force = false): Promise<void> {
     const c = this.resolve(idOrName);
     if (c.state.status === 'restarting') {
-      if (!force) throw new Conflict(`cannot remove container "/${c.name}": container is restarting: stop the container before removing or force remove`);
+      if (!force) throw new Conflict(`cannot remove container "${idOrName}": container is restarting: stop the container before removing or force remove`);
       await this.lock(c.id).run(() => this.markStoppedByUser(c));
     }
     if (isUp(c.state.status)) {
       if (!force) {
-        throw new Conflict(`cannot remove container "/${c.name}": container is running: stop the container before removing or force remove`);
+        const why = c.state.status === 'paused' ? 'container is paused and must be unpaused first' : 'container is running: stop the container before removing or force remove';
+        throw new Conflict(`cannot remove container "${idOrName}": ${why}`);
       }
       await this.lock(c.id).run(() => this.markStoppedByUser(c));
       const exited = this.wait(c.id, 'next-exit');
       await this.killNow(c);
-      if (c.state.status === 'paused') await this.runtimeOf(c).resume(c.id).catch(() => {}); // a frozen process cannot die
       await exited;
     }
     await this.lock(c.id).run(() => this.removeLocked(c, force));
@@ -951,6 +1006,33 @@ function pickResources(hc: HostConfig): Resources {
 }
 
 /** Running or paused: the container's processes exist. */
+/** dockerd's exit code for a start that failed: 126 cannot execute, 127 not found, else 128. */
+function startFailureCode(message: string): number {
+  if (/permission denied|is a directory/i.test(message)) return 126;
+  if (/not a directory|executable file not found|no such file or directory/i.test(message)) return 127;
+  return 128;
+}
+
+/** The states `status` filters accept, in dockerd's order (its error lists them). */
+const containerStates = ['created', 'running', 'paused', 'restarting', 'removing', 'exited', 'dead'];
+
+/** A `name` filter is a regular expression, as in dockerd; one that does not compile matches nothing. */
+function matchesPattern(pattern: string, value: string): boolean {
+  try {
+    return new RegExp(pattern).test(value);
+  } catch {
+    return false;
+  }
+}
+
+/** Every `key` or `key=value` of a label filter holds (no filter: true). */
+function labelsMatch(wanted: string[] | undefined, labels: Record<string, string>): boolean {
+  return (wanted ?? []).every((l) => {
+    const eq = l.indexOf('=');
+    return eq < 0 ? l in labels : labels[l.slice(0, eq)] === l.slice(eq + 1);
+  });
+}
+
 function isUp(status: ContainerStatus | undefined): boolean {
   return status === 'running' || status === 'paused';
 }

@@ -14,6 +14,7 @@ import {
   seccompForContainer,
 } from '../../runtime/index.js';
 import type { ContainerRecord } from './index.js';
+import { type EtcFiles, etcMounts } from './etc.js';
 import { type Resources, securityOptions } from './hostconfig.js';
 
 /** Where docker mounts its init (tini) in a container started with --init. */
@@ -21,6 +22,8 @@ const initDestination = '/sbin/docker-init';
 
 export interface SpecContext {
   rootfs: string;
+  /** The files bind-mounted on /etc/hostname, /etc/hosts and /etc/resolv.conf. */
+  etc: EtcFiles;
   cgroupsPath: string;
   cgroupVersion: '1' | '2';
   /** Daemon's default seccomp profile (Docker format), if the host has one. */
@@ -33,7 +36,7 @@ export interface SpecContext {
 
 export async function containerSpec(c: ContainerRecord, x: SpecContext): Promise<RuntimeSpec> {
   const hc = c.hostConfig;
-  const { uid, gid } = await resolveUser(x.rootfs, c.config.User);
+  const { uid, gid, additionalGids } = await resolveUser(x.rootfs, c.config.User);
   const capabilities = containerCapabilities({ add: hc.CapAdd, drop: hc.CapDrop, privileged: hc.Privileged });
   const security = securityOptions(hc);
   const seccompProfile = security.seccomp === 'unconfined' ? undefined : security.seccomp ? parseSeccompProfile(security.seccomp) : await x.defaultSeccomp();
@@ -44,7 +47,7 @@ export async function containerSpec(c: ContainerRecord, x: SpecContext): Promise
     else if (mode.startsWith('container:')) joinNamespaces[type] = x.namespaceOf(mode.slice('container:'.length), type);
   }
   let args = [c.path, ...c.args];
-  const mounts = [];
+  const mounts = etcMounts(x.etc, hc.ReadonlyRootfs);
   if (hc.Init) {
     if (!x.initPath) throw new InvalidArgument('--init: no init binary (tini) is installed on this host');
     mounts.push({ destination: initDestination, type: 'bind', source: x.initPath, options: ['bind', 'ro'] });
@@ -53,10 +56,11 @@ export async function containerSpec(c: ContainerRecord, x: SpecContext): Promise
   return buildSpec({
     rootfs: x.rootfs,
     args,
-    env: c.config.Env,
+    env: processEnv(c.config),
     cwd: c.config.WorkingDir || '/',
     uid,
     gid,
+    additionalGids,
     ...(hc.UTSMode !== 'host' && { hostname: c.config.Hostname }),
     cgroupsPath: x.cgroupsPath,
     cgroupVersion: x.cgroupVersion,
@@ -101,53 +105,81 @@ export function ociResources(r: Resources): Omit<LinuxResources, 'devices'> {
   };
 }
 
-/** `user[:group]` resolved in the container's rootfs (see lookupUser). */
-export function resolveUser(rootfs: string, user: string): Promise<{ uid: number; gid: number }> {
-  if (!user) return Promise.resolve({ uid: 0, gid: 0 });
-  return ScopedRoot.with(rootfs, (r) => lookupUser(r, user));
+/** Numeric user and groups of a container's process. */
+export interface ProcessUser {
+  uid: number;
+  gid: number;
+  /** The primary group first, then the user's supplementary groups, as dockerd sets them. */
+  additionalGids: number[];
 }
+
+/** `user[:group]` resolved in the container's rootfs (see lookupUser). */
+export function resolveUser(rootfs: string, user: string): Promise<ProcessUser> {
+  return ScopedRoot.with(rootfs, (r) => lookupUser(r, user || '0'));
+}
+
+const maxId = 2147483647;
 
 /**
  * `user[:group]` as numeric IDs, by number or by name from the container's own /etc/passwd and /etc/group, read
- * inside its root (an image's /etc/passwd may be a symlink to anywhere). A UID without a passwd entry gets GID 0.
+ * inside its root (an image's /etc/passwd may be a symlink to anywhere), as moby/sys/user's GetExecUser: a UID
+ * without a passwd entry gets GID 0; a user found in passwd also gets the groups listing it as a member, unless a
+ * group is given.
  */
-export async function lookupUser(r: ScopedRoot, user: string): Promise<{ uid: number; gid: number }> {
+export async function lookupUser(r: ScopedRoot, user: string): Promise<ProcessUser> {
   const [u = '', g] = user.split(':');
   const table = async (file: string) =>
     ((await r.readFile(`/etc/${file}`))?.toString('utf8') ?? '')
       .split('\n')
       .map((l) => l.split(':'))
       .filter((f) => f.length >= 3);
-  let uid = 0;
-  let gid = 0;
-  if (/^\d+$/.test(u)) {
-    uid = Number(u);
-    gid = Number((await table('passwd')).find((f) => Number(f[2]) === uid)?.[3] ?? 0);
-  } else if (u) {
-    const entry = (await table('passwd')).find((f) => f[0] === u);
-    if (!entry) throw new InvalidArgument(`unable to find user ${u}: no matching entries in passwd file`);
-    uid = Number(entry[2]);
-    gid = Number(entry[3]);
-  }
+  const passwd = await table('passwd');
+  const entry = /^\d+$/.test(u) ? passwd.find((f) => f[2] === String(Number(u))) : passwd.find((f) => f[0] === u);
+  if (!entry && !/^\d+$/.test(u)) throw new InvalidArgument(`unable to find user ${u}: no matching entries in passwd file`);
+  const uid = Number(entry?.[2] ?? u);
+  let gid = Number(entry?.[3] ?? 0);
+  const groups = g !== undefined || entry ? await table('group') : [];
+  let supplementary: number[] = [];
   if (g) {
     if (/^\d+$/.test(g)) gid = Number(g);
     else {
-      const entry = (await table('group')).find((f) => f[0] === g);
-      if (!entry) throw new InvalidArgument(`unable to find group ${g}: no matching entries in group file`);
-      gid = Number(entry[2]);
+      const group = groups.find((f) => f[0] === g);
+      if (!group) throw new InvalidArgument(`unable to find group ${g}: no matching entries in group file`);
+      gid = Number(group[2]);
     }
+  } else if (entry) {
+    supplementary = groups.filter((f) => (f[3] ?? '').split(',').includes(entry[0] ?? '')).map((f) => Number(f[2]));
   }
-  return { uid, gid };
+  if (uid > maxId || gid > maxId) throw new InvalidArgument(`uids and gids must be in range 0-${maxId}`);
+  return { uid, gid, additionalGids: [gid, ...supplementary] };
 }
 
-/** Image env first, then the container's, later keys replacing earlier ones in place. */
-export function mergeEnv(base: string[], extra: string[]): string[] {
-  const out = [...base];
-  for (const e of extra) {
-    const key = e.split('=')[0];
-    const i = out.findIndex((x) => x.split('=')[0] === key);
-    if (i >= 0) out[i] = e;
+/** The PATH dockerd gives a Linux container whose config has none. */
+const defaultPath = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+/** A container's Config.Env as dockerd merges it at create: the user's variables, then the image's not overridden. */
+export function configEnv(image: string[], user: string[]): string[] {
+  if (user.length === 0) return [...image];
+  const keys = new Set(user.map(envKey));
+  return [...user, ...image.filter((e) => !keys.has(envKey(e)))];
+}
+
+/** The process environment, as dockerd's CreateDaemonEnvironment: PATH, HOSTNAME and TERM, then Config.Env. */
+export function processEnv(config: { Env: string[]; Hostname: string; Tty: boolean }, tty = config.Tty): string[] {
+  return mergeEnv([defaultPath, `HOSTNAME=${config.Hostname}`, ...(tty ? ['TERM=xterm'] : [])], config.Env);
+}
+
+/** dockerd's ReplaceOrAppendEnvValues: values replace same-named ones in place or are appended; a bare NAME unsets it. */
+export function mergeEnv(base: string[], overrides: string[]): string[] {
+  const out: Array<string | undefined> = [...base];
+  for (const e of overrides) {
+    const i = out.findIndex((x) => x !== undefined && envKey(x) === envKey(e));
+    if (!e.includes('=')) {
+      if (i >= 0) out[i] = undefined;
+    } else if (i >= 0) out[i] = e;
     else out.push(e);
   }
-  return out;
+  return out.filter((e): e is string => e !== undefined);
 }
+
+const envKey = (e: string) => e.split('=', 1)[0] ?? '';
