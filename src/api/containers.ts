@@ -24,6 +24,9 @@ interface CreateBody {
   Tty?: boolean;
   OpenStdin?: boolean;
   StdinOnce?: boolean;
+  AttachStdin?: boolean;
+  AttachStdout?: boolean;
+  AttachStderr?: boolean;
   StopSignal?: string;
   StopTimeout?: number | null;
   HostConfig?: CreateOptions['hostConfig'];
@@ -83,6 +86,7 @@ export function containerRoutes(s: Services): Route[] {
         tty: !!body.Tty,
         openStdin: !!body.OpenStdin,
         stdinOnce: !!body.StdinOnce,
+        attach: { stdin: !!body.AttachStdin, stdout: !!body.AttachStdout, stderr: !!body.AttachStderr },
         hostConfig: body.HostConfig ?? null,
       });
       sendJson(res, Status.Created, { Id: created.container.id, Warnings: created.warnings });
@@ -94,7 +98,7 @@ export function containerRoutes(s: Services): Route[] {
     ['GET', /^\/containers\/([^/]+)\/json$/, async (req, res) => {
       const rec = c.resolve(id(req));
       const sizes = qBool(req.query, 'size') ? await c.sizes(rec) : {};
-      sendJson(res, Status.OK, { ...containerInspect(rec, c.dirs(rec), c.logPath(rec.id)), ExecIDs: s.exec.idsOf(rec.id).length ? s.exec.idsOf(rec.id) : null, ...sizes });
+      sendJson(res, Status.OK, { ...containerInspect(rec, c.dirs(rec), c.logPath(rec.id), c.etcOf(rec)), ExecIDs: s.exec.idsOf(rec.id).length ? s.exec.idsOf(rec.id) : null, ...sizes });
     }],
     ['POST', /^\/containers\/([^/]+)\/start$/, async (req, res) => {
       await c.start(id(req));

@@ -55,7 +55,8 @@ export interface RuntimeSpec {
   };
 }
 
-const maskedPaths = [
+/** Docker's default masked paths (none for a privileged container). */
+export const defaultMaskedPaths = [
   '/proc/asound',
   '/proc/acpi',
   '/proc/kcore',
@@ -68,7 +69,8 @@ const maskedPaths = [
   '/sys/firmware',
   '/sys/devices/virtual/powercap',
 ];
-const readonlyPaths = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
+/** Docker's default read-only paths (none for a privileged container). */
+export const defaultReadonlyPaths = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
 
 /** The character devices every container may use (null, zero, full, tty, random, urandom, pts, ptmx). */
 const allowedDevices: Array<[number, number | undefined]> = [
@@ -169,8 +171,8 @@ export function buildSpec(o: SpecOptions): RuntimeSpec {
         ...o.resources,
       },
       ...(o.devices?.length && { devices: o.devices }),
-      maskedPaths: privileged ? [] : maskedPaths,
-      readonlyPaths: privileged ? [] : readonlyPaths,
+      maskedPaths: privileged ? [] : defaultMaskedPaths,
+      readonlyPaths: privileged ? [] : defaultReadonlyPaths,
       ...(o.seccomp && !privileged && { seccomp: o.seccomp }),
     },
   };

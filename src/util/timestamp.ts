@@ -15,6 +15,21 @@ export function parseTimeFilter(value: string, now = Date.now()): number {
   return t;
 }
 
+/**
+ * The current time in RFC3339 with a fixed 9-digit fraction (nanoseconds, from the high-resolution clock), so stored
+ * times sort as strings and keep dockerd's precision; `rfc3339Nano` trims it for display.
+ */
+export function nowNano(): string {
+  const ns = BigInt(Math.round((performance.timeOrigin + performance.now()) * 1e6));
+  const ms = Number(ns / 1_000_000n);
+  return `${new Date(ms).toISOString().slice(0, 19)}.${String(ns % 1_000_000_000n).padStart(9, '0')}Z`;
+}
+
+/** A UTC ISO time as Go's time.RFC3339Nano prints it: trailing zeros of the fraction dropped, all-zero ones too. */
+export function rfc3339Nano(iso: string): string {
+  return iso.replace(/\.(\d*?)0*Z$/, (_, digits: string) => (digits ? `.${digits}Z` : 'Z'));
+}
+
 /** Unix seconds (with an optional fraction, as the API's `since`/`until` give them) as RFC3339Nano UTC. */
 export function unixToRfc3339Nano(value: string): string {
   const [sec = '0', frac = ''] = value.split('.');

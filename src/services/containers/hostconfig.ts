@@ -39,6 +39,8 @@ export interface HostConfig extends Resources {
   IpcMode: string;
   UTSMode: string;
   NetworkMode: string;
+  /** `host` or `private`; set at create from the host's cgroup version when not given. */
+  CgroupnsMode?: string;
   RestartPolicy: { Name: RestartPolicyName; MaximumRetryCount: number };
   Ulimits: Ulimit[] | null;
   ShmSize: number;

@@ -20,6 +20,7 @@ import type { Logger } from '../../util/logger.js';
 import { Mutex } from '../../util/mutex.js';
 import { Rollback } from '../../util/rollback.js';
 import { parseTimeFilter } from '../images/filters.js';
+import { nowNano } from '../../util/timestamp.js';
 import type { ImageService } from '../images/index.js';
 import type { EventBus } from '../system/events.js';
 import { type HostConfig, type HostLimits, type LogConfig, type Resources, logRotation, normalizeHostConfig, resourceDefaults, securityOptions, validateResources } from './hostconfig.js';
@@ -42,6 +43,7 @@ export interface CreateOptions {
   tty?: boolean;
   openStdin?: boolean;
   stdinOnce?: boolean;
+  attach?: { stdin: boolean; stdout: boolean; stderr: boolean };
   hostConfig?: Partial<HostConfig & { Runtime: string }> | null;
 }
 
@@ -61,9 +63,13 @@ export interface ContainerConfig {
   User: string;
   Hostname: string;
   Labels: Record<string, string>;
-  Cmd: string[];
+  Cmd: string[] | null;
   Entrypoint: string[] | null;
   Image: string;
+  /** Which streams the creating client meant to attach (shown by inspect; older records lack them). */
+  AttachStdin?: boolean;
+  AttachStdout?: boolean;
+  AttachStderr?: boolean;
   StopSignal?: string;
   StopTimeout?: number;
   Tty: boolean;
@@ -452,16 +458,20 @@ export class ContainerService {
     if (seccomp && seccomp !== 'unconfined') parseSeccompProfile(seccomp); // a bad profile fails create, not a later start
     const runtime = o.hostConfig?.Runtime || this.d.defaultRuntime;
     if (!this.d.runtimes.has(runtime)) throw new InvalidArgument(`unknown or invalid runtime name: ${runtime}`);
-    for (const mode of [hostConfig.PidMode, hostConfig.IpcMode, hostConfig.NetworkMode]) {
-      if (mode.startsWith('container:')) this.resolve(mode.slice('container:'.length));
+    // `container:<name>` modes are kept with the other container's ID, as dockerd does (a rename cannot break them).
+    for (const key of ['PidMode', 'IpcMode', 'NetworkMode'] as const) {
+      const mode = hostConfig[key];
+      if (mode.startsWith('container:')) hostConfig[key] = `container:${this.resolve(mode.slice('container:'.length)).id}`;
     }
+    // dockerd's default cgroup namespace mode: the host's on cgroup v1, a private one on v2.
+    hostConfig.CgroupnsMode ||= this.d.cgroupVersion === '2' ? 'private' : 'host';
     const ic = config.config ?? {};
     // dockerd's merge with the image: without an entrypoint of its own, the container takes the image's command
     // (if it has none) and entrypoint (if it gave none at all); `--entrypoint ""` ([""]) then means none.
     let entrypoint = o.entrypoint ?? ic.Entrypoint ?? null;
-    const cmd = o.cmd?.length || o.entrypoint?.length ? (o.cmd ?? []) : (ic.Cmd ?? []);
+    const cmd = (o.cmd?.length || o.entrypoint?.length ? o.cmd : ic.Cmd) ?? null;
     if (entrypoint?.length === 1 && entrypoint[0] === '') entrypoint = null;
-    const argv = [...(entrypoint ?? []), ...cmd];
+    const argv = [...(entrypoint ?? []), ...(cmd ?? [])];
     if (o.workingDir && !o.workingDir.startsWith('/')) {
       throw new InvalidArgument(`the working directory '${o.workingDir}' is invalid, it needs to be an absolute path`);
     }
@@ -471,7 +481,7 @@ export class ContainerService {
     const rec: ContainerRecord = {
       id,
       name,
-      created: new Date().toISOString(),
+      created: nowNano(),
       image: image.id,
       imageName: o.image,
       ...(image.chain.at(-1) && { topLayer: image.chain.at(-1) }),
@@ -491,6 +501,9 @@ export class ContainerService {
         Tty: !!o.tty,
         OpenStdin: !!o.openStdin,
         StdinOnce: !!o.stdinOnce,
+        AttachStdin: !!o.attach?.stdin,
+        AttachStdout: !!o.attach?.stdout,
+        AttachStderr: !!o.attach?.stderr,
       },
       hostConfig: { ...hostConfig, Runtime: runtime },
       state: { status: 'created', pid: 0, exitCode: 0, startedAt: zeroTime, finishedAt: zeroTime, error: '' },
@@ -561,7 +574,7 @@ export class ContainerService {
         status: 'running',
         pid: handle.pid,
         exitCode: 0,
-        startedAt: new Date().toISOString(),
+        startedAt: nowNano(),
         finishedAt: zeroTime,
         error: '',
         oomKilled: false,
@@ -596,6 +609,14 @@ export class ContainerService {
       hostname: c.config.Hostname,
       networkMode: mode,
     });
+  }
+
+  /** The /etc files inspect shows, once the container has started (see etcFilesFor). */
+  etcOf(c: ContainerRecord): EtcFiles | undefined {
+    if (c.state.startedAt === zeroTime) return undefined;
+    const mode = c.hostConfig.NetworkMode;
+    const owner = mode.startsWith('container:') ? this.d.records.get(mode.slice('container:'.length))?.id : c.id;
+    return owner ? etcFiles(this.dataDir(owner)) : undefined;
   }
 
   private cgroupPath(id: string): string {
@@ -659,7 +680,7 @@ export class ContainerService {
 
   /** Records an exit (or a failed restart) and tells waiters, followers and the event stream. */
   private async setExited(c: ContainerRecord, code: number, error: string, oom = false): Promise<void> {
-    c.state = { ...c.state, status: 'exited', pid: 0, exitCode: code, error, oomKilled: oom, finishedAt: new Date().toISOString() };
+    c.state = { ...c.state, status: 'exited', pid: 0, exitCode: code, error, oomKilled: oom, finishedAt: nowNano() };
     await this.d.records.put(c);
     if (oom) this.d.events.publish('container', 'oom', c.id, { image: c.imageName, name: c.name });
     this.d.events.publish('container', 'die', c.id, { exitCode: String(code), image: c.imageName, name: c.name });

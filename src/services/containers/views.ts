@@ -1,7 +1,112 @@
-// Wire shapes of containers (Engine API 1.45 ContainerSummary and ContainerInspectResponse, the fields this
-// slice fills). Pure functions.
+// Wire shapes of containers (Engine API 1.45 ContainerSummary and ContainerInspectResponse), as moby's
+// daemon/inspect.go and container/view.go render them from a container record. Pure functions.
+import { defaultMaskedPaths, defaultReadonlyPaths } from '../../runtime/index.js';
 import { humanDuration } from '../../util/duration.js';
+import { rfc3339Nano } from '../../util/timestamp.js';
+import type { EtcFiles } from './etc.js';
 import type { ContainerRecord } from './index.js';
+
+const zeroTime = '0001-01-01T00:00:00Z';
+
+/** A network endpoint (EndpointSettings); Berth has no network objects yet, so its values are all empty. */
+export interface EndpointSettings {
+  IPAMConfig: { IPv4Address?: string; IPv6Address?: string; LinkLocalIPs?: string[] } | null;
+  Links: string[] | null;
+  Aliases: string[] | null;
+  MacAddress: string;
+  NetworkID: string;
+  EndpointID: string;
+  Gateway: string;
+  IPAddress: string;
+  IPPrefixLen: number;
+  IPv6Gateway: string;
+  GlobalIPv6Address: string;
+  GlobalIPv6PrefixLen: number;
+  DriverOpts: Record<string, string> | null;
+  DNSNames: string[] | null;
+}
+
+export interface ContainerSummary {
+  Id: string;
+  Names: string[];
+  Image: string;
+  ImageID: string;
+  Command: string;
+  Created: number;
+  Ports: unknown[];
+  SizeRw?: number;
+  SizeRootFs?: number;
+  Labels: Record<string, string>;
+  State: string;
+  Status: string;
+  HostConfig: { NetworkMode?: string };
+  NetworkSettings: { Networks: Record<string, EndpointSettings> };
+  Mounts: unknown[];
+}
+
+export interface ContainerState {
+  Status: string;
+  Running: boolean;
+  Paused: boolean;
+  Restarting: boolean;
+  OOMKilled: boolean;
+  Dead: boolean;
+  Pid: number;
+  ExitCode: number;
+  Error: string;
+  StartedAt: string;
+  FinishedAt: string;
+}
+
+/** NetworkSettings of inspect: the deprecated top-level fields (of the `bridge` network only) and the endpoints. */
+export interface NetworkSettings {
+  Bridge: string;
+  SandboxID: string;
+  SandboxKey: string;
+  Ports: Record<string, unknown>;
+  HairpinMode: boolean;
+  LinkLocalIPv6Address: string;
+  LinkLocalIPv6PrefixLen: number;
+  SecondaryIPAddresses: null;
+  SecondaryIPv6Addresses: null;
+  EndpointID: string;
+  Gateway: string;
+  GlobalIPv6Address: string;
+  GlobalIPv6PrefixLen: number;
+  IPAddress: string;
+  IPPrefixLen: number;
+  IPv6Gateway: string;
+  MacAddress: string;
+  Networks: Record<string, EndpointSettings>;
+}
+
+export interface ContainerInspect {
+  Id: string;
+  Created: string;
+  Path: string;
+  Args: string[];
+  State: ContainerState;
+  Image: string;
+  ResolvConfPath: string;
+  HostnamePath: string;
+  HostsPath: string;
+  LogPath: string;
+  Name: string;
+  RestartCount: number;
+  Driver: string;
+  Platform: string;
+  MountLabel: string;
+  ProcessLabel: string;
+  AppArmorProfile: string;
+  ExecIDs: string[] | null;
+  /** Every key of moby's HostConfig, in its order (see `hostConfigKeys`). */
+  HostConfig: Record<string, unknown>;
+  GraphDriver: { Data: Record<string, string>; Name: string };
+  Mounts: unknown[];
+  Config: Record<string, unknown>;
+  NetworkSettings: NetworkSettings;
+}
+
 
 export function containerStatus(c: ContainerRecord, now = Date.now()): string {
   const s = c.state;
@@ -14,29 +119,213 @@ export function containerStatus(c: ContainerRecord, now = Date.now()): string {
   return 'Created';
 }
 
-export function containerSummary(c: ContainerRecord) {
+/** An endpoint as dockerd shows one it has not connected (or has disconnected): all values empty. */
+function emptyEndpoint(): EndpointSettings {
+  return {
+    IPAMConfig: null,
+    Links: null,
+    Aliases: null,
+    MacAddress: '',
+    NetworkID: '',
+    EndpointID: '',
+    Gateway: '',
+    IPAddress: '',
+    IPPrefixLen: 0,
+    IPv6Gateway: '',
+    GlobalIPv6Address: '',
+    GlobalIPv6PrefixLen: 0,
+    DriverOpts: null,
+    DNSNames: null,
+  };
+}
+
+/**
+ * The networks a container is attached to, by name: that of its network mode for `none` and `host`. A container
+ * sharing another's network namespace (`container:…`) has none, as in Docker. `bridge` is a private namespace
+ * without a bridge until networking lands, so it has none either.
+ */
+function networks(c: ContainerRecord): Record<string, EndpointSettings> {
+  const mode = c.hostConfig.NetworkMode;
+  return mode === 'none' || mode === 'host' ? { [mode]: emptyEndpoint() } : {};
+}
+
+/** `ps`'s COMMAND, as moby's container view: the arguments containing a space in single quotes. */
+function command(c: ContainerRecord): string {
+  return [c.path, ...c.args.map((a) => (a.includes(' ') ? `'${a}'` : a))].join(' ');
+}
+
+export function containerSummary(c: ContainerRecord): ContainerSummary {
   return {
     Id: c.id,
     Names: [`/${c.name}`],
     Image: c.imageName,
     ImageID: c.image,
-    Command: [c.path, ...c.args].map((a) => (/\s/.test(a) ? `'${a}'` : a)).join(' '),
+    Command: command(c),
     Created: Math.floor(Date.parse(c.created) / 1000),
     Ports: [],
     Labels: c.config.Labels,
     State: c.state.status,
     Status: containerStatus(c),
-    HostConfig: { NetworkMode: c.hostConfig.NetworkMode },
-    NetworkSettings: { Networks: {} },
+    HostConfig: { ...(c.hostConfig.NetworkMode && { NetworkMode: c.hostConfig.NetworkMode }) },
+    NetworkSettings: { Networks: networks(c) },
     Mounts: [],
   };
 }
 
-export function containerInspect(c: ContainerRecord, dirs: { upper: string; work: string; merged: string; lower: string[] }, logPath: string) {
+/**
+ * moby's HostConfig (API 1.45) key by key, in its JSON order, with what dockerd stores for a key the client left
+ * out. Keys marked `omit` are Go's `omitempty`: left out when empty.
+ */
+const hostConfigKeys: Array<[key: string, absent: unknown, omit?: 'omit']> = [
+  ['Binds', null],
+  ['ContainerIDFile', ''],
+  ['LogConfig', { Type: 'json-file', Config: {} }],
+  ['NetworkMode', ''],
+  ['PortBindings', null],
+  ['RestartPolicy', { Name: 'no', MaximumRetryCount: 0 }],
+  ['AutoRemove', false],
+  ['VolumeDriver', ''],
+  ['VolumesFrom', null],
+  ['ConsoleSize', [0, 0]],
+  ['Annotations', null, 'omit'],
+  ['CapAdd', null],
+  ['CapDrop', null],
+  ['CgroupnsMode', ''],
+  ['Dns', null],
+  ['DnsOptions', null],
+  ['DnsSearch', null],
+  ['ExtraHosts', null],
+  ['GroupAdd', null],
+  ['IpcMode', ''],
+  ['Cgroup', ''],
+  ['Links', null],
+  ['OomScoreAdj', 0],
+  ['PidMode', ''],
+  ['Privileged', false],
+  ['PublishAllPorts', false],
+  ['ReadonlyRootfs', false],
+  ['SecurityOpt', null],
+  ['StorageOpt', null, 'omit'],
+  ['Tmpfs', null, 'omit'],
+  ['UTSMode', ''],
+  ['UsernsMode', ''],
+  ['ShmSize', 0],
+  ['Sysctls', null, 'omit'],
+  ['Runtime', '', 'omit'],
+  ['Isolation', ''],
+  ['CpuShares', 0],
+  ['Memory', 0],
+  ['NanoCpus', 0],
+  ['CgroupParent', ''],
+  ['BlkioWeight', 0],
+  ['BlkioWeightDevice', null],
+  ['BlkioDeviceReadBps', null],
+  ['BlkioDeviceWriteBps', null],
+  ['BlkioDeviceReadIOps', null],
+  ['BlkioDeviceWriteIOps', null],
+  ['CpuPeriod', 0],
+  ['CpuQuota', 0],
+  ['CpuRealtimePeriod', 0],
+  ['CpuRealtimeRuntime', 0],
+  ['CpusetCpus', ''],
+  ['CpusetMems', ''],
+  ['Devices', null],
+  ['DeviceCgroupRules', null],
+  ['DeviceRequests', null],
+  ['KernelMemory', 0, 'omit'],
+  ['KernelMemoryTCP', 0, 'omit'],
+  ['MemoryReservation', 0],
+  ['MemorySwap', 0],
+  ['MemorySwappiness', null],
+  ['OomKillDisable', false],
+  ['PidsLimit', null],
+  ['Ulimits', null],
+  ['CpuCount', 0],
+  ['CpuPercent', 0],
+  ['IOMaximumIOps', 0],
+  ['IOMaximumBandwidth', 0],
+  ['Mounts', null, 'omit'],
+  ['MaskedPaths', null],
+  ['ReadonlyPaths', null],
+  ['Init', null, 'omit'],
+];
+
+/** Go's omitempty: nil, false, 0, "" and empty maps and slices are left out (a pointer to false is kept). */
+function isEmpty(v: unknown): boolean {
+  if (v === null || v === undefined || v === 0 || v === '') return true;
+  if (Array.isArray(v)) return v.length === 0;
+  return typeof v === 'object' && Object.keys(v).length === 0;
+}
+
+/**
+ * The record's HostConfig with every key dockerd shows, and the values dockerd's create (and inspect) would have
+ * given it: defaults for what the client left out, the default masked and read-only paths (none for a privileged
+ * container), the cgroup namespace mode of the host's cgroup version, `label=disable` for a privileged container,
+ * no limit shown as null (PidsLimit 0, MemorySwappiness -1), and no links (Berth makes none).
+ */
+function inspectHostConfig(c: ContainerRecord): Record<string, unknown> {
+  const hc = c.hostConfig;
+  const stored = hc as unknown as Record<string, unknown>;
+  const securityOpt = hc.SecurityOpt ?? [];
+  const swappiness = stored['MemorySwappiness'];
+  const derived: Record<string, unknown> = {
+    LogConfig: hc.LogConfig ?? { Type: 'json-file', Config: {} },
+    SecurityOpt: hc.Privileged && !securityOpt.includes('label=disable') ? [...securityOpt, 'label=disable'] : hc.SecurityOpt,
+    Links: null,
+    MemorySwappiness: typeof swappiness === 'number' && swappiness >= 0 ? swappiness : null,
+    OomKillDisable: hc.OomKillDisable ?? false,
+    PidsLimit: hc.PidsLimit && hc.PidsLimit > 0 ? hc.PidsLimit : null,
+    MaskedPaths: stored['MaskedPaths'] ?? (hc.Privileged ? null : defaultMaskedPaths),
+    ReadonlyPaths: stored['ReadonlyPaths'] ?? (hc.Privileged ? null : defaultReadonlyPaths),
+  };
+  const out: Record<string, unknown> = {};
+  for (const [key, absent, omit] of hostConfigKeys) {
+    const value = key in derived ? derived[key] : (stored[key] ?? absent);
+    if (omit && (key === 'Init' ? value === null || value === undefined : isEmpty(value))) continue;
+    out[key] = value;
+  }
+  return out;
+}
+
+/** NetworkSettings of inspect: no sandbox or bridge fields yet (no networking), the endpoints by network. */
+function inspectNetworkSettings(c: ContainerRecord): NetworkSettings {
+  return {
+    Bridge: '',
+    SandboxID: '',
+    SandboxKey: '',
+    Ports: {},
+    HairpinMode: false,
+    LinkLocalIPv6Address: '',
+    LinkLocalIPv6PrefixLen: 0,
+    SecondaryIPAddresses: null,
+    SecondaryIPv6Addresses: null,
+    EndpointID: '',
+    Gateway: '',
+    GlobalIPv6Address: '',
+    GlobalIPv6PrefixLen: 0,
+    IPAddress: '',
+    IPPrefixLen: 0,
+    IPv6Gateway: '',
+    MacAddress: '',
+    Networks: networks(c),
+  };
+}
+
+/**
+ * `etc` is where the container's /etc files are, once it has started (those of the container whose network it
+ * shares, for `container:` mode), as dockerd fills ResolvConfPath, HostnamePath and HostsPath.
+ */
+export function containerInspect(
+  c: ContainerRecord,
+  dirs: { upper: string; work: string; merged: string; lower: string[] },
+  logPath: string,
+  etc: EtcFiles | undefined,
+): ContainerInspect {
   const s = c.state;
+  const config = c.config;
   return {
     Id: c.id,
-    Created: c.created,
+    Created: rfc3339Nano(c.created),
     Path: c.path,
     Args: c.args,
     State: {
@@ -49,14 +338,15 @@ export function containerInspect(c: ContainerRecord, dirs: { upper: string; work
       Pid: s.pid,
       ExitCode: s.exitCode,
       Error: s.error,
-      StartedAt: s.startedAt,
-      FinishedAt: s.finishedAt,
+      StartedAt: rfc3339Nano(s.startedAt),
+      FinishedAt: rfc3339Nano(s.finishedAt),
     },
     Image: c.image,
-    ResolvConfPath: '',
-    HostnamePath: '',
-    HostsPath: '',
-    LogPath: logPath,
+    ResolvConfPath: etc?.resolvConf ?? '',
+    HostnamePath: etc?.hostname ?? '',
+    HostsPath: etc?.hosts ?? '',
+    // dockerd sets it when the container's logger first starts: empty until the first start.
+    LogPath: s.startedAt === zeroTime ? '' : logPath,
     Name: `/${c.name}`,
     RestartCount: s.restartCount ?? 0,
     Driver: 'overlay2',
@@ -65,33 +355,33 @@ export function containerInspect(c: ContainerRecord, dirs: { upper: string; work
     ProcessLabel: '',
     AppArmorProfile: '',
     ExecIDs: null,
-    HostConfig: { ...c.hostConfig, LogConfig: c.hostConfig.LogConfig ?? { Type: 'json-file', Config: {} } },
+    HostConfig: inspectHostConfig(c),
     GraphDriver: {
-      Name: 'overlay2',
       Data: { LowerDir: dirs.lower.join(':'), MergedDir: dirs.merged, UpperDir: dirs.upper, WorkDir: dirs.work },
+      Name: 'overlay2',
     },
     Mounts: [],
     Config: {
-      Hostname: c.config.Hostname,
+      Hostname: config.Hostname,
       Domainname: '',
-      User: c.config.User,
-      AttachStdin: false,
-      AttachStdout: false,
-      AttachStderr: false,
-      Tty: c.config.Tty,
-      OpenStdin: c.config.OpenStdin,
-      StdinOnce: c.config.StdinOnce,
-      Env: c.config.Env,
-      Cmd: c.config.Cmd,
-      Image: c.config.Image,
+      User: config.User,
+      AttachStdin: !!config.AttachStdin,
+      AttachStdout: !!config.AttachStdout,
+      AttachStderr: !!config.AttachStderr,
+      Tty: config.Tty,
+      OpenStdin: config.OpenStdin,
+      StdinOnce: config.StdinOnce,
+      Env: config.Env,
+      Cmd: config.Cmd,
+      Image: config.Image,
       Volumes: null,
-      WorkingDir: c.config.WorkingDir,
-      Entrypoint: c.config.Entrypoint,
+      WorkingDir: config.WorkingDir,
+      Entrypoint: config.Entrypoint,
       OnBuild: null,
-      Labels: c.config.Labels,
-      ...(c.config.StopSignal && { StopSignal: c.config.StopSignal }),
-      ...(c.config.StopTimeout !== undefined && { StopTimeout: c.config.StopTimeout }),
+      Labels: config.Labels,
+      ...(config.StopSignal && { StopSignal: config.StopSignal }),
+      ...(config.StopTimeout !== undefined && { StopTimeout: config.StopTimeout }),
     },
-    NetworkSettings: { Networks: {} },
+    NetworkSettings: inspectNetworkSettings(c),
   };
 }
