@@ -29,14 +29,14 @@ export function initLayerDir(containerDir: string): string {
  */
 export async function makeInitLayer(containerDir: string, imageLayers: string[]): Promise<void> {
   const dir = initLayerDir(containerDir);
-  for (const d of ['proc', 'sys', 'dev/pts', 'dev/shm']) await mkdir(join(dir, d), { recursive: true, mode: 0o755 });
-  const files = ['.dockerenv', 'dev/console'];
-  if (await imageEtcIsDirectory(imageLayers)) {
-    await mkdir(join(dir, 'etc'), { mode: 0o755 });
-    files.push('etc/resolv.conf', 'etc/hosts', 'etc/hostname');
-    await symlink('/proc/mounts', join(dir, 'etc', 'mtab'));
-  }
-  for (const f of files) await writeFile(join(dir, f), '', { mode: 0o755 });
+  const withEtc = await imageEtcIsDirectory(imageLayers);
+  const dirs = ['proc', 'sys', 'dev/pts', 'dev/shm', ...(withEtc ? ['etc'] : [])];
+  await Promise.all(dirs.map((d) => mkdir(join(dir, d), { recursive: true, mode: 0o755 })));
+  const files = ['.dockerenv', 'dev/console', ...(withEtc ? ['etc/resolv.conf', 'etc/hosts', 'etc/hostname'] : [])];
+  await Promise.all([
+    ...files.map((f) => writeFile(join(dir, f), '', { mode: 0o755 })),
+    ...(withEtc ? [symlink('/proc/mounts', join(dir, 'etc', 'mtab'))] : []),
+  ]);
 }
 
 /** Whether /etc in the image (its topmost layer that has one; top first) is a directory. */
@@ -57,9 +57,11 @@ export interface EtcOptions {
 export async function writeEtcFiles(containerDir: string, o: EtcOptions): Promise<EtcFiles> {
   const files = etcFiles(containerDir);
   const host = o.networkMode === 'host';
-  await writeFile(files.hostname, `${host ? hostHostname() : o.hostname}\n`);
-  await writeFile(files.hosts, host ? await readFile('/etc/hosts', 'utf8').catch(() => defaultHosts) : defaultHosts);
-  await writeFile(files.resolvConf, await resolvConf(host));
+  await Promise.all([
+    writeFile(files.hostname, `${host ? hostHostname() : o.hostname}\n`),
+    (host ? readFile('/etc/hosts', 'utf8').catch(() => defaultHosts) : Promise.resolve(defaultHosts)).then((text) => writeFile(files.hosts, text)),
+    resolvConf(host).then((text) => writeFile(files.resolvConf, text)),
+  ]);
   return files;
 }
 
