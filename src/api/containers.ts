@@ -42,7 +42,7 @@ export function containerRoutes(s: Services): Route[] {
       const limit = req.query.get('limit');
       const list = c.list(qBool(req.query, 'all'), qFilters(req.query), limit ? Number(limit) : undefined);
       const withSize = qBool(req.query, 'size');
-      sendJson(res, Status.OK, await Promise.all(list.map(async (r) => ({ ...containerSummary(r), ...(withSize && (await c.sizes(r))) }))));
+      sendJson(res, Status.OK, await Promise.all(list.map(async (r) => ({ ...containerSummary(r, c.imageShown(r)), ...(withSize && (await c.sizes(r))) }))));
     }],
     ['POST', /^\/containers\/prune$/, async (req, res) => {
       const { removed, reclaimed } = await c.prune(qFilters(req.query));

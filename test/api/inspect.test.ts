@@ -188,6 +188,17 @@ describe('container inspect and list views', () => {
     assert.equal(await format('hc', '{{.HostConfig.CgroupnsMode}}'), expected);
   });
 
+  it("the list names the container's image while that name still means it, its ID after", async () => {
+    assert.equal((await d.docker(['tag', 'busybox', 'berth-test/retag:1'])).code, 0);
+    const id = await create(['--name', 'retagged', '--network', 'none', 'berth-test/retag:1', 'true']);
+    const shown = async () => (await list()).find((c) => c.Id === id)?.Image;
+    assert.equal(await shown(), 'berth-test/retag:1');
+    assert.equal((await d.docker(['commit', 'retagged', 'berth-test/retag:1'])).code, 0);
+    assert.equal(await shown(), (await inspect('retagged')).Image);
+    assert.equal((await d.docker(['rm', 'retagged'])).code, 0);
+    assert.equal((await d.docker(['rmi', 'berth-test/retag:1'])).code, 0);
+  });
+
   it("NetworkSettings.Networks: the network mode's endpoint, in inspect, in the list and in ps's NETWORKS", async () => {
     await create(['--name', 'net-none', '--network', 'none', 'busybox']);
     await create(['--name', 'net-host', '--network', 'host', 'busybox']);

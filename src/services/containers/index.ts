@@ -226,6 +226,11 @@ export class ContainerService {
     return { SizeRw: rw, SizeRootFs: rw + (this.d.images.find(c.image)?.size ?? 0) };
   }
 
+  /** The name the container was made from, as long as it still means that image (else its ID), as dockerd lists it. */
+  imageShown(c: ContainerRecord): string {
+    return this.d.images.find(c.imageName)?.id === c.image ? c.imageName : c.image;
+  }
+
   /** overlay2 directories of a container, for inspect's GraphDriver. */
   dirs(c: ContainerRecord) {
     const dir = this.dataDir(c.id);

@@ -154,11 +154,12 @@ function command(c: ContainerRecord): string {
   return [c.path, ...c.args.map((a) => (a.includes(' ') ? `'${a}'` : a))].join(' ');
 }
 
-export function containerSummary(c: ContainerRecord): ContainerSummary {
+/** `image` is the name the container was made from, or its image ID once that name means another image. */
+export function containerSummary(c: ContainerRecord, image: string): ContainerSummary {
   return {
     Id: c.id,
     Names: [`/${c.name}`],
-    Image: c.imageName,
+    Image: image,
     ImageID: c.image,
     Command: command(c),
     Created: Math.floor(Date.parse(c.created) / 1000),
