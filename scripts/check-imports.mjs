@@ -18,7 +18,7 @@ const allowed = {
   'registry/client': ['oci', 'content', 'errors', 'util'],
   'registry/server': ['content', 'oci', 'errors', 'util'],
   client: ['types', 'util'],
-  cli: ['client', 'types', 'util'],
+  cli: ['client', 'types', 'oci', 'util'],
   oci: ['errors', 'util'],
   kernel: ['errors', 'util'],
   types: [],

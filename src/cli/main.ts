@@ -5,6 +5,7 @@ import { registerContainerCommands } from './commands/container.js';
 import { registerCpCommand } from './commands/cp.js';
 import { registerExecCommands } from './commands/exec.js';
 import { registerImageCommands } from './commands/image.js';
+import { registerPsCommands } from './commands/ps.js';
 import { registerStatsCommands } from './commands/stats.js';
 import { registerSystemCommands } from './commands/system.js';
 
@@ -30,6 +31,7 @@ export function buildProgram(cliFor: (host?: string) => Cli): Command {
   registerImageCommands(program, image, lazy);
   registerSystemCommands(program, system, lazy);
   registerContainerCommands(program, container, lazy);
+  registerPsCommands(program, container, lazy);
   registerExecCommands(program, container, lazy);
   registerStatsCommands(program, container, lazy);
   registerCpCommand(program, container, lazy);

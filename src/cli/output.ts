@@ -1,5 +1,5 @@
 import type { Cli } from './context.js';
-import { fieldsUsed, renderList, renderObjects } from './format/formatter.js';
+import { fieldsUsed, renderList } from './format/formatter.js';
 
 export interface ListOptions {
   format?: string;
@@ -10,6 +10,13 @@ export interface ListOptions {
   defaultTable: string;
   /** Column titles that are not simply the field name upper-cased. */
   headers: Record<string, string>;
+  /** The command's `--format raw` template, and the one `-q` turns it into. */
+  raw?: string;
+  rawQuiet?: string;
+  /** `-q` also overrides a custom `--format` (docker ps). */
+  quietOverridesFormat?: boolean;
+  /** Go type of a row, for template errors. */
+  typeName?: string;
 }
 
 /** Prints list output like docker: `-q`, the default table, or `--format` (table, json, or a template). */
@@ -20,6 +27,10 @@ export function printList(cli: Cli, rows: Array<Record<string, unknown>>, o: Lis
     headers: headersFor(o),
     quiet: o.quiet,
     quietFormat: `{{.${o.quietField}}}`,
+    raw: o.raw,
+    rawQuiet: o.rawQuiet,
+    quietOverridesFormat: o.quietOverridesFormat,
+    typeName: o.typeName,
   });
   if (text) process.stdout.write(text);
 }
@@ -27,23 +38,13 @@ export function printList(cli: Cli, rows: Array<Record<string, unknown>>, o: Lis
 /** Docker's column titles are the field names upper-cased unless the command names them otherwise. */
 function headersFor(o: ListOptions): Record<string, string> {
   const headers: Record<string, string> = {};
-  const format = o.format && o.format.startsWith('table') ? o.format : o.defaultTable;
+  const format = o.format && o.format !== 'table' && o.format.startsWith('table') ? o.format : o.defaultTable;
   try {
     for (const f of fieldsUsed(format)) headers[f] = f.toUpperCase();
   } catch {
     // a broken template reports its own error when rendered
   }
   return { ...headers, ...o.headers };
-}
-
-/** `inspect` output: an indented JSON array, or each object through `--format`. */
-export function printInspect(cli: Cli, objects: unknown[], format?: string): void {
-  if (!format) {
-    cli.out(JSON.stringify(objects, null, 4));
-    return;
-  }
-  const text = renderObjects(objects, format);
-  if (text) process.stdout.write(text);
 }
 
 /** Go's time.Time.String(): `2024-01-02 15:04:05 +0000 UTC`. */

@@ -62,7 +62,8 @@ export function parseReference(input: string): Reference {
   }
   if (domain === 'index.docker.io') domain = DefaultDomain;
   if (path !== path.toLowerCase() && pathRe.test(path.toLowerCase())) {
-    invalid(`invalid reference format: repository name (${path}) must be lowercase`);
+    const remote = domain === DefaultDomain && !path.includes('/') ? `library/${path}` : path;
+    invalid(`invalid reference format: repository name (${remote}) must be lowercase`);
   }
   if (!pathRe.test(path)) invalid();
   if (domain === DefaultDomain && !path.includes('/')) path = `library/${path}`;

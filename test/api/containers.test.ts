@@ -156,10 +156,10 @@ describe('containers', () => {
     assert.equal(noImage.code, 125);
     const ours = await d.berth(['run', 'no-such-image']);
     assert.equal(ours.code, 125);
-    assert.match(ours.stderr, /Unable to find image 'no-such-image' locally/);
+    assert.match(ours.stderr, /Unable to find image 'no-such-image:latest' locally/);
     assert.equal((await d.berth(['create', '--name', 'taken', 'busybox'])).code, 0);
     const dup = await d.berth(['create', '--name', 'taken', 'busybox']);
-    assert.equal(dup.code, 125);
+    assert.equal(dup.code, 1, 'a failed create exits 1, as docker create does');
     assert.match(dup.stderr, /The container name "\/taken" is already in use/);
     const rmi = await d.berth(['rmi', 'busybox']);
     assert.equal(rmi.code, 1);

@@ -3,27 +3,16 @@ import { createWriteStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import type { Socket } from 'node:net';
 import { ApiError } from '../../client/index.js';
-import { type Cli, CliError, ExitCode, forEachName } from '../context.js';
+import { type Cli, CliError, ExitCode, describeError, forEachName } from '../context.js';
+import { quote } from '../format/gofmt.js';
 import { tabulate } from '../format/tabwriter.js';
-import { humanSize, timeAgo } from '../format/units.js';
+import { humanSize } from '../format/units.js';
 import { parseTimeFilter } from '../../util/timestamp.js';
-import { printList, goTime } from '../output.js';
+import { type Reference, familiarString, parseReference, repositoryName, withDefaultTag } from '../../oci/index.js';
 import { collect, confirm, filtersQuery, inspectNames } from './common.js';
 import { checkTty, demux, holdSession, sendTerminalSize } from './interactive.js';
+import { joinHostPort } from './ps.js';
 import { type ResourceFlags, type RunFlags, createBody, resourcesBody, withCreateFlags, withResourceFlags } from './run-flags.js';
-
-interface Summary {
-  Id: string;
-  Names: string[];
-  Image: string;
-  Command: string;
-  Created: number;
-  State: string;
-  Status: string;
-  Labels: Record<string, string> | null;
-  SizeRw?: number;
-  SizeRootFs?: number;
-}
 
 /**
  * `--since`/`--until` as the API takes them, Unix seconds with nine fractional digits: from a duration before now
@@ -46,43 +35,148 @@ function apiTimestamp(value: string | undefined, flag: string): string | undefin
   return `${seconds}.${String(Math.round((ms - seconds * 1000) * 1e6)).padStart(9, '0')}`;
 }
 
-/** docker's mapping of start failures to exit codes: 127 command not found, 126 cannot execute, else 125. */
-function startFailureCode(message: string): number {
-  if (/executable file not found|no such file or directory/.test(message)) return 127;
-  if (/permission denied/.test(message)) return 126;
-  return ExitCode.Usage;
+/** docker's `<command> --help` hint after an error in flags or in `run`: `berth: <message>` and the hint. */
+function withHelp(message: string, command: string): string {
+  return `berth: ${message}\n\nRun 'berth ${command} --help' for more information`;
+}
+
+/** An error as docker's CLI prints it bare (daemon errors say so; ours carry their own words). */
+function errorText(e: unknown): string {
+  if (e instanceof ApiError) return `Error response from daemon: ${e.message}`;
+  return e instanceof Error ? e.message : String(e);
+}
+
+/**
+ * docker's toStatusError for `run`: the error with the help hint, and the exit code 127 when the command was not
+ * found, 126 when it could not be executed, else 125.
+ */
+function runFailure(e: unknown): CliError {
+  const message = errorText(e);
+  let code: number = ExitCode.Usage;
+  if (/executable file not found|no such file or directory|system cannot find the file specified/.test(message)) code = 127;
+  else if (/permission denied|is a directory/.test(message)) code = 126;
+  return new CliError(withHelp(message, 'run'), code);
+}
+
+/**
+ * `run`/`create` flags checked and turned into the create body before asking the daemon, as docker's parse does:
+ * a failure is a usage error (exit 125, with the help hint).
+ */
+function parseCreateFlags(image: string, cmd: string[], o: RunFlags, command: string): ReturnType<typeof createBody> {
+  const usage = (message: string) => new CliError(withHelp(message, command), ExitCode.Usage);
+  if (!['always', 'missing', 'never', ''].includes(o.pull)) {
+    throw usage(`invalid pull option: '${o.pull}': must be one of "always", "missing" or "never"`);
+  }
+  if (o.rm && o.restart && o.restart.Name !== 'no' && o.restart.Name !== '') {
+    throw usage('conflicting options: cannot specify both --restart and --rm');
+  }
+  try {
+    return createBody(image, cmd, o);
+  } catch (e) {
+    throw usage(e instanceof Error ? e.message : String(e));
+  }
+}
+
+/** sortorder.NaturalLess, as docker sorts `port`'s lines: runs of digits compare as numbers. */
+export function naturalLess(a: string, b: string): boolean {
+  const digit = (c: string | undefined) => c !== undefined && c >= '0' && c <= '9';
+  let i = 0;
+  let j = 0;
+  while (i < a.length && j < b.length) {
+    const da = digit(a[i]);
+    const db = digit(b[j]);
+    if (da !== db) return da;
+    if (!da) {
+      if (a[i] !== b[j]) return a[i]! < b[j]!;
+      i++;
+      j++;
+      continue;
+    }
+    while (a[i] === '0') i++;
+    while (b[j] === '0') j++;
+    const si = i;
+    const sj = j;
+    while (digit(a[i])) i++;
+    while (digit(b[j])) j++;
+    if (i - si !== j - sj) return i - si < j - sj;
+    const na = a.slice(si, i);
+    const nb = b.slice(sj, j);
+    if (na !== nb) return na < nb;
+    if (si !== sj) return si < sj;
+  }
+  return a.length < b.length;
+}
+
+/** strconv.ParseUint(s, 10, 16)'s errors. */
+function portError(port: string): string | undefined {
+  if (!/^\d+$/.test(port)) return `strconv.ParseUint: parsing ${quote(port)}: invalid syntax`;
+  if (Number(port) > 65535) return `strconv.ParseUint: parsing ${quote(port)}: value out of range`;
+  return undefined;
 }
 
 export function registerContainerCommands(program: Command, container: Command, cli: Cli): void {
-  /** `start`/`stop`/`kill`/`rm`: one request per container, its name echoed on success, like docker. */
+  /** `stop`/`kill`/`rm`/…: one request per container, its name echoed on success, like docker. */
   const eachContainer = (names: string[], method: string, action: string, query: Record<string, string | boolean | undefined> = {}) =>
     forEachName(cli, names, async (n) => {
       await cli.client().do(method, `/containers/${encodeURIComponent(n)}${action}`, { query });
       cli.out(n);
     });
 
-  const create = async (image: string, cmd: string[], o: RunFlags): Promise<string> => {
+  /** `POST /images/create` for a missing image, its progress on stderr as docker shows it. */
+  const pull = async (ref: Reference): Promise<void> => {
+    const res = await cli.client().call('POST', '/images/create', { query: { fromImage: repositoryName(ref), tag: ref.digest ?? ref.tag } });
+    let error: string | undefined;
+    await cli.client().messages(res, (m) => {
+      const detail = m['errorDetail'] as { message?: string } | undefined;
+      if (typeof m['error'] === 'string' || detail?.message) error ??= detail?.message ?? String(m['error']);
+      else if (typeof m['stream'] === 'string') process.stderr.write(m['stream']);
+      else if (typeof m['status'] === 'string') cli.err(`${typeof m['id'] === 'string' && m['id'] ? `${m['id']}: ` : ''}${m['status']}`);
+    });
+    if (error !== undefined) throw new CliError(error);
+  };
+
+  /**
+   * docker's createContainer: the image reference checked first; with `--pull missing` (the default) an image the
+   * daemon does not have is pulled ("Unable to find image 'busybox:latest' locally") and the create tried again.
+   */
+  const create = async (image: string, body: ReturnType<typeof createBody>, o: RunFlags): Promise<string> => {
+    // An image ID is not a name: nothing to pull for it (reference.ParseAnyReference).
+    let named: Reference | undefined;
     try {
-      const r = await cli.client().json<{ Id: string; Warnings: string[] | null }>('POST', '/containers/create', { query: { name: o.name }, body: createBody(image, cmd, o) });
-      for (const w of r.Warnings ?? []) cli.err(`WARNING: ${w}`);
-      return r.Id;
+      named = /^(sha256:)?[a-f0-9]{64}$/.test(image) ? undefined : withDefaultTag(parseReference(image));
     } catch (e) {
-      if (e instanceof ApiError && e.status === 404 && /No such image/.test(e.message)) {
-        cli.err(`Unable to find image '${image}' locally`);
-      }
-      throw e instanceof ApiError ? new CliError(`docker: Error response from daemon: ${e.message}`.replace(/^docker/, 'berth'), ExitCode.Usage) : e;
+      throw new CliError((e as Error).message);
     }
+    if (named && o.pull === 'always') await pull(named);
+    const post = () => cli.client().json<{ Id: string; Warnings: string[] | null }>('POST', '/containers/create', { query: { name: o.name }, body });
+    let r: { Id: string; Warnings: string[] | null };
+    try {
+      r = await post();
+    } catch (e) {
+      if (!(e instanceof ApiError && e.status === 404 && named && o.pull === 'missing')) throw e;
+      cli.err(`Unable to find image '${familiarString(named)}' locally`);
+      await pull(named);
+      r = await post();
+    }
+    for (const w of r.Warnings ?? []) cli.err(`WARNING: ${w}`);
+    return r.Id;
   };
 
   const run = (cmd: Command) =>
     withCreateFlags(cmd)
       .option('-d, --detach', 'Run container in background and print container ID')
       .action(async (image: string, args: string[], o: RunFlags) => {
+        const createRequest = parseCreateFlags(image, args, o, 'run');
         if (!o.detach) checkTty(o);
-        const id = await create(image, args, o);
+        let id: string;
+        try {
+          id = await create(image, createRequest, o);
+        } catch (e) {
+          throw runFailure(e);
+        }
         if (o.detach) {
-          await startOrFail(cli, id);
           cli.out(id);
+          await startOrFail(cli, id);
           return;
         }
         const socket: Socket = await cli.client().hijack('POST', `/containers/${id}/attach`, {
@@ -112,53 +206,28 @@ export function registerContainerCommands(program: Command, container: Command, 
 
   const createCmd = (cmd: Command) =>
     withCreateFlags(cmd).action(async (image: string, args: string[], o: RunFlags) => {
-      cli.out(await create(image, args, o));
+      cli.out(await create(image, parseCreateFlags(image, args, o, 'create'), o));
     });
   createCmd(program.command('create').description('Create a new container'));
   createCmd(container.command('create').description('Create a new container'));
 
+  /** Each container started in turn, failures printed as they come and named together at the end, as docker does. */
   const start = (cmd: Command) =>
-    cmd.argument('<CONTAINER...>').action((names: string[]) => eachContainer(names, 'POST', '/start'));
+    cmd.argument('<CONTAINER...>').action(async (names: string[]) => {
+      const failed: string[] = [];
+      for (const n of names) {
+        try {
+          await cli.client().do('POST', `/containers/${encodeURIComponent(n)}/start`);
+          cli.out(n);
+        } catch (e) {
+          cli.err(describeError(e));
+          failed.push(n);
+        }
+      }
+      if (failed.length) throw new CliError(`Error: failed to start containers: ${failed.join(', ')}`);
+    });
   start(program.command('start').description('Start one or more stopped containers'));
   start(container.command('start').description('Start one or more stopped containers'));
-
-  const ps = (cmd: Command) =>
-    cmd
-      .option('-a, --all', 'Show all containers (default shows just running)')
-      .option('-f, --filter <filter>', 'Filter output based on conditions provided', collect, [])
-      .option('-n, --last <int>', 'Show n last created containers (includes all states)')
-      .option('-l, --latest', 'Show the latest created container (includes all states)')
-      .option('-q, --quiet', 'Only display container IDs')
-      .option('-s, --size', 'Display total file sizes')
-      .option('--no-trunc', "Don't truncate output")
-      .option('--format <string>', 'Format output using a custom template')
-      .action(async (o: { all?: boolean; filter: string[]; last?: string; latest?: boolean; quiet?: boolean; size?: boolean; trunc: boolean; format?: string }) => {
-        const limit = o.latest ? 1 : o.last !== undefined ? Number(o.last) : undefined;
-        const list = await cli.client().json<Summary[]>('GET', '/containers/json', {
-          query: { all: o.all, size: o.size || /\.Size\b/.test(o.format ?? ''), filters: filtersQuery(o.filter), limit: limit !== undefined && limit > 0 ? String(limit) : undefined },
-        });
-        const rows = list.map((c) => ({
-          ID: o.trunc ? c.Id.slice(0, 12) : c.Id,
-          Image: c.Image,
-          Command: `"${o.trunc && c.Command.length > 20 ? c.Command.slice(0, 19) + '…' : c.Command}"`,
-          CreatedAt: goTime(new Date(c.Created * 1000)),
-          RunningFor: timeAgo(new Date(c.Created * 1000)),
-          Status: c.Status,
-          State: c.State,
-          Ports: '',
-          Names: c.Names.map((n) => n.replace(/^\//, '')).join(','),
-          Size: c.SizeRw === undefined ? '' : `${humanSize(c.SizeRw)} (virtual ${humanSize(c.SizeRootFs ?? 0)})`,
-        }));
-        printList(cli, rows, {
-          format: o.format,
-          quiet: o.quiet,
-          quietField: 'ID',
-          defaultTable: `table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}${o.size ? '\t{{.Size}}' : ''}`,
-          headers: { ID: 'CONTAINER ID', RunningFor: 'CREATED', CreatedAt: 'CREATED AT' },
-        });
-      });
-  ps(program.command('ps').description('List containers'));
-  ps(container.command('ls').alias('list').alias('ps').description('List containers'));
 
   const logs = (cmd: Command) =>
     cmd
@@ -242,7 +311,17 @@ export function registerContainerCommands(program: Command, container: Command, 
     cmd
       .argument('<CONTAINER>')
       .argument('<NEW_NAME>')
-      .action((name: string, newName: string) => cli.client().do('POST', `/containers/${encodeURIComponent(name)}/rename`, { query: { name: newName } }));
+      .action(async (name: string, newName: string) => {
+        const from = name.trim();
+        const to = newName.trim();
+        if (from === '' || to === '') throw new CliError('Error: Neither old nor new names may be empty');
+        try {
+          await cli.client().do('POST', `/containers/${encodeURIComponent(from)}/rename`, { query: { name: to } });
+        } catch (e) {
+          cli.err(describeError(e));
+          throw new CliError(`Error: failed to rename container named ${from}`);
+        }
+      });
   rename(program.command('rename').description('Rename a container'));
   rename(container.command('rename').description('Rename a container'));
 
@@ -252,6 +331,36 @@ export function registerContainerCommands(program: Command, container: Command, 
     cmd(program.command(action).description(what));
     cmd(container.command(action).description(what));
   }
+
+  /** `port`: the published ports from inspect's NetworkSettings.Ports, or where one private port is published. */
+  const port = (cmd: Command) =>
+    cmd
+      .argument('<CONTAINER>')
+      .argument('[PRIVATE_PORT[/PROTO]]')
+      .action(async (name: string, spec: string | undefined) => {
+        type Bindings = Record<string, Array<{ HostIp?: string; HostPort?: string }> | null>;
+        const c = await cli.client().json<{ NetworkSettings?: { Ports?: Bindings | null } | null }>('GET', `/containers/${encodeURIComponent(name)}/json`);
+        const ports = c.NetworkSettings?.Ports ?? {};
+        const out: string[] = [];
+        if (spec) {
+          const slash = spec.indexOf('/');
+          const number = slash < 0 ? spec : spec.slice(0, slash);
+          const proto = (slash < 0 ? '' : spec.slice(slash + 1)) || 'tcp';
+          const invalid = portError(number);
+          if (invalid) throw new CliError(`Error: invalid port (${number}): ${invalid}`);
+          const frontends = ports[`${number}/${proto}`] ?? [];
+          if (frontends.length === 0) throw new CliError(`Error: No public port '${spec}' published for ${name}`);
+          for (const f of frontends) out.push(joinHostPort(f.HostIp ?? '', f.HostPort ?? ''));
+        } else {
+          for (const [from, frontends] of Object.entries(ports)) {
+            for (const f of frontends ?? []) out.push(`${from} -> ${joinHostPort(f.HostIp ?? '', f.HostPort ?? '')}`);
+          }
+        }
+        out.sort((a, b) => (naturalLess(a, b) ? -1 : naturalLess(b, a) ? 1 : 0));
+        if (out.length) cli.out(out.join('\n'));
+      });
+  port(program.command('port').description('List port mappings or a specific mapping for the container'));
+  port(container.command('port').description('List port mappings or a specific mapping for the container'));
 
   const top = (cmd: Command) =>
     cmd
@@ -306,14 +415,14 @@ export function registerContainerCommands(program: Command, container: Command, 
     .description('Display detailed information on one or more containers')
     .argument('<CONTAINER...>')
     .option('-f, --format <string>', 'Format output using a custom template')
-    .action((names: string[], o: { format?: string }) => inspectNames(cli, names, ['containers'], o.format));
+    .option('-s, --size', 'Display total file sizes')
+    .action((names: string[], o: { format?: string; size?: boolean }) => inspectNames(cli, names, ['container'], o));
 }
 
 async function startOrFail(cli: Cli, id: string): Promise<void> {
   try {
     await cli.client().do('POST', `/containers/${id}/start`);
   } catch (e) {
-    if (e instanceof ApiError) throw new CliError(`berth: Error response from daemon: ${e.message}`, startFailureCode(e.message));
-    throw e;
+    throw runFailure(e);
   }
 }

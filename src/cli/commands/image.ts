@@ -78,7 +78,7 @@ export function registerImageCommands(program: Command, image: Command, cli: Cli
     cmd
       .argument('<IMAGE...>')
       .option('-f, --format <string>', 'Format output using a custom template')
-      .action((names: string[], o: { format?: string }) => inspectNames(cli, names, ['images'], o.format));
+      .action((names: string[], o: { format?: string }) => inspectNames(cli, names, ['image'], o));
   inspect(image.command('inspect').description('Display detailed information on one or more images'));
 
   const history = (cmd: Command) =>

@@ -54,6 +54,8 @@ export interface RunFlags extends ResourceFlags {
   runtime?: string;
   logDriver?: string;
   logOpt: string[];
+  /** `--pull`: "missing" (the default), "always" or "never"; checked by the command. */
+  pull: string;
 }
 
 /** Commander parsers failing with docker's `invalid argument "v" for "--flag" flag: …` shape. */
@@ -139,7 +141,8 @@ export const withCreateFlags = (cmd: Command) =>
       .option('--shm-size <bytes>', 'Size of /dev/shm', bytes)
       .option('--runtime <string>', 'Runtime to use for this container')
       .option('--log-driver <string>', 'Logging driver for the container')
-      .option('--log-opt <list>', 'Log driver options', collect, []),
+      .option('--log-opt <list>', 'Log driver options', collect, [])
+      .option('--pull <string>', 'Pull image before running ("always", "missing", "never")', 'missing'),
   ).passThroughOptions();
 
 /** The Engine API `Resources` fields set by flags (only those given). */

@@ -4,7 +4,7 @@ import { type Cli, CliError } from '../context.js';
 import { humanSize, timeAgo } from '../format/units.js';
 import { printList } from '../output.js';
 import { parseTemplate } from '../format/template.js';
-import { collect, filtersQuery, inspectNames } from './common.js';
+import { type InspectKind, collect, filtersQuery, inspectKinds, inspectNames } from './common.js';
 
 const clientVersion = '0.1.0';
 const goArch = process.arch === 'x64' ? 'amd64' : process.arch;
@@ -168,12 +168,16 @@ export function registerSystemCommands(program: Command, system: Command, cli: C
     .description('Return low-level information on Berth objects')
     .argument('<NAME|ID...>')
     .option('-f, --format <string>', 'Format output using a custom template')
+    .option('-s, --size', 'Display total file sizes if the type is container')
     .option('--type <string>', 'Only inspect objects of the given type')
-    .action(async (names: string[], o: { format?: string; type?: string }) => {
-      const kinds = { container: ['containers'], image: ['images'] } as const;
-      if (o.type && !(o.type in kinds)) throw new CliError(`"${o.type}" is not a valid value for --type`);
-      const selected = o.type ? [...kinds[o.type as keyof typeof kinds]] : (['containers', 'images'] as Array<'containers' | 'images'>);
-      await inspectNames(cli, names, selected, o.format);
+    .action(async (names: string[], o: { format?: string; size?: boolean; type?: string }) => {
+      const all = Object.keys(inspectKinds).sort() as InspectKind[];
+      const expected = `must be one of "${all.join('", "')}"`;
+      if (o.type === '') throw new CliError(`type is empty: ${expected}`);
+      if (o.type !== undefined && !all.includes(o.type as InspectKind)) throw new CliError(`unknown type: "${o.type}": ${expected}`);
+      // without --type: what docker tries on a daemon that is not a swarm manager
+      const kinds: InspectKind[] = o.type ? [o.type as InspectKind] : ['container', 'image', 'network', 'volume'];
+      await inspectNames(cli, names, kinds, o);
     });
 }
 

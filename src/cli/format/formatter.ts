@@ -115,7 +115,7 @@ export function formatRows(rows: readonly object[], format: string, headers: Hea
   // the header: the same template run over the header names; docker ignores errors here and keeps what was written
   let header: string;
   try {
-    header = tmpl.execute({ Label: headerLabel, ...headers }, { funcs: headerFuncs });
+    header = tmpl.execute({ ...headers, Label: headerLabel }, { funcs: headerFuncs }); // a method wins over a key, as in Go
   } catch (e) {
     if (!(e instanceof TemplateError)) throw e;
     header = e.partial;
@@ -130,6 +130,14 @@ export function formatRows(rows: readonly object[], format: string, headers: Hea
  */
 export function renderList(rows: readonly object[], opts: ListFormatOptions): string {
   return formatRows(rows, resolveListFormat(opts), opts.headers, opts.funcs, opts.typeName);
+}
+
+/**
+ * Runs a `--format` as written (no `table`/`\t` processing) once over one row and returns the output, as docker ps
+ * does to check its format and learn which fields it reads before listing. Throws TemplateError.
+ */
+export function executeOnRow(format: string, row: object, typeName = DEFAULT_ROW_TYPE, funcs?: FuncMap): string {
+  return parseTemplate(format, funcs ? { funcs } : {}).execute(rowContext(row, typeName));
 }
 
 /** The field names a list format reads, so a command can skip costly fields nobody asked for (docker ps and `.Size`). */

@@ -39,9 +39,17 @@ export function isPlainObject(v: object): boolean {
   return p === Object.prototype || p === null;
 }
 
+/**
+ * A typed nil pointer, Go's `(*T)(nil)`: prints `<nil>`, encodes as null and is false, where a JavaScript null (a
+ * nil interface) prints "<no value>" in a template.
+ */
+export class GoNil {
+  constructor(readonly type: string) {}
+}
+
 export function kindOf(v: unknown): GoKind {
   if (v === undefined) return 'invalid';
-  if (v === null) return 'nil';
+  if (v === null || v instanceof GoNil) return 'nil';
   switch (typeof v) {
     case 'string':
       return 'string';
@@ -65,6 +73,7 @@ export function kindOf(v: unknown): GoKind {
 
 /** The Go type name `%T` and error messages use for a value. */
 export function goTypeName(v: unknown): string {
+  if (v instanceof GoNil) return v.type;
   switch (kindOf(v)) {
     case 'invalid':
     case 'nil':
@@ -545,7 +554,7 @@ function fmtRune(cp: number): string {
 /** Formats one operand under one verb, as fmt's printArg does. */
 export function formatValue(v: unknown, verb: string, f: Flags): string {
   if (verb === 'T') return pad(goTypeName(v), f);
-  if (v === undefined || v === null) {
+  if (v === undefined || v === null || v instanceof GoNil) {
     if (verb === 'v') return pad('<nil>', f);
     return badVerb(verb, v);
   }
@@ -867,7 +876,7 @@ export function jsonNumber(x: number): string {
 export function goJSON(v: unknown, opts: JSONOptions = {}): string {
   const seen = new Set<object>();
   const enc = (x: unknown): string => {
-    if (x === undefined || x === null) return 'null';
+    if (x === undefined || x === null || x instanceof GoNil) return 'null';
     switch (typeof x) {
       case 'string':
         return jsonString(x, opts.escapeHTML);

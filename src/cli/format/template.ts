@@ -15,7 +15,7 @@
  * printf println html js urlquery call eq ne lt le gt ge`) and docker's (`json split join title lower upper pad
  * truncate`). Not supported: complex numbers, range over functions/channels, custom delimiters.
  */
-import { GoFloat, describeRune, formatV, goJSON, goTypeName, isPlainObject, kindOf, mapEntries, quote, sprint, sprintf, sprintln, toJS } from './gofmt.js';
+import { GoFloat, GoNil, describeRune, formatV, goJSON, goTypeName, isPlainObject, kindOf, mapEntries, quote, sprint, sprintf, sprintln, toJS } from './gofmt.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Errors
@@ -195,7 +195,7 @@ function missingMapValue(m: object): unknown {
 function index(item: unknown, ...indexes: unknown[]): unknown {
   if (isZero(item)) throw new Error('index of untyped nil');
   for (const idx of indexes) {
-    if (item === null) throw new Error('index of nil pointer');
+    if (item === null || item instanceof GoNil) throw new Error('index of nil pointer');
     const k = kindOf(item);
     if (k === 'string') {
       const bytes = utf8(item as string);
@@ -1618,6 +1618,7 @@ class ExecState {
     private readonly tmpl: Template,
     private readonly funcs: (name: string) => FuncSpec | undefined,
     dot: unknown,
+    private readonly missingKey: MissingKey = 'default',
   ) {
     this.vars = [{ name: '$', value: dot }];
   }
@@ -1853,19 +1854,30 @@ class ExecState {
   }
 
   private evalField(dot: unknown, name: string, node: Node, args: Node[] | null, final: Final, receiver: unknown): unknown {
-    if (receiver === undefined) return undefined;
+    if (receiver === undefined) {
+      if (this.missingKey === 'error') this.errorf(`nil data; no entry for key ${quote(name)}`);
+      return undefined;
+    }
     if (receiver === null) this.errorf(`nil pointer evaluating interface {}.${name}`);
+    if (receiver instanceof GoNil) this.errorf(`nil pointer evaluating ${receiver.type}.${name}`);
     const hasArgs = (args !== null && args.length > 1) || final !== MISSING;
     if (typeof receiver === 'object' && !Array.isArray(receiver) && !ArrayBuffer.isView(receiver)) {
       if (receiver instanceof Map) {
         if (hasArgs) this.errorf(`${name} is not a method but has arguments`);
+        if (!receiver.has(name)) return this.missingMapKey(receiver, name);
         return receiver.get(name);
       }
       const { found, value } = lookupProperty(receiver, name);
+      if (!found && isPlainObject(receiver)) {
+        if (hasArgs) this.errorf(`${name} is not a method but has arguments`);
+        return this.missingMapKey(receiver, name);
+      }
       if (typeof value === 'function') {
         const method = value as (...a: unknown[]) => unknown;
         const fn = ((...a: unknown[]) => method.apply(receiver, a.map(toJS))) as FuncSpec['fn'];
-        return this.evalCall(dot, { params: [], variadic: 'any', fn }, false, node, name, args, final);
+        // a method declaring parameters takes exactly those, as a Go method does; one declaring none takes any
+        const spec: FuncSpec = method.length > 0 ? { params: Array<ParamType>(method.length).fill('any'), fn } : { params: [], variadic: 'any', fn };
+        return this.evalCall(dot, spec, false, node, name, args, final);
       }
       if (isPlainObject(receiver) || found) {
         if (hasArgs) this.errorf(`${name} ${isPlainObject(receiver) ? 'is not a method but has arguments' : 'has arguments but cannot be invoked as function'}`);
@@ -1873,6 +1885,13 @@ class ExecState {
       }
     }
     this.errorf(`can't evaluate field ${name} in type ${goTypeName(receiver)}`);
+  }
+
+  /** A field naming no key of a map: no value, the element's zero value, or an error, as the template's missingkey option says. */
+  private missingMapKey(m: object, name: string): unknown {
+    if (lenientMap in m) return undefined;
+    if (this.missingKey === 'error') this.errorf(`map has no entry for key ${quote(name)}`);
+    return this.missingKey === 'zero' ? missingMapValue(m) : undefined;
   }
 
   private evalFunction(dot: unknown, node: IdentifierNode, cmd: Node, args: Node[] | null, final: Final): unknown {
@@ -2042,9 +2061,17 @@ export interface TemplateOptions {
   funcs?: FuncMap;
 }
 
+/** On an object: it stands for a real Go map, whose missing keys give "no value" whatever the missingkey option. */
+export const lenientMap: unique symbol = Symbol.for('berth.format.lenientMap');
+
+/** Go's `missingkey` option: what a field naming no key of a map gives. */
+export type MissingKey = 'default' | 'zero' | 'error';
+
 export interface ExecuteOptions {
   /** Functions replacing the template's own at execution time (Go's Template.Funcs after Parse). */
   funcs?: FuncMap;
+  /** `missingkey=…` (Go's Template.Option): "default" prints `<no value>`, "error" fails, as docker inspect's fallback. */
+  missingKey?: MissingKey;
 }
 
 export class Template {
@@ -2098,7 +2125,7 @@ export class Template {
   execute(data: unknown, opts: ExecuteOptions = {}): string {
     if (data === null) data = undefined; // Go: reflect.ValueOf(nil) is no value at all
     const funcs = opts.funcs ? { ...this.funcs, ...Object.fromEntries(Object.entries(opts.funcs).map(([k, f]) => [k, toSpec(f)])) } : this.funcs;
-    const state = new ExecState(this, (n) => funcs[n], data);
+    const state = new ExecState(this, (n) => funcs[n], data, opts.missingKey);
     try {
       state.walk(data, this.root);
     } catch (e) {

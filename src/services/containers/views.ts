@@ -275,6 +275,7 @@ function inspectHostConfig(c: ContainerRecord): Record<string, unknown> {
     Links: null,
     MemorySwappiness: typeof swappiness === 'number' && swappiness >= 0 ? swappiness : null,
     OomKillDisable: hc.OomKillDisable ?? false,
+    Ulimits: hc.Ulimits?.map((u) => ({ Name: u.Name, Hard: u.Hard, Soft: u.Soft })) ?? null, // Go's field order
     PidsLimit: hc.PidsLimit && hc.PidsLimit > 0 ? hc.PidsLimit : null,
     MaskedPaths: stored['MaskedPaths'] ?? (hc.Privileged ? null : defaultMaskedPaths),
     ReadonlyPaths: stored['ReadonlyPaths'] ?? (hc.Privileged ? null : defaultReadonlyPaths),
