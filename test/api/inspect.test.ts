@@ -93,7 +93,8 @@ describe('container inspect and list views', () => {
   });
 
   it("Config.Env: the container's variables first, then those of the image it does not set", async () => {
-    await create(['--name', 'env', '--network', 'none', '-e', 'A=1', '-e', 'PATH=/x', '-e', 'Z=2', 'busybox']);
+    // Through the API: the docker CLI sends several -e in no fixed order.
+    await d.client.json('POST', '/containers/create', { query: { name: 'env' }, body: { Image: 'busybox', Env: ['A=1', 'PATH=/x', 'Z=2'], HostConfig: { NetworkMode: 'none' } } });
     assert.deepEqual((await inspect('env')).Config['Env'], ['A=1', 'PATH=/x', 'Z=2']);
     await create(['--name', 'env2', '--network', 'none', '-e', 'A=1', 'busybox']);
     assert.equal(await format('env2', '{{json .Config.Env}}'), JSON.stringify(['A=1', imagePath]));
