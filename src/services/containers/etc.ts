@@ -1,7 +1,7 @@
 // What dockerd puts in every container besides the image: an "init layer" of mountpoints (so the runtime creates
 // none in the container's own layer, and `diff`/`commit` stay clean), and the /etc/hostname, /etc/hosts and
 // /etc/resolv.conf it bind-mounts from the container's directory, rewritten at each start.
-import { lstat, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { lstatSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { hostname as hostHostname } from 'node:os';
 import { join } from 'node:path';
 import type { SpecMount } from '../../runtime/index.js';
@@ -27,22 +27,19 @@ export function initLayerDir(containerDir: string): string {
  * /.dockerenv, and /etc/mtab → /proc/mounts. The /etc entries are left out when the image's /etc is not a plain
  * directory (a directory here would hide a symlinked /etc): the runtime then makes its mountpoints, inside the root.
  */
-export async function makeInitLayer(containerDir: string, imageLayers: string[]): Promise<void> {
+export function makeInitLayer(containerDir: string, imageLayers: string[]): void {
+  // Synchronous: a dozen tiny calls cost less than a round trip each through the thread pool.
   const dir = initLayerDir(containerDir);
-  const withEtc = await imageEtcIsDirectory(imageLayers);
-  const dirs = ['proc', 'sys', 'dev/pts', 'dev/shm', ...(withEtc ? ['etc'] : [])];
-  await Promise.all(dirs.map((d) => mkdir(join(dir, d), { recursive: true, mode: 0o755 })));
-  const files = ['.dockerenv', 'dev/console', ...(withEtc ? ['etc/resolv.conf', 'etc/hosts', 'etc/hostname'] : [])];
-  await Promise.all([
-    ...files.map((f) => writeFile(join(dir, f), '', { mode: 0o755 })),
-    ...(withEtc ? [symlink('/proc/mounts', join(dir, 'etc', 'mtab'))] : []),
-  ]);
+  const withEtc = imageEtcIsDirectory(imageLayers);
+  for (const d of ['proc', 'sys', 'dev/pts', 'dev/shm', ...(withEtc ? ['etc'] : [])]) mkdirSync(join(dir, d), { recursive: true, mode: 0o755 });
+  for (const f of ['.dockerenv', 'dev/console', ...(withEtc ? ['etc/resolv.conf', 'etc/hosts', 'etc/hostname'] : [])]) writeFileSync(join(dir, f), '', { mode: 0o755 });
+  if (withEtc) symlinkSync('/proc/mounts', join(dir, 'etc', 'mtab'));
 }
 
 /** Whether /etc in the image (its topmost layer that has one; top first) is a directory. */
-async function imageEtcIsDirectory(layers: string[]): Promise<boolean> {
+function imageEtcIsDirectory(layers: string[]): boolean {
   for (const layer of layers) {
-    const st = await lstat(join(layer, 'etc')).catch(() => undefined);
+    const st = lstatSync(join(layer, 'etc'), { throwIfNoEntry: false });
     if (st) return st.isDirectory();
   }
   return true; // no /etc at all: the init layer's is the only one
@@ -53,17 +50,23 @@ export interface EtcOptions {
   networkMode: string;
 }
 
-/** Writes the container's hostname, hosts and resolv.conf files as dockerd would for its network mode. */
-export async function writeEtcFiles(containerDir: string, o: EtcOptions): Promise<EtcFiles> {
+/** Writes the container's hostname, hosts and resolv.conf files as dockerd would for its network mode (synchronously, as above). */
+export function writeEtcFiles(containerDir: string, o: EtcOptions): EtcFiles {
   const files = etcFiles(containerDir);
   const host = o.networkMode === 'host';
-  await Promise.all([
-    writeFile(files.hostname, `${host ? hostHostname() : o.hostname}\n`),
-    (host ? readFile('/etc/hosts', 'utf8').catch(() => defaultHosts) : Promise.resolve(defaultHosts)).then((text) => writeFile(files.hosts, text)),
-    resolvConf(host).then((text) => writeFile(files.resolvConf, text)),
-  ]);
+  writeFileSync(files.hostname, `${host ? hostHostname() : o.hostname}\n`);
+  writeFileSync(files.hosts, host ? readOr('/etc/hosts', defaultHosts) : defaultHosts);
+  writeFileSync(files.resolvConf, resolvConf(host));
   return files;
 }
+
+const readOr = (path: string, fallback: string) => {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return fallback;
+  }
+};
 
 const defaultHosts = [
   '127.0.0.1\tlocalhost',
@@ -79,8 +82,8 @@ const defaultHosts = [
  * from the container) are dropped, and Google's public ones are used if none is left. (`--dns` options come with
  * networking.)
  */
-async function resolvConf(hostNetwork: boolean): Promise<string> {
-  const lines = (await readFile('/etc/resolv.conf', 'utf8').catch(() => '')).split('\n');
+function resolvConf(hostNetwork: boolean): string {
+  const lines = readOr('/etc/resolv.conf', '').split('\n');
   const field = (l: string) => l.trim().split(/\s+/)[0] ?? '';
   let nameservers = lines.filter((l) => field(l) === 'nameserver').map((l) => l.trim().split(/\s+/)[1] ?? '');
   if (!hostNetwork) nameservers = nameservers.filter((n) => !/^127\.|^::1$/.test(n));

@@ -519,7 +519,7 @@ export class ContainerService {
       await mkdir(dir, { recursive: true, mode: 0o710 });
       rb.add(() => removeAll(dir));
       for (const sub of ['upper', 'work', 'merged']) await mkdir(join(dir, sub), { mode: 0o755 });
-      await makeInitLayer(dir, this.dirs(rec).image);
+      makeInitLayer(dir, this.dirs(rec).image);
       await this.d.records.put(rec);
     });
     this.d.events.publish('container', 'create', id, { image: o.image, name });
@@ -554,7 +554,7 @@ export class ContainerService {
       rb.add(() => unmount(rootfs));
       const spec = await containerSpec(c, {
         rootfs,
-        etc: await this.etcFilesFor(c),
+        etc: this.etcFilesFor(c),
         cgroupsPath: this.cgroupPath(c.id),
         cgroupVersion: this.d.cgroupVersion,
         defaultSeccomp: this.d.defaultSeccomp,
@@ -607,7 +607,7 @@ export class ContainerService {
   }
 
   /** The /etc files of a starting container: its own, rewritten, or those of the container whose network it joins. */
-  private async etcFilesFor(c: ContainerRecord): Promise<EtcFiles> {
+  private etcFilesFor(c: ContainerRecord): EtcFiles {
     const mode = c.hostConfig.NetworkMode;
     if (mode.startsWith('container:')) return etcFiles(this.dataDir(this.resolve(mode.slice('container:'.length)).id));
     return writeEtcFiles(this.dataDir(c.id), {
