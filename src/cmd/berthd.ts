@@ -156,7 +156,7 @@ async function main(): Promise<void> {
     ...(initPath && { initPath }),
     events,
     log: log.child({ service: 'containers' }),
-    paths: { dataRoot: join(cfg.dataRoot, 'containers'), execRoot: join(cfg.execRoot, 'containers') },
+    paths: { dataRoot: join(cfg.dataRoot, 'containers'), execRoot: join(cfg.execRoot, 'containers'), initLayers: join(cfg.dataRoot, 'init') },
     cgroupVersion: host.cgroupVersion,
     cgroupParent: cfg.cgroupParent,
   });

@@ -1,7 +1,7 @@
 // What dockerd puts in every container besides the image: an "init layer" of mountpoints (so the runtime creates
 // none in the container's own layer, and `diff`/`commit` stay clean), and the /etc/hostname, /etc/hosts and
 // /etc/resolv.conf it bind-mounts from the container's directory, rewritten at each start.
-import { lstatSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { lstat, mkdir, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { hostname as hostHostname } from 'node:os';
 import { join } from 'node:path';
 import type { SpecMount } from '../../runtime/index.js';
@@ -17,29 +17,57 @@ export function etcFiles(containerDir: string): EtcFiles {
   return { hostname: join(containerDir, 'hostname'), hosts: join(containerDir, 'hosts'), resolvConf: join(containerDir, 'resolv.conf') };
 }
 
-/** Directory of the init layer, the lowest-but-one layer of the container's rootfs (above the image). */
-export function initLayerDir(containerDir: string): string {
-  return join(containerDir, 'init');
-}
+export type InitLayerKind = 'etc' | 'no-etc';
 
 /**
  * Docker's init layer (moby daemon/initlayer): mountpoints for /proc, /sys, /dev/pts, /dev/shm and the /etc files,
  * /.dockerenv, and /etc/mtab → /proc/mounts. The /etc entries are left out when the image's /etc is not a plain
  * directory (a directory here would hide a symlinked /etc): the runtime then makes its mountpoints, inside the root.
+ *
+ * dockerd writes one per container; its content never varies, so Berth makes each kind once under `root` and every
+ * container shares it as a read-only lower layer (a dozen metadata writes cost ~10 ms on a slow disk).
  */
-export function makeInitLayer(containerDir: string, imageLayers: string[]): void {
-  // Synchronous: a dozen tiny calls cost less than a round trip each through the thread pool.
-  const dir = initLayerDir(containerDir);
-  const withEtc = imageEtcIsDirectory(imageLayers);
-  for (const d of ['proc', 'sys', 'dev/pts', 'dev/shm', ...(withEtc ? ['etc'] : [])]) mkdirSync(join(dir, d), { recursive: true, mode: 0o755 });
-  for (const f of ['.dockerenv', 'dev/console', ...(withEtc ? ['etc/resolv.conf', 'etc/hosts', 'etc/hostname'] : [])]) writeFileSync(join(dir, f), '', { mode: 0o755 });
-  if (withEtc) symlinkSync('/proc/mounts', join(dir, 'etc', 'mtab'));
+export class InitLayers {
+  private readonly made = new Map<InitLayerKind, Promise<void>>();
+  constructor(private readonly root: string) {}
+
+  path(kind: InitLayerKind): string {
+    return join(this.root, kind);
+  }
+
+  /** The kind an image needs, made if it is not there yet. */
+  async forImage(imageLayers: string[]): Promise<InitLayerKind> {
+    const kind: InitLayerKind = (await imageEtcIsDirectory(imageLayers)) ? 'etc' : 'no-etc';
+    let made = this.made.get(kind);
+    if (!made) {
+      made = this.make(kind);
+      this.made.set(kind, made);
+      made.catch(() => this.made.delete(kind));
+    }
+    await made;
+    return kind;
+  }
+
+  /** Built aside and renamed into place, so a crash never leaves a half-made layer in use. */
+  private async make(kind: InitLayerKind): Promise<void> {
+    const dir = this.path(kind);
+    if (await stat(dir).then(() => true, () => false)) return;
+    const tmp = `${dir}.tmp-${process.pid}`;
+    await rm(tmp, { recursive: true, force: true });
+    const withEtc = kind === 'etc';
+    await Promise.all(['proc', 'sys', 'dev/pts', 'dev/shm', ...(withEtc ? ['etc'] : [])].map((d) => mkdir(join(tmp, d), { recursive: true, mode: 0o755 })));
+    await Promise.all([
+      ...['.dockerenv', 'dev/console', ...(withEtc ? ['etc/resolv.conf', 'etc/hosts', 'etc/hostname'] : [])].map((f) => writeFile(join(tmp, f), '', { mode: 0o755 })),
+      ...(withEtc ? [symlink('/proc/mounts', join(tmp, 'etc', 'mtab'))] : []),
+    ]);
+    await rename(tmp, dir);
+  }
 }
 
 /** Whether /etc in the image (its topmost layer that has one; top first) is a directory. */
-function imageEtcIsDirectory(layers: string[]): boolean {
+async function imageEtcIsDirectory(layers: string[]): Promise<boolean> {
   for (const layer of layers) {
-    const st = lstatSync(join(layer, 'etc'), { throwIfNoEntry: false });
+    const st = await lstat(join(layer, 'etc')).catch(() => undefined);
     if (st) return st.isDirectory();
   }
   return true; // no /etc at all: the init layer's is the only one
@@ -50,23 +78,18 @@ export interface EtcOptions {
   networkMode: string;
 }
 
-/** Writes the container's hostname, hosts and resolv.conf files as dockerd would for its network mode (synchronously, as above). */
-export function writeEtcFiles(containerDir: string, o: EtcOptions): EtcFiles {
+/** Writes the container's hostname, hosts and resolv.conf files as dockerd would for its network mode. */
+export async function writeEtcFiles(containerDir: string, o: EtcOptions): Promise<EtcFiles> {
   const files = etcFiles(containerDir);
   const host = o.networkMode === 'host';
-  writeFileSync(files.hostname, `${host ? hostHostname() : o.hostname}\n`);
-  writeFileSync(files.hosts, host ? readOr('/etc/hosts', defaultHosts) : defaultHosts);
-  writeFileSync(files.resolvConf, resolvConf(host));
+  const hosts = host ? readFile('/etc/hosts', 'utf8').catch(() => defaultHosts) : defaultHosts;
+  await Promise.all([
+    writeFile(files.hostname, `${host ? hostHostname() : o.hostname}\n`),
+    writeFile(files.hosts, await hosts),
+    writeFile(files.resolvConf, await resolvConf(host)),
+  ]);
   return files;
 }
-
-const readOr = (path: string, fallback: string) => {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    return fallback;
-  }
-};
 
 const defaultHosts = [
   '127.0.0.1\tlocalhost',
@@ -82,8 +105,8 @@ const defaultHosts = [
  * from the container) are dropped, and Google's public ones are used if none is left. (`--dns` options come with
  * networking.)
  */
-function resolvConf(hostNetwork: boolean): string {
-  const lines = readOr('/etc/resolv.conf', '').split('\n');
+async function resolvConf(hostNetwork: boolean): Promise<string> {
+  const lines = (await readFile('/etc/resolv.conf', 'utf8').catch(() => '')).split('\n');
   const field = (l: string) => l.trim().split(/\s+/)[0] ?? '';
   let nameservers = lines.filter((l) => field(l) === 'nameserver').map((l) => l.trim().split(/\s+/)[1] ?? '');
   if (!hostNetwork) nameservers = nameservers.filter((n) => !/^127\.|^::1$/.test(n));

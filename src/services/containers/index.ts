@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { type FSWatcher, existsSync, watch } from 'node:fs';
+import { type FSWatcher, watch } from 'node:fs';
 import { execFile } from 'node:child_process';
 import { lstat, mkdir, readdir, writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
@@ -25,7 +25,7 @@ import type { ImageService } from '../images/index.js';
 import type { EventBus } from '../system/events.js';
 import { type HostConfig, type HostLimits, type LogConfig, type Resources, logRotation, normalizeHostConfig, resourceDefaults, securityOptions, validateResources } from './hostconfig.js';
 import { configEnv, containerSpec, ociResources } from './spec.js';
-import { type EtcFiles, etcFiles, initLayerDir, makeInitLayer, writeEtcFiles } from './etc.js';
+import { type EtcFiles, InitLayers, type InitLayerKind, etcFiles, writeEtcFiles } from './etc.js';
 
 /** What `POST /containers/create` may set (the subset this slice supports). */
 export interface CreateOptions {
@@ -86,6 +86,8 @@ export interface ContainerRecord {
   imageName: string;
   /** Top layer of the image the container stands on (a GC root while the container exists). */
   topLayer?: Digest;
+  /** Which shared init layer lies between the image and the container's own layer (none in older records). */
+  initLayer?: InitLayerKind;
   path: string;
   args: string[];
   config: ContainerConfig;
@@ -109,6 +111,8 @@ export interface ContainerPaths {
   dataRoot: string;
   /** Runtime state (bundle, pid files, exit files). */
   execRoot: string;
+  /** The init layers all containers share (see etc.ts). */
+  initLayers: string;
 }
 
 const zeroTime = '0001-01-01T00:00:00Z';
@@ -155,9 +159,11 @@ export class ContainerService {
   private readonly stdinConns = new Map<string, Promise<AttachSocket>>();
   /** Ships each running container's conmon journal into its json-file log. */
   private readonly shipper: LogShipper;
+  private readonly initLayers: InitLayers;
 
   constructor(private readonly d: ContainerServiceDeps) {
     this.shipper = new LogShipper(d.log.child({ component: 'logship' }));
+    this.initLayers = new InitLayers(d.paths.initLayers);
     d.images.usedBy = (imageId) => d.records.list().filter((c) => c.image === imageId).map((c) => c.id);
     d.images.containerLayerRoots = () => d.records.list().flatMap((c) => (c.topLayer ? [c.topLayer] : []));
   }
@@ -235,9 +241,7 @@ export class ContainerService {
   dirs(c: ContainerRecord) {
     const dir = this.dataDir(c.id);
     const image = c.topLayer ? this.d.layers.chainDiffDirs(c.topLayer) : [];
-    const init = initLayerDir(dir);
-    // Containers made before init layers existed have none.
-    const lower = existsSync(init) ? [init, ...image] : image;
+    const lower = c.initLayer ? [this.initLayers.path(c.initLayer), ...image] : image;
     return { upper: join(dir, 'upper'), work: join(dir, 'work'), merged: join(dir, 'merged'), lower, image };
   }
 
@@ -481,6 +485,7 @@ export class ContainerService {
       throw new InvalidArgument(`the working directory '${o.workingDir}' is invalid, it needs to be an absolute path`);
     }
     if (argv.length === 0) throw new InvalidArgument('no command specified');
+    const initLayer = await this.initLayers.forImage(image.chain.at(-1) ? this.d.layers.chainDiffDirs(image.chain.at(-1) as Digest) : []);
     const id = newId();
     const stopSignal = o.stopSignal ?? ic.StopSignal;
     const rec: ContainerRecord = {
@@ -490,6 +495,7 @@ export class ContainerService {
       image: image.id,
       imageName: o.image,
       ...(image.chain.at(-1) && { topLayer: image.chain.at(-1) }),
+      initLayer,
       path: argv[0] as string,
       args: argv.slice(1),
       config: {
@@ -518,8 +524,7 @@ export class ContainerService {
       const dir = this.dataDir(id);
       await mkdir(dir, { recursive: true, mode: 0o710 });
       rb.add(() => removeAll(dir));
-      for (const sub of ['upper', 'work', 'merged']) await mkdir(join(dir, sub), { mode: 0o755 });
-      makeInitLayer(dir, this.dirs(rec).image);
+      await Promise.all(['upper', 'work', 'merged'].map((sub) => mkdir(join(dir, sub), { mode: 0o755 })));
       await this.d.records.put(rec);
     });
     this.d.events.publish('container', 'create', id, { image: o.image, name });
@@ -547,14 +552,14 @@ export class ContainerService {
     const runtime = this.runtimeOf(c);
     const started = Rollback.run(async (rb) => {
       await removeAll(bundle);
-      for (const sub of ['exits', 'sock']) await mkdir(join(bundle, sub), { recursive: true, mode: 0o700 });
+      await Promise.all(['exits', 'sock'].map((sub) => mkdir(join(bundle, sub), { recursive: true, mode: 0o700 })));
       rb.add(() => removeAll(bundle));
       const { lower, upper, work } = this.dirs(c);
       await mount(overlayMount(lower, upper, work), rootfs);
       rb.add(() => unmount(rootfs));
       const spec = await containerSpec(c, {
         rootfs,
-        etc: this.etcFilesFor(c),
+        etc: await this.etcFilesFor(c),
         cgroupsPath: this.cgroupPath(c.id),
         cgroupVersion: this.d.cgroupVersion,
         defaultSeccomp: this.d.defaultSeccomp,
@@ -607,7 +612,7 @@ export class ContainerService {
   }
 
   /** The /etc files of a starting container: its own, rewritten, or those of the container whose network it joins. */
-  private etcFilesFor(c: ContainerRecord): EtcFiles {
+  private async etcFilesFor(c: ContainerRecord): Promise<EtcFiles> {
     const mode = c.hostConfig.NetworkMode;
     if (mode.startsWith('container:')) return etcFiles(this.dataDir(this.resolve(mode.slice('container:'.length)).id));
     return writeEtcFiles(this.dataDir(c.id), {
