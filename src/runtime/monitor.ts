@@ -186,6 +186,17 @@ export class ConmonMonitor {
   }
 
   /** The exit code the monitor recorded, or undefined while the container runs. */
+  /**
+   * Whether the container's monitor still runs: its pid file names a live process that is the conmon of this
+   * container (checked by its command line, so a reused pid is not taken for it).
+   */
+  async alive(id: string, bundle: string): Promise<boolean> {
+    const pid = Number((await readFile(join(bundle, 'conmon.pid'), 'utf8').catch(() => '')).trim());
+    if (!pid) return false;
+    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+    return cmdline.split('\0').includes(id);
+  }
+
   async exitCode(id: string, exitDir: string): Promise<number | undefined> {
     try {
       const text = (await readFile(join(exitDir, id), 'utf8')).trim();

@@ -207,6 +207,22 @@ describe('containers', () => {
     await d.berth(['rm', '-f', 'phoenix']);
   });
 
+  it('a container whose monitor died while berthd was down (a reboot, say) is marked exited (255) and freed', async () => {
+    const id = (await d.berth(['run', '-d', '--name', 'orphan', 'busybox', 'sleep', '300'])).stdout.trim();
+    const pid = (await d.client.json<Inspect>('GET', `/containers/${id}/json`)).State.Pid;
+    const conmon = Number((await readFile(join(d.dir, 'run', 'containers', id, 'conmon.pid'), 'utf8')).trim());
+    await d.kill9();
+    // The monitor goes first, so no exit is recorded, as when the host went down.
+    process.kill(conmon, 'SIGKILL');
+    process.kill(pid, 'SIGKILL');
+    await d.start();
+    const i = await d.client.json<Inspect>('GET', `/containers/${id}/json`);
+    assert.equal(i.State.Status, 'exited');
+    assert.equal(i.State.ExitCode, 255);
+    assert.equal((await readFile('/proc/self/mountinfo', 'utf8')).includes(`${id}/merged`), false, 'rootfs unmounted');
+    assert.equal((await d.berth(['rm', 'orphan'])).code, 0);
+  });
+
   it('a container keeps running while berthd is killed, and its exit is recorded after restart', async () => {
     const id = (await d.berth(['run', '-d', '--name', 'survivor', 'busybox', 'sh', '-c', 'sleep 1; echo done; exit 4'])).stdout.trim();
     await d.kill9();

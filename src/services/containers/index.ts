@@ -1018,6 +1018,9 @@ export class ContainerService {
       } else if (isUp(c.state.status)) {
         const code = await this.d.monitor.exitCode(c.id, join(this.bundleDir(c.id), 'exits'));
         if (code !== undefined) await this.finishExit(c.id, code);
+        // No exit recorded and no monitor: the host rebooted, or the monitor was killed. dockerd marks such a
+        // container exited with 255.
+        else if (!(await this.d.monitor.alive(c.id, this.bundleDir(c.id)))) await this.finishExit(c.id, 255);
         else {
           this.shipper.ship(c.id, this.shipTarget(c)); // catches up with what conmon wrote meanwhile
           this.watchExit(c.id);
