@@ -223,6 +223,18 @@ describe('containers', () => {
     assert.equal((await d.berth(['rm', 'orphan'])).code, 0);
   });
 
+  it('a container whose monitor is killed while berthd runs is ended as exited (255), its process too', async () => {
+    const id = (await d.berth(['run', '-d', '--name', 'unwatched', 'busybox', 'sleep', '300'])).stdout.trim();
+    const pid = (await d.client.json<Inspect>('GET', `/containers/${id}/json`)).State.Pid;
+    const conmon = Number((await readFile(join(d.dir, 'run', 'containers', id, 'conmon.pid'), 'utf8')).trim());
+    process.kill(conmon, 'SIGKILL');
+    assert.equal((await d.docker(['wait', id])).stdout.trim(), '255');
+    // Killed: gone, or a zombie until the host's init (its parent now) reaps it.
+    const state = await readFile(`/proc/${pid}/status`, 'utf8').then((t) => /^State:\s+(\S)/m.exec(t)?.[1], () => 'gone');
+    assert.ok(state === 'gone' || state === 'Z', `the container process is ${state}`);
+    assert.equal((await d.berth(['rm', 'unwatched'])).code, 0);
+  });
+
   it('a container keeps running while berthd is killed, and its exit is recorded after restart', async () => {
     const id = (await d.berth(['run', '-d', '--name', 'survivor', 'busybox', 'sh', '-c', 'sleep 1; echo done; exit 4'])).stdout.trim();
     await d.kill9();

@@ -642,16 +642,22 @@ export class ContainerService {
 
   /**
    * Watches the monitor's exit directory (inotify, with a slow poll as a safety net); on exit, records the code
-   * and releases the runtime and the mount.
+   * and releases the runtime and the mount. The poll also notices a monitor that died without recording an exit
+   * (killed, say): the container is then ended as exited with 255, as after a reboot (see recover).
    */
   private watchExit(id: string): void {
     const exitDir = join(this.bundleDir(id), 'exits');
     let done = false;
     let watcher: FSWatcher | undefined;
     let timer: NodeJS.Timeout | undefined;
-    const check = async () => {
+    const check = async (poll = false) => {
       if (done) return;
-      const code = await this.d.monitor.exitCode(id, exitDir).catch(() => undefined);
+      let code = await this.d.monitor.exitCode(id, exitDir).catch(() => undefined);
+      if (done) return;
+      if (code === undefined && poll && !(await this.d.monitor.alive(id, this.bundleDir(id)))) {
+        // Read again: the monitor may have recorded the exit just before it ended.
+        code = (await this.d.monitor.exitCode(id, exitDir).catch(() => undefined)) ?? 255;
+      }
       if (done) return;
       if (code === undefined && isUp(this.d.records.get(id)?.state.status)) return;
       done = true;
@@ -665,7 +671,7 @@ export class ContainerService {
     } catch {
       // no inotify: the poll below still notices the exit
     }
-    timer = setInterval(() => void check(), 1000);
+    timer = setInterval(() => void check(true), 1000);
     timer.unref();
     void check();
   }
