@@ -108,6 +108,9 @@ export interface SpecOptions {
   capabilities?: string[];
   /** Lifts masked and read-only paths, device rules and read-only sysfs, as Docker's --privileged. */
   privileged?: boolean;
+  /** Paths to mask and to make read-only instead of Docker's defaults (`systempaths=unconfined` gives none). */
+  maskedPaths?: string[];
+  readonlyPaths?: string[];
   /** Host devices to create in the container (all of them for --privileged). */
   devices?: LinuxDevice[];
   noNewPrivileges?: boolean;
@@ -171,8 +174,8 @@ export function buildSpec(o: SpecOptions): RuntimeSpec {
         ...o.resources,
       },
       ...(o.devices?.length && { devices: o.devices }),
-      maskedPaths: privileged ? [] : defaultMaskedPaths,
-      readonlyPaths: privileged ? [] : defaultReadonlyPaths,
+      maskedPaths: privileged ? [] : (o.maskedPaths ?? defaultMaskedPaths),
+      readonlyPaths: privileged ? [] : (o.readonlyPaths ?? defaultReadonlyPaths),
       ...(o.seccomp && !privileged && { seccomp: o.seccomp }),
     },
   };

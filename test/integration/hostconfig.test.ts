@@ -113,6 +113,17 @@ describe('host config', () => {
     assert.ok(Number(timerList) > 0, '/proc/timer_list readable when privileged');
     const masked = await ok(['run', '--rm', 'busybox', 'sh', '-c', 'wc -c < /proc/timer_list']);
     assert.equal(masked.trim(), '0', '/proc/timer_list is masked by default');
+    // systempaths=unconfined lifts the masks and read-only /proc paths only (the docker CLI sends empty lists).
+    const probe = 'wc -c < /proc/timer_list; grep -c " /proc/sys ro," /proc/self/mountinfo; grep CapEff /proc/self/status';
+    for (const cli of [d.berth, d.docker]) {
+      const open = await cli(['run', '--rm', '--security-opt', 'systempaths=unconfined', 'busybox', 'sh', '-c', probe]);
+      const [size, roSys, caps] = open.stdout.trim().split('\n');
+      assert.ok(Number(size) > 0, `/proc/timer_list readable: ${open.stdout} ${open.stderr}`);
+      assert.equal(roSys, '0', '/proc/sys is not read-only');
+      assert.match(caps ?? '', /00000000a80425fb$/, 'capabilities stay the default ones');
+    }
+    const defaults = await ok(['run', '--rm', 'busybox', 'grep', '-c', ' /proc/sys ro,', '/proc/self/mountinfo']);
+    assert.equal(defaults.trim(), '1', '/proc/sys is read-only by default');
   });
 
   it('--read-only, no-new-privileges, seccomp and ulimits', async () => {

@@ -186,6 +186,13 @@ function securityOpt(opt: string): string {
   return `seccomp=${readFileSync(m[1], 'utf8')}`;
 }
 
+/** As the docker CLI: `systempaths=unconfined` becomes empty MaskedPaths and ReadonlyPaths, not a SecurityOpt. */
+function systemPathsBody(opts: string[]) {
+  const unconfined = opts.includes('systempaths=unconfined');
+  const rest = opts.filter((s) => s !== 'systempaths=unconfined').map(securityOpt);
+  return { ...(rest.length && { SecurityOpt: rest }), ...(unconfined && { MaskedPaths: [], ReadonlyPaths: [] }) };
+}
+
 export function createBody(image: string, cmd: string[], o: RunFlags) {
   const attach = !o.detach;
   return {
@@ -213,7 +220,7 @@ export function createBody(image: string, cmd: string[], o: RunFlags) {
       ...(o.privileged && { Privileged: true }),
       ...(o.capAdd.length && { CapAdd: o.capAdd }),
       ...(o.capDrop.length && { CapDrop: o.capDrop }),
-      ...(o.securityOpt.length && { SecurityOpt: o.securityOpt.map(securityOpt) }),
+      ...systemPathsBody(o.securityOpt),
       ...(o.ulimit.length && { Ulimits: o.ulimit }),
       ...(o.pid && { PidMode: o.pid }),
       ...(o.ipc && { IpcMode: o.ipc }),

@@ -41,6 +41,9 @@ export interface HostConfig extends Resources {
   NetworkMode: string;
   /** `host` or `private`; set at create from the host's cgroup version when not given. */
   CgroupnsMode?: string;
+  /** Instead of the default masked and read-only paths (the docker CLI sends [] for `systempaths=unconfined`). */
+  MaskedPaths?: string[] | null;
+  ReadonlyPaths?: string[] | null;
   RestartPolicy: { Name: RestartPolicyName; MaximumRetryCount: number };
   Ulimits: Ulimit[] | null;
   ShmSize: number;
@@ -196,6 +199,8 @@ export interface SecurityOptions {
   noNewPrivileges?: boolean;
   /** `unconfined`, or a profile's JSON (the docker CLI sends the file's content, not its path). */
   seccomp?: string;
+  /** `systempaths=unconfined` sent as is (the docker CLI turns it into empty MaskedPaths and ReadonlyPaths). */
+  unconfinedSystemPaths?: boolean;
 }
 
 /** `--security-opt` values: `no-new-privileges[=|:bool]`, `seccomp=…`, and the LSM options (accepted, no LSM here). */
@@ -210,9 +215,11 @@ export function parseSecurityOpt(opt: string): SecurityOptions {
       return { noNewPrivileges: value === 'true' };
     case 'seccomp':
       return { seccomp: value };
+    case 'systempaths':
+      if (value !== 'unconfined') throw new InvalidArgument(`invalid --security-opt 2: "${opt}"`);
+      return { unconfinedSystemPaths: true };
     case 'apparmor':
     case 'label':
-    case 'systempaths':
       return {};
     default:
       throw new InvalidArgument(`invalid --security-opt 2: "${opt}"`);

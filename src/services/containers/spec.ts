@@ -15,7 +15,7 @@ import {
 } from '../../runtime/index.js';
 import type { ContainerRecord } from './index.js';
 import { type EtcFiles, etcMounts } from './etc.js';
-import { type Resources, securityOptions } from './hostconfig.js';
+import { type HostConfig, type Resources, securityOptions } from './hostconfig.js';
 
 /** Where docker mounts its init (tini) in a container started with --init. */
 const initDestination = '/sbin/docker-init';
@@ -70,6 +70,7 @@ export async function containerSpec(c: ContainerRecord, x: SpecContext): Promise
     joinNamespaces,
     capabilities,
     privileged: hc.Privileged,
+    ...systemPaths(hc, security.unconfinedSystemPaths),
     ...(hc.Privileged && { devices: await hostDevices() }),
     noNewPrivileges: !!security.noNewPrivileges,
     ...(seccompProfile && { seccomp: seccompForContainer(seccompProfile, { capabilities }) }),
@@ -78,6 +79,12 @@ export async function containerSpec(c: ContainerRecord, x: SpecContext): Promise
     shmSize: hc.ShmSize,
     mounts,
   });
+}
+
+/** The masked and read-only paths a client asked for, if any (else the runtime's defaults apply). */
+function systemPaths(hc: HostConfig, unconfined?: boolean): { maskedPaths?: string[]; readonlyPaths?: string[] } {
+  if (unconfined) return { maskedPaths: [], readonlyPaths: [] };
+  return { ...(hc.MaskedPaths && { maskedPaths: hc.MaskedPaths }), ...(hc.ReadonlyPaths && { readonlyPaths: hc.ReadonlyPaths }) };
 }
 
 /** Engine API resources in the runtime spec's terms (also the body of a live `runc update`). */
