@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { EngineClient } from '../../src/client/index.js';
-import { dist, run } from '../harness/daemon.js';
+import { dist, removeCgroupParent, run } from '../harness/daemon.js';
 
 async function freePort(): Promise<number> {
   const s = createServer();
@@ -21,7 +21,12 @@ describe('berthd flags, config file and shutdown', () => {
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'berth-daemon-'));
   });
-  after(() => rm(dir, { recursive: true, force: true }));
+  // A private parent cgroup: the daemon's start-up probe of the runtimes makes it.
+  const cgroupParent = `berth-test-daemon-${process.pid}`;
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+    await removeCgroupParent(cgroupParent);
+  });
 
   it('takes hosts, roots, pidfile and log level from daemon.json, serves TCP too, and cleans up on SIGTERM', async () => {
     const port = await freePort();
@@ -30,7 +35,7 @@ describe('berthd flags, config file and shutdown', () => {
     const config = join(dir, 'daemon.json');
     await writeFile(
       config,
-      JSON.stringify({ hosts: [`unix://${sock}`, `tcp://127.0.0.1:${port}`], 'data-root': join(dir, 'root'), 'exec-root': join(dir, 'run'), pidfile, 'log-level': 'warn' }),
+      JSON.stringify({ hosts: [`unix://${sock}`, `tcp://127.0.0.1:${port}`], 'data-root': join(dir, 'root'), 'exec-root': join(dir, 'run'), pidfile, 'log-level': 'warn', 'cgroup-parent': cgroupParent }),
     );
     const child = spawn(process.execPath, [dist('berthd'), '--config-file', config], { stdio: ['ignore', 'pipe', 'pipe'] });
     let logs = '';

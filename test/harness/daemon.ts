@@ -71,6 +71,13 @@ async function waitForPing(client: EngineClient, child: ChildProcess, logs: () =
   throw new Error(`berthd did not answer /_ping within 30s:\n${logs()}`);
 }
 
+/** Removes a (by then empty) parent cgroup a test daemon was given, from every hierarchy. */
+export async function removeCgroupParent(name: string): Promise<void> {
+  for (const controller of await readdir('/sys/fs/cgroup').catch(() => [] as string[])) {
+    await rmdir(join('/sys/fs/cgroup', controller, name)).catch(() => {});
+  }
+}
+
 export async function startDaemon(env: NodeJS.ProcessEnv = {}): Promise<Daemon> {
   const dir = await mkdtemp(join(tmpdir(), 'berth-test-'));
   const dataRoot = join(dir, 'root');
@@ -130,9 +137,7 @@ export async function startDaemon(env: NodeJS.ProcessEnv = {}): Promise<Daemon> 
       await stop();
       await unmountUnder(dir);
       await rm(dir, { recursive: true, force: true });
-      for (const controller of await readdir('/sys/fs/cgroup').catch(() => [] as string[])) {
-        await rmdir(join('/sys/fs/cgroup', controller, cgroupParent)).catch(() => {});
-      }
+      await removeCgroupParent(cgroupParent);
     },
     logs: () => output,
     pid: () => child?.pid,
