@@ -1,7 +1,7 @@
 // Containers through the API with both CLIs (first slice: non-interactive run, logs, ps, inspect, stop, kill,
 // wait, rm), on the real kernel with conmon and runc, and what each leaves behind.
 import assert from 'node:assert/strict';
-import { readFile, readdir, stat } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, readdir, stat, symlink } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import { basename, join } from 'node:path';
 import { type Daemon, run, startDaemon } from '../harness/daemon.js';
@@ -118,6 +118,22 @@ describe('containers', () => {
     const failed = (await d.docker(['inspect', '-f', '{{.State.ExitCode}}|{{.State.Error}}', 'nocmd'])).stdout;
     assert.match(failed, /^127\|.*executable file not found/);
     assert.equal((await d.docker(['rm', 'nocmd'])).code, 0);
+  });
+
+  it('an image whose /etc is a symlink keeps it: the init layer then has no /etc of its own', async () => {
+    const tree = join(d.dir, 'etc-link');
+    await mkdir(join(tree, 'bin'), { recursive: true });
+    await mkdir(join(tree, 'realetc'));
+    await copyFile('/bin/busybox', join(tree, 'bin', 'busybox'));
+    await symlink('busybox', join(tree, 'bin', 'sh'));
+    await symlink('realetc', join(tree, 'etc'));
+    const tar = join(d.dir, 'etc-link.tar');
+    assert.equal((await run('tar', ['-cf', tar, '-C', tree, '.'])).code, 0);
+    assert.equal((await d.docker(['import', tar, 'berth-test/etc-link:1'])).code, 0);
+    const r = await d.docker(['run', '--rm', '-h', 'linked', 'berth-test/etc-link:1', '/bin/sh', '-c', '/bin/busybox readlink /etc; /bin/busybox cat /realetc/hostname']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'realetc\nlinked\n');
+    assert.equal((await d.docker(['rmi', 'berth-test/etc-link:1'])).code, 0);
   });
 
   it('signals by name or number, real-time ones included, reach the process', async () => {
