@@ -89,6 +89,17 @@ export class LogShipper {
     this.wakeups.emit(id);
   }
 
+  /**
+   * The most the journal may hold, for the monitor's own limit (conmon's `--log-size-max`), when the log itself is
+   * bounded (`max-size`): while berthd runs the journal is rotated long before, but while berthd is down the
+   * monitor keeps writing and starts a fresh journal at this size, dropping the oldest output as the json-file
+   * rotation would have. An unbounded log keeps an unbounded journal, as dockerd's default json-file is unbounded.
+   */
+  journalCap(target: ShipTarget): number | undefined {
+    const { maxSize, maxFiles } = target.log;
+    return maxSize > 0 ? Math.max(maxSize * maxFiles, 2 * (this.o.journalRotateAt ?? journalRotateAt)) : undefined;
+  }
+
   /** Calls `fn` whenever the container's json-file log grows or rotates; returns the unsubscribe function. */
   subscribe(id: string, fn: () => void): () => void {
     this.wakeups.on(id, fn);
@@ -208,8 +219,10 @@ class Shipment {
 
   private async pass(): Promise<void> {
     if (!this.journal && !this.openJournalIfAny()) return;
-    // Checked before shipping: once the new journal exists, conmon writes nothing more to the old one.
-    const reopened = this.rotating && statSync(this.main, { throwIfNoEntry: false }) !== undefined;
+    // Checked before shipping: once the new journal exists, conmon writes nothing more to the old one. conmon
+    // also starts a new one by itself at its size limit (see journalCap), without our rename.
+    const main = statSync(this.main, { throwIfNoEntry: false });
+    const reopened = this.rotating ? main !== undefined : main !== undefined && main.ino !== this.journal?.ino;
     await this.shipToEnd();
     if (this.stopped) return;
     if (reopened) {

@@ -14,6 +14,8 @@ export interface MonitorPaths {
   exitDir: string;
   /** Directory for the attach socket. */
   socketDir: string;
+  /** When the log reaches this size, conmon starts a fresh one (the older output is dropped). */
+  logSizeMax?: number;
 }
 
 /** How the process's stdio is set up: a pipe or a TTY, with or without stdin. */
@@ -80,6 +82,7 @@ export class ConmonMonitor {
       '-p', pidFile,
       '-P', conmonPidFile,
       '-l', `k8s-file:${p.logPath}`,
+      ...(p.logSizeMax ? ['--log-size-max', String(p.logSizeMax)] : []),
       // The journal is shipped to the json-file log and deleted: conmon need not fsync it (at exit, or at each
       // reopen, which would stall the container's output while a rotated journal is flushed).
       '--no-sync-log',

@@ -146,6 +146,29 @@ describe('container logs', () => {
     }
   });
 
+  it('with a bounded log, the journal stays bounded while berthd is down; the newest lines are kept', async () => {
+    // ~48 MB of numbered lines written while berthd is down, with max-size=1m: the journal is capped at 16 MiB.
+    const script = 'sleep 1; seq 1 6000000';
+    const id = ok(await d.docker(['run', '-d', '--name', 'capped', '--log-opt', 'max-size=1m', '--log-opt', 'max-file=2', 'busybox', 'sh', '-c', script]), 'run -d').trim();
+    const journal = join(d.dataRoot, 'containers', id, 'conmon.log');
+    await d.kill9();
+    let biggest = 0;
+    const watch = setInterval(() => void stat(journal).then((s) => (biggest = Math.max(biggest, s.size)), () => {}), 10);
+    try {
+      for (let i = 0; i < 300 && !(await stat(join(d.dir, 'run', 'containers', id, 'exits', id)).then(() => true, () => false)); i++) await sleep(100);
+    } finally {
+      clearInterval(watch);
+    }
+    assert.ok(biggest > 8 << 20 && biggest <= (16 << 20) + 65536, `the journal grew to ${biggest} bytes, no more than the cap`);
+    await d.start();
+    ok(await d.docker(['wait', id]), 'wait');
+    const lines = ok(await d.docker(['logs', 'capped']), 'logs').trim().split('\n');
+    assert.equal(lines.at(-1), '6000000', 'the last line is kept');
+    const first = Number(lines[0]);
+    assert.deepEqual(lines.slice(0, 3), [String(first), String(first + 1), String(first + 2)], 'what is kept is in order');
+    ok(await d.docker(['rm', 'capped']), 'rm');
+  });
+
   it('a chatty container loses and repeats no line through journal rotations and a berthd kill -9', async () => {
     // 600,000 numbered lines over about three seconds: ~30 MB of journal, rotated every 8 MiB.
     const script = 'i=0; while [ $i -lt 30 ]; do seq $((i * 20000 + 1)) $((i * 20000 + 20000)); i=$((i + 1)); sleep 0.1; done';

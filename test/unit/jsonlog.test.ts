@@ -243,6 +243,30 @@ describe('the log shipper', () => {
     assert.deepEqual((await readdir(t.dir)).sort(), ['plain-json.log']);
   });
 
+  it('follows a journal the monitor replaced on its own at its size cap: the old one to its end, then the new', async () => {
+    const t = await container('capped');
+    const shipper = new LogShipper(log);
+    const journal = join(t.dir, 'conmon.log');
+    await writeFile(journal, lines(0, 10));
+    shipper.ship('capped', t);
+    await waitFor(async () => (await shipped(t.log.path)).length === 10);
+    // As conmon's --log-size-max does: a fresh file renamed over the journal, after the last lines of the old.
+    await appendFile(journal, lines(10, 15));
+    await writeFile(`${journal}.tmp`, lines(15, 20));
+    await rename(`${journal}.tmp`, journal);
+    await waitFor(async () => (await shipped(t.log.path)).length === 20);
+    await appendFile(journal, lines(20, 22));
+    await shipper.drain('capped');
+    assert.deepEqual(await shipped(t.log.path), range(0, 22));
+  });
+
+  it('caps the journal only for a bounded log, above the size it is rotated at', async () => {
+    const shipper = new LogShipper(log, { journalRotateAt: 1 << 20 });
+    assert.equal(shipper.journalCap(await container('unbounded')), undefined);
+    assert.equal(shipper.journalCap(await container('small', 1000, 3)), 2 << 20);
+    assert.equal(shipper.journalCap(await container('big', 10 << 20, 3)), 30 << 20);
+  });
+
   it('rotates like dockerd: never more than max-file files, the newest lines kept in order', async () => {
     const t = await container('rot', 1000, 3);
     const shipper = new LogShipper(log);

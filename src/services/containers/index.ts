@@ -206,6 +206,11 @@ export class ContainerService {
     return { dir, ctlDir: this.bundleDir(c.id), log };
   }
 
+  private journalCap(c: ContainerRecord): { logSizeMax?: number } {
+    const cap = this.shipper.journalCap(this.shipTarget(c));
+    return cap ? { logSizeMax: cap } : {};
+  }
+
   private logFiles(c: ContainerRecord): LogFiles {
     const { path, maxFiles } = this.shipTarget(c).log;
     return { path, maxFiles };
@@ -574,6 +579,7 @@ export class ContainerService {
         logPath: journalPath(dir),
         exitDir: join(bundle, 'exits'),
         socketDir: join(bundle, 'sock'),
+        ...this.journalCap(c),
       }, { stdin: c.config.OpenStdin, terminal: c.config.Tty, leaveStdinOpen: !c.config.StdinOnce });
       this.shipper.ship(c.id, this.shipTarget(c));
       rb.add(() => this.shipper.stop(c.id));
