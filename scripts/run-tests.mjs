@@ -23,8 +23,14 @@ const r = spawnSync(
   ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-reporter=spec', '--test-reporter-destination=stdout', '--test-reporter=tap', `--test-reporter-destination=${tap}`, ...files],
   { stdio: 'inherit' },
 );
-const report = readFileSync(tap, 'utf8');
-rmSync(dirname(tap), { recursive: true, force: true });
+let report = '';
+try {
+  report = readFileSync(tap, 'utf8');
+} catch {
+  // the runner died before writing its report: the counts below are zero and the exit code says why
+} finally {
+  rmSync(dirname(tap), { recursive: true, force: true });
+}
 const count = (k) => Number(new RegExp(`^# ${k} (\\d+)$`, 'm').exec(report)?.[1] ?? 0);
 console.log(`${count('pass')} passed, ${count('fail')} failed, ${count('skipped')} skipped`);
 process.exit(r.status ?? 1);
