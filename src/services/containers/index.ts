@@ -556,15 +556,20 @@ export class ContainerService {
     const rootfs = join(dir, 'merged');
     const runtime = this.runtimeOf(c);
     const started = Rollback.run(async (rb) => {
-      await removeAll(bundle);
-      await Promise.all(['exits', 'sock'].map((sub) => mkdir(join(bundle, sub), { recursive: true, mode: 0o700 })));
+      // The bundle, the rootfs mount and the /etc files do not depend on each other: made at once (each is a few
+      // slow metadata writes or a process), and all settled before a failure is acted on, so the undo steps
+      // (registered first, harmless for what was not made) never race with them.
       rb.add(() => removeAll(bundle));
-      const { lower, upper, work } = this.dirs(c);
-      await mount(overlayMount(lower, upper, work), rootfs);
       rb.add(() => unmount(rootfs));
+      const { lower, upper, work } = this.dirs(c);
+      const [, , etc] = await allSettled([
+        removeAll(bundle).then(() => Promise.all(['exits', 'sock'].map((sub) => mkdir(join(bundle, sub), { recursive: true, mode: 0o700 })))),
+        mount(overlayMount(lower, upper, work), rootfs),
+        this.etcFilesFor(c),
+      ] as const);
       const spec = await containerSpec(c, {
         rootfs,
-        etc: await this.etcFilesFor(c),
+        etc,
         cgroupsPath: this.cgroupPath(c.id),
         cgroupVersion: this.d.cgroupVersion,
         defaultSeccomp: this.d.defaultSeccomp,
@@ -1052,6 +1057,14 @@ function pickResources(hc: HostConfig): Resources {
 }
 
 /** Running or paused: the container's processes exist. */
+/** Promise.all that waits for every promise to settle before it rejects with the first failure. */
+async function allSettled<T extends readonly unknown[]>(promises: { [K in keyof T]: Promise<T[K]> }): Promise<T> {
+  const results = await Promise.allSettled(promises);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  return results.map((r) => (r as PromiseFulfilledResult<unknown>).value) as unknown as T;
+}
+
 /** dockerd's exit code for a start that failed: 126 cannot execute, 127 not found, else 128. */
 function startFailureCode(message: string): number {
   if (/permission denied|is a directory/i.test(message)) return 126;
