@@ -20,6 +20,7 @@ interface CreateBody {
   WorkingDir?: string;
   User?: string;
   Hostname?: string;
+  Domainname?: string;
   Labels?: Record<string, string> | null;
   Tty?: boolean;
   OpenStdin?: boolean;
@@ -80,6 +81,7 @@ export function containerRoutes(s: Services): Route[] {
         ...(body.WorkingDir && { workingDir: body.WorkingDir }),
         ...(body.User && { user: body.User }),
         ...(body.Hostname && { hostname: body.Hostname }),
+        ...(body.Domainname && { domainname: body.Domainname }),
         ...(body.Labels && { labels: body.Labels }),
         ...(body.StopSignal && { stopSignal: body.StopSignal }),
         ...(typeof body.StopTimeout === 'number' && { stopTimeout: body.StopTimeout }),

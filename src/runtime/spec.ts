@@ -52,6 +52,7 @@ export interface RuntimeSpec {
     maskedPaths: string[];
     readonlyPaths: string[];
     seccomp?: LinuxSeccomp;
+    sysctl?: Record<string, string>;
   };
 }
 
@@ -96,6 +97,11 @@ export interface SpecOptions {
   additionalGids?: number[];
   /** Unset when the container shares the host's UTS namespace (the runtime refuses to set it then). */
   hostname?: string;
+  /**
+   * The NIS domain name (`--domainname`), with a private UTS namespace only. Set through the `kernel.domainname`
+   * sysctl, as dockerd does: runc 1.1 ignores the spec's `domainname` field.
+   */
+  domainname?: string;
   cgroupsPath: string;
   /** cgroup namespaces are private on cgroup v2 hosts only, as Docker does. */
   cgroupVersion: '1' | '2';
@@ -177,6 +183,7 @@ export function buildSpec(o: SpecOptions): RuntimeSpec {
       maskedPaths: privileged ? [] : (o.maskedPaths ?? defaultMaskedPaths),
       readonlyPaths: privileged ? [] : (o.readonlyPaths ?? defaultReadonlyPaths),
       ...(o.seccomp && !privileged && { seccomp: o.seccomp }),
+      ...(o.domainname && { sysctl: { 'kernel.domainname': o.domainname } }),
     },
   };
 }

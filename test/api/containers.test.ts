@@ -78,6 +78,12 @@ describe('containers', () => {
     assert.equal(host, 'boxy');
     assert.equal(kernel, (await import('node:os')).release());
     assert.equal(nets, 'lo');
+    for (const cli of [d.berth, d.docker]) {
+      const named = await cli(['run', '--name', 'domained', '--domainname', 'example.org', 'busybox', 'cat', '/proc/sys/kernel/domainname']);
+      assert.equal(named.stdout, 'example.org\n', named.stderr);
+      assert.equal((await d.docker(['inspect', '-f', '{{.Config.Domainname}}', 'domained'])).stdout, 'example.org\n');
+      assert.equal((await d.docker(['rm', 'domained'])).code, 0);
+    }
   });
 
   it('-e, -w, -u and --entrypoint are applied', async () => {

@@ -28,6 +28,7 @@ export interface RunFlags extends ResourceFlags {
   user?: string;
   entrypoint?: string;
   hostname?: string;
+  domainname?: string;
   label: string[];
   rm?: boolean;
   detach?: boolean;
@@ -118,6 +119,7 @@ export const withCreateFlags = (cmd: Command) =>
       .option('-u, --user <string>', 'Username or UID (format: <name|uid>[:<group|gid>])')
       .option('--entrypoint <string>', 'Overwrite the default ENTRYPOINT of the image')
       .option('-h, --hostname <string>', 'Container host name')
+      .option('--domainname <string>', 'Container NIS domain name')
       .option('-l, --label <list>', 'Set meta data on a container', collect, [])
       .option('--rm', 'Automatically remove the container and its associated anonymous volumes when it exits')
       .option('-i, --interactive', 'Keep STDIN open even if not attached')
@@ -203,6 +205,7 @@ export function createBody(image: string, cmd: string[], o: RunFlags) {
     ...(o.workdir && { WorkingDir: o.workdir }),
     ...(o.user && { User: o.user }),
     ...(o.hostname && { Hostname: o.hostname }),
+    ...(o.domainname && { Domainname: o.domainname }),
     Labels: Object.fromEntries(o.label.map((l) => [l.split('=')[0], l.includes('=') ? l.slice(l.indexOf('=') + 1) : ''])),
     Tty: !!o.tty,
     OpenStdin: !!o.interactive,

@@ -37,6 +37,7 @@ export interface CreateOptions {
   workingDir?: string;
   user?: string;
   hostname?: string;
+  domainname?: string;
   labels?: Record<string, string>;
   stopSignal?: string;
   stopTimeout?: number;
@@ -62,6 +63,7 @@ export interface ContainerConfig {
   WorkingDir: string;
   User: string;
   Hostname: string;
+  Domainname?: string;
   Labels: Record<string, string>;
   Cmd: string[] | null;
   Entrypoint: string[] | null;
@@ -508,6 +510,7 @@ export class ContainerService {
         WorkingDir: o.workingDir ? posix.normalize(o.workingDir).replace(/(.)\/+$/, '$1') : ic.WorkingDir || '',
         User: o.user ?? ic.User ?? '',
         Hostname: o.hostname || (hostConfig.UTSMode === 'host' || hostConfig.NetworkMode === 'host' ? hostname() : id.slice(0, 12)),
+        Domainname: o.domainname ?? '',
         Labels: { ...(ic.Labels ?? {}), ...(o.labels ?? {}) },
         Cmd: cmd,
         Entrypoint: entrypoint,

@@ -61,7 +61,7 @@ export async function containerSpec(c: ContainerRecord, x: SpecContext): Promise
     uid,
     gid,
     additionalGids,
-    ...(hc.UTSMode !== 'host' && { hostname: c.config.Hostname }),
+    ...(hc.UTSMode !== 'host' && { hostname: c.config.Hostname, domainname: c.config.Domainname ?? '' }),
     cgroupsPath: x.cgroupsPath,
     cgroupVersion: x.cgroupVersion,
     terminal: c.config.Tty,

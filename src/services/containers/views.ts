@@ -365,7 +365,7 @@ export function containerInspect(
     Mounts: [],
     Config: {
       Hostname: config.Hostname,
-      Domainname: '',
+      Domainname: config.Domainname ?? '',
       User: config.User,
       AttachStdin: !!config.AttachStdin,
       AttachStdout: !!config.AttachStdout,
