@@ -664,11 +664,13 @@ export class ContainerService {
     let done = false;
     let watcher: FSWatcher | undefined;
     let timer: NodeJS.Timeout | undefined;
+    let polls = 0;
     const check = async (poll = false) => {
       if (done) return;
       let code = await this.d.monitor.exitCode(id, exitDir).catch(() => undefined);
       if (done) return;
-      if (code === undefined && poll && !(await this.d.monitor.alive(id, this.bundleDir(id)))) {
+      // The monitor itself is looked at every few polls: a lost monitor is rare, many containers poll.
+      if (code === undefined && poll && ++polls % 3 === 0 && !(await this.d.monitor.alive(id, this.bundleDir(id)))) {
         // Read again: the monitor may have recorded the exit just before it ended.
         code = (await this.d.monitor.exitCode(id, exitDir).catch(() => undefined)) ?? 255;
       }
