@@ -2,6 +2,7 @@ import { access, readFile, readdir, stat } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import os from 'node:os';
 import { delimiter, join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 
 /** Facts about the host that `info` and `version` report, read once. */
 export interface HostFacts {
@@ -17,6 +18,8 @@ export interface HostFacts {
   /** Limits the cgroup controllers can enforce here (dockerd's sysinfo). */
   swapLimit: boolean;
   blkioWeight: boolean;
+  /** Whether the kernel runs x32 binaries (CONFIG_X86_X32_ABI); undefined when its config cannot be read. */
+  x32Abi?: boolean;
 }
 
 export async function hostFacts(): Promise<HostFacts> {
@@ -33,7 +36,17 @@ export async function hostFacts(): Promise<HostFacts> {
     hostname: os.hostname(),
     ...(await cgroupFeatures(version)),
     cgroupVersion: version,
+    ...(await x32Abi()),
   };
+}
+
+/** From the kernel's build configuration: /proc/config.gz, else Debian's /boot/config-<release>. */
+async function x32Abi(): Promise<{ x32Abi?: boolean }> {
+  const config =
+    (await readFile('/proc/config.gz').then((z) => gunzipSync(z).toString('latin1'), () => undefined)) ??
+    (await readFile(`/boot/config-${os.release()}`, 'latin1').catch(() => undefined));
+  if (config === undefined) return {};
+  return { x32Abi: /^CONFIG_X86_X32_ABI=y$/m.test(config) };
 }
 
 async function exists(path: string): Promise<boolean> {

@@ -104,6 +104,12 @@ describe('seccomp: the host default profile', () => {
     assert.deepEqual(actionsFor(ppc, 'sync_file_range2'), ['SCMP_ACT_ALLOW']);
   });
 
+  test('sub-architectures the kernel cannot run are left out (x32 without CONFIG_X86_X32_ABI)', () => {
+    const s = seccompForContainer(profile, { capabilities: defaultCapabilities, arch: 'x64', withoutArches: ['SCMP_ARCH_X32'] });
+    assert.deepEqual(s.architectures, ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86']);
+    assert.deepEqual(s.syscalls, seccompForContainer(profile, { capabilities: defaultCapabilities, arch: 'x64' }).syscalls);
+  });
+
   test('the host arch and kernel are the defaults', () => {
     const s = seccompForContainer(profile, { capabilities: defaultCapabilities });
     assert.deepEqual(s, seccompForContainer(profile, { capabilities: defaultCapabilities, arch: process.arch }));

@@ -63,6 +63,8 @@ export interface HostLimits {
   ncpu: number;
   swapLimit: boolean;
   blkioWeight: boolean;
+  /** Whether the kernel runs x32 binaries; undefined when unknown. */
+  x32Abi?: boolean;
 }
 
 export const resourceDefaults: Resources = {

@@ -575,6 +575,7 @@ export class ContainerService {
         etc,
         cgroupsPath: this.cgroupPath(c.id),
         cgroupVersion: this.d.cgroupVersion,
+        ...(this.d.host.x32Abi !== undefined && { x32Abi: this.d.host.x32Abi }),
         defaultSeccomp: this.d.defaultSeccomp,
         ...(this.d.initPath && { initPath: this.d.initPath }),
         namespaceOf: (other, type) => this.namespacePath(other, type),

@@ -26,6 +26,8 @@ export interface SpecContext {
   etc: EtcFiles;
   cgroupsPath: string;
   cgroupVersion: '1' | '2';
+  /** Whether the kernel runs x32 binaries (see seccompForContainer); undefined when unknown. */
+  x32Abi?: boolean;
   /** Daemon's default seccomp profile (Docker format), if the host has one. */
   defaultSeccomp: () => Promise<SeccompProfile | undefined>;
   /** A static init binary for --init (tini), if installed. */
@@ -73,7 +75,7 @@ export async function containerSpec(c: ContainerRecord, x: SpecContext): Promise
     ...systemPaths(hc, security.unconfinedSystemPaths),
     ...(hc.Privileged && { devices: await hostDevices() }),
     noNewPrivileges: !!security.noNewPrivileges,
-    ...(seccompProfile && { seccomp: seccompForContainer(seccompProfile, { capabilities }) }),
+    ...(seccompProfile && { seccomp: seccompForContainer(seccompProfile, { capabilities, withoutArches: x.x32Abi === false ? ['SCMP_ARCH_X32'] : [] }) }),
     rlimits: (hc.Ulimits ?? []).map((u) => ({ type: `RLIMIT_${u.Name.toUpperCase()}`, soft: u.Soft, hard: u.Hard })),
     resources: ociResources(hc),
     shmSize: hc.ShmSize,
