@@ -142,6 +142,20 @@ describe('containers', () => {
     assert.equal((await d.docker(['rmi', 'berth-test/etc-link:1'])).code, 0);
   });
 
+  it('events as dockerd sends them: kill with its signal, die and stop; top, export and prune', async () => {
+    const since = (Date.now() / 1000).toFixed(3);
+    await d.docker(['run', '-d', '--name', 'evented', 'busybox', 'sleep', '300']);
+    assert.equal((await d.docker(['top', 'evented'])).code, 0);
+    assert.equal((await d.docker(['stop', '-t', '1', 'evented'])).code, 0); // sleep as PID 1 ignores TERM: KILL follows
+    assert.equal((await d.docker(['export', '-o', join(d.dir, 'evented.tar'), 'evented'])).code, 0);
+    assert.equal((await d.docker(['container', 'prune', '-f', '--filter', 'label=none-has-it'])).code, 0);
+    assert.equal((await d.docker(['rm', 'evented'])).code, 0);
+    const until = (Date.now() / 1000 + 1).toFixed(3);
+    const r = await d.docker(['events', '--since', since, '--until', until, '--filter', 'type=container', '--format', '{{.Action}} {{index .Actor.Attributes "signal"}}{{index .Actor.Attributes "reclaimed"}}']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(r.stdout.trim().split('\n').map((l) => l.trim()), ['create', 'start', 'top', 'kill 15', 'kill 9', 'die', 'stop', 'export', 'prune 0', 'destroy']);
+  });
+
   it('signals by name or number, real-time ones included, reach the process', async () => {
     await d.docker(['run', '-d', '--name', 'trapper', 'busybox', 'sh', '-c', 'trap "echo got-rt; exit 3" 37; while true; do sleep 0.1; done']);
     assert.equal((await d.docker(['kill', '-s', 'RTMIN+3', 'trapper'])).code, 0);

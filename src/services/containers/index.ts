@@ -315,7 +315,7 @@ export class ContainerService {
       await (paused ? this.runtimeOf(c).pause(c.id) : this.runtimeOf(c).resume(c.id));
       c.state = { ...c.state, status: paused ? 'paused' : 'running' };
       await this.d.records.put(c);
-      this.d.events.publish('container', paused ? 'pause' : 'unpause', c.id, { image: c.imageName, name: c.name });
+      this.publish(c, paused ? 'pause' : 'unpause');
     });
   }
 
@@ -339,7 +339,7 @@ export class ContainerService {
       if (isUp(c.state.status)) await this.runtimeOf(c).update(c.id, ociResources(next));
       c.hostConfig = { ...c.hostConfig, ...next, RestartPolicy: { Name: policy.Name, MaximumRetryCount: policy.MaximumRetryCount ?? 0 } };
       await this.d.records.put(c);
-      this.d.events.publish('container', 'update', c.id, { image: c.imageName, name: c.name });
+      this.publish(c, 'update');
       return warnings;
     });
   }
@@ -370,6 +370,7 @@ export class ContainerService {
         return [...f.slice(0, titles.length - 1), f.slice(titles.length - 1).join(' ')];
       })
       .filter((f) => wanted.has(Number(f[pidCol])));
+    this.publish(c, 'top');
     return { Titles: titles, Processes: processes };
   }
 
@@ -423,6 +424,7 @@ export class ContainerService {
 
   /** `export`: the container's whole filesystem as a tar (a stopped container's rootfs stays mounted while it streams). */
   export(idOrName: string): Promise<Readable> {
+    this.publish(this.resolve(idOrName), 'export');
     return new Promise((resolve, reject) => {
       this.withRootfs(
         idOrName,
@@ -454,6 +456,7 @@ export class ContainerService {
       removed.push(c.id);
       reclaimed += size;
     }
+    this.d.events.publish('container', 'prune', '', { reclaimed: String(reclaimed) });
     return { removed, reclaimed };
   }
 
@@ -621,7 +624,7 @@ export class ContainerService {
       }
       throw e;
     }
-    this.d.events.publish('container', 'start', c.id, { image: c.imageName, name: c.name });
+    this.publish(c, 'start');
     this.exits.emit(`start:${c.id}`);
     this.watchExit(c.id);
   }
@@ -715,8 +718,8 @@ export class ContainerService {
   private async setExited(c: ContainerRecord, code: number, error: string, oom = false): Promise<void> {
     c.state = { ...c.state, status: 'exited', pid: 0, exitCode: code, error, oomKilled: oom, finishedAt: nowNano() };
     await this.d.records.put(c);
-    if (oom) this.d.events.publish('container', 'oom', c.id, { image: c.imageName, name: c.name });
-    this.d.events.publish('container', 'die', c.id, { exitCode: String(code), image: c.imageName, name: c.name });
+    if (oom) this.publish(c, 'oom');
+    this.publish(c, 'die', { exitCode: String(code) });
     this.exits.emit(`exit:${c.id}`);
     const waiters = this.exitWaiters.get(c.id) ?? [];
     if (waiters.length === 0) this.unseenExits.add(c.id);
@@ -749,7 +752,7 @@ export class ContainerService {
           if (this.d.records.get(c.id)?.state.status !== 'restarting') return;
           c.state = { ...c.state, restartCount: count + 1 };
           await this.startLocked(c);
-          this.d.events.publish('container', 'restart', c.id, { image: c.imageName, name: c.name });
+          this.publish(c, 'restart');
         })
         .catch((e: unknown) => this.d.log.warn('restart failed', { container: c.id, error: e }));
     }, delay);
@@ -808,6 +811,12 @@ export class ContainerService {
     if (!isUp(c.state.status)) throw new Conflict(`Container ${c.id} is not running`);
     if (!c.config.Tty) return;
     await resizeTerminal(this.bundleDir(c.id), height, width);
+    this.publish(c, 'resize', { height: String(height), width: String(width) });
+  }
+
+  /** A container event with the attributes dockerd gives every one (image and name) and these. */
+  private publish(c: ContainerRecord, action: string, attributes: Record<string, string> = {}): void {
+    this.d.events.publish('container', action, c.id, { ...attributes, image: c.imageName, name: c.name });
   }
 
   /** What an exec session needs of its container: it must be running, and not paused. */
@@ -869,6 +878,7 @@ export class ContainerService {
       await this.killNow(c);
       await exited;
     }
+    this.publish(c, 'stop');
   }
 
   /**
@@ -888,6 +898,7 @@ export class ContainerService {
       }
     }
     if (!sent) await this.runtimeOf(c).kill(c.id, 'KILL', true).catch(() => {});
+    this.publish(c, 'kill', { signal: '9' });
     if (c.state.status === 'paused') await this.thaw(c).catch(() => {}); // a frozen process cannot die
   }
 
@@ -898,6 +909,7 @@ export class ContainerService {
   private async signal(c: ContainerRecord, sig: number): Promise<void> {
     // By number: runc knows no names for the real-time signals.
     await this.runtimeOf(c).kill(c.id, String(sig));
+    this.publish(c, 'kill', { signal: String(sig) });
     const stopSignal = c.config.StopSignal ? signalNumber(c.config.StopSignal) : undefined;
     if (c.state.status === 'paused' && (sig === 9 || stopSignal === undefined || sig === stopSignal)) await this.thaw(c);
   }
@@ -916,7 +928,7 @@ export class ContainerService {
     if (isUp(c.state.status) || c.state.status === 'restarting') await this.stop(c.id, timeoutSec, signal);
     c.state = { ...c.state, restartCount: 0 };
     await this.start(c.id);
-    this.d.events.publish('container', 'restart', c.id, { image: c.imageName, name: c.name });
+    this.publish(c, 'restart');
   }
 
   async remove(idOrName: string, force = false): Promise<void> {
@@ -950,7 +962,7 @@ export class ContainerService {
     this.locks.delete(c.id);
     this.unseenExits.delete(c.id);
     this.backoff.delete(c.id);
-    this.d.events.publish('container', 'destroy', c.id, { image: c.imageName, name: c.name });
+    this.publish(c, 'destroy');
   }
 
   /** The json-file log, in batches; with `follow`, until the container stops. Since/until are RFC3339Nano. */
