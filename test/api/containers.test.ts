@@ -150,10 +150,11 @@ describe('containers', () => {
     assert.equal((await d.docker(['export', '-o', join(d.dir, 'evented.tar'), 'evented'])).code, 0);
     assert.equal((await d.docker(['container', 'prune', '-f', '--filter', 'label=none-has-it'])).code, 0);
     assert.equal((await d.docker(['rm', 'evented'])).code, 0);
+    assert.equal((await d.docker(['run', '--rm', '--name', 'evented', 'busybox', 'true'])).code, 0);
     const until = (Date.now() / 1000 + 1).toFixed(3);
     const r = await d.docker(['events', '--since', since, '--until', until, '--filter', 'type=container', '--format', '{{.Action}} {{index .Actor.Attributes "signal"}}{{index .Actor.Attributes "reclaimed"}}']);
     assert.equal(r.code, 0, r.stderr);
-    assert.deepEqual(r.stdout.trim().split('\n').map((l) => l.trim()), ['create', 'start', 'top', 'kill 15', 'kill 9', 'die', 'stop', 'export', 'prune 0', 'destroy']);
+    assert.deepEqual(r.stdout.trim().split('\n').map((l) => l.trim()), ['create', 'start', 'top', 'kill 15', 'kill 9', 'die', 'stop', 'export', 'prune 0', 'destroy', 'create', 'attach', 'start', 'die', 'destroy']);
   });
 
   it('signals by name or number, real-time ones included, reach the process', async () => {

@@ -994,6 +994,7 @@ export class ContainerService {
   /** Output from now on (all of it if the container has not started): what an attached client receives. */
   async attachOutput(idOrName: string, signal?: AbortSignal): Promise<AsyncGenerator<LogBatch>> {
     const c = this.resolve(idOrName);
+    this.publish(c, 'attach');
     const files = this.logFiles(c);
     // Fixed now, before the client is answered (and starts the container): later output is all the client's.
     const after = c.state.status === 'created' ? undefined : logEnd(files.path);
