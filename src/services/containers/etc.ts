@@ -1,7 +1,7 @@
 // What dockerd puts in every container besides the image: an "init layer" of mountpoints (so the runtime creates
 // none in the container's own layer, and `diff`/`commit` stay clean), and the /etc/hostname, /etc/hosts and
 // /etc/resolv.conf it bind-mounts from the container's directory, rewritten at each start.
-import { lstat, mkdir, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readFile, readdir, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { hostname as hostHostname } from 'node:os';
 import { join } from 'node:path';
 import type { SpecMount } from '../../runtime/index.js';
@@ -52,8 +52,11 @@ export class InitLayers {
   private async make(kind: InitLayerKind): Promise<void> {
     const dir = this.path(kind);
     if (await stat(dir).then(() => true, () => false)) return;
+    // What an earlier daemon left half-made when it died.
+    for (const name of await readdir(this.root).catch(() => [] as string[])) {
+      if (name.startsWith(`${kind}.tmp-`)) await rm(join(this.root, name), { recursive: true, force: true });
+    }
     const tmp = `${dir}.tmp-${process.pid}`;
-    await rm(tmp, { recursive: true, force: true });
     const withEtc = kind === 'etc';
     await Promise.all(['proc', 'sys', 'dev/pts', 'dev/shm', ...(withEtc ? ['etc'] : [])].map((d) => mkdir(join(tmp, d), { recursive: true, mode: 0o755 })));
     await Promise.all([
