@@ -595,8 +595,9 @@ export class ContainerService {
       }, { stdin: c.config.OpenStdin, terminal: c.config.Tty, leaveStdinOpen: !c.config.StdinOnce });
       this.shipper.ship(c.id, this.shipTarget(c));
       rb.add(() => this.shipper.stop(c.id));
-      await runtime.start(c.id);
-      this.unseenExits.delete(c.id);
+      // The record is written while the runtime starts the process (both take milliseconds); a failed start
+      // puts the previous state back (below).
+      const previous = c.state;
       c.state = {
         ...c.state,
         status: 'running',
@@ -608,7 +609,9 @@ export class ContainerService {
         oomKilled: false,
         stoppedByUser: false,
       };
-      await this.d.records.put(c);
+      rb.add(() => void (c.state = previous));
+      await allSettled([runtime.start(c.id), this.d.records.put(c)] as const);
+      this.unseenExits.delete(c.id);
     });
     try {
       await started;
@@ -672,18 +675,20 @@ export class ContainerService {
     const check = async (poll = false) => {
       if (done) return;
       let code = await this.d.monitor.exitCode(id, exitDir).catch(() => undefined);
+      let monitorLost = false;
       if (done) return;
       // The monitor itself is looked at every few polls: a lost monitor is rare, many containers poll.
       if (code === undefined && poll && ++polls % 3 === 0 && !(await this.d.monitor.alive(id, this.bundleDir(id)))) {
         // Read again: the monitor may have recorded the exit just before it ended.
-        code = (await this.d.monitor.exitCode(id, exitDir).catch(() => undefined)) ?? 255;
+        code = await this.d.monitor.exitCode(id, exitDir).catch(() => undefined);
+        monitorLost = code === undefined;
       }
       if (done) return;
-      if (code === undefined && isUp(this.d.records.get(id)?.state.status)) return;
+      if (code === undefined && !monitorLost && isUp(this.d.records.get(id)?.state.status)) return;
       done = true;
       watcher?.close();
       clearInterval(timer);
-      if (code !== undefined) await this.lock(id).run(() => this.finishExit(id, code));
+      if (code !== undefined || monitorLost) await this.lock(id).run(() => this.finishExit(id, code ?? 255, { monitorLost }));
     };
     try {
       watcher = watch(exitDir, () => void check());
@@ -696,15 +701,23 @@ export class ContainerService {
     void check();
   }
 
-  private async finishExit(id: string, code: number): Promise<void> {
+  /**
+   * An exit: the last output is shipped (so `logs` right after `wait` has all of it), the exit recorded, and the
+   * runtime state and rootfs mount released. When the container's processes are surely gone (its init exited, in
+   * its own PID namespace) waiters are answered first and the release follows, still under the container's lock,
+   * so a start, a removal or a mount for `cp` (all locked) finds it done. Otherwise (a lost monitor, a shared PID
+   * namespace) the release, which kills what is left, comes first.
+   */
+  private async finishExit(id: string, code: number, o: { monitorLost?: boolean } = {}): Promise<void> {
     const c = this.d.records.get(id);
     if (!c || !isUp(c.state.status)) return;
-    const oom = await oomKilled(this.cgroupPath(id), this.d.cgroupVersion);
-    // The container's processes are gone: its runtime state and its rootfs mount can go at the same time, and its
-    // last output is shipped (so `logs` right after `wait` has all of it).
-    await Promise.all([this.runtimeOf(c).delete(id, true).catch(() => {}), unmount(join(this.dataDir(id), 'merged')).catch(() => {}), this.drainLogs(c)]);
+    const release = () => Promise.all([this.runtimeOf(c).delete(id, true).catch(() => {}), unmount(join(this.dataDir(id), 'merged')).catch(() => {})]);
+    const processesGone = !o.monitorLost && !c.hostConfig.PidMode;
+    const [oom] = await Promise.all([oomKilled(this.cgroupPath(id), this.d.cgroupVersion), this.drainLogs(c)]);
+    if (!processesGone) await release();
     const ranMs = Date.now() - Date.parse(c.state.startedAt);
     await this.setExited(c, code, '', oom);
+    if (processesGone) await release();
     if (c.hostConfig.AutoRemove) {
       // The log goes with the container: let attached clients read the end of it first (bounded wait).
       await this.readersDone(id, 2000);
@@ -1056,7 +1069,7 @@ export class ContainerService {
         if (code !== undefined) await this.finishExit(c.id, code);
         // No exit recorded and no monitor: the host rebooted, or the monitor was killed. dockerd marks such a
         // container exited with 255.
-        else if (!(await this.d.monitor.alive(c.id, this.bundleDir(c.id)))) await this.finishExit(c.id, 255);
+        else if (!(await this.d.monitor.alive(c.id, this.bundleDir(c.id)))) await this.finishExit(c.id, 255, { monitorLost: true });
         else {
           this.shipper.ship(c.id, this.shipTarget(c)); // catches up with what conmon wrote meanwhile
           this.watchExit(c.id);
