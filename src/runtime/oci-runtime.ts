@@ -26,6 +26,8 @@ export interface OciRuntime {
   readonly globalArgs: string[];
   start(id: string): Promise<void>;
   state(id: string): Promise<ContainerState>;
+  /** The IDs of the containers the runtime holds state for. */
+  list(): Promise<string[]>;
   kill(id: string, signal: string, all?: boolean): Promise<void>;
   delete(id: string, force?: boolean): Promise<void>;
   pause(id: string): Promise<void>;
@@ -63,6 +65,9 @@ export class CliRuntime implements OciRuntime {
   }
   async state(id: string) {
     return JSON.parse(await this.exec(['state', id])) as ContainerState;
+  }
+  async list() {
+    return (await this.exec(['list', '--quiet'])).split('\n').filter(Boolean);
   }
   async kill(id: string, signal: string, all = false) {
     await this.exec(['kill', ...(all ? ['--all'] : []), id, signal]);

@@ -1,7 +1,7 @@
 // Containers through the API with both CLIs (first slice: non-interactive run, logs, ps, inspect, stop, kill,
 // wait, rm), on the real kernel with conmon and runc, and what each leaves behind.
 import assert from 'node:assert/strict';
-import { copyFile, mkdir, readFile, readdir, stat, symlink } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, readdir, rm, stat, symlink } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import { basename, join } from 'node:path';
 import { type Daemon, run, startDaemon } from '../harness/daemon.js';
@@ -270,6 +270,25 @@ describe('containers', () => {
     const state = await readFile(`/proc/${pid}/status`, 'utf8').then((t) => /^State:\s+(\S)/m.exec(t)?.[1], () => 'gone');
     assert.ok(state === 'gone' || state === 'Z', `the container process is ${state}`);
     assert.equal((await d.berth(['rm', 'unwatched'])).code, 0);
+  });
+
+  it('what a crash left without a record (runtime state and process, rootfs mount, files) is swept at start-up', async () => {
+    const id = (await d.berth(['run', '-d', '--name', 'unrecorded', 'busybox', 'sleep', '300'])).stdout.trim();
+    const pid = (await d.client.json<Inspect>('GET', `/containers/${id}/json`)).State.Pid;
+    await d.kill9();
+    // As if berthd had died between making the container's parts and writing its record.
+    await rm(join(d.dir, 'root', 'metadata', 'containers', `${id}.json`));
+    const exists = (p: string) => stat(p).then(() => true, () => false);
+    assert.ok(await exists(join(d.dir, 'run', 'runtime', 'runc', id)), 'the runtime state is there before the restart');
+    await d.start();
+    const state = await readFile(`/proc/${pid}/status`, 'utf8').then((t) => /^State:\s+(\S)/m.exec(t)?.[1], () => 'gone');
+    assert.ok(state === 'gone' || state === 'Z', `the container process is ${state}`);
+    assert.equal((await readFile('/proc/self/mountinfo', 'utf8')).includes(id), false, 'rootfs unmounted');
+    for (const dir of [join(d.dir, 'run', 'runtime', 'runc', id), join(d.dir, 'run', 'containers', id), join(d.dir, 'root', 'containers', id)]) {
+      assert.equal(await exists(dir), false, `${dir} removed`);
+    }
+    assert.equal((await d.berth(['ps', '-aq', '--no-trunc'])).stdout.includes(id), false);
+    await waitForNoLeftovers(d);
   });
 
   it('a container keeps running while berthd is killed, and its exit is recorded after restart', async () => {

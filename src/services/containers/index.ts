@@ -1060,6 +1060,7 @@ export class ContainerService {
    * user, as dockerd does when it starts.
    */
   async recover(): Promise<void> {
+    await this.sweepOrphans();
     for (const c of this.d.records.list()) {
       if (c.state.status === 'restarting') this.scheduleRestart(c, 0);
       else if (c.state.status === 'exited' && c.hostConfig.RestartPolicy.Name === 'always') {
@@ -1074,6 +1075,28 @@ export class ContainerService {
           this.shipper.ship(c.id, this.shipTarget(c)); // catches up with what conmon wrote meanwhile
           this.watchExit(c.id);
         }
+      }
+    }
+  }
+
+  /**
+   * What a crash left without a record (a create cut short, say): container directories and bundles (a rootfs
+   * mount first) and runtime states (killing what they run). A container is its record; nothing else may outlive it.
+   */
+  private async sweepOrphans(): Promise<void> {
+    const orphan = (id: string) => /^[0-9a-f]{64}$/.test(id) && !this.d.records.get(id);
+    for (const runtime of this.d.runtimes.values()) {
+      for (const id of (await runtime.list().catch(() => [])).filter(orphan)) {
+        this.d.log.warn('removing the runtime state of a container with no record', { container: id, runtime: runtime.name });
+        await runtime.delete(id, true).catch((e: unknown) => this.d.log.warn('orphan runtime state not removed', { container: id, error: e }));
+      }
+    }
+    for (const root of [this.d.paths.dataRoot, this.d.paths.execRoot]) {
+      for (const id of (await readdir(root).catch(() => [] as string[])).filter(orphan)) {
+        this.d.log.warn('removing the files of a container with no record', { container: id, dir: join(root, id) });
+        await unmount(join(root, id, 'merged'))
+          .then(() => removeAll(join(root, id)))
+          .catch((e: unknown) => this.d.log.warn('orphan container files not removed', { container: id, error: e }));
       }
     }
   }
