@@ -14,8 +14,8 @@ await build({
   banner: {
     js: "#!/usr/bin/env node\nimport { createRequire as __berthCreateRequire } from 'node:module'; const require = __berthCreateRequire(import.meta.url);",
   },
-  // A native addon (SOCK_SEQPACKET for conmon's attach socket): loaded from node_modules at run time.
-  external: ['node-unix-socket-linux-x64-gnu'],
+  // Native addons, loaded from node_modules at run time: SOCK_SEQPACKET for conmon's attach socket, and xattrs.
+  external: ['node-unix-socket-linux-x64-gnu', '@napi-rs/xattr'],
   logLevel: 'warning',
 });
 for (const p of programs) await chmod(`dist/${p}.js`, 0o755);

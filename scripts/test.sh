@@ -5,10 +5,14 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 # The reference engine for the compatibility tests (test/compat): never a Berth dependency, started privately.
 bash scripts/install-docker-reference.sh
-# The Docker SDK for Python, a second real API client for test/compat (Debian's, unless one is installed already).
-if ! python3 -c 'import docker' 2>/dev/null; then
+# Test-only tools: getfattr (attr) checks xattrs independently of Berth's own calls; the Docker SDK for Python
+# (Debian's, unless one is installed already) is a second real API client for test/compat.
+tools=()
+dpkg-query -W -f='${Status}' attr 2>/dev/null | grep -q 'install ok installed' || tools+=(attr)
+python3 -c 'import docker' 2>/dev/null || tools+=(python3-docker)
+if [ ${#tools[@]} -gt 0 ]; then
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-docker >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${tools[@]}" >/dev/null
 fi
 npm run --silent typecheck
 node scripts/check-imports.mjs

@@ -7,6 +7,7 @@ import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { type Header as Headers, extract as tarExtract, pack as tarPack } from 'tar-stream';
 import { header, major, minor } from '../util/tar.js';
+import { applyPaxXattrs, capabilityPax } from '../util/xattrs.js';
 import { CliError } from './context.js';
 
 /** What go-archive knows about either end of a copy. */
@@ -173,7 +174,8 @@ export function tarLocal(src: CopyInfo, rename: Rename = same): Readable {
       const first = st.nlink > 1 ? inodes.get(key) : undefined;
       if (first) return add({ ...h, type: 'link', linkname: first });
       if (st.nlink > 1) inodes.set(key, h.name);
-      await add({ ...h, type: 'file', size: st.size }, st.size > 0 ? createReadStream(abs, { end: st.size - 1 }) : undefined);
+      const pax = await capabilityPax(abs);
+      await add({ ...h, ...(pax && { pax }), type: 'file', size: st.size }, st.size > 0 ? createReadStream(abs, { end: st.size - 1 }) : undefined);
     } else if (st.isCharacterDevice() || st.isBlockDevice() || st.isFIFO()) {
       const type = st.isFIFO() ? 'fifo' : st.isBlockDevice() ? 'block-device' : 'character-device';
       await add({ ...h, type, devmajor: major(st.rdev), devminor: minor(st.rdev) });
@@ -250,7 +252,7 @@ async function writeLocal(dstDir: string, h: Headers, body: Readable, rename: Re
       if (!existing) await mkdir(path, { mode: 0o700 });
       await chmod(path, mode);
       dirTimes.push([path, mtime]);
-      return;
+      break;
     case 'file':
     case 'contiguous-file': {
       const fh = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
@@ -261,12 +263,12 @@ async function writeLocal(dstDir: string, h: Headers, body: Readable, rename: Re
       } finally {
         await fh.close();
       }
-      return;
+      break;
     }
     case 'symlink':
       await symlink(h.linkname ?? '', path);
       await lutimes(path, mtime, mtime).catch(() => {});
-      return;
+      break;
     case 'link': {
       const target = await localTarget(dstDir, rename(h.linkname ?? ''));
       if (!target) throw new CliError(`invalid hard link target "${h.linkname}"`);
@@ -276,4 +278,6 @@ async function writeLocal(dstDir: string, h: Headers, body: Readable, rename: Re
     default:
       return; // device nodes and FIFOs need mknod, which the CLI does not run
   }
+  // After the content: writing a file drops its capabilities.
+  await applyPaxXattrs(path, h);
 }

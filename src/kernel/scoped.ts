@@ -24,7 +24,7 @@ export function fdPath(dir: FileHandle, name = ''): string {
   return name ? `/proc/self/fd/${dir.fd}/${name}` : `/proc/self/fd/${dir.fd}`;
 }
 
-/** The same for child processes (mknod, setfattr): they reach our descriptors through our pid. */
+/** The same for child processes (mknod): they reach our descriptors through our pid. */
 export function fdPathForChild(dir: FileHandle, name = ''): string {
   return `/proc/${process.pid}/fd/${dir.fd}${name ? `/${name}` : ''}`;
 }

@@ -137,6 +137,26 @@ describe('cp and commit', () => {
     assert.match(back.stdout, /one\n/);
   });
 
+  it('cp carries a file\'s capabilities (security.capability) both ways, as docker cp does (both CLIs)', async () => {
+    // cap_net_raw, permitted and effective (VFS_CAP_REVISION_2).
+    const capNetRaw = '0x0100000200200000000000000000000000000000';
+    const capOf = async (path: string) => /^security\.capability=(\S+)$/m.exec((await run('getfattr', ['--absolute-names', '-e', 'hex', '-n', 'security.capability', path])).stdout)?.[1];
+    const mergedOf = async (ctr: string) => (JSON.parse((await d.docker(['inspect', ctr])).stdout) as Array<{ GraphDriver: { Data: { MergedDir: string } } }>)[0]!.GraphDriver.Data.MergedDir;
+    await exec('running', 'cp /bin/busybox /tmp/pinger && mkdir -p /tmp/into');
+    const inside = join(await mergedOf('running'), 'tmp', 'pinger');
+    assert.equal((await run('setfattr', ['-n', 'security.capability', '-v', capNetRaw, inside])).code, 0);
+    for (const which of ['docker', 'berth'] as const) {
+      const out = join(d.dir, `caps-${which}`);
+      await mkdir(out);
+      const r = await cli(which, ['cp', 'running:/tmp/pinger', `${out}/`]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(await capOf(join(out, 'pinger')), capNetRaw, `${which} cp out`);
+      const back = await cli(which, ['cp', join(out, 'pinger'), `running:/tmp/into/${which}`]);
+      assert.equal(back.code, 0, back.stderr);
+      assert.equal(await capOf(join(await mergedOf('running'), 'tmp', 'into', which)), capNetRaw, `${which} cp in`);
+    }
+  });
+
   it('stat: the path stat header as docker reports it; a missing path is 404 and exit code 1', async () => {
     const dir = await statOf('stopped', '/data');
     assert.equal(dir.status, 200);

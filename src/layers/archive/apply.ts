@@ -10,6 +10,7 @@ import { InvalidArgument, isBerthError, isNotExist, isSystemError } from '../../
 import { joinInRoot } from '../../kernel/fs.js';
 import type { Digest } from '../../oci/index.js';
 import { decompress } from './compression.js';
+import { applyPaxXattrs, setXattr } from '../../util/xattrs.js';
 
 const run = promisify(execFile);
 
@@ -31,8 +32,7 @@ export interface AppliedLayer {
  * symlink: each parent must be a real directory. Hard links must point inside `dest`. Symlinks themselves may
  * point anywhere (they are never followed here). On failure `dest` is left as is: the caller removes it.
  *
- * Node has no mknod or setxattr, so device nodes, whiteouts and xattrs are made by Debian's `mknod` and
- * `setfattr`; layers have few of them.
+ * Node has no mknod, so device nodes and whiteouts are made by Debian's `mknod`; layers have few of them.
  */
 export async function applyLayer(input: Readable | AsyncIterable<Uint8Array>, dest: string): Promise<AppliedLayer> {
   const hash = createHash('sha256');
@@ -89,7 +89,7 @@ class LayerWriter {
       await this.ensureParents(rel);
       const parent = join(this.root, parentRel);
       if (base === opaqueMarker) {
-        await run('setfattr', ['-n', 'trusted.overlay.opaque', '-v', 'y', parent]);
+        await setXattr(parent, 'trusted.overlay.opaque', Buffer.from('y'));
       } else if (!base.startsWith(opaqueMarker.slice(0, 8))) {
         const target = join(parent, base.slice(whiteoutPrefix.length));
         await this.removeExisting(relative(this.root, target));
@@ -142,7 +142,7 @@ class LayerWriter {
     if (h.type !== 'symlink') await chmod(path, mode).catch(() => {});
     await lchown(path, h.uid ?? 0, h.gid ?? 0);
     if (h.type !== 'symlink' && mode & 0o6000) await chmod(path, mode); // chown clears setuid/setgid
-    await this.setXattrs(path, h);
+    await applyPaxXattrs(path, h);
     const mtime = h.mtime ?? new Date(0);
     if (h.type === 'directory') this.dirTimes.push([path, mtime]);
     else await lutimes(path, mtime, mtime);
@@ -184,17 +184,6 @@ class LayerWriter {
     for (const d of this.realDirs) if (d === rel || d.startsWith(`${rel}/`)) this.realDirs.delete(d);
   }
 
-  private async setXattrs(path: string, h: Headers): Promise<void> {
-    const pax = (h.pax ?? {}) as Record<string, string>;
-    for (const [k, v] of Object.entries(pax)) {
-      if (!k.startsWith('SCHILY.xattr.')) continue;
-      const name = k.slice('SCHILY.xattr.'.length);
-      const hex = '0x' + Buffer.from(v, 'latin1').toString('hex');
-      await run('setfattr', ['-h', '-n', name, '-v', hex, path]).catch((e: Error) => {
-        throw new InvalidArgument(`cannot set xattr ${name} on ${relative(this.root, path)}: ${e.message}`);
-      });
-    }
-  }
 }
 
 /**

@@ -10,6 +10,7 @@ import { Conflict, InvalidArgument, isBerthError, isNotExist, isSystemError } fr
 import { type Location, type ScopedRoot, components, fdPath, fdPathForChild, openDirAt, removeAt } from '../../kernel/scoped.js';
 import { decompress } from './compression.js';
 import { header, major, minor } from './pack.js';
+import { applyPaxXattrs, capabilityPax } from '../../util/xattrs.js';
 
 // Archives of paths inside a container's root (`docker cp`), read and written through kernel/scoped.ts so that no
 // symlink, planted in advance or swapped in while we work, leads outside the root. Unlike layer tars (apply.ts),
@@ -107,7 +108,8 @@ class ScopedPacker {
       // The stream closes the handle when it ends or fails. Exactly the stat's size is read: a file growing
       // meanwhile is cut, one shrinking fails the archive (as in Docker).
       handedOver = fst.size > 0;
-      await this.add({ ...header(name, fst), type: 'file', size: fst.size }, fst.size > 0 ? fh.createReadStream({ start: 0, end: fst.size - 1 }) : undefined);
+      const pax = await capabilityPax(fdPath(dir, n));
+      await this.add({ ...header(name, fst), ...(pax && { pax }), type: 'file', size: fst.size }, fst.size > 0 ? fh.createReadStream({ start: 0, end: fst.size - 1 }) : undefined);
     } finally {
       if (!handedOver) await fh.close();
     }
@@ -251,7 +253,7 @@ class ScopedWriter {
         await lutimes(path, mtime, mtime);
       }
     }
-    await setXattrs(dir, base, h);
+    await applyPaxXattrs(fdPath(dir, base), h);
   }
 
   /** Hard links name their target relative to the extraction directory; it must be a non-directory in the root. */
@@ -328,14 +330,3 @@ async function setOwnerAndMode(fh: FileHandle, uid: number, gid: number, mode: n
   await fh.chmod(mode);
 }
 
-/** PAX `SCHILY.xattr.*` records, set without following a symlink at the name. */
-async function setXattrs(dir: FileHandle, base: string, h: Headers): Promise<void> {
-  for (const [k, v] of Object.entries((h.pax ?? {}) as Record<string, string>)) {
-    if (!k.startsWith('SCHILY.xattr.')) continue;
-    const name = k.slice('SCHILY.xattr.'.length);
-    const hex = '0x' + Buffer.from(v, 'latin1').toString('hex');
-    await run('setfattr', ['-h', '-n', name, '-v', hex, fdPathForChild(dir, base)]).catch((e: Error) => {
-      throw new InvalidArgument(`cannot set xattr ${name} on ${h.name}: ${e.message}`);
-    });
-  }
-}

@@ -1,16 +1,13 @@
-import { execFile } from 'node:child_process';
 import { createReadStream } from 'node:fs';
 import { lstat, readdir, readlink } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { promisify } from 'node:util';
 import { pack as tarPack, type Header as Headers } from 'tar-stream';
 import { header, major, minor } from '../../util/tar.js';
+import { getXattr, paxOf, readXattrs } from '../../util/xattrs.js';
 
 export { header, major, minor };
-
-const run = promisify(execFile);
 
 export interface PackOptions {
   /** Turn overlayfs whiteouts (char 0/0, opaque xattr) into OCI `.wh.` entries: for a container's upper dir. */
@@ -20,14 +17,12 @@ export interface PackOptions {
 /**
  * Writes the tree under `dir` as an uncompressed tar: names sorted, parents first, directories ending in `/`,
  * numeric owners, modes, mtimes, symlinks, hard links (second and later names of an inode), device nodes and
- * xattrs as PAX `SCHILY.xattr.*` (read with one `getfattr` over the tree, not one call per file). The same tree
- * always gives the same bytes.
+ * xattrs as PAX `SCHILY.xattr.*`. The same tree always gives the same bytes.
  */
 export function packLayer(dir: string, opts: PackOptions = {}): Readable {
   const out = tarPack();
   const pass = new PassThrough({ highWaterMark: 1 << 20 });
   (async () => {
-    const xattrs = await readXattrs(dir);
     const inodes = new Map<string, string>();
     const add = (h: Headers, body?: Readable) =>
       body
@@ -45,25 +40,18 @@ export function packLayer(dir: string, opts: PackOptions = {}): Readable {
         const p = join(abs, n);
         const rel = relative(dir, p);
         const st = await lstat(p);
-        const x = xattrs.get(p) ?? {};
         const base = header(rel, st);
         if (opts.overlayWhiteouts && st.isCharacterDevice() && st.rdev === 0) {
           await add({ ...base, name: join(relative(dir, abs), `.wh.${n}`), type: 'file', size: 0, mode: 0 });
           continue;
         }
-        const pax: Record<string, string> = {};
-        let opaque = false;
-        for (const [k, v] of Object.entries(x)) {
-          if (k.startsWith('trusted.overlay.')) {
-            if (k === 'trusted.overlay.opaque' && v.toString() === 'y') opaque = true;
-            continue;
-          }
-          pax[`SCHILY.xattr.${k}`] = v.toString('latin1');
-        }
-        const h: Headers = { ...base, ...(Object.keys(pax).length && { pax }) };
+        // overlayfs's own attributes describe the upper directory, not the files: only its opaque mark is kept.
+        const opaque = opts.overlayWhiteouts && st.isDirectory() && (await getXattr(p, 'trusted.overlay.opaque'))?.toString() === 'y';
+        const pax = paxOf(await readXattrs(p, (name) => !name.startsWith('trusted.overlay.')));
+        const h: Headers = { ...base, ...(pax && { pax }) };
         if (st.isDirectory()) {
           await add({ ...h, name: `${rel}/`, type: 'directory' });
-          if (opts.overlayWhiteouts && opaque) await add({ ...base, name: `${rel}/.wh..wh..opq`, type: 'file', size: 0, mode: 0 });
+          if (opaque) await add({ ...base, name: `${rel}/.wh..wh..opq`, type: 'file', size: 0, mode: 0 });
           await walk(p);
         } else if (st.isSymbolicLink()) {
           await add({ ...h, type: 'symlink', linkname: await readlink(p) });
@@ -89,34 +77,4 @@ export function packLayer(dir: string, opts: PackOptions = {}): Readable {
   out.on('error', (e: Error) => pass.destroy(e));
   out.pipe(pass);
   return pass;
-}
-
-
-/** All xattrs under `dir`, by absolute path, from one `getfattr -R` (symlinks not followed). */
-async function readXattrs(dir: string): Promise<Map<string, Record<string, Buffer>>> {
-  const out = new Map<string, Record<string, Buffer>>();
-  let text: string;
-  try {
-    ({ stdout: text } = await run('getfattr', ['-R', '-d', '-m', '-', '-e', 'hex', '--absolute-names', '-h', dir], { maxBuffer: 256 << 20 }));
-  } catch (e) {
-    // getfattr exits 1 when some file has none it may read; its output is still complete.
-    text = (e as { stdout?: string }).stdout ?? '';
-  }
-  let current: Record<string, Buffer> | undefined;
-  for (const line of text.split('\n')) {
-    if (line.startsWith('# file: ')) {
-      current = {};
-      out.set(unescapeName(line.slice(8)), current);
-    } else if (current && line.includes('=')) {
-      const eq = line.indexOf('=');
-      const value = line.slice(eq + 1);
-      current[line.slice(0, eq)] = value.startsWith('0x') ? Buffer.from(value.slice(2), 'hex') : Buffer.from(value.replace(/^"|"$/g, ''));
-    }
-  }
-  return out;
-}
-
-/** getfattr escapes unusual bytes in names as \ooo octal. */
-function unescapeName(s: string): string {
-  return s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
 }
