@@ -18,6 +18,9 @@ export interface HostFacts {
   /** Limits the cgroup controllers can enforce here (dockerd's sysinfo). */
   swapLimit: boolean;
   blkioWeight: boolean;
+  memorySwappiness: boolean;
+  cpuRealtime: boolean;
+  blkioThrottle: boolean;
   /** Whether the kernel runs x32 binaries (CONFIG_X86_X32_ABI); undefined when its config cannot be read. */
   x32Abi?: boolean;
 }
@@ -53,18 +56,32 @@ async function exists(path: string): Promise<boolean> {
   return access(path).then(() => true, () => false);
 }
 
-/** Swap limits need swap accounting (v1 memsw files, v2 memory.swap.max); blkio weight needs BFQ or CFQ. */
-async function cgroupFeatures(version: '1' | '2'): Promise<{ swapLimit: boolean; blkioWeight: boolean }> {
+/**
+ * What the controllers enforce here, as dockerd's sysinfo: swap limits need swap accounting (v1 memsw files, v2
+ * memory.swap.max), blkio weight needs BFQ or CFQ; swappiness and real-time CPU time exist on v1 only.
+ */
+type CgroupFeatures = Pick<HostFacts, 'swapLimit' | 'blkioWeight' | 'memorySwappiness' | 'cpuRealtime' | 'blkioThrottle'>;
+async function cgroupFeatures(version: '1' | '2'): Promise<CgroupFeatures> {
   if (version === '1') {
+    const v1 = (file: string) => exists(join('/sys/fs/cgroup', file.split('.')[0] ?? '', file));
     return {
-      swapLimit: await exists('/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes'),
-      blkioWeight: (await exists('/sys/fs/cgroup/blkio/blkio.weight')) || (await exists('/sys/fs/cgroup/blkio/blkio.bfq.weight')),
+      swapLimit: await v1('memory.memsw.limit_in_bytes'),
+      blkioWeight: (await v1('blkio.weight')) || (await v1('blkio.bfq.weight')),
+      memorySwappiness: await v1('memory.swappiness'),
+      cpuRealtime: await v1('cpu.rt_runtime_us'),
+      blkioThrottle: await v1('blkio.throttle.read_bps_device'),
     };
   }
   // The root of a v2 hierarchy has no interface files: look one level down, where the controllers apply.
   const child = (await readdir('/sys/fs/cgroup', { withFileTypes: true }).catch(() => [])).find((e) => e.isDirectory());
   const dir = child ? join('/sys/fs/cgroup', child.name) : '/sys/fs/cgroup';
-  return { swapLimit: await exists(join(dir, 'memory.swap.max')), blkioWeight: (await exists(join(dir, 'io.weight'))) || (await exists(join(dir, 'io.bfq.weight'))) };
+  return {
+    swapLimit: await exists(join(dir, 'memory.swap.max')),
+    blkioWeight: (await exists(join(dir, 'io.weight'))) || (await exists(join(dir, 'io.bfq.weight'))),
+    memorySwappiness: false,
+    cpuRealtime: false,
+    blkioThrottle: await exists(join(dir, 'io.max')),
+  };
 }
 
 async function cgroupVersion(): Promise<'1' | '2'> {

@@ -1,6 +1,6 @@
 // Containers in the kernel: OCI bundle specs, the OCI runtime CLI and the per-container monitor.
 // No lifecycle policy lives here: the container service decides, this layer carries out.
-export { buildSpec, defaultCapabilities, defaultMaskedPaths, defaultReadonlyPaths, type LinuxDevice, type LinuxResources, type NamespaceType, type RuntimeSpec, type SpecMount, type SpecOptions } from './spec.js';
+export { buildSpec, defaultCapabilities, defaultMaskedPaths, defaultReadonlyPaths, type DeviceRule, type LinuxDevice, type LinuxResources, type NamespaceType, type RuntimeSpec, type SpecMount, type SpecOptions } from './spec.js';
 export { allCapabilities, containerCapabilities, validateCapabilities } from './capabilities.js';
 export { CliRuntime, type ContainerState, type OciRuntime } from './oci-runtime.js';
 export { ConmonMonitor, type ExecHandle, type MonitorHandle, type MonitorPaths, type StdioOptions } from './monitor.js';

@@ -53,7 +53,7 @@ async function probeOne(r: { name: string; path: string }, rootfs: string, o: { 
     gid: 0,
     hostname: 'probe',
     cgroupsPath: `/${o.cgroupParent}/${id}`,
-    cgroupVersion: o.cgroupVersion,
+    cgroupns: o.cgroupVersion === '2',
     readonlyRootfs: true,
   });
   await writeFile(join(bundle, 'config.json'), JSON.stringify(spec));

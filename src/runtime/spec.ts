@@ -18,12 +18,23 @@ export interface SpecMount {
 export type LinuxDevice = HostDevice;
 
 /** cgroup limits (config-linux.md "Control groups"); also the body of `runc update -r`. */
+export type DeviceRule = { allow: boolean; type?: string; major?: number; minor?: number; access: string };
+type BlockIODevice = { major: number; minor: number };
+type ThrottleDevice = BlockIODevice & { rate: number };
+
 export interface LinuxResources {
-  devices?: Array<{ allow: boolean; type?: string; major?: number; minor?: number; access: string }>;
-  memory?: { limit?: number; reservation?: number; swap?: number; disableOOMKiller?: boolean };
-  cpu?: { shares?: number; quota?: number; period?: number; cpus?: string; mems?: string };
+  devices?: DeviceRule[];
+  memory?: { limit?: number; reservation?: number; swap?: number; swappiness?: number; disableOOMKiller?: boolean };
+  cpu?: { shares?: number; quota?: number; period?: number; realtimeRuntime?: number; realtimePeriod?: number; cpus?: string; mems?: string };
   pids?: { limit: number };
-  blockIO?: { weight?: number };
+  blockIO?: {
+    weight?: number;
+    weightDevice?: Array<BlockIODevice & { weight: number }>;
+    throttleReadBpsDevice?: ThrottleDevice[];
+    throttleWriteBpsDevice?: ThrottleDevice[];
+    throttleReadIOPSDevice?: ThrottleDevice[];
+    throttleWriteIOPSDevice?: ThrottleDevice[];
+  };
 }
 
 /** The subset of the runtime spec (config.md, config-linux.md) that Berth writes. */
@@ -103,8 +114,8 @@ export interface SpecOptions {
    */
   domainname?: string;
   cgroupsPath: string;
-  /** cgroup namespaces are private on cgroup v2 hosts only, as Docker does. */
-  cgroupVersion: '1' | '2';
+  /** A private cgroup namespace (Docker's default on cgroup v2 hosts, `--cgroupns private`). */
+  cgroupns?: boolean;
   terminal?: boolean;
   /** The client's terminal size, so the process sees it from its first instruction. */
   consoleSize?: [height: number, width: number];
@@ -119,6 +130,10 @@ export interface SpecOptions {
   readonlyPaths?: string[];
   /** Host devices to create in the container (all of them for --privileged). */
   devices?: LinuxDevice[];
+  /** Device cgroup rules after the defaults (`--device`, `--device-cgroup-rule`). */
+  deviceRules?: DeviceRule[];
+  oomScoreAdj?: number;
+  sysctl?: Record<string, string>;
   noNewPrivileges?: boolean;
   seccomp?: LinuxSeccomp;
   rlimits?: Array<{ type: string; hard: number; soft: number }>;
@@ -130,7 +145,7 @@ export interface SpecOptions {
 
 export function buildSpec(o: SpecOptions): RuntimeSpec {
   const joins = o.joinNamespaces ?? {};
-  const types: NamespaceType[] = ['pid', 'network', 'ipc', 'uts', 'mount', ...(o.cgroupVersion === '2' ? (['cgroup'] as const) : [])];
+  const types: NamespaceType[] = ['pid', 'network', 'ipc', 'uts', 'mount', ...(o.cgroupns ? (['cgroup'] as const) : [])];
   const namespaces = types.flatMap((type) => {
     const join = joins[type];
     if (join === 'host') return [];
@@ -150,7 +165,7 @@ export function buildSpec(o: SpecOptions): RuntimeSpec {
       cwd: o.cwd || '/',
       capabilities: { bounding: caps, effective: caps, permitted: caps },
       noNewPrivileges: !!o.noNewPrivileges,
-      oomScoreAdj: 0,
+      oomScoreAdj: o.oomScoreAdj ?? 0,
       ...(o.rlimits?.length && { rlimits: o.rlimits }),
     },
     root: { path: o.rootfs, readonly: !!o.readonlyRootfs },
@@ -176,6 +191,7 @@ export function buildSpec(o: SpecOptions): RuntimeSpec {
           : [
               { allow: false, access: 'rwm' },
               ...allowedDevices.map(([major, minor]) => ({ allow: true, type: 'c', major, ...(minor !== undefined && { minor }), access: 'rwm' })),
+              ...(o.deviceRules ?? []),
             ],
         ...o.resources,
       },
@@ -183,7 +199,7 @@ export function buildSpec(o: SpecOptions): RuntimeSpec {
       maskedPaths: privileged ? [] : (o.maskedPaths ?? defaultMaskedPaths),
       readonlyPaths: privileged ? [] : (o.readonlyPaths ?? defaultReadonlyPaths),
       ...(o.seccomp && !privileged && { seccomp: o.seccomp }),
-      ...(o.domainname && { sysctl: { 'kernel.domainname': o.domainname } }),
+      ...((o.domainname || o.sysctl) && { sysctl: { ...o.sysctl, ...(o.domainname && { 'kernel.domainname': o.domainname }) } }),
     },
   };
 }

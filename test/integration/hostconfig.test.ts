@@ -2,7 +2,7 @@
 // capabilities, privileged mode, read-only rootfs, seccomp, no-new-privileges, ulimits, namespace modes, stop
 // signals and timeouts, --init, restart policies and runtime selection — with our CLI and the docker CLI.
 import assert from 'node:assert/strict';
-import { readFile, readlink, writeFile } from 'node:fs/promises';
+import { readFile, readdir, readlink, rmdir, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -185,6 +185,65 @@ describe('host config', () => {
     await ok(['rm', 'usr1', 'stubborn']);
   });
 
+  it('--group-add, --sysctl, --oom-score-adj, --tmpfs and --cgroupns take effect in the process (both CLIs)', async () => {
+    for (const cli of ['docker', 'berth'] as const) {
+      const run = async (args: string[]) => {
+        const r = await d[cli](['run', '--rm', ...args]);
+        assert.equal(r.code, 0, `${cli} run ${args.join(' ')}: ${r.stderr}`);
+        return r.stdout;
+      };
+      assert.equal(await run(['--group-add', '123', '--group-add', 'daemon', 'busybox', 'id']), 'uid=0(root) gid=0(root) groups=0(root),1(daemon),10(wheel),123\n');
+      assert.equal(await run(['--sysctl', 'net.ipv4.ip_forward=1', '--sysctl', 'kernel.shmmax=1000000', 'busybox', 'cat', '/proc/sys/net/ipv4/ip_forward', '/proc/sys/kernel/shmmax']), '1\n1000000\n');
+      assert.equal(await run(['--oom-score-adj', '500', 'busybox', 'cat', '/proc/self/oom_score_adj']), '500\n');
+      // dockerd's tmpfs defaults (noexec, nosuid, nodev), which the user's options override.
+      const mounts = await run(['--tmpfs', '/scratch:size=1m', '--tmpfs', '/fast:exec', 'busybox', 'grep', '-E', ' /(scratch|fast) ', '/proc/mounts']);
+      assert.match(mounts, /^tmpfs \/scratch tmpfs rw,nosuid,nodev,noexec,relatime,size=1024k /m);
+      assert.match(mounts, /^tmpfs \/fast tmpfs rw,nosuid,nodev,relatime /m);
+      assert.match(await run(['--cgroupns', 'private', 'busybox', 'cat', '/proc/self/cgroup']), /^0::\/$/m);
+    }
+    // Exit codes as the docker CLI gives them against dockerd: 125, or 127 when the message says "no such file".
+    const bad: Array<[string[], RegExp, number?]> = [
+      [['--group-add', 'no-such-group'], /Unable to find group no-such-group/],
+      [['--oom-score-adj', '1001'], /Invalid value 1001, range for oom score adj is \[-1000, 1000\]/],
+      [['--tmpfs', 'relative'], /invalid mount path: 'relative' mount path must be absolute/],
+      [['--tmpfs', '/x:bogus'], /invalid tmpfs option "bogus"/],
+      [['--device', '/dev/no-such-device'], /error gathering device information while adding custom device "\/dev\/no-such-device": no such file or directory/, 127],
+      [['--device-read-bps', '/dev/null:1mb'], /\/dev\/null is not a block device/],
+    ];
+    for (const [args, message, code = 125] of bad) {
+      const r = await d.docker(['run', '--rm', ...args, 'busybox', 'true']);
+      assert.equal(r.code, code, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, message);
+    }
+    // The docker CLI checks this one itself; the API refuses it too.
+    const mode = await d.berth(['run', '--rm', '--cgroupns', 'shared', 'busybox', 'true']);
+    assert.equal(mode.code, 125);
+    assert.match(mode.stderr, /invalid cgroup namespace mode: shared/);
+  });
+
+  it('--device, --device-cgroup-rule, --cgroup-parent and per-device limits reach the device cgroup and the kernel', async () => {
+    const parent = `berth-test-parent-${process.pid}`;
+    try {
+      const id = (await ok(['run', '-d', '--name', 'devices', '--cgroup-parent', parent, '--device', '/dev/fuse:/dev/myfuse:r', '--device-cgroup-rule', 'c 42:* rm', '--memory-swappiness', '10', ...(v2 ? [] : ['--device-read-bps', `${await rootBlockDevice()}:1mb`]), 'busybox', 'sleep', '60'])).trim();
+      assert.equal(await containerCgroupDir(d, id), `/${parent}/${id}`);
+      // The device exists under its new name, and may be opened for reading but not for writing (the cgroup says so).
+      const probe = await d.docker(['exec', 'devices', 'sh', '-c', 'ls -l /dev/myfuse; echo x > /dev/myfuse || echo no-write']);
+      assert.match(probe.stdout, /^c\S+ +1 root +root +10, +229 .*\/dev\/myfuse$/m);
+      assert.match(probe.stdout, /^no-write$/m);
+      assert.match(probe.stderr, /Operation not permitted/);
+      if (!v2) {
+        assert.equal(await cgroup(id, ['memory', 'memory.swappiness'], ''), '10');
+        assert.match(await cgroup(id, ['blkio', 'blkio.throttle.read_bps_device'], ''), / 1048576$/);
+        const allowed = await cgroup(id, ['devices', 'devices.list'], '');
+        assert.match(allowed, /^c 10:229 r$/m);
+        assert.match(allowed, /^c 42:\* rm$/m);
+      }
+    } finally {
+      await d.berth(['rm', '-f', 'devices']);
+      for (const ctl of await readdir('/sys/fs/cgroup').catch(() => [] as string[])) await rmdir(join('/sys/fs/cgroup', ctl, parent)).catch(() => {});
+    }
+  });
+
   it('restart policies: on-failure:N, always until stopped, and restart', async () => {
     await ok(['run', '-d', '--name', 'flaky', '--restart', 'on-failure:2', 'busybox', 'sh', '-c', 'echo run; exit 3']);
     for (let i = 0; i < 100 && ((await inspect('flaky')).RestartCount < 2 || (await inspect('flaky')).State.Status !== 'exited'); i++) {
@@ -232,4 +291,11 @@ async function containerCgroupDir(d: Daemon, id: string): Promise<string> {
   const lines = (await readFile(`/proc/${pid}/cgroup`, 'utf8')).split('\n');
   const line = v2 ? lines.find((l) => l.startsWith('0::')) : lines.find((l) => /:memory:/.test(l));
   return line?.split(':').slice(2).join(':') ?? '';
+}
+
+/** The block device holding the root filesystem (for per-device limits). */
+async function rootBlockDevice(): Promise<string> {
+  const line = (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').find((l) => l.split(' ')[4] === '/');
+  const source = line?.split(' - ')[1]?.split(' ')[1] ?? '';
+  return source.startsWith('/dev/') ? source : '/dev/vda';
 }

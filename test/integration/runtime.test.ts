@@ -65,7 +65,7 @@ describe('runtime: conmon + runc on an overlay rootfs', () => {
       gid: 0,
       hostname: id.slice(0, 12),
       cgroupsPath: `/${cgroupParent}/${id}`,
-      cgroupVersion: (await hostFacts()).cgroupVersion,
+      cgroupns: (await hostFacts()).cgroupVersion === '2',
     });
     await writeFile(join(c, 'config.json'), JSON.stringify(spec));
     cleanups.push(async () => {

@@ -279,7 +279,7 @@ describe('seccomp: runc enforces the converted default profile', async () => {
       gid: 0,
       hostname: 'seccomp-test',
       cgroupsPath: `/${tag}/${id}`,
-      cgroupVersion,
+      cgroupns: cgroupVersion === '2',
       capabilities,
     });
     if (seccomp) spec.linux.seccomp = seccomp;

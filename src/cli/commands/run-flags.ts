@@ -20,7 +20,27 @@ export interface ResourceFlags {
   restart?: { Name: string; MaximumRetryCount: number };
 }
 
-export interface RunFlags extends ResourceFlags {
+/** Flags of `run`/`create` only (`update` cannot change them). */
+interface DeviceAndKernelFlags {
+  groupAdd: string[];
+  sysctl: string[];
+  oomScoreAdj?: number;
+  device: string[];
+  deviceCgroupRule: string[];
+  tmpfs: string[];
+  cgroupns?: string;
+  cgroupParent?: string;
+  memorySwappiness?: number;
+  cpuRtPeriod?: number;
+  cpuRtRuntime?: number;
+  blkioWeightDevice: string[];
+  deviceReadBps: string[];
+  deviceWriteBps: string[];
+  deviceReadIops: string[];
+  deviceWriteIops: string[];
+}
+
+export interface RunFlags extends ResourceFlags, DeviceAndKernelFlags {
   name?: string;
   env: string[];
   envFile: string[];
@@ -140,6 +160,22 @@ export const withCreateFlags = (cmd: Command) =>
       .option('--network <network>', 'Connect a container to a network')
       .addOption(new Option('--net <network>').hideHelp())
       .option('--oom-kill-disable', 'Disable OOM Killer')
+      .option('--oom-score-adj <int>', "Tune host's OOM preferences (-1000 to 1000)", int)
+      .option('--group-add <list>', 'Add additional groups to join', collect, [])
+      .option('--sysctl <map>', 'Sysctl options', collect, [])
+      .option('--device <list>', 'Add a host device to the container', collect, [])
+      .option('--device-cgroup-rule <list>', 'Add a rule to the cgroup allowed devices list', collect, [])
+      .option('--tmpfs <list>', 'Mount a tmpfs directory', collect, [])
+      .option('--cgroupns <string>', 'Cgroup namespace to use (host|private)')
+      .option('--cgroup-parent <string>', 'Optional parent cgroup for the container')
+      .option('--memory-swappiness <int>', 'Tune container memory swappiness (0 to 100)', int)
+      .option('--cpu-rt-period <int>', 'Limit CPU real-time period in microseconds', int)
+      .option('--cpu-rt-runtime <int>', 'Limit CPU real-time runtime in microseconds', int)
+      .option('--blkio-weight-device <list>', 'Block IO weight (relative device weight)', collect, [])
+      .option('--device-read-bps <list>', 'Limit read rate (bytes per second) from a device', collect, [])
+      .option('--device-write-bps <list>', 'Limit write rate (bytes per second) to a device', collect, [])
+      .option('--device-read-iops <list>', 'Limit read rate (IO per second) from a device', collect, [])
+      .option('--device-write-iops <list>', 'Limit write rate (IO per second) to a device', collect, [])
       .option('--shm-size <bytes>', 'Size of /dev/shm', bytes)
       .option('--runtime <string>', 'Runtime to use for this container')
       .option('--log-driver <string>', 'Logging driver for the container')
@@ -162,6 +198,65 @@ export function resourcesBody(o: ResourceFlags) {
     ...(o.pidsLimit !== undefined && { PidsLimit: o.pidsLimit }),
     ...(o.blkioWeight !== undefined && { BlkioWeight: o.blkioWeight }),
     ...(o.restart && { RestartPolicy: o.restart }),
+  };
+}
+
+/** As docker's ParseDevice: `host[:container][:rwm]` (a second part that is a mode is the mode). */
+function deviceMapping(v: string): { PathOnHost: string; PathInContainer: string; CgroupPermissions: string } {
+  const parts = v.split(':');
+  const isMode = (m: string) => m.length > 0 && m.length <= 3 && [...m].every((c, i) => 'rwm'.includes(c) && m.indexOf(c) === i);
+  let [host = '', container = host, mode = 'rwm'] = parts;
+  if (parts.length === 2 && isMode(container)) [container, mode] = [host, parts[1] as string];
+  if (parts.length > 3 || !host) throw new CliError(`invalid argument "${v}" for "--device" flag: bad format for path: ${v}`, ExitCode.Usage);
+  if (!isMode(mode)) throw new CliError(`invalid argument "${v}" for "--device" flag: invalid device mode: ${mode}`, ExitCode.Usage);
+  return { PathOnHost: host, PathInContainer: container, CgroupPermissions: mode };
+}
+
+/** `path:value` for the per-device I/O flags; `parse` reads the value (bytes for rates, an integer otherwise). */
+function perDevice<K extends string>(flag: string, list: string[], key: K, parse: (v: string) => number): Array<{ Path: string } & Record<K, number>> {
+  return list.map((v) => {
+    const i = v.lastIndexOf(':');
+    if (i <= 0) throw new CliError(`invalid argument "${v}" for "--${flag}" flag: bad format: ${v}`, ExitCode.Usage);
+    let value: number;
+    try {
+      value = parse(v.slice(i + 1));
+    } catch (e) {
+      throw new CliError(`invalid argument "${v}" for "--${flag}" flag: invalid value: ${(e as Error).message}`, ExitCode.Usage);
+    }
+    return { Path: v.slice(0, i), [key]: value } as { Path: string } & Record<K, number>;
+  });
+}
+
+/** The HostConfig fields of the device, sysctl, tmpfs and cgroup flags (only those given). */
+function devicesAndKernelBody(o: DeviceAndKernelFlags) {
+  const keyValues = (flag: string, list: string[]) =>
+    Object.fromEntries(
+      list.map((kv) => {
+        const i = kv.indexOf('=');
+        if (i <= 0) throw new CliError(`invalid argument "${kv}" for "--${flag}" flag: invalid value`, ExitCode.Usage);
+        return [kv.slice(0, i), kv.slice(i + 1)];
+      }),
+    );
+  const throttles = {
+    BlkioWeightDevice: perDevice('blkio-weight-device', o.blkioWeightDevice, 'Weight', int),
+    BlkioDeviceReadBps: perDevice('device-read-bps', o.deviceReadBps, 'Rate', bytes),
+    BlkioDeviceWriteBps: perDevice('device-write-bps', o.deviceWriteBps, 'Rate', bytes),
+    BlkioDeviceReadIOps: perDevice('device-read-iops', o.deviceReadIops, 'Rate', int),
+    BlkioDeviceWriteIOps: perDevice('device-write-iops', o.deviceWriteIops, 'Rate', int),
+  };
+  return {
+    ...(o.groupAdd.length && { GroupAdd: o.groupAdd }),
+    ...(o.sysctl.length && { Sysctls: keyValues('sysctl', o.sysctl) }),
+    ...(o.oomScoreAdj !== undefined && { OomScoreAdj: o.oomScoreAdj }),
+    ...(o.device.length && { Devices: o.device.map(deviceMapping) }),
+    ...(o.deviceCgroupRule.length && { DeviceCgroupRules: o.deviceCgroupRule }),
+    ...(o.tmpfs.length && { Tmpfs: Object.fromEntries(o.tmpfs.map((t) => (t.includes(':') ? [t.slice(0, t.indexOf(':')), t.slice(t.indexOf(':') + 1)] : [t, '']))) }),
+    ...(o.cgroupns && { CgroupnsMode: o.cgroupns }),
+    ...(o.cgroupParent && { CgroupParent: o.cgroupParent }),
+    ...(o.memorySwappiness !== undefined && o.memorySwappiness !== -1 && { MemorySwappiness: o.memorySwappiness }),
+    ...(o.cpuRtPeriod !== undefined && { CpuRealtimePeriod: o.cpuRtPeriod }),
+    ...(o.cpuRtRuntime !== undefined && { CpuRealtimeRuntime: o.cpuRtRuntime }),
+    ...Object.fromEntries(Object.entries(throttles).filter(([, list]) => list.length)),
   };
 }
 
@@ -231,6 +326,7 @@ export function createBody(image: string, cmd: string[], o: RunFlags) {
       ...((o.network ?? o.net) && { NetworkMode: o.network ?? o.net }),
       ...(o.oomKillDisable && { OomKillDisable: true }),
       ...(o.shmSize !== undefined && { ShmSize: o.shmSize }),
+      ...devicesAndKernelBody(o),
       ...(o.runtime && { Runtime: o.runtime }),
       LogConfig: logConfig(o),
       ...(o.tty && process.stdout.isTTY && { ConsoleSize: [process.stdout.rows, process.stdout.columns] }),

@@ -25,6 +25,27 @@ export interface Resources {
   PidsLimit: number | null;
   BlkioWeight: number;
   OomKillDisable: boolean | null;
+  /** 0–100; null (or -1, from older clients) leaves the kernel's. */
+  MemorySwappiness: number | null;
+  BlkioWeightDevice: Array<{ Path: string; Weight: number }> | null;
+  BlkioDeviceReadBps: ThrottleDevice[] | null;
+  BlkioDeviceWriteBps: ThrottleDevice[] | null;
+  BlkioDeviceReadIOps: ThrottleDevice[] | null;
+  BlkioDeviceWriteIOps: ThrottleDevice[] | null;
+  CpuRealtimePeriod: number;
+  CpuRealtimeRuntime: number;
+}
+
+export interface ThrottleDevice {
+  Path: string;
+  Rate: number;
+}
+
+/** `--device`: a host device node (or a directory of them) to make in the container, with its cgroup access. */
+export interface DeviceMapping {
+  PathOnHost: string;
+  PathInContainer: string;
+  CgroupPermissions: string;
 }
 
 export interface HostConfig extends Resources {
@@ -41,6 +62,18 @@ export interface HostConfig extends Resources {
   NetworkMode: string;
   /** `host` or `private`; set at create from the host's cgroup version when not given. */
   CgroupnsMode?: string;
+  /** The cgroup under which the container's own is made (`--cgroup-parent`), instead of the daemon's. */
+  CgroupParent?: string;
+  /** `--group-add`: more groups for the process, by name (from the container's /etc/group) or number. */
+  GroupAdd?: string[] | null;
+  OomScoreAdj?: number;
+  /** Namespaced kernel parameters (`--sysctl`); the runtime refuses those of namespaces the container shares. */
+  Sysctls?: Record<string, string> | null;
+  /** `--tmpfs`: a tmpfs at each path, with its mount options. */
+  Tmpfs?: Record<string, string> | null;
+  Devices?: DeviceMapping[] | null;
+  /** `--device-cgroup-rule`s, as `c|b|a <major|*>:<minor|*> <rwm>`. */
+  DeviceCgroupRules?: string[] | null;
   /** Instead of the default masked and read-only paths (the docker CLI sends [] for `systempaths=unconfined`). */
   MaskedPaths?: string[] | null;
   ReadonlyPaths?: string[] | null;
@@ -65,6 +98,10 @@ export interface HostLimits {
   blkioWeight: boolean;
   /** Whether the kernel runs x32 binaries; undefined when unknown. */
   x32Abi?: boolean;
+  /** cgroup v1's memory.swappiness, cpu.rt_runtime_us and blkio.throttle.* files. */
+  memorySwappiness: boolean;
+  cpuRealtime: boolean;
+  blkioThrottle: boolean;
 }
 
 export const resourceDefaults: Resources = {
@@ -80,6 +117,14 @@ export const resourceDefaults: Resources = {
   PidsLimit: null,
   BlkioWeight: 0,
   OomKillDisable: null,
+  MemorySwappiness: null,
+  BlkioWeightDevice: null,
+  BlkioDeviceReadBps: null,
+  BlkioDeviceWriteBps: null,
+  BlkioDeviceReadIOps: null,
+  BlkioDeviceWriteIOps: null,
+  CpuRealtimePeriod: 0,
+  CpuRealtimeRuntime: 0,
 };
 
 const defaults: HostConfig = {
@@ -118,6 +163,11 @@ export function normalizeHostConfig(input: Partial<HostConfig> | null | undefine
     if (u.Soft > u.Hard) throw new InvalidArgument(`ulimit soft limit must be less than or equal to hard limit: ${u.Soft} > ${u.Hard}`);
   }
   for (const opt of hc.SecurityOpt ?? []) parseSecurityOpt(opt);
+  const oomScoreAdj = hc.OomScoreAdj ?? 0;
+  if (oomScoreAdj < -1000 || oomScoreAdj > 1000) throw new InvalidArgument(`Invalid value ${oomScoreAdj}, range for oom score adj is [-1000, 1000]`);
+  for (const [path, options] of Object.entries(hc.Tmpfs ?? {})) tmpfsMount(path, options);
+  for (const rule of hc.DeviceCgroupRules ?? []) deviceCgroupRule(rule);
+  if (hc.CgroupParent && hc.CgroupParent.split('/').includes('..')) throw new InvalidArgument(`invalid cgroup parent: ${hc.CgroupParent}`);
   const warnings = validateResources(hc, host, true);
   return { hostConfig: hc, warnings };
 }
@@ -165,7 +215,84 @@ export function validateResources(r: Resources, host: HostLimits, creating: bool
     r.BlkioWeight = 0;
   }
   if (r.PidsLimit !== null && r.PidsLimit <= 0) r.PidsLimit = 0; // 0 and -1 both mean unlimited
+  if (r.MemorySwappiness === -1) r.MemorySwappiness = null;
+  if (r.MemorySwappiness !== null && r.MemorySwappiness !== undefined) {
+    if (!host.memorySwappiness) {
+      warnings.push('Your kernel does not support memory swappiness capabilities or the cgroup is not mounted. Memory swappiness discarded.');
+      r.MemorySwappiness = null;
+    } else if (r.MemorySwappiness < 0 || r.MemorySwappiness > 100) {
+      throw new InvalidArgument(`Invalid value: ${r.MemorySwappiness}, valid memory swappiness range is 0-100`);
+    }
+  }
+  if (r.CpuRealtimePeriod > 0 && !host.cpuRealtime) {
+    warnings.push('Your kernel does not support cgroup cpu real-time period. Period discarded.');
+    r.CpuRealtimePeriod = 0;
+  }
+  if (r.CpuRealtimeRuntime > 0 && !host.cpuRealtime) {
+    warnings.push('Your kernel does not support cgroup cpu real-time runtime. Runtime discarded.');
+    r.CpuRealtimeRuntime = 0;
+  }
+  if (r.CpuRealtimePeriod && r.CpuRealtimeRuntime && r.CpuRealtimeRuntime > r.CpuRealtimePeriod) {
+    throw new InvalidArgument('cpu real-time runtime cannot be higher than cpu real-time period');
+  }
+  if (r.BlkioWeightDevice?.length && !host.blkioWeight) {
+    warnings.push('Your kernel does not support Block I/O weight_device or the cgroup is not mounted. Weight-device discarded.');
+    r.BlkioWeightDevice = null;
+  }
+  const throttles = [
+    ['BlkioDeviceReadBps', 'read_bps_device'],
+    ['BlkioDeviceWriteBps', 'write_bps_device'],
+    ['BlkioDeviceReadIOps', 'read_iops_device'],
+    ['BlkioDeviceWriteIOps', 'write_iops_device'],
+  ] as const;
+  for (const [key, name] of throttles) {
+    if (r[key]?.length && !host.blkioThrottle) {
+      warnings.push(`Your kernel does not support BPS Block I/O ${name.startsWith('read') ? 'read' : 'write'} limit or the cgroup is not mounted. Block I/O BPS ${name} limit discarded.`);
+      r[key] = null;
+    }
+  }
   return warnings;
+}
+
+/** A `--tmpfs` mount's options, as dockerd gives them: noexec, nosuid, nodev and rprivate unless the user's say otherwise. */
+export function tmpfsMount(path: string, data: string): { destination: string; options: string[] } {
+  if (!path.startsWith('/')) throw new InvalidArgument(`invalid mount path: '${path}' mount path must be absolute`);
+  if (path.replace(/\/+$/, '') === '') throw new InvalidArgument("invalid specification: destination can't be '/'");
+  return { destination: path, options: mergeTmpfsOptions(['noexec', 'nosuid', 'nodev', 'rprivate', ...(data ? data.split(',') : [])]) };
+}
+
+/** Mount flags and which of them a later option replaces (the opposite, or another propagation mode). */
+const flagGroups: Record<string, string> = {
+  ro: 'ro', rw: 'ro', suid: 'nosuid', nosuid: 'nosuid', dev: 'nodev', nodev: 'nodev', exec: 'noexec', noexec: 'noexec',
+  sync: 'sync', async: 'sync', dirsync: 'dirsync', remount: 'remount', mand: 'mand', nomand: 'mand', atime: 'noatime',
+  noatime: 'noatime', diratime: 'nodiratime', nodiratime: 'nodiratime', relatime: 'relatime', norelatime: 'relatime',
+  strictatime: 'strictatime', nostrictatime: 'strictatime',
+  bind: 'propagation', rbind: 'propagation', unbindable: 'propagation', runbindable: 'propagation', private: 'propagation',
+  rprivate: 'propagation', shared: 'propagation', rshared: 'propagation', slave: 'propagation', rslave: 'propagation',
+};
+const tmpfsData = ['size', 'mode', 'uid', 'gid', 'nr_inodes', 'nr_blocks', 'mpol'];
+
+/** moby/sys/mount's MergeTmpfsOptions: the last of conflicting options wins, in the order given. */
+function mergeTmpfsOptions(options: string[]): string[] {
+  const seen = new Set<string>();
+  const out: string[] = [];
+  for (const option of [...options].reverse()) {
+    if (option === 'defaults') continue;
+    const key = flagGroups[option] ?? option.split('=', 1)[0] ?? '';
+    if (!flagGroups[option] && (!option.includes('=') || !tmpfsData.includes(key))) throw new InvalidArgument(`invalid tmpfs option "${key}"`);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.unshift(option);
+  }
+  return out;
+}
+
+/** A `--device-cgroup-rule` in the runtime spec's terms (a `*` leaves the number out: any). */
+export function deviceCgroupRule(rule: string): { allow: true; type: string; major?: number; minor?: number; access: string } {
+  const m = /^([acb]) ([0-9]+|\*):([0-9]+|\*) ([rwm]{1,3})$/.exec(rule);
+  if (!m) throw new InvalidArgument(`invalid device cgroup rule format: '${rule}'`);
+  const [, type = 'a', major = '*', minor = '*', access = ''] = m;
+  return { allow: true, type, ...(major !== '*' && { major: Number(major) }), ...(minor !== '*' && { minor: Number(minor) }), access };
 }
 
 function validateRestartPolicy(hc: HostConfig): void {
@@ -190,6 +317,7 @@ function validateModes(hc: HostConfig): void {
   check('PID', hc.PidMode, ['host']);
   check('IPC', hc.IpcMode, ['private', 'shareable', 'host', 'none']);
   check('UTS', hc.UTSMode, ['host']);
+  if (hc.CgroupnsMode && !['host', 'private'].includes(hc.CgroupnsMode)) throw new InvalidArgument(`invalid cgroup namespace mode: ${hc.CgroupnsMode}`);
   if (hc.UTSMode.startsWith('container:')) throw new InvalidArgument(`invalid UTS mode: ${hc.UTSMode}`);
   // Bridges arrive with the networking issue: "bridge" is an isolated namespace (loopback only) until then.
   if (!['bridge', 'none', 'host'].includes(hc.NetworkMode) && !hc.NetworkMode.startsWith('container:')) {

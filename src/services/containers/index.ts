@@ -348,7 +348,7 @@ export class ContainerService {
   async top(idOrName: string, psArgs = '-ef'): Promise<{ Titles: string[]; Processes: string[][] }> {
     const c = this.resolve(idOrName);
     if (!isUp(c.state.status)) throw new Conflict(`Container ${c.id} is not running`);
-    const pids = await cgroupPids(`/${this.d.cgroupParent}/${c.id}`, this.d.cgroupVersion);
+    const pids = await cgroupPids(this.cgroupPath(c), this.d.cgroupVersion);
     // Passed to ps as they are (no shell), as dockerd does; only renaming the PID column is refused, since the
     // processes are picked by it.
     for (const m of psArgs.matchAll(/\s+(\S*)=\s*(PID\S*)/g)) {
@@ -576,8 +576,7 @@ export class ContainerService {
       const spec = await containerSpec(c, {
         rootfs,
         etc,
-        cgroupsPath: this.cgroupPath(c.id),
-        cgroupVersion: this.d.cgroupVersion,
+        cgroupsPath: this.cgroupPath(c),
         ...(this.d.host.x32Abi !== undefined && { x32Abi: this.d.host.x32Abi }),
         defaultSeccomp: this.d.defaultSeccomp,
         ...(this.d.initPath && { initPath: this.d.initPath }),
@@ -650,8 +649,10 @@ export class ContainerService {
     return owner ? etcFiles(this.dataDir(owner)) : undefined;
   }
 
-  private cgroupPath(id: string): string {
-    return `/${this.d.cgroupParent}/${id}`;
+  /** Under `--cgroup-parent` if given, else the daemon's; from the hierarchy's root, as dockerd's cgroupfs driver. */
+  private cgroupPath(c: ContainerRecord): string {
+    const parent = (c.hostConfig.CgroupParent || this.d.cgroupParent).replace(/^\/+|\/+$/g, '');
+    return `/${parent}/${c.id}`;
   }
 
   /** The namespace of another running container, for `--pid/--ipc/--network container:<name>`. */
@@ -713,7 +714,7 @@ export class ContainerService {
     if (!c || !isUp(c.state.status)) return;
     const release = () => Promise.all([this.runtimeOf(c).delete(id, true).catch(() => {}), unmount(join(this.dataDir(id), 'merged')).catch(() => {})]);
     const processesGone = !o.monitorLost && !c.hostConfig.PidMode;
-    const [oom] = await Promise.all([oomKilled(this.cgroupPath(id), this.d.cgroupVersion), this.drainLogs(c)]);
+    const [oom] = await Promise.all([oomKilled(this.cgroupPath(c), this.d.cgroupVersion), this.drainLogs(c)]);
     if (!processesGone) await release();
     const ranMs = Date.now() - Date.parse(c.state.startedAt);
     await this.setExited(c, code, '', oom);
@@ -902,7 +903,7 @@ export class ContainerService {
   private async killNow(c: ContainerRecord): Promise<void> {
     const pid = c.state.pid;
     let sent = false;
-    if (!c.hostConfig.PidMode && pid > 0 && (await pidInCgroup(pid, this.cgroupPath(c.id)))) {
+    if (!c.hostConfig.PidMode && pid > 0 && (await pidInCgroup(pid, this.cgroupPath(c)))) {
       try {
         process.kill(pid, 'SIGKILL');
         sent = true;
@@ -1103,7 +1104,7 @@ export class ContainerService {
 
   /** Where a container's cgroup is and which hierarchy it is on (for stats). */
   cgroupOf(c: ContainerRecord): { path: string; version: '1' | '2' } {
-    return { path: this.cgroupPath(c.id), version: this.d.cgroupVersion };
+    return { path: this.cgroupPath(c), version: this.d.cgroupVersion };
   }
 }
 

@@ -1,9 +1,11 @@
 // From a container's record to its OCI runtime spec: user lookup in the image, capabilities, seccomp, devices,
 // namespaces, limits and the init binary — the policy half of `buildSpec`.
 import { InvalidArgument } from '../../errors/index.js';
-import { hostDevices } from '../../kernel/devices.js';
+import { realpath } from 'node:fs/promises';
+import { type HostDevice, blockDevice, devicesAt, hostDevices } from '../../kernel/devices.js';
 import { ScopedRoot } from '../../kernel/scoped.js';
 import {
+  type DeviceRule,
   type LinuxResources,
   type NamespaceType,
   type RuntimeSpec,
@@ -15,7 +17,7 @@ import {
 } from '../../runtime/index.js';
 import type { ContainerRecord } from './index.js';
 import { type EtcFiles, etcMounts } from './etc.js';
-import { type HostConfig, type Resources, securityOptions } from './hostconfig.js';
+import { type HostConfig, type Resources, deviceCgroupRule, securityOptions, tmpfsMount } from './hostconfig.js';
 
 /** Where docker mounts its init (tini) in a container started with --init. */
 const initDestination = '/sbin/docker-init';
@@ -25,7 +27,6 @@ export interface SpecContext {
   /** The files bind-mounted on /etc/hostname, /etc/hosts and /etc/resolv.conf. */
   etc: EtcFiles;
   cgroupsPath: string;
-  cgroupVersion: '1' | '2';
   /** Whether the kernel runs x32 binaries (see seccompForContainer); undefined when unknown. */
   x32Abi?: boolean;
   /** Daemon's default seccomp profile (Docker format), if the host has one. */
@@ -38,7 +39,7 @@ export interface SpecContext {
 
 export async function containerSpec(c: ContainerRecord, x: SpecContext): Promise<RuntimeSpec> {
   const hc = c.hostConfig;
-  const { uid, gid, additionalGids } = await resolveUser(x.rootfs, c.config.User);
+  const { uid, gid, additionalGids } = await resolveUser(x.rootfs, c.config.User, hc.GroupAdd ?? []);
   const capabilities = containerCapabilities({ add: hc.CapAdd, drop: hc.CapDrop, privileged: hc.Privileged });
   const security = securityOptions(hc);
   const seccompProfile = security.seccomp === 'unconfined' ? undefined : security.seccomp ? parseSeccompProfile(security.seccomp) : await x.defaultSeccomp();
@@ -50,6 +51,8 @@ export async function containerSpec(c: ContainerRecord, x: SpecContext): Promise
   }
   let args = [c.path, ...c.args];
   const mounts = etcMounts(x.etc, hc.ReadonlyRootfs);
+  for (const [path, data] of Object.entries(hc.Tmpfs ?? {})) mounts.push({ ...tmpfsMount(path, data), type: 'tmpfs', source: 'tmpfs' });
+  const devices = await userDevices(hc);
   if (hc.Init) {
     if (!x.initPath) throw new InvalidArgument('--init: no init binary (tini) is installed on this host');
     mounts.push({ destination: initDestination, type: 'bind', source: x.initPath, options: ['bind', 'ro'] });
@@ -65,7 +68,7 @@ export async function containerSpec(c: ContainerRecord, x: SpecContext): Promise
     additionalGids,
     ...(hc.UTSMode !== 'host' && { hostname: c.config.Hostname, domainname: c.config.Domainname ?? '' }),
     cgroupsPath: x.cgroupsPath,
-    cgroupVersion: x.cgroupVersion,
+    cgroupns: hc.CgroupnsMode === 'private',
     terminal: c.config.Tty,
     ...(hc.ConsoleSize && { consoleSize: hc.ConsoleSize }),
     readonlyRootfs: hc.ReadonlyRootfs,
@@ -73,14 +76,42 @@ export async function containerSpec(c: ContainerRecord, x: SpecContext): Promise
     capabilities,
     privileged: hc.Privileged,
     ...systemPaths(hc, security.unconfinedSystemPaths),
-    ...(hc.Privileged && { devices: await hostDevices() }),
+    devices: [...(hc.Privileged ? await hostDevices() : []), ...devices.nodes],
+    deviceRules: devices.rules,
+    oomScoreAdj: hc.OomScoreAdj ?? 0,
+    ...(hc.Sysctls && { sysctl: hc.Sysctls }),
     noNewPrivileges: !!security.noNewPrivileges,
     ...(seccompProfile && { seccomp: seccompForContainer(seccompProfile, { capabilities, withoutArches: x.x32Abi === false ? ['SCMP_ARCH_X32'] : [] }) }),
     rlimits: (hc.Ulimits ?? []).map((u) => ({ type: `RLIMIT_${u.Name.toUpperCase()}`, soft: u.Soft, hard: u.Hard })),
-    resources: ociResources(hc),
+    resources: await withBlockIODevices(ociResources(hc), hc),
     shmSize: hc.ShmSize,
     mounts,
   });
+}
+
+/**
+ * `--device`s (each a node, or a directory of them, as moby's DevicesFromPath) at their paths in the container, and
+ * the cgroup rules letting the container use them, then the `--device-cgroup-rule`s. A privileged container may use
+ * every device already.
+ */
+async function userDevices(hc: HostConfig): Promise<{ nodes: HostDevice[]; rules: DeviceRule[] }> {
+  const nodes: HostDevice[] = [];
+  const rules: DeviceRule[] = [];
+  for (const m of hc.Devices ?? []) {
+    if (hc.Privileged && m.PathOnHost === m.PathInContainer) continue;
+    const failed = (why: string) => new InvalidArgument(`error gathering device information while adding custom device "${m.PathOnHost}": ${why}`);
+    const base = await realpath(m.PathOnHost).catch((e: NodeJS.ErrnoException) => {
+      throw failed(e.code === 'ENOENT' ? 'no such file or directory' : e.message);
+    });
+    const found = await devicesAt(base);
+    if (found.length === 0) throw failed('not a device node');
+    for (const d of found) {
+      nodes.push({ ...d, path: (m.PathInContainer || m.PathOnHost) + d.path.slice(base.length) });
+      if (!hc.Privileged) rules.push({ allow: true, type: d.type, major: d.major, minor: d.minor, access: m.CgroupPermissions || 'rwm' });
+    }
+  }
+  if (!hc.Privileged) for (const rule of hc.DeviceCgroupRules ?? []) rules.push(deviceCgroupRule(rule));
+  return { nodes, rules };
 }
 
 /** The masked and read-only paths a client asked for, if any (else the runtime's defaults apply). */
@@ -95,6 +126,7 @@ export function ociResources(r: Resources): Omit<LinuxResources, 'devices'> {
   const cpuQuota = r.NanoCpus ? Math.round((r.NanoCpus * 100_000) / 1e9) : r.CpuQuota;
   const memory = {
     ...(r.Memory > 0 && { limit: r.Memory }),
+    ...(typeof r.MemorySwappiness === 'number' && r.MemorySwappiness >= 0 && { swappiness: r.MemorySwappiness }),
     ...(r.MemoryReservation > 0 && { reservation: r.MemoryReservation }),
     ...(r.MemorySwap !== 0 && { swap: r.MemorySwap }),
     ...(r.OomKillDisable && { disableOOMKiller: true }),
@@ -103,6 +135,8 @@ export function ociResources(r: Resources): Omit<LinuxResources, 'devices'> {
     ...(r.CpuShares > 0 && { shares: r.CpuShares }),
     ...(cpuPeriod > 0 && { period: cpuPeriod }),
     ...(cpuQuota !== 0 && { quota: cpuQuota }),
+    ...(r.CpuRealtimeRuntime && { realtimeRuntime: r.CpuRealtimeRuntime }),
+    ...(r.CpuRealtimePeriod && { realtimePeriod: r.CpuRealtimePeriod }),
     ...(r.CpusetCpus && { cpus: r.CpusetCpus }),
     ...(r.CpusetMems && { mems: r.CpusetMems }),
   };
@@ -114,6 +148,24 @@ export function ociResources(r: Resources): Omit<LinuxResources, 'devices'> {
   };
 }
 
+/**
+ * The per-device I/O weights and throttles, by the devices' numbers (dockerd's getBlkioWeightDevices and
+ * getBlkioThrottleDevices: each path must be a block device).
+ */
+async function withBlockIODevices(resources: Omit<LinuxResources, 'devices'>, r: Resources): Promise<Omit<LinuxResources, 'devices'>> {
+  const numbered = async (field: string, list: Array<{ Path: string; Weight?: number; Rate?: number }> | null | undefined) =>
+    list?.length ? { [field]: await Promise.all(list.map(async ({ Path, Weight, Rate }) => ({ ...(await blockDevice(Path)), ...(Weight !== undefined ? { weight: Weight } : { rate: Rate }) }))) } : {};
+  const blockIO = {
+    ...resources.blockIO,
+    ...(await numbered('weightDevice', r.BlkioWeightDevice)),
+    ...(await numbered('throttleReadBpsDevice', r.BlkioDeviceReadBps)),
+    ...(await numbered('throttleWriteBpsDevice', r.BlkioDeviceWriteBps)),
+    ...(await numbered('throttleReadIOPSDevice', r.BlkioDeviceReadIOps)),
+    ...(await numbered('throttleWriteIOPSDevice', r.BlkioDeviceWriteIOps)),
+  };
+  return Object.keys(blockIO).length ? { ...resources, blockIO } : resources;
+}
+
 /** Numeric user and groups of a container's process. */
 export interface ProcessUser {
   uid: number;
@@ -123,8 +175,8 @@ export interface ProcessUser {
 }
 
 /** `user[:group]` resolved in the container's rootfs (see lookupUser). */
-export function resolveUser(rootfs: string, user: string): Promise<ProcessUser> {
-  return ScopedRoot.with(rootfs, (r) => lookupUser(r, user || '0'));
+export function resolveUser(rootfs: string, user: string, groupAdd: string[] = []): Promise<ProcessUser> {
+  return ScopedRoot.with(rootfs, (r) => lookupUser(r, user || '0', groupAdd));
 }
 
 const maxId = 2147483647;
@@ -135,7 +187,7 @@ const maxId = 2147483647;
  * without a passwd entry gets GID 0; a user found in passwd also gets the groups listing it as a member, unless a
  * group is given.
  */
-export async function lookupUser(r: ScopedRoot, user: string): Promise<ProcessUser> {
+export async function lookupUser(r: ScopedRoot, user: string, groupAdd: string[] = []): Promise<ProcessUser> {
   const [u = '', g] = user.split(':');
   const table = async (file: string) =>
     ((await r.readFile(`/etc/${file}`))?.toString('utf8') ?? '')
@@ -147,7 +199,7 @@ export async function lookupUser(r: ScopedRoot, user: string): Promise<ProcessUs
   if (!entry && !/^\d+$/.test(u)) throw new InvalidArgument(`unable to find user ${u}: no matching entries in passwd file`);
   const uid = Number(entry?.[2] ?? u);
   let gid = Number(entry?.[3] ?? 0);
-  const groups = g !== undefined || entry ? await table('group') : [];
+  const groups = g !== undefined || entry || groupAdd.length ? await table('group') : [];
   let supplementary: number[] = [];
   if (g) {
     if (/^\d+$/.test(g)) gid = Number(g);
@@ -159,8 +211,14 @@ export async function lookupUser(r: ScopedRoot, user: string): Promise<ProcessUs
   } else if (entry) {
     supplementary = groups.filter((f) => (f[3] ?? '').split(',').includes(entry[0] ?? '')).map((f) => Number(f[2]));
   }
-  if (uid > maxId || gid > maxId) throw new InvalidArgument(`uids and gids must be in range 0-${maxId}`);
-  return { uid, gid, additionalGids: [gid, ...supplementary] };
+  // `--group-add`: a number as is, a name from the container's /etc/group (moby/sys/user's GetAdditionalGroups).
+  for (const added of groupAdd) {
+    const group = groups.find((f) => f[0] === added);
+    if (!group && !/^\d+$/.test(added)) throw new InvalidArgument(`Unable to find group ${added}: no matching entries in group file`);
+    supplementary.push(Number(group?.[2] ?? added));
+  }
+  if (uid > maxId || gid > maxId || supplementary.some((id) => id > maxId)) throw new InvalidArgument(`uids and gids must be in range 0-${maxId}`);
+  return { uid, gid, additionalGids: [...new Set([gid, ...supplementary])] };
 }
 
 /** The PATH dockerd gives a Linux container whose config has none. */
