@@ -54,6 +54,7 @@ export interface RuntimeSpec {
   };
   root: { path: string; readonly: boolean };
   hostname?: string;
+  annotations?: Record<string, string>;
   mounts: SpecMount[];
   linux: {
     namespaces: Array<{ type: string; path?: string }>;
@@ -134,6 +135,7 @@ export interface SpecOptions {
   deviceRules?: DeviceRule[];
   oomScoreAdj?: number;
   sysctl?: Record<string, string>;
+  annotations?: Record<string, string>;
   noNewPrivileges?: boolean;
   seccomp?: LinuxSeccomp;
   rlimits?: Array<{ type: string; hard: number; soft: number }>;
@@ -170,6 +172,7 @@ export function buildSpec(o: SpecOptions): RuntimeSpec {
     },
     root: { path: o.rootfs, readonly: !!o.readonlyRootfs },
     ...(o.hostname !== undefined && { hostname: o.hostname }),
+    ...(o.annotations && { annotations: o.annotations }),
     mounts: [
       { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
       { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },

@@ -397,8 +397,10 @@ describe('containers', () => {
   it('ps -s and inspect --size count what the container wrote; inspect lists exec sessions', async () => {
     assert.equal((await d.berth(['run', '-d', '--name', 'sized', 'busybox', 'sh', '-c', 'head -c 5000 /dev/zero > /f; sleep 60'])).code, 0);
     for (let i = 0; i < 50 && (await d.berth(['exec', 'sized', 'test', '-s', '/f'])).code !== 0; i++) await new Promise((r) => setTimeout(r, 50));
-    const ours = await d.berth(['ps', '-s', '--filter', 'name=sized']);
-    const theirs = await d.docker(['ps', '-s', '--filter', 'name=sized']);
+    // Without the times ("Up 1 second"), which may tick between the two commands.
+    const table = ['ps', '-s', '--filter', 'name=sized', '--format', 'table {{.ID}}\t{{.Image}}\t{{.Names}}\t{{.Size}}'];
+    const ours = await d.berth(table);
+    const theirs = await d.docker(table);
     assert.match(ours.stdout, /SIZE\n.*5kB \(virtual \d/);
     assert.equal(ours.stdout, theirs.stdout);
     const [rw, execs] = (await d.docker(['inspect', '-s', '--format', '{{.SizeRw}} {{len .ExecIDs}}', 'sized'])).stdout.trim().split(' ');

@@ -244,6 +244,37 @@ describe('host config', () => {
     }
   });
 
+  it('--add-host, --dns*, --mount type=tmpfs and --annotation take effect; volumes, ports and links are refused, not ignored', async () => {
+    const hosts = await d.docker(['run', '--rm', '--add-host', 'db:10.1.2.3', '--add-host', 'v6=::1', '--dns', '9.9.9.9', '--dns-search', 'example.com', '--dns-option', 'ndots:2', 'busybox', 'sh', '-c', 'tail -2 /etc/hosts; cat /etc/resolv.conf']);
+    assert.equal(hosts.code, 0, hosts.stderr);
+    assert.equal(hosts.stdout, '10.1.2.3\tdb\n::1\tv6\nsearch example.com\nnameserver 9.9.9.9\noptions ndots:2\n');
+    const mounted = await d.berth(['run', '--rm', '--mount', 'type=tmpfs,target=/m,tmpfs-size=1m', 'busybox', 'grep', ' /m ', '/proc/mounts']);
+    assert.equal(mounted.stdout, 'tmpfs /m tmpfs rw,nosuid,nodev,noexec,relatime,size=1024k 0 0\n', mounted.stderr);
+    const id = (await ok(['create', '--annotation', 'org.example.team=blue', 'busybox', 'true'])).trim();
+    await ok(['start', id]);
+    const bundle = JSON.parse(await readFile(join(d.dir, 'run', 'containers', id, 'config.json'), 'utf8')) as { annotations?: Record<string, string> };
+    assert.deepEqual(bundle.annotations, { 'org.example.team': 'blue' });
+    await ok(['rm', '-f', id]);
+
+    const before = (await ok(['ps', '-aq'])).trim();
+    const refused: Array<[string[], RegExp]> = [
+      [['-v', '/tmp:/host'], /bind mounts and volumes .* are not supported by berthd yet/],
+      [['--mount', 'type=volume,target=/data'], /bind mounts and volumes .* are not supported by berthd yet/],
+      [['-p', '8080:80'], /publishing ports \(-p, -P\) needs bridge networking/],
+      [['--link', 'other'], /links \(--link\) need bridge networking/],
+      [['--storage-opt', 'size=1G'], /--storage-opt is supported only for overlay over xfs/],
+      [['--add-host', 'gw:host-gateway'], /host-gateway needs bridge networking/],
+    ];
+    for (const [args, message] of refused) {
+      const r = await d.docker(['run', '--rm', ...args, 'busybox', 'true']);
+      assert.equal(r.code, 125, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, message);
+    }
+    assert.equal((await ok(['ps', '-aq'])).trim(), before, 'nothing was created');
+    // Without a network there is nothing to publish on: dockerd ignores the ports, and so does berthd.
+    assert.equal((await d.docker(['run', '--rm', '--network', 'none', '-p', '8080:80', 'busybox', 'true'])).code, 0);
+  });
+
   it('restart policies: on-failure:N, always until stopped, and restart', async () => {
     await ok(['run', '-d', '--name', 'flaky', '--restart', 'on-failure:2', 'busybox', 'sh', '-c', 'echo run; exit 3']);
     for (let i = 0; i < 100 && ((await inspect('flaky')).RestartCount < 2 || (await inspect('flaky')).State.Status !== 'exited'); i++) {

@@ -38,6 +38,15 @@ interface DeviceAndKernelFlags {
   deviceWriteBps: string[];
   deviceReadIops: string[];
   deviceWriteIops: string[];
+  addHost: string[];
+  dns: string[];
+  dnsSearch: string[];
+  dnsOption: string[];
+  annotation: string[];
+  mount: string[];
+  volume: string[];
+  publish: string[];
+  publishAll?: boolean;
 }
 
 export interface RunFlags extends ResourceFlags, DeviceAndKernelFlags {
@@ -176,6 +185,15 @@ export const withCreateFlags = (cmd: Command) =>
       .option('--device-write-bps <list>', 'Limit write rate (bytes per second) to a device', collect, [])
       .option('--device-read-iops <list>', 'Limit read rate (IO per second) from a device', collect, [])
       .option('--device-write-iops <list>', 'Limit write rate (IO per second) to a device', collect, [])
+      .option('--add-host <list>', 'Add a custom host-to-IP mapping (host:ip)', collect, [])
+      .option('--dns <list>', 'Set custom DNS servers', collect, [])
+      .option('--dns-search <list>', 'Set custom DNS search domains', collect, [])
+      .option('--dns-option <list>', 'Set DNS options', collect, [])
+      .option('--annotation <map>', 'Add an annotation to the container (passed through to the OCI runtime)', collect, [])
+      .option('--mount <mount>', 'Attach a filesystem mount to the container', collect, [])
+      .option('-v, --volume <list>', 'Bind mount a volume', collect, [])
+      .option('-p, --publish <list>', "Publish a container's port(s) to the host", collect, [])
+      .option('-P, --publish-all', 'Publish all exposed ports to random ports')
       .option('--shm-size <bytes>', 'Size of /dev/shm', bytes)
       .option('--runtime <string>', 'Runtime to use for this container')
       .option('--log-driver <string>', 'Logging driver for the container')
@@ -227,6 +245,36 @@ function perDevice<K extends string>(flag: string, list: string[], key: K, parse
   });
 }
 
+/** `--mount type=…,target=…[,…]` as an Engine API Mount (docker's CSV form; tmpfs-size is in bytes or with a unit). */
+function mountRequest(v: string) {
+  const kv = Object.fromEntries(v.split(',').map((p) => (p.includes('=') ? [p.slice(0, p.indexOf('=')), p.slice(p.indexOf('=') + 1)] : [p, 'true'])));
+  const target = kv['target'] ?? kv['destination'] ?? kv['dst'];
+  if (!target) throw new CliError(`invalid argument "${v}" for "--mount" flag: target is required`, ExitCode.Usage);
+  const type = kv['type'] ?? 'volume';
+  const size = kv['tmpfs-size'];
+  const mode = kv['tmpfs-mode'];
+  return {
+    Type: type,
+    Target: target,
+    ...(kv['source'] ?? kv['src'] ? { Source: kv['source'] ?? kv['src'] } : {}),
+    ...((kv['readonly'] ?? kv['ro']) === 'true' && { ReadOnly: true }),
+    ...(type === 'tmpfs' && (size || mode) && { TmpfsOptions: { ...(size && { SizeBytes: bytes(size) }), ...(mode && { Mode: parseInt(mode, 8) }) } }),
+  };
+}
+
+/** `-p [ip:][hostPort:]containerPort[/proto]` as PortBindings (berthd refuses them until it has bridge networking). */
+function portBindings(list: string[]) {
+  const out: Record<string, Array<{ HostIp: string; HostPort: string }>> = {};
+  for (const v of list) {
+    const [spec = '', proto = 'tcp'] = v.split('/');
+    const parts = spec.split(':');
+    const port = parts.pop() ?? '';
+    const hostPort = parts.pop() ?? '';
+    (out[`${port}/${proto}`] ??= []).push({ HostIp: parts.join(':'), HostPort: hostPort });
+  }
+  return out;
+}
+
 /** The HostConfig fields of the device, sysctl, tmpfs and cgroup flags (only those given). */
 function devicesAndKernelBody(o: DeviceAndKernelFlags) {
   const keyValues = (flag: string, list: string[]) =>
@@ -257,6 +305,15 @@ function devicesAndKernelBody(o: DeviceAndKernelFlags) {
     ...(o.cpuRtPeriod !== undefined && { CpuRealtimePeriod: o.cpuRtPeriod }),
     ...(o.cpuRtRuntime !== undefined && { CpuRealtimeRuntime: o.cpuRtRuntime }),
     ...Object.fromEntries(Object.entries(throttles).filter(([, list]) => list.length)),
+    ...(o.addHost.length && { ExtraHosts: o.addHost.map((h) => h.replace('=', ':')) }),
+    ...(o.dns.length && { Dns: o.dns }),
+    ...(o.dnsSearch.length && { DnsSearch: o.dnsSearch }),
+    ...(o.dnsOption.length && { DnsOptions: o.dnsOption }),
+    ...(o.annotation.length && { Annotations: keyValues('annotation', o.annotation) }),
+    ...(o.mount.length && { Mounts: o.mount.map(mountRequest) }),
+    ...(o.volume.length && { Binds: o.volume }),
+    ...(o.publish.length && { PortBindings: portBindings(o.publish) }),
+    ...(o.publishAll && { PublishAllPorts: true }),
   };
 }
 

@@ -79,6 +79,10 @@ async function imageEtcIsDirectory(layers: string[]): Promise<boolean> {
 export interface EtcOptions {
   hostname: string;
   networkMode: string;
+  /** `--add-host` lines for /etc/hosts. */
+  extraHosts?: string[];
+  /** `--dns`, `--dns-search`, `--dns-option`: each replaces the host's kind in /etc/resolv.conf. */
+  dns?: { nameservers: string[]; search: string[]; options: string[] };
 }
 
 /** Writes the container's hostname, hosts and resolv.conf files as dockerd would for its network mode. */
@@ -86,10 +90,11 @@ export async function writeEtcFiles(containerDir: string, o: EtcOptions): Promis
   const files = etcFiles(containerDir);
   const host = o.networkMode === 'host';
   const hosts = host ? readFile('/etc/hosts', 'utf8').catch(() => defaultHosts) : defaultHosts;
+  const extra = (o.extraHosts ?? []).map((l) => `${l}\n`).join('');
   await Promise.all([
     writeFile(files.hostname, `${host ? hostHostname() : o.hostname}\n`),
-    writeFile(files.hosts, await hosts),
-    writeFile(files.resolvConf, await resolvConf(host)),
+    writeFile(files.hosts, (await hosts) + extra),
+    writeFile(files.resolvConf, await resolvConf(host, o.dns)),
   ]);
   return files;
 }
@@ -105,17 +110,19 @@ const defaultHosts = [
 
 /**
  * The host's resolv.conf as dockerd adapts it: on a private network the host's loopback nameservers (unreachable
- * from the container) are dropped, and Google's public ones are used if none is left. (`--dns` options come with
- * networking.)
+ * from the container) are dropped, and Google's public ones are used if none is left. `--dns`, `--dns-search` and
+ * `--dns-option` each replace the host's lines of their kind (`.` as the search domain means none).
  */
-async function resolvConf(hostNetwork: boolean): Promise<string> {
+async function resolvConf(hostNetwork: boolean, dns: EtcOptions['dns']): Promise<string> {
   const lines = (await readFile('/etc/resolv.conf', 'utf8').catch(() => '')).split('\n');
   const field = (l: string) => l.trim().split(/\s+/)[0] ?? '';
   let nameservers = lines.filter((l) => field(l) === 'nameserver').map((l) => l.trim().split(/\s+/)[1] ?? '');
   if (!hostNetwork) nameservers = nameservers.filter((n) => !/^127\.|^::1$/.test(n));
   if (nameservers.length === 0) nameservers = ['8.8.8.8', '8.8.4.4'];
-  const search = lines.filter((l) => ['search', 'domain'].includes(field(l)));
-  const options = lines.filter((l) => field(l) === 'options');
+  if (dns?.nameservers.length) nameservers = dns.nameservers;
+  let search = lines.filter((l) => ['search', 'domain'].includes(field(l)));
+  if (dns?.search.length) search = dns.search.filter((d) => d !== '.').length ? [`search ${dns.search.filter((d) => d !== '.').join(' ')}`] : [];
+  const options = dns?.options.length ? [`options ${dns.options.join(' ')}`] : lines.filter((l) => field(l) === 'options');
   return [...search, ...nameservers.map((n) => `nameserver ${n}`), ...options].join('\n') + '\n';
 }
 

@@ -1,5 +1,6 @@
 // The Engine API's HostConfig: the subset Berth honours, validated and normalised as dockerd does at create (and
 // at update), with dockerd's messages. Pure: host capabilities come in as `HostLimits`.
+import { isIP } from 'node:net';
 import { InvalidArgument } from '../../errors/index.js';
 import { parseBytes, parseHumanSize } from '../../util/size.js';
 
@@ -41,6 +42,14 @@ export interface ThrottleDevice {
   Rate: number;
 }
 
+/** An Engine API `Mount` (the fields Berth reads). */
+export interface MountRequest {
+  Type: string;
+  Target: string;
+  ReadOnly?: boolean;
+  TmpfsOptions?: { SizeBytes?: number; Mode?: number };
+}
+
 /** `--device`: a host device node (or a directory of them) to make in the container, with its cgroup access. */
 export interface DeviceMapping {
   PathOnHost: string;
@@ -74,6 +83,16 @@ export interface HostConfig extends Resources {
   Devices?: DeviceMapping[] | null;
   /** `--device-cgroup-rule`s, as `c|b|a <major|*>:<minor|*> <rwm>`. */
   DeviceCgroupRules?: string[] | null;
+  /** `--add-host`s, as `name:IP`: more lines for /etc/hosts. */
+  ExtraHosts?: string[] | null;
+  /** `--dns`, `--dns-search`, `--dns-option`: instead of the host's in /etc/resolv.conf. */
+  Dns?: string[] | null;
+  DnsSearch?: string[] | null;
+  DnsOptions?: string[] | null;
+  /** `--mount`s: only `tmpfs` ones until volumes exist (see refuseUnsupported). */
+  Mounts?: MountRequest[] | null;
+  /** Runtime annotations (`--annotation`), passed to the OCI spec. */
+  Annotations?: Record<string, string> | null;
   /** Instead of the default masked and read-only paths (the docker CLI sends [] for `systempaths=unconfined`). */
   MaskedPaths?: string[] | null;
   ReadonlyPaths?: string[] | null;
@@ -165,10 +184,15 @@ export function normalizeHostConfig(input: Partial<HostConfig> | null | undefine
   for (const opt of hc.SecurityOpt ?? []) parseSecurityOpt(opt);
   const oomScoreAdj = hc.OomScoreAdj ?? 0;
   if (oomScoreAdj < -1000 || oomScoreAdj > 1000) throw new InvalidArgument(`Invalid value ${oomScoreAdj}, range for oom score adj is [-1000, 1000]`);
+  refuseUnsupported(hc, given as Record<string, unknown>);
   for (const [path, options] of Object.entries(hc.Tmpfs ?? {})) tmpfsMount(path, options);
+  for (const m of hc.Mounts ?? []) tmpfsMount(m.Target, tmpfsData(m));
+  for (const entry of hc.ExtraHosts ?? []) extraHost(entry);
+  for (const ip of hc.Dns ?? []) if (!isIP(ip)) throw new InvalidArgument(`${ip} is not an ip address`);
   for (const rule of hc.DeviceCgroupRules ?? []) deviceCgroupRule(rule);
   if (hc.CgroupParent && hc.CgroupParent.split('/').includes('..')) throw new InvalidArgument(`invalid cgroup parent: ${hc.CgroupParent}`);
   const warnings = validateResources(hc, host, true);
+  if (hc.NetworkMode === 'host' && Object.keys((given as Record<string, object>)['PortBindings'] ?? {}).length) warnings.push('Published ports are discarded when using host network mode');
   return { hostConfig: hc, warnings };
 }
 
@@ -254,6 +278,45 @@ export function validateResources(r: Resources, host: HostLimits, creating: bool
   return warnings;
 }
 
+/**
+ * What needs volumes or bridge networking, which Berth does not have yet, is refused at create rather than ignored:
+ * a bind mount that silently is not there, or a port that silently is not published, would lose data or hang
+ * clients. Publishing is meaningless without a network (dockerd ignores it with `none`, warns with `host`).
+ */
+function refuseUnsupported(hc: HostConfig, given: Record<string, unknown>): void {
+  const some = (key: string) => {
+    const v = given[key];
+    return Array.isArray(v) ? v.length > 0 : typeof v === 'object' && v !== null ? Object.keys(v).length > 0 : !!v;
+  };
+  if (some('Binds') || some('VolumesFrom') || (hc.Mounts ?? []).some((m) => m.Type !== 'tmpfs')) {
+    throw new InvalidArgument('bind mounts and volumes (-v, --mount type=bind|volume, --volumes-from) are not supported by berthd yet; --tmpfs and --mount type=tmpfs are');
+  }
+  if ((some('PortBindings') || given['PublishAllPorts'] === true) && !['none', 'host'].includes(hc.NetworkMode)) {
+    throw new InvalidArgument('publishing ports (-p, -P) needs bridge networking, which berthd does not have yet');
+  }
+  if (some('Links')) throw new InvalidArgument('links (--link) need bridge networking, which berthd does not have yet');
+  if (some('StorageOpt')) throw new InvalidArgument("--storage-opt is supported only for overlay over xfs with 'pquota' mount option");
+  if (((hc.ExtraHosts ?? []).length || (hc.Dns ?? []).length || (hc.DnsSearch ?? []).length || (hc.DnsOptions ?? []).length) && hc.NetworkMode.startsWith('container:')) {
+    throw new InvalidArgument('conflicting options: dns and the network mode');
+  }
+}
+
+/** `--mount type=tmpfs`'s options as `--tmpfs` data. */
+export function tmpfsData(m: MountRequest): string {
+  const o = m.TmpfsOptions ?? {};
+  return [...(m.ReadOnly ? ['ro'] : []), ...(o.SizeBytes ? [`size=${o.SizeBytes}`] : []), ...(o.Mode ? [`mode=${o.Mode.toString(8)}`] : [])].join(',');
+}
+
+/** An `--add-host` entry (`name:IP`) as its /etc/hosts line. */
+export function extraHost(entry: string): string {
+  const i = entry.indexOf(':');
+  const [name, ip] = [entry.slice(0, i), entry.slice(i + 1)];
+  if (i <= 0) throw new InvalidArgument(`bad format for add-host: "${entry}"`);
+  if (ip === 'host-gateway') throw new InvalidArgument('host-gateway needs bridge networking, which berthd does not have yet');
+  if (!isIP(ip.replace(/^\[|\]$/g, ''))) throw new InvalidArgument(`invalid IP address in add-host: "${ip}"`);
+  return `${ip.replace(/^\[|\]$/g, '')}\t${name}`;
+}
+
 /** A `--tmpfs` mount's options, as dockerd gives them: noexec, nosuid, nodev and rprivate unless the user's say otherwise. */
 export function tmpfsMount(path: string, data: string): { destination: string; options: string[] } {
   if (!path.startsWith('/')) throw new InvalidArgument(`invalid mount path: '${path}' mount path must be absolute`);
@@ -270,7 +333,7 @@ const flagGroups: Record<string, string> = {
   bind: 'propagation', rbind: 'propagation', unbindable: 'propagation', runbindable: 'propagation', private: 'propagation',
   rprivate: 'propagation', shared: 'propagation', rshared: 'propagation', slave: 'propagation', rslave: 'propagation',
 };
-const tmpfsData = ['size', 'mode', 'uid', 'gid', 'nr_inodes', 'nr_blocks', 'mpol'];
+const tmpfsDataKeys = ['size', 'mode', 'uid', 'gid', 'nr_inodes', 'nr_blocks', 'mpol'];
 
 /** moby/sys/mount's MergeTmpfsOptions: the last of conflicting options wins, in the order given. */
 function mergeTmpfsOptions(options: string[]): string[] {
@@ -279,7 +342,7 @@ function mergeTmpfsOptions(options: string[]): string[] {
   for (const option of [...options].reverse()) {
     if (option === 'defaults') continue;
     const key = flagGroups[option] ?? option.split('=', 1)[0] ?? '';
-    if (!flagGroups[option] && (!option.includes('=') || !tmpfsData.includes(key))) throw new InvalidArgument(`invalid tmpfs option "${key}"`);
+    if (!flagGroups[option] && (!option.includes('=') || !tmpfsDataKeys.includes(key))) throw new InvalidArgument(`invalid tmpfs option "${key}"`);
     if (seen.has(key)) continue;
     seen.add(key);
     out.unshift(option);

@@ -23,7 +23,7 @@ import { parseTimeFilter } from '../images/filters.js';
 import { nowNano } from '../../util/timestamp.js';
 import type { ImageService } from '../images/index.js';
 import type { EventBus } from '../system/events.js';
-import { type HostConfig, type HostLimits, type LogConfig, type Resources, logRotation, normalizeHostConfig, resourceDefaults, securityOptions, validateResources } from './hostconfig.js';
+import { type HostConfig, type HostLimits, type LogConfig, type Resources, extraHost, logRotation, normalizeHostConfig, resourceDefaults, securityOptions, validateResources } from './hostconfig.js';
 import { configEnv, containerSpec, ociResources } from './spec.js';
 import { type EtcFiles, InitLayers, type InitLayerKind, etcFiles, writeEtcFiles } from './etc.js';
 
@@ -635,9 +635,12 @@ export class ContainerService {
   private async etcFilesFor(c: ContainerRecord): Promise<EtcFiles> {
     const mode = c.hostConfig.NetworkMode;
     if (mode.startsWith('container:')) return etcFiles(this.dataDir(this.resolve(mode.slice('container:'.length)).id));
+    const hc = c.hostConfig;
     return writeEtcFiles(this.dataDir(c.id), {
       hostname: c.config.Hostname,
       networkMode: mode,
+      extraHosts: (hc.ExtraHosts ?? []).map(extraHost),
+      dns: { nameservers: hc.Dns ?? [], search: hc.DnsSearch ?? [], options: hc.DnsOptions ?? [] },
     });
   }
 

@@ -17,7 +17,7 @@ import {
 } from '../../runtime/index.js';
 import type { ContainerRecord } from './index.js';
 import { type EtcFiles, etcMounts } from './etc.js';
-import { type HostConfig, type Resources, deviceCgroupRule, securityOptions, tmpfsMount } from './hostconfig.js';
+import { type HostConfig, type Resources, deviceCgroupRule, securityOptions, tmpfsData, tmpfsMount } from './hostconfig.js';
 
 /** Where docker mounts its init (tini) in a container started with --init. */
 const initDestination = '/sbin/docker-init';
@@ -51,7 +51,8 @@ export async function containerSpec(c: ContainerRecord, x: SpecContext): Promise
   }
   let args = [c.path, ...c.args];
   const mounts = etcMounts(x.etc, hc.ReadonlyRootfs);
-  for (const [path, data] of Object.entries(hc.Tmpfs ?? {})) mounts.push({ ...tmpfsMount(path, data), type: 'tmpfs', source: 'tmpfs' });
+  const tmpfs = [...Object.entries(hc.Tmpfs ?? {}), ...(hc.Mounts ?? []).map((m) => [m.Target, tmpfsData(m)] as const)];
+  for (const [path, data] of tmpfs) mounts.push({ ...tmpfsMount(path, data), type: 'tmpfs', source: 'tmpfs' });
   const devices = await userDevices(hc);
   if (hc.Init) {
     if (!x.initPath) throw new InvalidArgument('--init: no init binary (tini) is installed on this host');
@@ -80,6 +81,7 @@ export async function containerSpec(c: ContainerRecord, x: SpecContext): Promise
     deviceRules: devices.rules,
     oomScoreAdj: hc.OomScoreAdj ?? 0,
     ...(hc.Sysctls && { sysctl: hc.Sysctls }),
+    ...(hc.Annotations && { annotations: hc.Annotations }),
     noNewPrivileges: !!security.noNewPrivileges,
     ...(seccompProfile && { seccomp: seccompForContainer(seccompProfile, { capabilities, withoutArches: x.x32Abi === false ? ['SCMP_ARCH_X32'] : [] }) }),
     rlimits: (hc.Ulimits ?? []).map((u) => ({ type: `RLIMIT_${u.Name.toUpperCase()}`, soft: u.Soft, hard: u.Hard })),
