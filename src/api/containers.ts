@@ -30,6 +30,8 @@ interface CreateBody {
   AttachStderr?: boolean;
   StopSignal?: string;
   StopTimeout?: number | null;
+  Healthcheck?: CreateOptions['healthcheck'];
+  ExposedPorts?: CreateOptions['exposedPorts'];
   HostConfig?: CreateOptions['hostConfig'];
 }
 
@@ -89,6 +91,8 @@ export function containerRoutes(s: Services): Route[] {
         openStdin: !!body.OpenStdin,
         stdinOnce: !!body.StdinOnce,
         attach: { stdin: !!body.AttachStdin, stdout: !!body.AttachStdout, stderr: !!body.AttachStderr },
+        ...(body.Healthcheck && { healthcheck: body.Healthcheck }),
+        ...(body.ExposedPorts && { exposedPorts: body.ExposedPorts }),
         hostConfig: body.HostConfig ?? null,
       });
       sendJson(res, Status.Created, { Id: created.container.id, Warnings: created.warnings });

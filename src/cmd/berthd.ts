@@ -14,7 +14,7 @@ import { openLayerStore } from '../layers/index.js';
 import { openImageMetadata } from '../metadata/index.js';
 import { openRecordStore } from '../metadata/records.js';
 import { CliRuntime, ConmonMonitor, defaultSeccompProfilePath, loadSeccompProfile, probeRuntimes } from '../runtime/index.js';
-import { ContainerService, type ContainerRecord, EventBus, ExecService, ImageService, SystemService, berthVersion, ensureBusyboxImage } from '../services/index.js';
+import { ContainerService, type ContainerRecord, EventBus, ExecService, HealthMonitor, ImageService, SystemService, berthVersion, ensureBusyboxImage } from '../services/index.js';
 import { newId } from '../util/ids.js';
 import { type LogLevel, type Logger, createLogger, isLogLevel } from '../util/logger.js';
 
@@ -162,6 +162,7 @@ async function main(): Promise<void> {
   });
   await containers.recover();
   const exec = new ExecService(containers, monitor, events);
+  new HealthMonitor(containers, exec, events).resume();
   const daemonIdFile = join(cfg.dataRoot, 'engine-id');
   const daemonId = (await readFile(daemonIdFile, 'utf8').catch(() => '')).trim() || newId();
   await writeFile(daemonIdFile, daemonId);

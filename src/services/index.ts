@@ -17,6 +17,7 @@ export { ImageService } from './images/index.js';
 export { ContainerService, type ContainerRecord, type CreateOptions } from './containers/index.js';
 export type { LogBatch } from '../runtime/index.js';
 export { ExecService, type ExecConfig } from './containers/exec.js';
+export { HealthMonitor } from './containers/health.js';
 export { EventBus } from './system/events.js';
 export { SystemService, apiVersion, minApiVersion, berthVersion } from './system/index.js';
 export { loadImages } from './images/load.js';

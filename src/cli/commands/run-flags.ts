@@ -2,6 +2,7 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { parseBytes } from '../format/units.js';
+import { parseGoDuration } from '../../util/duration.js';
 import { CliError, ExitCode } from '../context.js';
 import { collect } from './common.js';
 
@@ -47,6 +48,15 @@ interface DeviceAndKernelFlags {
   volume: string[];
   publish: string[];
   publishAll?: boolean;
+  expose: string[];
+  healthCmd?: string;
+  healthInterval?: number;
+  healthTimeout?: number;
+  healthStartPeriod?: number;
+  healthStartInterval?: number;
+  healthRetries?: number;
+  /** commander's name for --no-healthcheck: false when given. */
+  healthcheck?: boolean;
 }
 
 export interface RunFlags extends ResourceFlags, DeviceAndKernelFlags {
@@ -100,6 +110,13 @@ const bytes = (v: string) => {
 const int = (v: string) => {
   if (!/^-?\d+$/.test(v)) throw new InvalidArgumentError(`strconv.ParseInt: parsing "${v}": invalid syntax`);
   return Number(v);
+};
+const duration = (v: string) => {
+  try {
+    return parseGoDuration(v);
+  } catch (e) {
+    throw new InvalidArgumentError((e as Error).message);
+  }
 };
 const decimal = (v: string) => {
   if (!/^\d*\.?\d+$/.test(v)) throw new InvalidArgumentError(`failed to parse ${v} as a rational number`);
@@ -194,6 +211,14 @@ export const withCreateFlags = (cmd: Command) =>
       .option('-v, --volume <list>', 'Bind mount a volume', collect, [])
       .option('-p, --publish <list>', "Publish a container's port(s) to the host", collect, [])
       .option('-P, --publish-all', 'Publish all exposed ports to random ports')
+      .option('--expose <list>', 'Expose a port or a range of ports', collect, [])
+      .option('--health-cmd <string>', 'Command to run to check health')
+      .option('--health-interval <duration>', 'Time between running the check (ms|s|m|h)', duration)
+      .option('--health-timeout <duration>', 'Maximum time to allow one check to run (ms|s|m|h)', duration)
+      .option('--health-start-period <duration>', 'Start period for the container to initialize before starting health-retries countdown (ms|s|m|h)', duration)
+      .option('--health-start-interval <duration>', 'Time between running the check during the start period (ms|s|m|h)', duration)
+      .option('--health-retries <int>', 'Consecutive failures needed to report unhealthy', int)
+      .option('--no-healthcheck', 'Disable any container-specified HEALTHCHECK')
       .option('--shm-size <bytes>', 'Size of /dev/shm', bytes)
       .option('--runtime <string>', 'Runtime to use for this container')
       .option('--log-driver <string>', 'Logging driver for the container')
@@ -347,6 +372,26 @@ function systemPathsBody(opts: string[]) {
   return { ...(rest.length && { SecurityOpt: rest }), ...(unconfined && { MaskedPaths: [], ReadonlyPaths: [] }) };
 }
 
+/** Config.Healthcheck from the --health-* flags, as the docker CLI builds it (none given: the image's applies). */
+function healthcheckBody(o: RunFlags) {
+  const tuning = [o.healthInterval, o.healthTimeout, o.healthStartPeriod, o.healthStartInterval, o.healthRetries].some((v) => v !== undefined);
+  if (o.healthcheck === false) {
+    if (o.healthCmd !== undefined || tuning) throw new CliError('--no-healthcheck conflicts with --health-* options', ExitCode.Usage);
+    return { Healthcheck: { Test: ['NONE'] } };
+  }
+  if (o.healthCmd === undefined && !tuning) return {};
+  return {
+    Healthcheck: {
+      ...(o.healthCmd !== undefined && { Test: ['CMD-SHELL', o.healthCmd] }),
+      Interval: o.healthInterval ?? 0,
+      Timeout: o.healthTimeout ?? 0,
+      StartPeriod: o.healthStartPeriod ?? 0,
+      StartInterval: o.healthStartInterval ?? 0,
+      Retries: o.healthRetries ?? 0,
+    },
+  };
+}
+
 export function createBody(image: string, cmd: string[], o: RunFlags) {
   const attach = !o.detach;
   return {
@@ -367,6 +412,8 @@ export function createBody(image: string, cmd: string[], o: RunFlags) {
     AttachStderr: attach,
     ...(o.stopSignal && { StopSignal: o.stopSignal }),
     ...(o.stopTimeout !== undefined && { StopTimeout: o.stopTimeout }),
+    ...healthcheckBody(o),
+    ...(o.expose.length && { ExposedPorts: Object.fromEntries(o.expose.map((p) => [p.includes('/') ? p : `${p}/tcp`, {}])) }),
     HostConfig: {
       AutoRemove: !!o.rm,
       ...resourcesBody(o),

@@ -112,7 +112,8 @@ function childImage(
 
 /**
  * The container's config as Docker records it (`container_config`): Berth's container record, plus what the
- * record does not keep but dockerd's container config inherits from the image (ports, volumes, healthcheck).
+ * record does not keep but dockerd's container config inherits from the image (volumes; ports and healthcheck for
+ * records made before Berth kept them).
  */
 function dockerContainerConfig(c: ContainerRecord, image: ImageRunConfig): ImageRunConfig {
   const k = c.config;
@@ -123,13 +124,13 @@ function dockerContainerConfig(c: ContainerRecord, image: ImageRunConfig): Image
     AttachStdin: false,
     AttachStdout: false,
     AttachStderr: false,
-    ...(image.ExposedPorts && { ExposedPorts: image.ExposedPorts }),
+    ...((k.ExposedPorts ?? image.ExposedPorts) && { ExposedPorts: k.ExposedPorts ?? image.ExposedPorts }),
     Tty: k.Tty,
     OpenStdin: k.OpenStdin,
     StdinOnce: k.StdinOnce,
     Env: k.Env,
     Cmd: k.Cmd,
-    ...(image.Healthcheck !== undefined && { Healthcheck: image.Healthcheck }),
+    ...((k.Healthcheck ?? image.Healthcheck) !== undefined && { Healthcheck: k.Healthcheck ?? image.Healthcheck }),
     Image: k.Image,
     ...(image.Volumes && { Volumes: image.Volumes }),
     WorkingDir: k.WorkingDir,

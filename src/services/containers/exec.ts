@@ -140,6 +140,23 @@ export class ExecService {
     return { tty, exited, ...(handle.attach && { attach: handle.attach }) };
   }
 
+  /** Drops a finished session (a health check's: they would pile up for a long-running container). */
+  forget(id: string): void {
+    if (!this.sessions.get(id)?.running) this.sessions.delete(id);
+  }
+
+  /** SIGKILL for a session's process (a health check past its timeout). */
+  kill(id: string): void {
+    const s = this.sessions.get(id);
+    if (s?.running && s.pid > 0) {
+      try {
+        process.kill(s.pid, 'SIGKILL');
+      } catch {
+        // exited meanwhile
+      }
+    }
+  }
+
   async resize(id: string, height: number, width: number): Promise<void> {
     const s = this.get(id);
     if (!s.running) throw new Conflict(`Exec ${id} is not running`);

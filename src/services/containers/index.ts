@@ -26,6 +26,7 @@ import type { EventBus } from '../system/events.js';
 import { type HostConfig, type HostLimits, type LogConfig, type Resources, extraHost, logRotation, normalizeHostConfig, resourceDefaults, securityOptions, validateResources } from './hostconfig.js';
 import { configEnv, containerSpec, ociResources } from './spec.js';
 import { type EtcFiles, InitLayers, type InitLayerKind, etcFiles, writeEtcFiles } from './etc.js';
+import { type Health, type Healthcheck, mergeHealthcheck, probeCommand, validateHealthcheck } from './health.js';
 
 /** What `POST /containers/create` may set (the subset this slice supports). */
 export interface CreateOptions {
@@ -45,6 +46,8 @@ export interface CreateOptions {
   openStdin?: boolean;
   stdinOnce?: boolean;
   attach?: { stdin: boolean; stdout: boolean; stderr: boolean };
+  healthcheck?: Healthcheck | null;
+  exposedPorts?: Record<string, object> | null;
   hostConfig?: Partial<HostConfig & { Runtime: string }> | null;
 }
 
@@ -77,6 +80,9 @@ export interface ContainerConfig {
   Tty: boolean;
   OpenStdin: boolean;
   StdinOnce: boolean;
+  /** The container's own merged with its image's (see health.ts). */
+  Healthcheck?: Healthcheck;
+  ExposedPorts?: Record<string, object>;
 }
 
 /** A container: immutable config plus mutable state, persisted as one record. */
@@ -105,6 +111,8 @@ export interface ContainerRecord {
     restartCount?: number;
     /** Stopped by a user (stop/kill/rm): restart policies other than `always` leave it down, as in dockerd. */
     stoppedByUser?: boolean;
+    /** With a healthcheck: reset to `starting` at each start, kept after an exit. */
+    health?: Health;
   };
 }
 
@@ -252,12 +260,32 @@ export class ContainerService {
     return { upper: join(dir, 'upper'), work: join(dir, 'work'), merged: join(dir, 'merged'), lower, image };
   }
 
+  /** The record of a container by its full ID, if it exists. */
+  record(id: string): ContainerRecord | undefined {
+    return this.d.records.get(id);
+  }
+
+  /** A health check's verdict (health.ts): recorded, and announced when the status changes, as dockerd does. */
+  async setHealth(id: string, health: Health): Promise<void> {
+    const c = this.d.records.get(id);
+    if (!c) return;
+    const before = c.state.health?.Status;
+    c.state = { ...c.state, health };
+    if (before !== health.Status) this.publish(c, `health_status: ${health.Status}`);
+    await this.d.records.put(c).catch((e: unknown) => this.d.log.warn('health state not saved', { container: id, error: e }));
+  }
+
   /**
    * `ps`: running (and paused) containers, or all; newest first; Docker's filters (id, name, label, status,
    * ancestor, exited, before, since); `limit` keeps the newest N (and implies all, as in docker).
    */
   list(all: boolean, filters: Record<string, string[]> = {}, limit?: number): ContainerRecord[] {
-    const known = new Set(['id', 'name', 'label', 'status', 'ancestor', 'exited', 'before', 'since']);
+    const known = new Set(['id', 'name', 'label', 'status', 'ancestor', 'exited', 'before', 'since', 'health']);
+    for (const h of filters['health'] ?? []) {
+      if (!['starting', 'healthy', 'unhealthy', 'none'].includes(h)) {
+        throw new InvalidArgument(`invalid filter 'health=${h}'. Expected one of starting, healthy, unhealthy, none`);
+      }
+    }
     for (const k of Object.keys(filters)) if (!known.has(k)) throw new InvalidArgument(`invalid filter '${k}'`);
     for (const s of filters['status'] ?? []) {
       if (!containerStates.includes(s)) {
@@ -284,6 +312,7 @@ export class ContainerService {
           any('ancestor', () => ancestorIds.includes(c.image) || (filters['ancestor'] ?? []).includes(c.imageName)) &&
           any('before', (v) => c.created < createdOf(v)) &&
           any('since', (v) => c.created > createdOf(v)) &&
+          any('health', (v) => (c.state.health?.Status ?? 'none') === v) &&
           labelsMatch(filters['label'], c.config.Labels),
       )
       .sort((a, b) => b.created.localeCompare(a.created));
@@ -472,6 +501,7 @@ export class ContainerService {
       throw new Conflict(`Conflict. The container name "/${name}" is already in use by container "${taken.id}". You have to remove (or rename) that container to be able to reuse that name.`);
     }
     const { hostConfig, warnings } = normalizeHostConfig(o.hostConfig, this.d.host);
+    validateHealthcheck(o.healthcheck);
     validateCapabilities(hostConfig.CapAdd, hostConfig.CapDrop);
     const { seccomp } = securityOptions(hostConfig);
     if (seccomp && seccomp !== 'unconfined') parseSeccompProfile(seccomp); // a bad profile fails create, not a later start
@@ -485,6 +515,7 @@ export class ContainerService {
     // dockerd's default cgroup namespace mode: the host's on cgroup v1, a private one on v2.
     hostConfig.CgroupnsMode ||= this.d.cgroupVersion === '2' ? 'private' : 'host';
     const ic = config.config ?? {};
+    const exposed = { ...((ic.ExposedPorts as Record<string, object> | undefined) ?? {}), ...(o.exposedPorts ?? {}) };
     // dockerd's merge with the image: without an entrypoint of its own, the container takes the image's command
     // (if it has none) and entrypoint (if it gave none at all); `--entrypoint ""` ([""]) then means none.
     let entrypoint = o.entrypoint ?? ic.Entrypoint ?? null;
@@ -526,6 +557,8 @@ export class ContainerService {
         AttachStdin: !!o.attach?.stdin,
         AttachStdout: !!o.attach?.stdout,
         AttachStderr: !!o.attach?.stderr,
+        ...withHealthcheck(mergeHealthcheck(o.healthcheck, ic.Healthcheck as Healthcheck | undefined)),
+        ...(exposed && Object.keys(exposed).length && { ExposedPorts: exposed }),
       },
       hostConfig: { ...hostConfig, Runtime: runtime },
       state: { status: 'created', pid: 0, exitCode: 0, startedAt: zeroTime, finishedAt: zeroTime, error: '' },
@@ -607,6 +640,7 @@ export class ContainerService {
         error: '',
         oomKilled: false,
         stoppedByUser: false,
+        ...(probeCommand(c.config.Healthcheck) && { health: { Status: 'starting' as const, FailingStreak: 0, Log: previous.health?.Log ?? [] } }),
       };
       rb.add(() => void (c.state = previous));
       await allSettled([runtime.start(c.id), this.d.records.put(c)] as const);
@@ -1168,4 +1202,9 @@ const nouns = ['albatross', 'beacon', 'compass', 'dinghy', 'harbor', 'keel', 'li
 function generateName(): string {
   const pick = (a: string[]) => a[Math.floor(Math.random() * a.length)] as string;
   return `${pick(adjectives)}_${pick(nouns)}_${shortId(newId()).slice(0, 4)}`;
+}
+
+/** Config.Healthcheck as stored: none for a container whose merged test is empty. */
+function withHealthcheck(h: Healthcheck | undefined): { Healthcheck?: Healthcheck } {
+  return h && (h.Test?.length || h.Interval || h.Timeout || h.Retries) ? { Healthcheck: h } : {};
 }

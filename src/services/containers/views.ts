@@ -4,6 +4,7 @@ import { defaultMaskedPaths, defaultReadonlyPaths } from '../../runtime/index.js
 import { humanDuration } from '../../util/duration.js';
 import { rfc3339Nano } from '../../util/timestamp.js';
 import type { EtcFiles } from './etc.js';
+import { type Health, healthLabel } from './health.js';
 import type { ContainerRecord } from './index.js';
 
 const zeroTime = '0001-01-01T00:00:00Z';
@@ -56,6 +57,7 @@ export interface ContainerState {
   Error: string;
   StartedAt: string;
   FinishedAt: string;
+  Health?: Health;
 }
 
 /** NetworkSettings of inspect: the deprecated top-level fields (of the `bridge` network only) and the endpoints. */
@@ -110,7 +112,7 @@ export interface ContainerInspect {
 
 export function containerStatus(c: ContainerRecord, now = Date.now()): string {
   const s = c.state;
-  if (s.status === 'running') return `Up ${humanDuration(now - Date.parse(s.startedAt))}`;
+  if (s.status === 'running') return `Up ${humanDuration(now - Date.parse(s.startedAt))}${s.health ? ` (${healthLabel(s.health)})` : ''}`;
   if (s.status === 'paused') return `Up ${humanDuration(now - Date.parse(s.startedAt))} (Paused)`;
   if (s.status === 'exited') return `Exited (${s.exitCode}) ${humanDuration(now - Date.parse(s.finishedAt))} ago`;
   if (s.status === 'restarting') return `Restarting (${s.exitCode}) ${humanDuration(now - Date.parse(s.finishedAt))} ago`;
@@ -342,6 +344,7 @@ export function containerInspect(
       Error: s.error,
       StartedAt: rfc3339Nano(s.startedAt),
       FinishedAt: rfc3339Nano(s.finishedAt),
+      ...(s.health && { Health: s.health }),
     },
     Image: c.image,
     ResolvConfPath: etc?.resolvConf ?? '',
@@ -370,11 +373,13 @@ export function containerInspect(
       AttachStdin: !!config.AttachStdin,
       AttachStdout: !!config.AttachStdout,
       AttachStderr: !!config.AttachStderr,
+      ...(config.ExposedPorts && { ExposedPorts: config.ExposedPorts }),
       Tty: config.Tty,
       OpenStdin: config.OpenStdin,
       StdinOnce: config.StdinOnce,
       Env: config.Env,
       Cmd: config.Cmd,
+      ...(config.Healthcheck && { Healthcheck: config.Healthcheck }),
       Image: config.Image,
       Volumes: null,
       WorkingDir: config.WorkingDir,
