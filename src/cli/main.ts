@@ -94,6 +94,13 @@ export function withPflagBooleans(program: Command, argv: string[]): string[] {
       else if (negation?.long) out.push(negation.long);
       continue;
     }
+    // A flag true by default exists only as its negation (`--no-sig-proxy`): `--sig-proxy=false` means it, and
+    // `--sig-proxy` or `=true` is the default.
+    const negation = !option && flag.startsWith('--') ? cmd.options.find((o: Option) => o.negate && o.long === `--no-${flag.slice(2)}`) : undefined;
+    if (negation?.long && (eq < 0 || value)) {
+      if (value && !value[1]) out.push(negation.long);
+      continue;
+    }
     out.push(arg);
     if (option?.required && eq < 0 && !/^-[^-]./.test(arg)) out.push(argv[++i] ?? ''); // its value
   }

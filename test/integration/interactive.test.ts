@@ -1,7 +1,8 @@
 // stdin, TTYs, attach, detach keys and exec — through conmon's attach socket, with the docker CLI and ours.
 // TTY cases run the CLIs under `script`, which gives them a real pseudo-terminal of a known size.
 import assert from 'node:assert/strict';
-import { readFile, rm } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type Daemon, dist, run, startDaemon } from '../harness/daemon.js';
@@ -144,5 +145,44 @@ describe('interactive containers and exec', () => {
     assert.equal(await ok(['exec', 'box', 'echo', 'still here']), 'still here\n');
     const piped = await d.docker(['exec', '-i', 'cat1', 'true']);
     assert.equal(piped.code, 0, piped.stderr);
+  });
+  it('run without a TTY proxies the signals it gets to the container, unless --sig-proxy=false (both CLIs)', async () => {
+    const script = 'trap "echo got INT; exit 3" INT; echo ready; while true; do sleep 0.1; done';
+    for (const [name, cmd, args, env] of [
+      ['docker', 'docker', [], { DOCKER_HOST: d.host, DOCKER_CONFIG: join(d.dir, 'docker-config') }],
+      ['berth', process.execPath, [dist('berth')], { BERTH_HOST: d.host }],
+    ] as const) {
+      const child = spawn(cmd, [...args, 'run', '--rm', 'busybox', 'sh', '-c', script], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdout.on('data', (b: Buffer) => (out += b));
+      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+      for (let i = 0; i < 100 && !out.includes('ready'); i++) await new Promise((r) => setTimeout(r, 50));
+      child.kill('SIGINT');
+      assert.equal(await exited, 3, `${name}: ${out}`);
+      assert.equal(out, 'ready\ngot INT\n', name);
+    }
+    // Not proxied: the CLI dies of its signal, the container goes on.
+    const child = spawn(process.execPath, [dist('berth'), 'run', '--name', 'unproxied', '--sig-proxy=false', 'busybox', 'sh', '-c', script], { env: { ...process.env, BERTH_HOST: d.host }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (b: Buffer) => (out += b));
+    const exited = new Promise((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
+    for (let i = 0; i < 100 && !out.includes('ready'); i++) await new Promise((r) => setTimeout(r, 50));
+    child.kill('SIGINT');
+    assert.equal(await exited, 'SIGINT');
+    assert.equal((await ok(['inspect', '--format', '{{.State.Status}}', 'unproxied'])).trim(), 'running');
+    await ok(['rm', '-f', 'unproxied']);
+  });
+
+  it('--cidfile gets the new ID (and an existing one is refused); --label-file adds labels', async () => {
+    const cidfile = join(d.dir, 'cid');
+    const labels = join(d.dir, 'labels');
+    await writeFile(labels, '# team labels\nteam=blue\n\ntier=web\n');
+    const id = (await ok(['create', '--cidfile', cidfile, '--label-file', labels, '-l', 'tier=db', 'busybox'])).trim();
+    assert.equal(await readFile(cidfile, 'utf8'), id);
+    assert.equal((await ok(['inspect', '--format', '{{json .Config.Labels}}', id])).trim(), '{"team":"blue","tier":"db"}');
+    const again = await d.berth(['create', '--cidfile', cidfile, 'busybox']);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /Container ID file found, make sure the other container isn't running or delete/);
+    await ok(['rm', id]);
   });
 });

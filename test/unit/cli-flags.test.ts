@@ -16,6 +16,11 @@ describe('pflag booleans', () => {
     assert.deepEqual(rewrite('commit', '--pause=false', 'c1'), ['commit', '--no-pause', 'c1']);
     assert.deepEqual(rewrite('commit', '-p', 'c1', 'repo:tag'), ['commit', '-p', 'c1', 'repo:tag']);
   });
+  it('reads --flag=false as --no-flag, and --flag[=true] as the default, where only the negation exists', () => {
+    assert.deepEqual(rewrite('run', '--sig-proxy=false', 'busybox'), ['run', '--no-sig-proxy', 'busybox']);
+    assert.deepEqual(rewrite('attach', '--sig-proxy=true', 'c1'), ['attach', 'c1']);
+    assert.deepEqual(rewrite('run', '--sig-proxy', '-d', 'busybox'), ['run', '-d', 'busybox']);
+  });
   it('leaves flags with values, and everything from the first operand on, as they are', () => {
     assert.deepEqual(rewrite('-H', 'unix:///x.sock', 'run', '-e', 'A=true', '--name=false', 'busybox', 'env', '--rm=false'), [
       '-H', 'unix:///x.sock', 'run', '-e', 'A=true', '--name=false', 'busybox', 'env', '--rm=false',

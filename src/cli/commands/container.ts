@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, existsSync, writeFileSync } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import type { Socket } from 'node:net';
 import { ApiError } from '../../client/index.js';
@@ -10,7 +10,7 @@ import { humanSize } from '../format/units.js';
 import { parseTimeFilter } from '../../util/timestamp.js';
 import { type Reference, familiarString, parseReference, repositoryName, withDefaultTag } from '../../oci/index.js';
 import { collect, confirm, filtersQuery, inspectNames } from './common.js';
-import { checkTty, demux, holdSession, sendTerminalSize } from './interactive.js';
+import { checkTty, demux, holdSession, proxySignals, sendTerminalSize } from './interactive.js';
 import { joinHostPort } from './ps.js';
 import { type ResourceFlags, type RunFlags, createBody, resourcesBody, withCreateFlags, withResourceFlags } from './run-flags.js';
 
@@ -77,6 +77,7 @@ function parseCreateFlags(image: string, cmd: string[], o: RunFlags, command: st
   }
 }
 
+
 /** sortorder.NaturalLess, as docker sorts `port`'s lines: runs of digits compare as numbers. */
 export function naturalLess(a: string, b: string): boolean {
   const digit = (c: string | undefined) => c !== undefined && c >= '0' && c <= '9';
@@ -123,12 +124,13 @@ export function registerContainerCommands(program: Command, container: Command, 
     });
 
   /** `POST /images/create` for a missing image, its progress on stderr as docker shows it. */
-  const pull = async (ref: Reference): Promise<void> => {
+  const pull = async (ref: Reference, quiet = false): Promise<void> => {
     const res = await cli.client().call('POST', '/images/create', { query: { fromImage: repositoryName(ref), tag: ref.digest ?? ref.tag } });
     let error: string | undefined;
     await cli.client().messages(res, (m) => {
       const detail = m['errorDetail'] as { message?: string } | undefined;
       if (typeof m['error'] === 'string' || detail?.message) error ??= detail?.message ?? String(m['error']);
+      else if (quiet) return;
       else if (typeof m['stream'] === 'string') process.stderr.write(m['stream']);
       else if (typeof m['status'] === 'string') cli.err(`${typeof m['id'] === 'string' && m['id'] ? `${m['id']}: ` : ''}${m['status']}`);
     });
@@ -147,25 +149,29 @@ export function registerContainerCommands(program: Command, container: Command, 
     } catch (e) {
       throw new CliError((e as Error).message);
     }
-    if (named && o.pull === 'always') await pull(named);
-    const post = () => cli.client().json<{ Id: string; Warnings: string[] | null }>('POST', '/containers/create', { query: { name: o.name }, body });
+    // As docker: an existing ID file means another container may be using it; checked before anything is made.
+    if (o.cidfile && existsSync(o.cidfile)) throw new CliError(`Container ID file found, make sure the other container isn't running or delete ${o.cidfile}`);
+    if (named && o.pull === 'always') await pull(named, o.quiet);
+    const post = () => cli.client().json<{ Id: string; Warnings: string[] | null }>('POST', '/containers/create', { query: { name: o.name, platform: o.platform }, body });
     let r: { Id: string; Warnings: string[] | null };
     try {
       r = await post();
     } catch (e) {
       if (!(e instanceof ApiError && e.status === 404 && named && o.pull === 'missing')) throw e;
       cli.err(`Unable to find image '${familiarString(named)}' locally`);
-      await pull(named);
+      await pull(named, o.quiet);
       r = await post();
     }
     for (const w of r.Warnings ?? []) cli.err(`WARNING: ${w}`);
+    if (o.cidfile) writeFileSync(o.cidfile, r.Id);
     return r.Id;
   };
 
   const run = (cmd: Command) =>
     withCreateFlags(cmd)
       .option('-d, --detach', 'Run container in background and print container ID')
-      .action(async (image: string, args: string[], o: RunFlags) => {
+      .option('--no-sig-proxy', 'Do not proxy received signals to the process')
+      .action(async (image: string, args: string[], o: RunFlags & { sigProxy?: boolean }) => {
         const createRequest = parseCreateFlags(image, args, o, 'run');
         if (!o.detach) checkTty(o);
         let id: string;
@@ -194,7 +200,15 @@ export function registerContainerCommands(program: Command, container: Command, 
           throw e;
         }
         if (o.tty) await sendTerminalSize(resize);
-        if ((await output).detached) {
+        // As docker: without a TTY, the signals this process gets go to the container (a TTY passes ctrl-c itself).
+        const unproxy = !o.tty && o.sigProxy !== false ? proxySignals(cli, id) : () => {};
+        let detached: boolean;
+        try {
+          detached = (await output).detached;
+        } finally {
+          unproxy();
+        }
+        if (detached) {
           waitRes.destroy();
           return;
         }

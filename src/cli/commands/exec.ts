@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { type Cli, CliError, ExitCode } from '../context.js';
 import { collect } from './common.js';
-import { checkTty, holdSession, sendTerminalSize, withStdioFlags } from './interactive.js';
+import { checkTty, holdSession, proxySignals, sendTerminalSize, withStdioFlags } from './interactive.js';
 import { ApiError } from '../../client/index.js';
 
 interface ExecFlags {
@@ -73,7 +73,7 @@ export function registerExecCommands(program: Command, container: Command, cli: 
       .argument('<CONTAINER>')
       .option('--no-stdin', 'Do not attach STDIN')
       .option('--detach-keys <string>', 'Override the key sequence for detaching a container')
-      .option('--sig-proxy', 'Proxy all received signals to the process', true)
+      .option('--no-sig-proxy', 'Do not proxy received signals to the process')
       .action(async (name: string, o: AttachFlags) => {
         const client = cli.client();
         const c = await client.json<{ Id: string; State: { Running: boolean; Paused: boolean }; Config: { Tty: boolean; OpenStdin: boolean } }>(
@@ -90,7 +90,9 @@ export function registerExecCommands(program: Command, container: Command, cli: 
         const resize = (h: number, w: number) => client.do('POST', `/containers/${c.Id}/resize`, { query: { h: String(h), w: String(w) } });
         const session = holdSession(socket, { tty: c.Config.Tty, stdin, resize, ...(o.detachKeys && { detachKeys: o.detachKeys }) });
         if (c.Config.Tty) await sendTerminalSize(resize);
-        if ((await session).detached) return;
+        const unproxy = !c.Config.Tty && o.sigProxy !== false ? proxySignals(cli, c.Id) : () => {};
+        const detached = await session.then((r) => r.detached).finally(unproxy);
+        if (detached) return;
         const r = await client.json<{ State: { ExitCode: number; Running: boolean } }>('GET', `/containers/${c.Id}/json`).catch(() => undefined);
         if (r && !r.State.Running && r.State.ExitCode) throw new CliError('', r.State.ExitCode);
       });

@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import type { Command } from 'commander';
 import type { Socket } from 'node:net';
 import { parseDetachKeys } from '../../util/detach-keys.js';
-import { CliError, ExitCode } from '../context.js';
+import { type Cli, CliError, ExitCode, describeError } from '../context.js';
 
 /** Writes demultiplexed attach/log frames to stdout and stderr; returns when the stream ends. */
 export async function demux(stream: AsyncIterable<Buffer | string>): Promise<void> {
@@ -94,3 +94,15 @@ export const withStdioFlags = (cmd: Command) =>
     .option('-i, --interactive', 'Keep STDIN open even if not attached')
     .option('-t, --tty', 'Allocate a pseudo-TTY')
     .option('--detach-keys <string>', 'Override the key sequence for detaching a container');
+
+/** The signals docker's CLI forwards that Node lets a process catch; returns the function that stops forwarding. */
+export function proxySignals(cli: Cli, id: string): () => void {
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
+  const forward = (signal: NodeJS.Signals) => {
+    cli.client().do('POST', `/containers/${id}/kill`, { query: { signal } }).catch((e: unknown) => cli.err(`error: ${describeError(e)}`));
+  };
+  for (const s of signals) process.on(s, forward);
+  return () => {
+    for (const s of signals) process.off(s, forward);
+  };
+}

@@ -69,6 +69,10 @@ export interface RunFlags extends ResourceFlags, DeviceAndKernelFlags {
   hostname?: string;
   domainname?: string;
   label: string[];
+  labelFile: string[];
+  cidfile?: string;
+  quiet?: boolean;
+  platform?: string;
   rm?: boolean;
   detach?: boolean;
   interactive?: boolean;
@@ -167,6 +171,10 @@ export const withCreateFlags = (cmd: Command) =>
       .option('-h, --hostname <string>', 'Container host name')
       .option('--domainname <string>', 'Container NIS domain name')
       .option('-l, --label <list>', 'Set meta data on a container', collect, [])
+      .option('--label-file <list>', 'Read in a line delimited file of labels', collect, [])
+      .option('--cidfile <string>', 'Write the container ID to the file')
+      .option('-q, --quiet', 'Suppress the pull output')
+      .option('--platform <string>', 'Set platform if server is multi-platform capable')
       .option('--rm', 'Automatically remove the container and its associated anonymous volumes when it exits')
       .option('-i, --interactive', 'Keep STDIN open even if not attached')
       .option('-t, --tty', 'Allocate a pseudo-TTY')
@@ -351,6 +359,14 @@ function envFile(path: string): string[] {
     .flatMap((l) => (l.includes('=') ? [l] : process.env[l] !== undefined ? [`${l}=${process.env[l]}`] : []));
 }
 
+/** `--label-file`: one label per line, `#` comments and blank lines skipped (docker's ReadKVStrings). */
+function labelFile(path: string): string[] {
+  return readFileSync(path, 'utf8')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
+}
+
 /** `--log-driver` and `--log-opt k=v` (a bare `k` is `k=`), refused together for `none` as docker's CLI does. */
 function logConfig(o: RunFlags): { Type: string; Config: Record<string, string> } {
   if (o.logDriver === 'none' && o.logOpt.length > 0) throw new CliError('invalid logging opts for driver none', ExitCode.Usage);
@@ -403,7 +419,7 @@ export function createBody(image: string, cmd: string[], o: RunFlags) {
     ...(o.user && { User: o.user }),
     ...(o.hostname && { Hostname: o.hostname }),
     ...(o.domainname && { Domainname: o.domainname }),
-    Labels: Object.fromEntries(o.label.map((l) => [l.split('=')[0], l.includes('=') ? l.slice(l.indexOf('=') + 1) : ''])),
+    Labels: Object.fromEntries([...o.labelFile.flatMap(labelFile), ...o.label].map((l) => [l.split('=')[0], l.includes('=') ? l.slice(l.indexOf('=') + 1) : ''])),
     Tty: !!o.tty,
     OpenStdin: !!o.interactive,
     StdinOnce: !!o.interactive && attach,
