@@ -6,9 +6,9 @@ bash scripts/setup.sh
 # The reference engine for the compatibility tests (test/compat): never a Berth dependency, started privately.
 bash scripts/install-docker-reference.sh
 # Test-only tools: getfattr (attr) checks xattrs independently of Berth's own calls; the Docker SDK for Python
-# (Debian's, unless one is installed already) is a second real API client for test/compat.
+# (Debian's, unless one is installed already) and docker-compose are more real API clients for test/compat.
 tools=()
-dpkg-query -W -f='${Status}' attr 2>/dev/null | grep -q 'install ok installed' || tools+=(attr)
+for p in attr docker-compose; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || tools+=("$p"); done
 python3 -c 'import docker' 2>/dev/null || tools+=(python3-docker)
 if [ ${#tools[@]} -gt 0 ]; then
   apt-get update -qq

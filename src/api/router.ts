@@ -13,6 +13,13 @@ export interface Match<H = Handler> {
 
 const versionPrefix = /^\/v(\d+)\.(\d+)(\/.*)$/;
 
+/** Parts of the Engine API Berth does not have yet: saying so beats dockerd's bare "page not found". */
+const missingAreas: Array<[prefix: string, message: string]> = [
+  ['/networks', 'berthd has no networks yet: containers can use network mode none, host or container:<name>'],
+  ['/volumes', 'berthd has no volumes yet: containers can use tmpfs mounts'],
+  ['/build', 'berthd cannot build images yet'],
+];
+
 /**
  * Strips and checks the `/vX.Y` prefix (optional, as in Docker), then finds the route. Path parameters are
  * URL-decoded; image names keep their slashes (`/images/localhost:5000/a/b/json`).
@@ -44,5 +51,7 @@ export function matchRoute<H = Handler>(
     if (method !== req.method) continue;
     return { handler, params: pm.slice(1).map((p) => decodeURIComponent(p)), path, version };
   }
-  throw new NotFound(pathMatched ? `method ${req.method} not allowed for ${path}` : 'page not found');
+  if (pathMatched) throw new NotFound(`method ${req.method} not allowed for ${path}`);
+  const missing = missingAreas.find(([prefix]) => path === prefix || path.startsWith(`${prefix}/`));
+  throw new NotFound(missing ? missing[1] : 'page not found');
 }

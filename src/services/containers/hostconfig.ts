@@ -281,24 +281,29 @@ export function validateResources(r: Resources, host: HostLimits, creating: bool
 /**
  * What needs volumes or bridge networking, which Berth does not have yet, is refused at create rather than ignored:
  * a bind mount that silently is not there, or a port that silently is not published, would lose data or hang
- * clients. Publishing is meaningless without a network (dockerd ignores it with `none`, warns with `host`).
+ * clients. Without a network (`none`) ports and links mean nothing, and dockerd ignores them too; the conflicts
+ * dockerd refuses for `host` and `container:` modes are refused with its messages.
  */
 function refuseUnsupported(hc: HostConfig, given: Record<string, unknown>): void {
   const some = (key: string) => {
     const v = given[key];
     return Array.isArray(v) ? v.length > 0 : typeof v === 'object' && v !== null ? Object.keys(v).length > 0 : !!v;
   };
+  const ports = some('PortBindings') || given['PublishAllPorts'] === true;
+  const mode = hc.NetworkMode;
   if (some('Binds') || some('VolumesFrom') || (hc.Mounts ?? []).some((m) => m.Type !== 'tmpfs')) {
     throw new InvalidArgument('bind mounts and volumes (-v, --mount type=bind|volume, --volumes-from) are not supported by berthd yet; --tmpfs and --mount type=tmpfs are');
   }
-  if ((some('PortBindings') || given['PublishAllPorts'] === true) && !['none', 'host'].includes(hc.NetworkMode)) {
-    throw new InvalidArgument('publishing ports (-p, -P) needs bridge networking, which berthd does not have yet');
-  }
-  if (some('Links')) throw new InvalidArgument('links (--link) need bridge networking, which berthd does not have yet');
   if (some('StorageOpt')) throw new InvalidArgument("--storage-opt is supported only for overlay over xfs with 'pquota' mount option");
-  if (((hc.ExtraHosts ?? []).length || (hc.Dns ?? []).length || (hc.DnsSearch ?? []).length || (hc.DnsOptions ?? []).length) && hc.NetworkMode.startsWith('container:')) {
-    throw new InvalidArgument('conflicting options: dns and the network mode');
+  if (mode.startsWith('container:')) {
+    if (some('Links')) throw new InvalidArgument("conflicting options: container type network can't be used with links. This would result in undefined behavior");
+    if (some('Dns') || some('DnsSearch') || some('DnsOptions')) throw new InvalidArgument('conflicting options: dns and the network mode');
+    if (some('ExtraHosts')) throw new InvalidArgument('conflicting options: custom host-to-IP mapping and the network mode');
+    if (ports) throw new InvalidArgument('conflicting options: port publishing and the container type network mode');
   }
+  if (mode === 'host' && some('Links')) throw new InvalidArgument("conflicting options: host type networking can't be used with links. This would result in undefined behavior");
+  if (mode === 'bridge' && ports) throw new InvalidArgument('publishing ports (-p, -P) needs bridge networking, which berthd does not have yet');
+  if (mode === 'bridge' && some('Links')) throw new InvalidArgument('links (--link) need bridge networking, which berthd does not have yet');
 }
 
 /** `--mount type=tmpfs`'s options as `--tmpfs` data. */
