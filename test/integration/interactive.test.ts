@@ -185,4 +185,18 @@ describe('interactive containers and exec', () => {
     assert.match(again.stderr, /Container ID file found, make sure the other container isn't running or delete/);
     await ok(['rm', id]);
   });
+  it('start -a streams the output and exits with the container code; start -ai feeds stdin (both CLIs)', async () => {
+    await ok(['create', '--name', 'startattach', 'busybox', 'sh', '-c', 'echo out; echo err >&2; exit 4']);
+    await ok(['create', '-i', '--name', 'startstdin', 'busybox', 'cat']);
+    for (const cli of ['docker', 'berth'] as const) {
+      const r = await d[cli](['start', '-a', 'startattach']);
+      assert.deepEqual([r.code, r.stdout, r.stderr], [4, 'out\n', 'err\n'], cli);
+      const i = await d[cli](['start', '-ai', 'startstdin'], { input: 'hello\n' });
+      assert.deepEqual([i.code, i.stdout], [0, 'hello\n'], `${cli}: ${i.stderr}`);
+    }
+    const two = await d.berth(['start', '-a', 'startattach', 'startstdin']);
+    assert.equal(two.code, 1);
+    assert.match(two.stderr, /you cannot start and attach multiple containers at once/);
+    await ok(['rm', 'startattach', 'startstdin']);
+  });
 });

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { createWriteStream, existsSync, writeFileSync } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import type { Socket } from 'node:net';
-import { ApiError } from '../../client/index.js';
+import { ApiError, readAll } from '../../client/index.js';
 import { type Cli, CliError, ExitCode, describeError, forEachName } from '../context.js';
 import { quote } from '../format/gofmt.js';
 import { tabulate } from '../format/tabwriter.js';
@@ -185,35 +185,7 @@ export function registerContainerCommands(program: Command, container: Command, 
           await startOrFail(cli, id);
           return;
         }
-        const socket: Socket = await cli.client().hijack('POST', `/containers/${id}/attach`, {
-          query: { stream: true, stdout: true, stderr: true, stdin: o.interactive, detachKeys: o.detachKeys },
-        });
-        const resize = (h: number, w: number) => cli.client().do('POST', `/containers/${id}/resize`, { query: { h: String(h), w: String(w) } });
-        const output = holdSession(socket, { tty: !!o.tty, stdin: !!o.interactive, resize, ...(o.detachKeys && { detachKeys: o.detachKeys }) });
-        const waitRes = await cli.client().call('POST', `/containers/${id}/wait`, { query: { condition: o.rm ? 'removed' : 'next-exit' } });
-        try {
-          await startOrFail(cli, id);
-        } catch (e) {
-          output.catch(() => {}); // the attach ends with the failed start; its error is not the one to report
-          socket.destroy();
-          waitRes.destroy();
-          throw e;
-        }
-        if (o.tty) await sendTerminalSize(resize);
-        // As docker: without a TTY, the signals this process gets go to the container (a TTY passes ctrl-c itself).
-        const unproxy = !o.tty && o.sigProxy !== false ? proxySignals(cli, id) : () => {};
-        let detached: boolean;
-        try {
-          detached = (await output).detached;
-        } finally {
-          unproxy();
-        }
-        if (detached) {
-          waitRes.destroy();
-          return;
-        }
-        const body = JSON.parse(await (await import('../../client/index.js')).readAll(waitRes)) as { StatusCode: number };
-        if (body.StatusCode !== 0) throw new CliError('', body.StatusCode);
+        await attachAndStart(cli, id, { tty: !!o.tty, stdin: !!o.interactive, removed: !!o.rm, sigProxy: o.sigProxy !== false, ...(o.detachKeys && { detachKeys: o.detachKeys }) });
       });
   run(program.command('run').description('Create and run a new container from an image'));
   run(container.command('run').description('Create and run a new container from an image'));
@@ -225,21 +197,37 @@ export function registerContainerCommands(program: Command, container: Command, 
   createCmd(program.command('create').description('Create a new container'));
   createCmd(container.command('create').description('Create a new container'));
 
-  /** Each container started in turn, failures printed as they come and named together at the end, as docker does. */
+  /**
+   * Each container started in turn, failures printed as they come and named together at the end, as docker does;
+   * with -a, one container attached to (and its stdin with -i) until it exits, with its exit code.
+   */
   const start = (cmd: Command) =>
-    cmd.argument('<CONTAINER...>').action(async (names: string[]) => {
-      const failed: string[] = [];
-      for (const n of names) {
-        try {
-          await cli.client().do('POST', `/containers/${encodeURIComponent(n)}/start`);
-          cli.out(n);
-        } catch (e) {
-          cli.err(describeError(e));
-          failed.push(n);
+    cmd
+      .argument('<CONTAINER...>')
+      .option('-a, --attach', 'Attach STDOUT/STDERR and forward signals')
+      .option('-i, --interactive', "Attach container's STDIN")
+      .option('--detach-keys <string>', 'Override the key sequence for detaching a container')
+      .action(async (names: string[], o: { attach?: boolean; interactive?: boolean; detachKeys?: string }) => {
+        if (o.attach || o.interactive) {
+          if (names.length > 1) throw new CliError('you cannot start and attach multiple containers at once');
+          const c = await cli.client().json<{ Id: string; Config: { Tty: boolean; OpenStdin: boolean } }>('GET', `/containers/${encodeURIComponent(names[0] ?? '')}/json`);
+          const stdin = !!o.interactive && c.Config.OpenStdin;
+          checkTty({ tty: c.Config.Tty, interactive: stdin });
+          await attachAndStart(cli, c.Id, { tty: c.Config.Tty, stdin, removed: false, sigProxy: true, ...(o.detachKeys && { detachKeys: o.detachKeys }) });
+          return;
         }
-      }
-      if (failed.length) throw new CliError(`Error: failed to start containers: ${failed.join(', ')}`);
-    });
+        const failed: string[] = [];
+        for (const n of names) {
+          try {
+            await cli.client().do('POST', `/containers/${encodeURIComponent(n)}/start`);
+            cli.out(n);
+          } catch (e) {
+            cli.err(describeError(e));
+            failed.push(n);
+          }
+        }
+        if (failed.length) throw new CliError(`Error: failed to start containers: ${failed.join(', ')}`);
+      });
   start(program.command('start').description('Start one or more stopped containers'));
   start(container.command('start').description('Start one or more stopped containers'));
 
@@ -431,6 +419,37 @@ export function registerContainerCommands(program: Command, container: Command, 
     .option('-f, --format <string>', 'Format output using a custom template')
     .option('-s, --size', 'Display total file sizes')
     .action((names: string[], o: { format?: string; size?: boolean }) => inspectNames(cli, names, ['container'], o));
+}
+
+/**
+ * docker's attached run (and `start -a`): attach before starting, so no output is missed; wait for the exit (or
+ * the removal, for --rm) concurrently; forward signals without a TTY; exit with the container's code.
+ */
+async function attachAndStart(cli: Cli, id: string, o: { tty: boolean; stdin: boolean; removed: boolean; sigProxy: boolean; detachKeys?: string }): Promise<void> {
+  const socket: Socket = await cli.client().hijack('POST', `/containers/${id}/attach`, {
+    query: { stream: true, stdout: true, stderr: true, stdin: o.stdin, detachKeys: o.detachKeys },
+  });
+  const resize = (h: number, w: number) => cli.client().do('POST', `/containers/${id}/resize`, { query: { h: String(h), w: String(w) } });
+  const output = holdSession(socket, { tty: o.tty, stdin: o.stdin, resize, ...(o.detachKeys && { detachKeys: o.detachKeys }) });
+  const waitRes = await cli.client().call('POST', `/containers/${id}/wait`, { query: { condition: o.removed ? 'removed' : 'next-exit' } });
+  try {
+    await startOrFail(cli, id);
+  } catch (e) {
+    output.catch(() => {}); // the attach ends with the failed start; its error is not the one to report
+    socket.destroy();
+    waitRes.destroy();
+    throw e;
+  }
+  if (o.tty) await sendTerminalSize(resize);
+  // Without a TTY, the signals this process gets go to the container (a TTY passes ctrl-c itself).
+  const unproxy = !o.tty && o.sigProxy ? proxySignals(cli, id) : () => {};
+  const detached = await output.then((r) => r.detached).finally(unproxy);
+  if (detached) {
+    waitRes.destroy();
+    return;
+  }
+  const body = JSON.parse(await readAll(waitRes)) as { StatusCode: number };
+  if (body.StatusCode !== 0) throw new CliError('', body.StatusCode);
 }
 
 async function startOrFail(cli: Cli, id: string): Promise<void> {
