@@ -264,6 +264,9 @@ describe('host config', () => {
       [['--link', 'other'], /links \(--link\) need bridge networking/],
       [['--storage-opt', 'size=1G'], /--storage-opt is supported only for overlay over xfs/],
       [['--add-host', 'gw:host-gateway'], /host-gateway needs bridge networking/],
+      [['--volumes-from', 'other'], /bind mounts and volumes .* are not supported by berthd yet/],
+      [['--gpus', 'all'], /could not select device driver "" with capabilities: \[\[gpu\]\]/],
+      [['--isolation', 'hyperv'], /invalid isolation \(hyperv\): linux only supports 'default'/],
     ];
     for (const [args, message] of refused) {
       const r = await d.docker(['run', '--rm', ...args, 'busybox', 'true']);

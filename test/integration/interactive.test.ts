@@ -199,4 +199,16 @@ describe('interactive containers and exec', () => {
     assert.match(two.stderr, /you cannot start and attach multiple containers at once/);
     await ok(['rm', 'startattach', 'startstdin']);
   });
+  it('run -a attaches only the streams listed; exec --env-file sets the variables of a file (both CLIs)', async () => {
+    const envFile = join(d.dir, 'exec.env');
+    await writeFile(envFile, '# comment\nFROM_FILE=yes\n');
+    await ok(['run', '-d', '--name', 'envtarget', 'busybox', 'sleep', '60']);
+    for (const cli of ['docker', 'berth'] as const) {
+      const errOnly = await d[cli](['run', '--rm', '-a', 'stderr', 'busybox', 'sh', '-c', 'echo out; echo err >&2']);
+      assert.deepEqual([errOnly.code, errOnly.stdout, errOnly.stderr], [0, '', 'err\n'], cli);
+      const env = await d[cli](['exec', '--env-file', envFile, 'envtarget', 'sh', '-c', 'echo $FROM_FILE']);
+      assert.equal(env.stdout, 'yes\n', `${cli}: ${env.stderr}`);
+    }
+    await ok(['rm', '-f', 'envtarget']);
+  });
 });

@@ -185,7 +185,15 @@ export function registerContainerCommands(program: Command, container: Command, 
           await startOrFail(cli, id);
           return;
         }
-        await attachAndStart(cli, id, { tty: !!o.tty, stdin: !!o.interactive, removed: !!o.rm, sigProxy: o.sigProxy !== false, ...(o.detachKeys && { detachKeys: o.detachKeys }) });
+        await attachAndStart(cli, id, {
+          tty: !!o.tty,
+          stdin: createRequest.AttachStdin,
+          stdout: createRequest.AttachStdout,
+          stderr: createRequest.AttachStderr,
+          removed: !!o.rm,
+          sigProxy: o.sigProxy !== false,
+          ...(o.detachKeys && { detachKeys: o.detachKeys }),
+        });
       });
   run(program.command('run').description('Create and run a new container from an image'));
   run(container.command('run').description('Create and run a new container from an image'));
@@ -213,7 +221,7 @@ export function registerContainerCommands(program: Command, container: Command, 
           const c = await cli.client().json<{ Id: string; Config: { Tty: boolean; OpenStdin: boolean } }>('GET', `/containers/${encodeURIComponent(names[0] ?? '')}/json`);
           const stdin = !!o.interactive && c.Config.OpenStdin;
           checkTty({ tty: c.Config.Tty, interactive: stdin });
-          await attachAndStart(cli, c.Id, { tty: c.Config.Tty, stdin, removed: false, sigProxy: true, ...(o.detachKeys && { detachKeys: o.detachKeys }) });
+          await attachAndStart(cli, c.Id, { tty: c.Config.Tty, stdin, stdout: true, stderr: true, removed: false, sigProxy: true, ...(o.detachKeys && { detachKeys: o.detachKeys }) });
           return;
         }
         const failed: string[] = [];
@@ -425,9 +433,13 @@ export function registerContainerCommands(program: Command, container: Command, 
  * docker's attached run (and `start -a`): attach before starting, so no output is missed; wait for the exit (or
  * the removal, for --rm) concurrently; forward signals without a TTY; exit with the container's code.
  */
-async function attachAndStart(cli: Cli, id: string, o: { tty: boolean; stdin: boolean; removed: boolean; sigProxy: boolean; detachKeys?: string }): Promise<void> {
+async function attachAndStart(
+  cli: Cli,
+  id: string,
+  o: { tty: boolean; stdin: boolean; stdout: boolean; stderr: boolean; removed: boolean; sigProxy: boolean; detachKeys?: string },
+): Promise<void> {
   const socket: Socket = await cli.client().hijack('POST', `/containers/${id}/attach`, {
-    query: { stream: true, stdout: true, stderr: true, stdin: o.stdin, detachKeys: o.detachKeys },
+    query: { stream: true, stdout: o.stdout, stderr: o.stderr, stdin: o.stdin, detachKeys: o.detachKeys },
   });
   const resize = (h: number, w: number) => cli.client().do('POST', `/containers/${id}/resize`, { query: { h: String(h), w: String(w) } });
   const output = holdSession(socket, { tty: o.tty, stdin: o.stdin, resize, ...(o.detachKeys && { detachKeys: o.detachKeys }) });

@@ -4,6 +4,7 @@ import { type Cli, CliError, ExitCode } from '../context.js';
 import { collect } from './common.js';
 import { checkTty, holdSession, proxySignals, sendTerminalSize, withStdioFlags } from './interactive.js';
 import { ApiError } from '../../client/index.js';
+import { envFile } from './run-flags.js';
 
 interface ExecFlags {
   interactive?: boolean;
@@ -11,6 +12,7 @@ interface ExecFlags {
   detach?: boolean;
   detachKeys?: string;
   env: string[];
+  envFile: string[];
   user?: string;
   workdir?: string;
   privileged?: boolean;
@@ -27,6 +29,7 @@ export function registerExecCommands(program: Command, container: Command, cli: 
     withStdioFlags(cmd.argument('<CONTAINER>').argument('<COMMAND...>'))
       .option('-d, --detach', 'Detached mode: run command in the background')
       .option('-e, --env <list>', 'Set environment variables', collect, [])
+      .option('--env-file <list>', 'Read in a file of environment variables', collect, [])
       .option('-u, --user <string>', 'Username or UID (format: "<name|uid>[:<group|gid>]")')
       .option('-w, --workdir <string>', 'Working directory inside the container')
       .option('--privileged', 'Give extended privileges to the command')
@@ -38,7 +41,7 @@ export function registerExecCommands(program: Command, container: Command, cli: 
           .json<{ Id: string }>('POST', `/containers/${encodeURIComponent(name)}/exec`, {
             body: {
               Cmd: command,
-              Env: o.env,
+              Env: [...o.envFile.flatMap(envFile), ...o.env],
               Tty: !!o.tty,
               AttachStdin: !!o.interactive && !o.detach,
               AttachStdout: !o.detach,

@@ -18,6 +18,8 @@ export interface ResourceFlags {
   cpusetMems?: string;
   pidsLimit?: number;
   blkioWeight?: number;
+  cpuRtPeriod?: number;
+  cpuRtRuntime?: number;
   restart?: { Name: string; MaximumRetryCount: number };
 }
 
@@ -32,8 +34,6 @@ interface DeviceAndKernelFlags {
   cgroupns?: string;
   cgroupParent?: string;
   memorySwappiness?: number;
-  cpuRtPeriod?: number;
-  cpuRtRuntime?: number;
   blkioWeightDevice: string[];
   deviceReadBps: string[];
   deviceWriteBps: string[];
@@ -48,6 +48,15 @@ interface DeviceAndKernelFlags {
   volume: string[];
   publish: string[];
   publishAll?: boolean;
+  link: string[];
+  volumesFrom: string[];
+  volumeDriver?: string;
+  storageOpt: string[];
+  userns?: string;
+  isolation?: string;
+  gpus?: string;
+  kernelMemory?: number;
+  attach: string[];
   expose: string[];
   healthCmd?: string;
   healthInterval?: number;
@@ -155,6 +164,8 @@ export const withResourceFlags = (cmd: Command) =>
     .option('--cpuset-mems <string>', 'MEMs in which to allow execution (0-3, 0,1)')
     .option('--pids-limit <int>', 'Tune container pids limit (set -1 for unlimited)', int)
     .option('--blkio-weight <uint16>', 'Block IO (relative weight), between 10 and 1000, or 0 to disable', int)
+    .option('--cpu-rt-period <int>', 'Limit CPU real-time period in microseconds', int)
+    .option('--cpu-rt-runtime <int>', 'Limit CPU real-time runtime in microseconds', int)
     .option('--restart <string>', 'Restart policy to apply when a container exits', restartPolicy);
 
 export const withCreateFlags = (cmd: Command) =>
@@ -203,8 +214,6 @@ export const withCreateFlags = (cmd: Command) =>
       .option('--cgroupns <string>', 'Cgroup namespace to use (host|private)')
       .option('--cgroup-parent <string>', 'Optional parent cgroup for the container')
       .option('--memory-swappiness <int>', 'Tune container memory swappiness (0 to 100)', int)
-      .option('--cpu-rt-period <int>', 'Limit CPU real-time period in microseconds', int)
-      .option('--cpu-rt-runtime <int>', 'Limit CPU real-time runtime in microseconds', int)
       .option('--blkio-weight-device <list>', 'Block IO weight (relative device weight)', collect, [])
       .option('--device-read-bps <list>', 'Limit read rate (bytes per second) from a device', collect, [])
       .option('--device-write-bps <list>', 'Limit write rate (bytes per second) to a device', collect, [])
@@ -219,6 +228,16 @@ export const withCreateFlags = (cmd: Command) =>
       .option('-v, --volume <list>', 'Bind mount a volume', collect, [])
       .option('-p, --publish <list>', "Publish a container's port(s) to the host", collect, [])
       .option('-P, --publish-all', 'Publish all exposed ports to random ports')
+      .option('--link <list>', 'Add link to another container', collect, [])
+      .option('--volumes-from <list>', 'Mount volumes from the specified container(s)', collect, [])
+      .option('--volume-driver <string>', 'Optional volume driver for the container')
+      .option('--storage-opt <list>', 'Storage driver options for the container', collect, [])
+      .option('--userns <string>', 'User namespace to use')
+      .option('--isolation <string>', 'Container isolation technology')
+      .option('--gpus <gpu-request>', 'GPU devices to add to the container ("all" to pass all GPUs)')
+      .option('--kernel-memory <bytes>', 'Kernel memory limit', bytes)
+      .option('-a, --attach <list>', 'Attach to STDIN, STDOUT or STDERR', collect, [])
+      .addOption(new Option('--disable-content-trust').hideHelp())
       .option('--expose <list>', 'Expose a port or a range of ports', collect, [])
       .option('--health-cmd <string>', 'Command to run to check health')
       .option('--health-interval <duration>', 'Time between running the check (ms|s|m|h)', duration)
@@ -248,6 +267,8 @@ export function resourcesBody(o: ResourceFlags) {
     ...(o.cpusetMems !== undefined && { CpusetMems: o.cpusetMems }),
     ...(o.pidsLimit !== undefined && { PidsLimit: o.pidsLimit }),
     ...(o.blkioWeight !== undefined && { BlkioWeight: o.blkioWeight }),
+    ...(o.cpuRtPeriod !== undefined && { CpuRealtimePeriod: o.cpuRtPeriod }),
+    ...(o.cpuRtRuntime !== undefined && { CpuRealtimeRuntime: o.cpuRtRuntime }),
     ...(o.restart && { RestartPolicy: o.restart }),
   };
 }
@@ -335,8 +356,6 @@ function devicesAndKernelBody(o: DeviceAndKernelFlags) {
     ...(o.cgroupns && { CgroupnsMode: o.cgroupns }),
     ...(o.cgroupParent && { CgroupParent: o.cgroupParent }),
     ...(o.memorySwappiness !== undefined && o.memorySwappiness !== -1 && { MemorySwappiness: o.memorySwappiness }),
-    ...(o.cpuRtPeriod !== undefined && { CpuRealtimePeriod: o.cpuRtPeriod }),
-    ...(o.cpuRtRuntime !== undefined && { CpuRealtimeRuntime: o.cpuRtRuntime }),
     ...Object.fromEntries(Object.entries(throttles).filter(([, list]) => list.length)),
     ...(o.addHost.length && { ExtraHosts: o.addHost.map((h) => h.replace('=', ':')) }),
     ...(o.dns.length && { Dns: o.dns }),
@@ -347,16 +366,34 @@ function devicesAndKernelBody(o: DeviceAndKernelFlags) {
     ...(o.volume.length && { Binds: o.volume }),
     ...(o.publish.length && { PortBindings: portBindings(o.publish) }),
     ...(o.publishAll && { PublishAllPorts: true }),
+    ...(o.link.length && { Links: o.link }),
+    ...(o.volumesFrom.length && { VolumesFrom: o.volumesFrom }),
+    ...(o.volumeDriver && { VolumeDriver: o.volumeDriver }),
+    ...(o.storageOpt.length && { StorageOpt: keyValues('storage-opt', o.storageOpt) }),
+    ...(o.userns && { UsernsMode: o.userns }),
+    ...(o.isolation && { Isolation: o.isolation }),
+    ...(o.gpus && { DeviceRequests: [{ Driver: '', Count: o.gpus === 'all' ? -1 : Number(o.gpus) || 0, Capabilities: [['gpu']], DeviceIDs: null, Options: {} }] }),
+    ...(o.kernelMemory !== undefined && { KernelMemory: o.kernelMemory }),
   };
 }
 
 /** `--env-file`: KEY=VALUE lines, `#` comments and blank lines skipped; a bare KEY takes the CLI's own value. */
-function envFile(path: string): string[] {
+export function envFile(path: string): string[] {
   return readFileSync(path, 'utf8')
     .split('\n')
     .map((l) => l.trim())
     .filter((l) => l && !l.startsWith('#'))
     .flatMap((l) => (l.includes('=') ? [l] : process.env[l] !== undefined ? [`${l}=${process.env[l]}`] : []));
+}
+
+/** Which streams `run` attaches: `-a` lists them (docker's validAttach), else stdout, stderr and stdin with -i. */
+function attachFlags(o: RunFlags, attach: boolean) {
+  const bad = o.attach.find((s) => !['stdin', 'stdout', 'stderr'].includes(s.toLowerCase()));
+  if (bad) throw new CliError(`invalid argument "${bad}" for "-a, --attach" flag: valid streams are STDIN, STDOUT and STDERR`, ExitCode.Usage);
+  const listed = (s: string) => o.attach.some((a) => a.toLowerCase() === s);
+  if (o.attach.length && !attach) throw new CliError('conflicting options: cannot specify both --attach and --detach', ExitCode.Usage);
+  if (o.attach.length) return { AttachStdin: listed('stdin'), AttachStdout: listed('stdout'), AttachStderr: listed('stderr') };
+  return { AttachStdin: !!o.interactive && attach, AttachStdout: attach, AttachStderr: attach };
 }
 
 /** `--label-file`: one label per line, `#` comments and blank lines skipped (docker's ReadKVStrings). */
@@ -422,10 +459,8 @@ export function createBody(image: string, cmd: string[], o: RunFlags) {
     Labels: Object.fromEntries([...o.labelFile.flatMap(labelFile), ...o.label].map((l) => [l.split('=')[0], l.includes('=') ? l.slice(l.indexOf('=') + 1) : ''])),
     Tty: !!o.tty,
     OpenStdin: !!o.interactive,
-    StdinOnce: !!o.interactive && attach,
-    AttachStdin: !!o.interactive && attach,
-    AttachStdout: attach,
-    AttachStderr: attach,
+    StdinOnce: !!o.interactive && attach && (!o.attach.length || o.attach.some((a) => a.toLowerCase() === 'stdin')),
+    ...attachFlags(o, attach),
     ...(o.stopSignal && { StopSignal: o.stopSignal }),
     ...(o.stopTimeout !== undefined && { StopTimeout: o.stopTimeout }),
     ...healthcheckBody(o),

@@ -192,6 +192,7 @@ export function normalizeHostConfig(input: Partial<HostConfig> | null | undefine
   for (const rule of hc.DeviceCgroupRules ?? []) deviceCgroupRule(rule);
   if (hc.CgroupParent && hc.CgroupParent.split('/').includes('..')) throw new InvalidArgument(`invalid cgroup parent: ${hc.CgroupParent}`);
   const warnings = validateResources(hc, host, true);
+  if ((given as Record<string, unknown>)['KernelMemory']) warnings.push('Specifying a kernel memory limit is deprecated and will be removed in a future release.');
   if (hc.NetworkMode === 'host' && Object.keys((given as Record<string, object>)['PortBindings'] ?? {}).length) warnings.push('Published ports are discarded when using host network mode');
   return { hostConfig: hc, warnings };
 }
@@ -295,6 +296,11 @@ function refuseUnsupported(hc: HostConfig, given: Record<string, unknown>): void
     throw new InvalidArgument('bind mounts and volumes (-v, --mount type=bind|volume, --volumes-from) are not supported by berthd yet; --tmpfs and --mount type=tmpfs are');
   }
   if (some('StorageOpt')) throw new InvalidArgument("--storage-opt is supported only for overlay over xfs with 'pquota' mount option");
+  if (some('DeviceRequests')) throw new InvalidArgument('could not select device driver "" with capabilities: [[gpu]]');
+  const isolation = given['Isolation'];
+  if (isolation && isolation !== 'default') throw new InvalidArgument(`invalid isolation (${String(isolation)}): linux only supports 'default'`);
+  const userns = given['UsernsMode'];
+  if (userns && userns !== 'host') throw new InvalidArgument(`invalid USER mode: ${String(userns)} (berthd has no user namespace remapping)`);
   if (mode.startsWith('container:')) {
     if (some('Links')) throw new InvalidArgument("conflicting options: container type network can't be used with links. This would result in undefined behavior");
     if (some('Dns') || some('DnsSearch') || some('DnsOptions')) throw new InvalidArgument('conflicting options: dns and the network mode');
