@@ -350,6 +350,11 @@ describe('containers', () => {
     assert.deepEqual(await names(['-a', '--filter', 'name=/pa2']), ['pa2']);
     assert.deepEqual(await names(['-a', '--filter', 'name=[']), []);
     assert.match((await d.docker(['ps', '--filter', 'exited=abc'])).stderr, /invalid filter 'exited=abc'/);
+    // The filters of what Berth has none of yet (volumes, published ports, swarm tasks) match nothing, or all.
+    assert.deepEqual(await names(['-a', '--filter', 'name=pa2', '--filter', 'volume=data']), []);
+    assert.deepEqual(await names(['-a', '--filter', 'name=pa2', '--filter', 'publish=80']), []);
+    assert.deepEqual(await names(['-a', '--filter', 'name=pa2', '--filter', 'is-task=false']), ['pa2']);
+    assert.match((await d.docker(['ps', '--filter', 'expose=80:80'])).stderr, /filter for 'expose' should not contain ':': 80:80/);
     assert.match((await d.docker(['rename', 'pb', 'pb'])).stderr, /Renaming a container with the same name as its current name/);
 
     // prune: label! keeps, unknown filters and bad times are refused before anything goes.

@@ -250,6 +250,10 @@ describe('host config', () => {
     assert.equal(hosts.stdout, '10.1.2.3\tdb\n::1\tv6\nsearch example.com\nnameserver 9.9.9.9\noptions ndots:2\n');
     const mounted = await d.berth(['run', '--rm', '--mount', 'type=tmpfs,target=/m,tmpfs-size=1m', 'busybox', 'grep', ' /m ', '/proc/mounts']);
     assert.equal(mounted.stdout, 'tmpfs /m tmpfs rw,nosuid,nodev,noexec,relatime,size=1024k 0 0\n', mounted.stderr);
+    const listed = (await ok(['create', '--network', 'none', '--mount', 'type=tmpfs,target=/m', 'busybox'])).trim();
+    assert.equal((await d.docker(['inspect', '--format', '{{json .Mounts}}', listed])).stdout.trim(), '[{"Type":"tmpfs","Source":"","Destination":"/m","Mode":"","RW":true,"Propagation":""}]');
+    assert.equal((await d.docker(['ps', '-a', '--filter', 'network=none', '--filter', `id=${listed}`, '--format', '{{.ID}}'])).stdout.trim(), listed.slice(0, 12));
+    await ok(['rm', listed]);
     const id = (await ok(['create', '--annotation', 'org.example.team=blue', 'busybox', 'true'])).trim();
     await ok(['start', id]);
     const bundle = JSON.parse(await readFile(join(d.dir, 'run', 'containers', id, 'config.json'), 'utf8')) as { annotations?: Record<string, string> };

@@ -280,7 +280,13 @@ export class ContainerService {
    * ancestor, exited, before, since); `limit` keeps the newest N (and implies all, as in docker).
    */
   list(all: boolean, filters: Record<string, string[]> = {}, limit?: number): ContainerRecord[] {
-    const known = new Set(['id', 'name', 'label', 'status', 'ancestor', 'exited', 'before', 'since', 'health']);
+    const known = new Set(['id', 'name', 'label', 'status', 'ancestor', 'exited', 'before', 'since', 'health', 'network', 'volume', 'publish', 'expose', 'is-task', 'isolation']);
+    for (const key of ['publish', 'expose']) {
+      for (const v of filters[key] ?? []) if (v.includes(':')) throw new InvalidArgument(`filter for '${key}' should not contain ':': ${v}`);
+    }
+    for (const v of filters['is-task'] ?? []) {
+      if (!['true', 'false', '1', '0'].includes(v)) throw new InvalidArgument(`invalid filter 'is-task=${v}'`);
+    }
     for (const h of filters['health'] ?? []) {
       if (!['starting', 'healthy', 'unhealthy', 'none'].includes(h)) {
         throw new InvalidArgument(`invalid filter 'health=${h}'. Expected one of starting, healthy, unhealthy, none`);
@@ -313,6 +319,13 @@ export class ContainerService {
           any('before', (v) => c.created < createdOf(v)) &&
           any('since', (v) => c.created > createdOf(v)) &&
           any('health', (v) => (c.state.health?.Status ?? 'none') === v) &&
+          // No container has volumes, published ports or a swarm task yet; `none` and `host` are its only networks.
+          any('network', (v) => ['none', 'host'].includes(c.hostConfig.NetworkMode) && v === c.hostConfig.NetworkMode) &&
+          !filters['volume']?.length &&
+          !filters['publish']?.length &&
+          !filters['expose']?.length &&
+          any('is-task', (v) => v === 'false' || v === '0') &&
+          any('isolation', (v) => v === 'default' || v === '') &&
           labelsMatch(filters['label'], c.config.Labels),
       )
       .sort((a, b) => b.created.localeCompare(a.created));

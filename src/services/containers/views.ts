@@ -171,8 +171,13 @@ export function containerSummary(c: ContainerRecord, image: string): ContainerSu
     Status: containerStatus(c),
     HostConfig: { ...(c.hostConfig.NetworkMode && { NetworkMode: c.hostConfig.NetworkMode }) },
     NetworkSettings: { Networks: networks(c) },
-    Mounts: [],
+    Mounts: mountPoints(c),
   };
+}
+
+/** Inspect's and ps's Mounts: the `--mount` tmpfs mounts, as dockerd lists them (`--tmpfs` ones it does not list). */
+function mountPoints(c: ContainerRecord): unknown[] {
+  return (c.hostConfig.Mounts ?? []).map((m) => ({ Type: m.Type, Source: '', Destination: m.Target, Mode: '', RW: !m.ReadOnly, Propagation: '' }));
 }
 
 /**
@@ -365,7 +370,7 @@ export function containerInspect(
       Data: { LowerDir: dirs.lower.join(':'), MergedDir: dirs.merged, UpperDir: dirs.upper, WorkDir: dirs.work },
       Name: 'overlay2',
     },
-    Mounts: [],
+    Mounts: mountPoints(c),
     Config: {
       Hostname: config.Hostname,
       Domainname: config.Domainname ?? '',
