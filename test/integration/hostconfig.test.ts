@@ -277,6 +277,15 @@ describe('host config', () => {
       assert.equal(r.code, 125, `${args.join(' ')}: ${r.stderr}`);
       assert.match(r.stderr, message);
     }
+    // What would write lines of its own into /etc/hosts or /etc/resolv.conf.
+    for (const [args, message] of [
+      [['--add-host', 'two names:10.0.0.1'], /bad format for add-host/],
+      [['--dns-search', 'example.com\nnameserver 6.6.6.6'], /invalid DNS search domain or option/],
+    ] as const) {
+      const r = await d.berth(['run', '--rm', ...args, 'busybox', 'true']);
+      assert.equal(r.code, 125, r.stderr);
+      assert.match(r.stderr, message);
+    }
     assert.equal((await ok(['ps', '-aq'])).trim(), before, 'nothing was created');
     // Without a network there is nothing to publish on: dockerd ignores the ports, and so does berthd.
     assert.equal((await d.docker(['run', '--rm', '--network', 'none', '-p', '8080:80', 'busybox', 'true'])).code, 0);

@@ -189,6 +189,8 @@ export function normalizeHostConfig(input: Partial<HostConfig> | null | undefine
   for (const m of hc.Mounts ?? []) tmpfsMount(m.Target, tmpfsData(m));
   for (const entry of hc.ExtraHosts ?? []) extraHost(entry);
   for (const ip of hc.Dns ?? []) if (!isIP(ip)) throw new InvalidArgument(`${ip} is not an ip address`);
+  // Each is one word of a resolv.conf line: a line break would write lines of its own.
+  for (const v of [...(hc.DnsSearch ?? []), ...(hc.DnsOptions ?? [])]) if (/\s/.test(v)) throw new InvalidArgument(`invalid DNS search domain or option: ${JSON.stringify(v)}`);
   for (const rule of hc.DeviceCgroupRules ?? []) deviceCgroupRule(rule);
   if (hc.CgroupParent && hc.CgroupParent.split('/').includes('..')) throw new InvalidArgument(`invalid cgroup parent: ${hc.CgroupParent}`);
   const warnings = validateResources(hc, host, true);
@@ -322,7 +324,7 @@ export function tmpfsData(m: MountRequest): string {
 export function extraHost(entry: string): string {
   const i = entry.indexOf(':');
   const [name, ip] = [entry.slice(0, i), entry.slice(i + 1)];
-  if (i <= 0) throw new InvalidArgument(`bad format for add-host: "${entry}"`);
+  if (i <= 0 || /\s/.test(name)) throw new InvalidArgument(`bad format for add-host: "${entry}"`);
   if (ip === 'host-gateway') throw new InvalidArgument('host-gateway needs bridge networking, which berthd does not have yet');
   if (!isIP(ip.replace(/^\[|\]$/g, ''))) throw new InvalidArgument(`invalid IP address in add-host: "${ip}"`);
   return `${ip.replace(/^\[|\]$/g, '')}\t${name}`;

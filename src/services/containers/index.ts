@@ -702,7 +702,7 @@ export class ContainerService {
   /** Under `--cgroup-parent` if given, else the daemon's; from the hierarchy's root, as dockerd's cgroupfs driver. */
   private cgroupPath(c: ContainerRecord): string {
     const parent = (c.hostConfig.CgroupParent || this.d.cgroupParent).replace(/^\/+|\/+$/g, '');
-    return `/${parent}/${c.id}`;
+    return parent ? `/${parent}/${c.id}` : `/${c.id}`;
   }
 
   /** The namespace of another running container, for `--pid/--ipc/--network container:<name>`. */

@@ -107,6 +107,7 @@ async function userDevices(hc: HostConfig): Promise<{ nodes: HostDevice[]; rules
     });
     const found = await devicesAt(base);
     if (found.length === 0) throw failed('not a device node');
+    if (m.PathInContainer && !m.PathInContainer.startsWith('/')) throw new InvalidArgument(`bad format for path: ${m.PathInContainer}`);
     for (const d of found) {
       nodes.push({ ...d, path: (m.PathInContainer || m.PathOnHost) + d.path.slice(base.length) });
       if (!hc.Privileged) rules.push({ allow: true, type: d.type, major: d.major, minor: d.minor, access: m.CgroupPermissions || 'rwm' });
