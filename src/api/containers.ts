@@ -171,7 +171,7 @@ async function logs(s: Services, req: Req, res: ServerResponse): Promise<void> {
   res.writeHead(Status.OK, { 'Content-Type': raw ? 'application/vnd.docker.raw-stream' : 'application/vnd.docker.multiplexed-stream' });
   res.flushHeaders();
   res.on('close', () => ac.abort());
-  const framing = { stdout, stderr, timestamps: qBool(q, 'timestamps'), raw };
+  const framing = { stdout, stderr, timestamps: qBool(q, 'timestamps'), details: qBool(q, 'details'), raw };
   for await (const batch of batches) {
     const out = frameLogBatch(batch, framing);
     if (out.length > 0 && !res.write(out)) await drained(res);

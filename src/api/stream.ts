@@ -18,6 +18,8 @@ export interface LogFraming {
   timestamps: boolean;
   /** A TTY's output: the bytes alone, no frames. */
   raw: boolean;
+  /** Each entry prefixed with its attributes (`logs --details`) and a space. */
+  details?: boolean;
 }
 
 /**
@@ -27,7 +29,7 @@ export interface LogFraming {
 export function frameLogBatch(batch: LogBatch, o: LogFraming): Buffer {
   const perEntry = (o.timestamps ? 31 : 0) + (o.raw ? 0 : 8);
   let bound = 0;
-  for (let i = 0; i < batch.length; i++) bound += batch.textLength(i) + perEntry;
+  for (let i = 0; i < batch.length; i++) bound += batch.textLength(i) + perEntry + (o.details ? Buffer.byteLength(batch.details(i)) + 1 : 0);
   const out = Buffer.allocUnsafe(bound);
   let pos = 0;
   let frame = -1;
@@ -47,6 +49,7 @@ export function frameLogBatch(batch: LogBatch, o: LogFraming): Buffer {
       pos += 8;
     }
     if (o.timestamps) pos += out.write(`${batch.timestamp(i)} `, pos, 'latin1');
+    if (o.details) pos += out.write(`${batch.details(i)} `, pos, 'utf8');
     pos += batch.copyText(i, out, pos);
   }
   closeFrame();

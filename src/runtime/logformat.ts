@@ -32,6 +32,13 @@ export interface Conversion {
  * entry at once, so a prompt is shipped without waiting for its newline.
  */
 export class JournalConverter {
+  /** `,"attrs":{…}` for every entry, or nothing (see logAttrsJson). */
+  private readonly attrs: string;
+
+  constructor(attrs: Record<string, string> = {}) {
+    this.attrs = Object.keys(attrs).length ? `,"attrs":${logAttrsJson(attrs)}` : '';
+  }
+
   /** The entry endings of the last timestamp seen (conmon stamps all the lines of one read alike). */
   private lastStamp = '';
   private lastSuffixes: { stdout: Suffixes; stderr: Suffixes } = { stdout: { complete: head, incomplete: head }, stderr: { complete: head, incomplete: head } };
@@ -155,7 +162,7 @@ export class JournalConverter {
     if (stamp === this.lastStamp) return stdout ? this.lastSuffixes.stdout : this.lastSuffixes.stderr;
     const time = utcTime(stamp);
     const make = (stream: LogStream) => {
-      const tail = `","stream":"${stream}","time":"${time}"}\n{"log":"`;
+      const tail = `","stream":"${stream}"${this.attrs},"time":"${time}"}\n{"log":"`;
       return { complete: Buffer.from(`\\n${tail}`, 'latin1'), incomplete: Buffer.from(tail, 'latin1') };
     };
     this.lastStamp = stamp;
@@ -318,6 +325,15 @@ function utf8SequenceLength(t: Uint8Array, i: number): number {
 // Times
 
 /** conmon's `2006-01-02T15:04:05.000000000+07:00` (local time) as Go's RFC3339Nano in UTC, zeros trimmed. */
+/**
+ * A json-file entry's `attrs` (the `labels`, `env` and `tag` log options), as Go's json.Marshal writes a map:
+ * keys sorted, and <, >, & escaped.
+ */
+export function logAttrsJson(attrs: Record<string, string>): string {
+  const sorted = Object.fromEntries(Object.keys(attrs).sort().map((k) => [k, attrs[k]]));
+  return JSON.stringify(sorted).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 export function utcTime(stamp: string): string {
   const offset = stamp.slice(-6);
   const dot = stamp.indexOf('.');
@@ -363,7 +379,7 @@ export class LogBatch {
   /** Per entry: 1 stdout or 2 stderr, plus `newlineFlag`. */
   private flags: Uint8Array;
   /** Entries decoded on the slow path, by index. */
-  private decoded = new Map<number, { text: Buffer; time: string }>();
+  private decoded = new Map<number, { text: Buffer; time: string; attrs?: Record<string, string> }>();
 
   private constructor(
     private readonly bytes: Buffer,
@@ -415,6 +431,16 @@ export class LogBatch {
     return this.decoded.get(i)?.time ?? this.chars.slice(this.timeStart[i], this.timeEnd[i]);
   }
 
+  /**
+   * The entry's attributes as `logs --details` shows them (moby's attrsByteSlice): `k=v` pairs sorted by key,
+   * query-escaped, joined by commas; empty without attributes.
+   */
+  details(i: number): string {
+    const attrs = this.decoded.get(i)?.attrs ?? {};
+    const q = (v: string) => encodeURIComponent(v).replace(/%20/g, '+').replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+    return Object.keys(attrs).sort().map((k) => `${q(k)}=${q(attrs[k] ?? '')}`).join(',');
+  }
+
   /** The entry's time with nine fractional digits, as `logs -t` shows it. */
   timestamp(i: number): string {
     return fixedTime(this.time(i));
@@ -450,7 +476,7 @@ export class LogBatch {
   skip(n: number): void {
     if (n <= 0) return;
     for (const a of [this.textStart, this.textEnd, this.timeStart, this.timeEnd, this.flags]) a.copyWithin(0, n, this.count);
-    const decoded = new Map<number, { text: Buffer; time: string }>();
+    const decoded = new Map<number, { text: Buffer; time: string; attrs?: Record<string, string> }>();
     for (const [i, d] of this.decoded) if (i >= n) decoded.set(i - n, d);
     this.decoded = decoded;
     this.count = Math.max(0, this.count - n);
@@ -482,7 +508,7 @@ export class LogBatch {
 
   /** The slow path: any JSON object with log, stream and time, as escapes (or other writers) make it. */
   private addParsed(start: number, nl: number): void {
-    let e: { log?: unknown; stream?: unknown; time?: unknown };
+    let e: { log?: unknown; stream?: unknown; time?: unknown; attrs?: unknown };
     try {
       e = JSON.parse(this.bytes.toString('utf8', start, nl)) as typeof e;
     } catch {
@@ -490,7 +516,8 @@ export class LogBatch {
     }
     if (e.stream !== 'stdout' && e.stream !== 'stderr') return;
     const i = this.count++;
-    this.decoded.set(i, { text: Buffer.from(typeof e.log === 'string' ? e.log : '', 'utf8'), time: typeof e.time === 'string' ? e.time : '' });
+    const attrs = e.attrs && typeof e.attrs === 'object' ? (e.attrs as Record<string, string>) : undefined;
+    this.decoded.set(i, { text: Buffer.from(typeof e.log === 'string' ? e.log : '', 'utf8'), time: typeof e.time === 'string' ? e.time : '', ...(attrs && { attrs }) });
     this.flags[i] = e.stream === 'stdout' ? stdoutCode : stderrCode;
   }
 

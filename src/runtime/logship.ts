@@ -29,6 +29,8 @@ export interface ShipTarget {
   ctlDir: string;
   /** The json-file log; `maxSize` -1 means no rotation. */
   log: { path: string; maxSize: number; maxFiles: number };
+  /** Attributes every entry carries (the `labels`, `env` and `tag` log options). */
+  attrs?: Record<string, string>;
 }
 
 /** Journal bytes shipped before the journal is rotated. */
@@ -121,7 +123,7 @@ interface Journal {
 
 /** One container's shipping: the journal being read, the json-file being written, and the loop between them. */
 class Shipment {
-  private readonly converter = new JournalConverter();
+  private readonly converter: JournalConverter;
   private readonly main: string;
   private readonly old: string;
   private readonly statePath: string;
@@ -150,6 +152,7 @@ class Shipment {
     private readonly log: Logger,
     private readonly journalLimit: number,
   ) {
+    this.converter = new JournalConverter(t.attrs);
     this.main = journalPath(t.dir);
     this.old = `${this.main}.old`;
     this.statePath = join(t.dir, stateFile);

@@ -50,6 +50,19 @@ describe('container logs', () => {
     assert.deepEqual(i.HostConfig.LogConfig, { Type: 'json-file', Config: {} });
   });
 
+  it('the labels, env and tag log options add attrs to every entry, which logs --details shows (both CLIs)', async () => {
+    const id = ok(await d.docker(['run', '-d', '--name', 'detailed', '--log-opt', 'labels=team,absent', '--log-opt', 'env=FOO', '--log-opt', 'tag={{.Name}}/{{.ID}}', '-l', 'team=blue<x>', '-e', 'FOO=b r', 'busybox', 'echo', 'hi']), 'run').trim();
+    ok(await d.docker(['wait', 'detailed']), 'wait');
+    const raw = await readFile(await logPath('detailed'), 'utf8');
+    // dockerd's order (log, stream, attrs, time) and Go's map encoding (sorted keys, < and > escaped).
+    assert.match(raw, new RegExp(`^\\{"log":"hi\\\\n","stream":"stdout","attrs":\\{"FOO":"b r","tag":"detailed/${id.slice(0, 12)}","team":"blue\\\\u003cx\\\\u003e"\\},"time":"[^"]+"\\}\\n$`));
+    for (const cli of [d.docker, d.berth]) {
+      assert.equal((await cli(['logs', '--details', 'detailed'])).stdout, `FOO=b+r,tag=detailed%2F${id.slice(0, 12)},team=blue%3Cx%3E hi\n`);
+      assert.equal((await cli(['logs', 'detailed'])).stdout, 'hi\n');
+      assert.equal((await cli(['logs', '--details', 'disk'])).stdout.split('\n')[0], ' out', 'no attributes: just the space');
+    }
+  });
+
   it('--tail, -t, --since and --until (RFC 3339, Unix and relative times), with both CLIs', async () => {
     ok(await d.docker(['run', '--name', 'timed', 'busybox', 'sh', '-c', 'echo one; sleep 1.1; echo two; sleep 1.1; echo three; echo four >&2']), 'run');
     for (const cli of [d.docker, d.berth]) {

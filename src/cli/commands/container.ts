@@ -248,9 +248,9 @@ export function registerContainerCommands(program: Command, container: Command, 
       .option('--since <string>', 'Show logs since timestamp (e.g. "2013-01-02T13:23:37Z") or relative (e.g. "42m" for 42 minutes)')
       .option('--until <string>', 'Show logs before a timestamp (e.g. "2013-01-02T13:23:37Z") or relative (e.g. "42m" for 42 minutes)')
       .option('--details', 'Show extra details provided to logs')
-      .action(async (name: string, o: { follow?: boolean; tail: string; timestamps?: boolean; since?: string; until?: string }) => {
+      .action(async (name: string, o: { follow?: boolean; tail: string; timestamps?: boolean; since?: string; until?: string; details?: boolean }) => {
         const res = await cli.client().call('GET', `/containers/${encodeURIComponent(name)}/logs`, {
-          query: { stdout: true, stderr: true, follow: o.follow, tail: o.tail, timestamps: o.timestamps, since: apiTimestamp(o.since, 'since'), until: apiTimestamp(o.until, 'until') },
+          query: { stdout: true, stderr: true, follow: o.follow, tail: o.tail, timestamps: o.timestamps, details: o.details, since: apiTimestamp(o.since, 'since'), until: apiTimestamp(o.until, 'until') },
         });
         // A TTY container's log is its raw output (the daemon says so), anything else comes in frames.
         if (String(res.headers['content-type']).includes('raw-stream')) await pipeline(res, process.stdout, { end: false });

@@ -213,7 +213,7 @@ export class ContainerService {
   private shipTarget(c: ContainerRecord): ShipTarget {
     const dir = this.dataDir(c.id);
     const log = this.logConfig(c).Type === 'none' ? { path: join(dir, 'attach.log'), maxSize: 1 << 20, maxFiles: 1 } : { path: join(dir, `${c.id}-json.log`), ...logRotation(this.logConfig(c)) };
-    return { dir, ctlDir: this.bundleDir(c.id), log };
+    return { dir, ctlDir: this.bundleDir(c.id), log, attrs: logAttributes(c, this.logConfig(c)) };
   }
 
   private journalCap(c: ContainerRecord): { logSizeMax?: number } {
@@ -1220,4 +1220,25 @@ function generateName(): string {
 /** Config.Healthcheck as stored: none for a container whose merged test is empty. */
 function withHealthcheck(h: Healthcheck | undefined): { Healthcheck?: Healthcheck } {
   return h && (h.Test?.length || h.Interval || h.Timeout || h.Retries) ? { Healthcheck: h } : {};
+}
+
+/**
+ * What every json-file entry of the container carries (moby's Info.ExtraAttributes and its `tag`): the labels and
+ * environment variables the log options name or match, and the tag (a template of the container's names).
+ */
+function logAttributes(c: ContainerRecord, log: LogConfig): Record<string, string> {
+  const o = log.Config;
+  const out: Record<string, string> = {};
+  const env = Object.fromEntries(c.config.Env.map((e) => [e.split('=', 1)[0] ?? '', e.slice(e.indexOf('=') + 1)]));
+  const pick = (from: Record<string, string>, names: string | undefined, pattern: string | undefined) => {
+    for (const k of (names ?? '').split(',').filter(Boolean)) if (k in from) out[k] = from[k] ?? '';
+    if (pattern) for (const [k, v] of Object.entries(from)) if (matchesPattern(pattern, k)) out[k] = v;
+  };
+  pick(c.config.Labels, o['labels'], o['labels-regex']);
+  pick(env, o['env'], o['env-regex']);
+  if (o['tag']) {
+    const fields: Record<string, string> = { ID: c.id.slice(0, 12), FullID: c.id, Name: c.name, ImageID: c.image.replace(/^sha256:/, '').slice(0, 12), ImageFullID: c.image, ImageName: c.imageName, DaemonName: 'docker' };
+    out['tag'] = o['tag'].replace(/\{\{\s*\.(\w+)\s*\}\}/g, (m, f: string) => fields[f] ?? m);
+  }
+  return out;
 }
