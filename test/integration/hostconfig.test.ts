@@ -287,6 +287,15 @@ describe('host config', () => {
       assert.match(r.stderr, message);
     }
     assert.equal((await ok(['ps', '-aq'])).trim(), before, 'nothing was created');
+    // An image's VOLUMEs: plain directories of the container until Berth has volumes, and the client is told so.
+    const base = (await ok(['create', 'busybox'])).trim();
+    await ok(['commit', '--change', 'VOLUME /data', base, 'berth-test/with-volume:1']);
+    const withVolume = await d.docker(['create', 'berth-test/with-volume:1']);
+    assert.equal(withVolume.code, 0, withVolume.stderr);
+    assert.match(withVolume.stderr, /WARNING: berthd has no volumes yet: the image's volumes \(\/data\) are directories of the container's filesystem/);
+    assert.equal((await d.docker(['inspect', '--format', '{{json .Config.Volumes}}', withVolume.stdout.trim()])).stdout.trim(), '{"/data":{}}');
+    await ok(['rm', base, withVolume.stdout.trim()]);
+    await ok(['rmi', 'berth-test/with-volume:1']);
     // Without a network there is nothing to publish on: dockerd ignores the ports, and so does berthd.
     assert.equal((await d.docker(['run', '--rm', '--network', 'none', '-p', '8080:80', 'busybox', 'true'])).code, 0);
   });

@@ -83,6 +83,8 @@ export interface ContainerConfig {
   /** The container's own merged with its image's (see health.ts). */
   Healthcheck?: Healthcheck;
   ExposedPorts?: Record<string, object>;
+  /** The image's VOLUMEs (shown by inspect; see create). */
+  Volumes?: Record<string, object>;
 }
 
 /** A container: immutable config plus mutable state, persisted as one record. */
@@ -529,6 +531,10 @@ export class ContainerService {
     hostConfig.CgroupnsMode ||= this.d.cgroupVersion === '2' ? 'private' : 'host';
     const ic = config.config ?? {};
     const exposed = { ...((ic.ExposedPorts as Record<string, object> | undefined) ?? {}), ...(o.exposedPorts ?? {}) };
+    // dockerd gives each image VOLUME an anonymous volume; until Berth has volumes, they are plain directories of
+    // the container's own layer, and go with it: said once, at create.
+    const volumes = Object.keys((ic.Volumes as Record<string, object> | null | undefined) ?? {});
+    if (volumes.length) warnings.push(`berthd has no volumes yet: the image's volumes (${volumes.join(', ')}) are directories of the container's filesystem, removed with it`);
     // dockerd's merge with the image: without an entrypoint of its own, the container takes the image's command
     // (if it has none) and entrypoint (if it gave none at all); `--entrypoint ""` ([""]) then means none.
     let entrypoint = o.entrypoint ?? ic.Entrypoint ?? null;
@@ -572,6 +578,7 @@ export class ContainerService {
         AttachStderr: !!o.attach?.stderr,
         ...withHealthcheck(mergeHealthcheck(o.healthcheck, ic.Healthcheck as Healthcheck | undefined)),
         ...(exposed && Object.keys(exposed).length && { ExposedPorts: exposed }),
+        ...(volumes.length && { Volumes: Object.fromEntries(volumes.map((v) => [v, {}])) }),
       },
       hostConfig: { ...hostConfig, Runtime: runtime },
       state: { status: 'created', pid: 0, exitCode: 0, startedAt: zeroTime, finishedAt: zeroTime, error: '' },

@@ -386,7 +386,7 @@ export function containerInspect(
       Cmd: config.Cmd,
       ...(config.Healthcheck && { Healthcheck: config.Healthcheck }),
       Image: config.Image,
-      Volumes: null,
+      Volumes: config.Volumes ?? null,
       WorkingDir: config.WorkingDir,
       Entrypoint: config.Entrypoint,
       OnBuild: null,
