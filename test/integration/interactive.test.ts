@@ -2,7 +2,7 @@
 // TTY cases run the CLIs under `script`, which gives them a real pseudo-terminal of a known size.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type Daemon, dist, run, startDaemon } from '../harness/daemon.js';
@@ -210,5 +210,19 @@ describe('interactive containers and exec', () => {
       assert.equal(env.stdout, 'yes\n', `${cli}: ${env.stderr}`);
     }
     await ok(['rm', '-f', 'envtarget']);
+  });
+  it('a finished exec session leaves no files behind (health checks run one every interval)', async () => {
+    const id = (await ok(['run', '-d', '--name', 'manyexecs', 'busybox', 'sleep', '60'])).trim();
+    for (let i = 0; i < 3; i++) assert.equal((await ok(['exec', 'manyexecs', 'echo', String(i)])).trim(), String(i));
+    await ok(['exec', '-d', 'manyexecs', 'true']);
+    const dir = join(d.dir, 'run', 'containers', id, 'exec');
+    let left: string[] = [];
+    for (let i = 0; i < 50; i++) {
+      left = await readdir(dir).catch(() => []);
+      if (left.length === 0) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.deepEqual(left, []);
+    await ok(['rm', '-f', 'manyexecs']);
   });
 });

@@ -4,6 +4,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Conflict, NotFound } from '../../errors/index.js';
+import { removeAll } from '../../kernel/fs.js';
 import { type AttachSocket, type ConmonMonitor, type RuntimeSpec, allCapabilities, resizeTerminal } from '../../runtime/index.js';
 import { newId } from '../../util/ids.js';
 import type { EventBus } from '../system/events.js';
@@ -33,7 +34,12 @@ interface ExecSession {
   exitCode: number | null;
   pid: number;
   dir: string;
+  /** When the process exited (ms since the epoch), for dropping old sessions. */
+  exitedAt?: number;
 }
+
+/** Finished sessions are kept this long for `exec inspect`, as dockerd's exec GC keeps them. */
+const keepFinishedMs = 5 * 60_000;
 
 /** A started session, as the API streams it. */
 export interface StartedExec {
@@ -65,10 +71,14 @@ export class ExecService {
     return session;
   }
 
-  /** Finished sessions of containers that are gone or no longer running are of no more use. */
+  /** Finished sessions of containers that are gone or no longer running, or finished long ago, are of no more use. */
   private forgetFinished(): void {
     for (const [id, s] of this.sessions) {
       if (s.running) continue;
+      if (s.exitedAt !== undefined && Date.now() - s.exitedAt > keepFinishedMs) {
+        this.sessions.delete(id);
+        continue;
+      }
       try {
         this.containers.execTarget(s.containerId);
       } catch {
@@ -134,6 +144,10 @@ export class ExecService {
       s.running = false;
       s.exitCode = code;
       s.pid = 0;
+      s.exitedAt = Date.now();
+      // The session's files (spec, exit file, attach socket) are done with once its conmon has left, just after it
+      // reported the exit; kept, they would pile up for a container that runs many execs or health checks.
+      setTimeout(() => void removeAll(s.dir).catch(() => {}), 1000).unref();
       this.events.publish('container', 'exec_die', container.id, { image: container.imageName, name: container.name, execID: id, exitCode: String(code) });
       return code;
     });
