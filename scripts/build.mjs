@@ -14,8 +14,9 @@ await build({
   banner: {
     js: "#!/usr/bin/env node\nimport { createRequire as __berthCreateRequire } from 'node:module'; const require = __berthCreateRequire(import.meta.url);",
   },
-  // Native addons, loaded from node_modules at run time: SOCK_SEQPACKET for conmon's attach socket, and xattrs.
-  external: ['node-unix-socket-linux-x64-gnu', '@napi-rs/xattr'],
+  // Native addons, loaded from node_modules at run time: SOCK_SEQPACKET for conmon's attach socket, and xattrs
+  // (and ws's optional accelerators, which it does without when they are absent).
+  external: ['node-unix-socket-linux-x64-gnu', '@napi-rs/xattr', 'bufferutil', 'utf-8-validate'],
   logLevel: 'warning',
 });
 for (const p of programs) await chmod(`dist/${p}.js`, 0o755);

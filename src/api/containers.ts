@@ -7,6 +7,7 @@ import { containerInspect, containerSummary } from '../services/containers/views
 import { Status } from './errors.js';
 import { type Req, qBool, qFilters, readJsonBody, sendEmpty, sendJson } from './http.js';
 import type { Route } from './router.js';
+import type { WebSocket } from 'ws';
 import { frameLogBatch } from './stream.js';
 import { unixToRfc3339Nano } from '../util/timestamp.js';
 import { parseDetachKeys, pumpInput, upgrade } from './hijack.js';
@@ -199,6 +200,36 @@ function drained(stream: NodeJS.WritableStream & { on(event: 'close', fn: () => 
     stream.on('drain', done);
     stream.on('close', done);
   });
+}
+
+/**
+ * `GET /containers/{id}/attach/ws`: the same session over a WebSocket, as dockerd serves it to web clients. Output
+ * goes as binary messages of the raw bytes (no stream frames, TTY or not); messages received are the stdin.
+ */
+export async function attachWebSocket(s: Services, containerId: string, query: URLSearchParams, ws: WebSocket): Promise<void> {
+  const target = s.containers.resolve(containerId);
+  const ac = new AbortController();
+  ws.on('close', () => ac.abort());
+  ws.on('error', () => ac.abort());
+  const output = await s.containers.attachOutput(target.id, ac.signal);
+  if (qBool(query, 'stdin') && target.config.OpenStdin) {
+    const stdin = s.containers.stdin(target.id);
+    ws.on('message', (data: Buffer) => void stdin.write(data).catch(() => ac.abort()));
+    ws.on('close', () => void stdin.end().catch(() => {}));
+  }
+  if (!qBool(query, 'stream')) {
+    await output.return(undefined);
+    ws.close();
+    return;
+  }
+  const stdout = qBool(query, 'stdout');
+  const stderr = qBool(query, 'stderr');
+  for await (const batch of output) {
+    const out = frameLogBatch(batch, { stdout, stderr, timestamps: false, raw: true });
+    if (out.length > 0) await new Promise<void>((resolve) => ws.send(out, { binary: true }, () => resolve()));
+    if (ac.signal.aborted) break;
+  }
+  ws.close();
 }
 
 /**

@@ -1,11 +1,12 @@
 import { type IncomingMessage, STATUS_CODES, type Server, createServer } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { WebSocketServer } from 'ws';
 import type { Services } from '../services/index.js';
 import { apiVersion, berthVersion, minApiVersion } from '../services/index.js';
 import type { Logger } from '../util/logger.js';
 import { toHttpError } from './errors.js';
 import { archiveRoutes } from './archive.js';
-import { attach, containerRoutes } from './containers.js';
+import { attach, attachWebSocket, containerRoutes } from './containers.js';
 import { execRoutes, execStartHijacked } from './exec.js';
 import { imageRoutes } from './images.js';
 import { type Req, sendJson } from './http.js';
@@ -21,7 +22,22 @@ export function createApiServer(services: Services, log: Logger): Server {
   const hijackRoutes: Array<[string, RegExp, HijackHandler]> = [
     ['POST', /^\/containers\/([^/]+)\/attach$/, (id, raw, socket, head) => attach(services, id, new URL(raw.url ?? '/', 'http://berth').searchParams, socket, head)],
     ['POST', /^\/exec\/([^/]+)\/start$/, (id, raw, socket, head) => execStartHijacked(services, id, raw, socket, head)],
+    [
+      'GET',
+      /^\/containers\/([^/]+)\/attach\/ws$/,
+      async (id, raw, socket, head) => {
+        services.containers.resolve(id); // a missing container is a plain 404, before any upgrade
+        const query = new URL(raw.url ?? '/', 'http://berth').searchParams;
+        websockets.handleUpgrade(raw, socket, head, (ws) => {
+          attachWebSocket(services, id, query, ws).catch((e: unknown) => {
+            log.warn('websocket attach failed', { container: id, error: e });
+            ws.close(1011);
+          });
+        });
+      },
+    ],
   ];
+  const websockets = new WebSocketServer({ noServer: true });
   const versions = { min: Number(minApiVersion), max: Number(apiVersion) };
   const server = createServer(async (raw, res) => {
     res.setHeader('Api-Version', apiVersion);

@@ -2,6 +2,7 @@
 // TTY cases run the CLIs under `script`, which gives them a real pseudo-terminal of a known size.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { WebSocket } from 'ws';
 import { readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -224,5 +225,32 @@ describe('interactive containers and exec', () => {
     }
     assert.deepEqual(left, []);
     await ok(['rm', '-f', 'manyexecs']);
+  });
+  it('attach over a WebSocket (/attach/ws): raw output as binary messages, messages as stdin; 404 for no container', async () => {
+    await ok(['run', '-d', '-i', '--name', 'wsattach', 'busybox', 'sh', '-c', 'while read l; do echo "out:$l"; echo "err:$l" >&2; done']);
+    const socketPath = d.host.replace(/^unix:\/\//, '');
+    const url = (path: string) => `ws+unix://${socketPath}:${path}`;
+    const received: Array<{ binary: boolean; text: string }> = [];
+    await new Promise<void>((resolve, reject) => {
+      const ws = new WebSocket(url('/containers/wsattach/attach/ws?stream=1&stdout=1&stderr=1&stdin=1'));
+      ws.on('open', () => ws.send(Buffer.from('hello\n')));
+      ws.on('message', (data: Buffer, binary: boolean) => {
+        received.push({ binary, text: data.toString() });
+        if (received.map((m) => m.text).join('').includes('err:hello')) ws.close();
+      });
+      ws.on('close', () => resolve());
+      ws.on('error', reject);
+      setTimeout(() => ws.close(), 5000).unref();
+    });
+    assert.ok(received.every((m) => m.binary), 'binary messages');
+    // (in whichever order conmon read the two pipes)
+    assert.deepEqual(received.map((m) => m.text).join('').split('\n').sort(), ['', 'err:hello', 'out:hello'], 'both streams, raw, without frames');
+    const status = await new Promise<number | undefined>((resolve) => {
+      const ws = new WebSocket(url('/containers/no-such-container/attach/ws?stream=1'));
+      ws.on('unexpected-response', (_req, res) => resolve(res.statusCode));
+      ws.on('error', () => resolve(undefined));
+    });
+    assert.equal(status, 404);
+    await ok(['rm', '-f', 'wsattach']);
   });
 });
