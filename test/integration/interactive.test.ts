@@ -236,7 +236,8 @@ describe('interactive containers and exec', () => {
       ws.on('open', () => ws.send(Buffer.from('hello\n')));
       ws.on('message', (data: Buffer, binary: boolean) => {
         received.push({ binary, text: data.toString() });
-        if (received.map((m) => m.text).join('').includes('err:hello')) ws.close();
+        const all = received.map((m) => m.text).join('');
+        if (all.includes('err:hello\n') && all.includes('out:hello\n')) ws.close();
       });
       ws.on('close', () => resolve());
       ws.on('error', reject);
