@@ -267,13 +267,17 @@ export class ContainerService {
     return this.d.records.get(id);
   }
 
-  /** A health check's verdict (health.ts): recorded, and announced when the status changes, as dockerd does. */
+  /**
+   * A health check's verdict (health.ts), announced when the status changes, as dockerd does. Like dockerd, only a
+   * change of status is written to disk: a probe every second need not be a disk write every second.
+   */
   async setHealth(id: string, health: Health): Promise<void> {
     const c = this.d.records.get(id);
     if (!c) return;
     const before = c.state.health?.Status;
     c.state = { ...c.state, health };
-    if (before !== health.Status) this.publish(c, `health_status: ${health.Status}`);
+    if (before === health.Status) return;
+    this.publish(c, `health_status: ${health.Status}`);
     await this.d.records.put(c).catch((e: unknown) => this.d.log.warn('health state not saved', { container: id, error: e }));
   }
 
