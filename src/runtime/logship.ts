@@ -37,7 +37,7 @@ export interface ShipTarget {
 const journalRotateAt = 8 << 20;
 /** Journal bytes converted per step. */
 const inputChunk = 2 << 20;
-const pollMs = 1000;
+const pollMs = 3000;
 const stateFile = 'logship.json';
 /** The state record's size: JSON padded with spaces, so a shorter record never leaves stale bytes behind. */
 const stateRecordSize = 256;
@@ -194,7 +194,7 @@ class Shipment {
     this.closeFiles();
   }
 
-  /** The safety-net poll; a second without output also lets the big buffers of a burst go. */
+  /** The safety-net poll; a poll period without output also lets the big buffers of a burst go. */
   private tick(): void {
     if (!this.busy) this.inputBuffer = this.outputBuffer = undefined;
     this.busy = false;

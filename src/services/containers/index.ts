@@ -128,6 +128,8 @@ export interface ContainerPaths {
 }
 
 const zeroTime = '0001-01-01T00:00:00Z';
+/** How often a running container's monitor is checked on (see watchExit). */
+const exitPollMs = 3000;
 const run = promisify(execFile);
 const nameRe = /^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
 
@@ -733,14 +735,12 @@ export class ContainerService {
     let done = false;
     let watcher: FSWatcher | undefined;
     let timer: NodeJS.Timeout | undefined;
-    let polls = 0;
     const check = async (poll = false) => {
       if (done) return;
       let code = await this.d.monitor.exitCode(id, exitDir).catch(() => undefined);
       let monitorLost = false;
       if (done) return;
-      // The monitor itself is looked at every few polls: a lost monitor is rare, many containers poll.
-      if (code === undefined && poll && ++polls % 3 === 0 && !(await this.d.monitor.alive(id, this.bundleDir(id)))) {
+      if (code === undefined && poll && !(await this.d.monitor.alive(id, this.bundleDir(id)))) {
         // Read again: the monitor may have recorded the exit just before it ended.
         code = await this.d.monitor.exitCode(id, exitDir).catch(() => undefined);
         monitorLost = code === undefined;
@@ -758,7 +758,9 @@ export class ContainerService {
     } catch {
       // no inotify: the poll below still notices the exit
     }
-    timer = setInterval(() => void check(true), 1000);
+    // inotify reports exits at once; the poll is for a lost monitor (rare), and every running container has one:
+    // a few seconds keeps an idle berthd idle.
+    timer = setInterval(() => void check(true), exitPollMs);
     timer.unref();
     void check();
   }
