@@ -37,7 +37,7 @@ export interface ShipTarget {
 const journalRotateAt = 8 << 20;
 /** Journal bytes converted per step. */
 const inputChunk = 2 << 20;
-const pollMs = 3000;
+const pollMs = 10_000;
 const stateFile = 'logship.json';
 /** The state record's size: JSON padded with spaces, so a shorter record never leaves stale bytes behind. */
 const stateRecordSize = 256;

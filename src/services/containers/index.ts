@@ -129,7 +129,7 @@ export interface ContainerPaths {
 
 const zeroTime = '0001-01-01T00:00:00Z';
 /** How often a running container's monitor is checked on (see watchExit). */
-const exitPollMs = 3000;
+const exitPollMs = 5000;
 const run = promisify(execFile);
 const nameRe = /^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
 
