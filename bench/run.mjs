@@ -3,7 +3,8 @@
 //  - `docker run --rm bench/busybox true`, end to end (median of REPS);
 //  - N detached `sleep` containers started one after another, then removed with one `docker rm -f`; then N more
 //    started PARALLEL at a time (separate CLI processes, as a script or compose would) and removed the same way;
-//  - the PSS of the per-container monitors (Berth: conmon; Docker: containerd-shim) while those N run.
+//  - the PSS of the per-container monitors (Berth: conmon; Docker: containerd-shim) while those N run, and the CPU
+//    the engine (daemons and monitors) uses over 10 s while they run idle.
 // Both run with `--network none` (the reference dockerd runs without a bridge so it leaves the host alone).
 //
 //   node bench/run.mjs              BENCH_RUN_REPS=10 BENCH_CONTAINERS=50 BENCH_PARALLEL=8
@@ -23,6 +24,7 @@ const ROW_RUN = { name: `run --rm busybox true (median of ${REPS})`, unit: 'ms' 
 const ROW_START = { name: `start ${COUNT} detached containers, one by one`, unit: 'ms' };
 const ROW_RM = { name: `rm -f of those ${COUNT} containers`, unit: 'ms' };
 const ROW_PSS = { name: '  monitor PSS per running container', unit: 'KiB' };
+const ROW_IDLE = { name: `  engine CPU while those ${COUNT} run idle, per 10 s`, unit: 'ms' };
 const ROW_START_PAR = { name: `start ${COUNT} detached containers, ${PARALLEL} at a time`, unit: 'ms' };
 const ROW_RM_PAR = { name: `rm -f of those ${COUNT} too`, unit: 'ms' };
 
@@ -44,6 +46,23 @@ function monitorPss(daemon) {
     try {
       const m = readFileSync(`/proc/${p}/smaps_rollup`, 'utf8').match(/^Pss:\s+(\d+) kB/m);
       total += m ? Number(m[1]) : 0;
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return total;
+}
+
+/** CPU time (ms) used so far by the engine's processes: the daemon(s) and monitors started under its dir. */
+function engineCpuMs(daemon) {
+  const tick = 10; // USER_HZ is 100 on Linux
+  let total = 0;
+  for (const p of readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    try {
+      if (!readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(daemon.dir)) continue;
+      const fields = readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1].split(' ');
+      total += (Number(fields[11]) + Number(fields[12])) * tick;
     } catch {
       // exited meanwhile
     }
@@ -92,7 +111,7 @@ async function timed(fn) {
 
 export const runBenchmark = {
   name: 'run',
-  rowNames: [ROW_RUN, ROW_START, ROW_RM, ROW_PSS, ROW_START_PAR, ROW_RM_PAR],
+  rowNames: [ROW_RUN, ROW_START, ROW_RM, ROW_PSS, ROW_IDLE, ROW_START_PAR, ROW_RM_PAR],
   async prepare() {
     archive = await cached(ARCHIVE, async (tmpPath) => {
       const layer = await writeBusyboxLayer(join(CACHE_DIR, 'busybox-layer.tar'));
@@ -113,8 +132,12 @@ export const runBenchmark = {
     });
     await new Promise((r) => setTimeout(r, 500));
     const pss = monitorPss(daemon) / COUNT;
+    // What keeping containers costs while nothing happens (polls, timers), in the engine and its monitors.
+    const cpu0 = engineCpuMs(daemon);
+    await new Promise((r) => setTimeout(r, 10_000));
+    const idleCpu = engineCpuMs(daemon) - cpu0;
     const rmMs = await timed(() => docker(daemon, ['rm', '-f', ...names]));
-    log(`  ${daemon.name}: start ${COUNT} ${startMs.toFixed(0)} ms, rm -f ${rmMs.toFixed(0)} ms, monitor PSS ${pss.toFixed(0)} KiB each`);
+    log(`  ${daemon.name}: start ${COUNT} ${startMs.toFixed(0)} ms, rm -f ${rmMs.toFixed(0)} ms, monitor PSS ${pss.toFixed(0)} KiB each, idle CPU ${idleCpu} ms per 10 s`);
     const more = names.map((n) => `${n}-p`);
     const startParMs = await timed(async () => {
       const queue = [...more];
@@ -130,6 +153,7 @@ export const runBenchmark = {
       { ...ROW_START, value: startMs },
       { ...ROW_RM, value: rmMs },
       { ...ROW_PSS, value: pss },
+      { ...ROW_IDLE, value: idleCpu },
       { ...ROW_START_PAR, value: startParMs },
       { ...ROW_RM_PAR, value: rmParMs },
     ];
