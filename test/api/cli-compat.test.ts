@@ -120,6 +120,8 @@ describe('the berth CLI matches the docker CLI', () => {
     assert.equal(r.code, 1);
     await same(['inspect', '--format', '{{.Name}}{{.State.Nope.X}}', 'labelled', 'running']);
     await same(['inspect', '--format', '{{if .Nope}}x{{end}}', 'labelled']);
+    // A nil pointer in docker's typed run: the raw JSON's error is the one shown, as docker's fallback does.
+    await same(['inspect', '--format', '{{.State.Health.Status}}', 'labelled']);
     await same(['container', 'inspect', '--format', '{{.Nope}}', 'labelled']);
     await same(['image', 'inspect', '--format', '{{.Nope}}', 'busybox']);
     const unparsable = await same(['inspect', '--format', '{{.Name', 'labelled']);

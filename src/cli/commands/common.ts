@@ -139,6 +139,9 @@ function isSkippable(e: unknown): boolean {
  * paths (see inspectShapes).
  */
 function executeInspect(tmpl: Template, kind: InspectKind, object: unknown): string {
+  // As docker's tryRawInspectFallback: when the typed run fails, the template runs again on the plain JSON, and
+  // that run's result (or error) is the answer.
+  const raw: unknown = JSON.parse(JSON.stringify(object));
   const shape = inspectShapes[kind];
   if (shape && typeof object === 'object' && object !== null) {
     for (const path of shape.maps) {
@@ -154,7 +157,11 @@ function executeInspect(tmpl: Template, kind: InspectKind, object: unknown): str
       if (typeof parent === 'object' && parent !== null && !Object.hasOwn(parent, key)) Object.defineProperty(parent, key, { value });
     }
   }
-  return tmpl.execute(object, { missingKey: 'error' });
+  try {
+    return tmpl.execute(object, { missingKey: 'error' });
+  } catch {
+    return tmpl.execute(raw, { missingKey: 'error' });
+  }
 }
 
 const at = (object: unknown, path: string): unknown =>
