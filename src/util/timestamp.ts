@@ -35,3 +35,6 @@ export function unixToRfc3339Nano(value: string): string {
   const [sec = '0', frac = ''] = value.split('.');
   return `${new Date(Number(sec) * 1000).toISOString().slice(0, 19)}.${frac.padEnd(9, '0').slice(0, 9)}Z`;
 }
+
+/** Go's zero time.Time in RFC 3339, as dockerd shows a time never set (a container never started, say). */
+export const zeroTime = '0001-01-01T00:00:00Z';

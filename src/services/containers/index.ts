@@ -20,13 +20,14 @@ import type { Logger } from '../../util/logger.js';
 import { Mutex } from '../../util/mutex.js';
 import { Rollback } from '../../util/rollback.js';
 import { parseTimeFilter } from '../images/filters.js';
-import { nowNano } from '../../util/timestamp.js';
+import { nowNano, zeroTime } from '../../util/timestamp.js';
 import type { ImageService } from '../images/index.js';
 import type { EventBus } from '../system/events.js';
 import { type HostConfig, type HostLimits, type LogConfig, type Resources, extraHost, logRotation, normalizeHostConfig, resourceDefaults, securityOptions, validateResources } from './hostconfig.js';
 import { configEnv, containerSpec, ociResources } from './spec.js';
 import { type EtcFiles, InitLayers, type InitLayerKind, etcFiles, writeEtcFiles } from './etc.js';
 import { type Health, type Healthcheck, mergeHealthcheck, probeCommand, validateHealthcheck } from './health.js';
+import { checkListFilters, labelsMatch, listFilter, matchesPattern } from './filters.js';
 
 /** What `POST /containers/create` may set (the subset this slice supports). */
 export interface CreateOptions {
@@ -127,7 +128,6 @@ export interface ContainerPaths {
   initLayers: string;
 }
 
-const zeroTime = '0001-01-01T00:00:00Z';
 /** How often a running container's monitor is checked on (see watchExit). */
 const exitPollMs = 5000;
 const run = promisify(execFile);
@@ -284,58 +284,18 @@ export class ContainerService {
   }
 
   /**
-   * `ps`: running (and paused) containers, or all; newest first; Docker's filters (id, name, label, status,
-   * ancestor, exited, before, since); `limit` keeps the newest N (and implies all, as in docker).
+   * `ps`: running (and paused) containers, or all; newest first; Docker's filters (see filters.ts); `limit` keeps
+   * the newest N (and implies all, as in docker).
    */
   list(all: boolean, filters: Record<string, string[]> = {}, limit?: number): ContainerRecord[] {
-    const known = new Set(['id', 'name', 'label', 'status', 'ancestor', 'exited', 'before', 'since', 'health', 'network', 'volume', 'publish', 'expose', 'is-task', 'isolation']);
-    for (const key of ['publish', 'expose']) {
-      for (const v of filters[key] ?? []) if (v.includes(':')) throw new InvalidArgument(`filter for '${key}' should not contain ':': ${v}`);
-    }
-    for (const v of filters['is-task'] ?? []) {
-      if (!['true', 'false', '1', '0'].includes(v)) throw new InvalidArgument(`invalid filter 'is-task=${v}'`);
-    }
-    for (const h of filters['health'] ?? []) {
-      if (!['starting', 'healthy', 'unhealthy', 'none'].includes(h)) {
-        throw new InvalidArgument(`invalid filter 'health=${h}'. Expected one of starting, healthy, unhealthy, none`);
-      }
-    }
-    for (const k of Object.keys(filters)) if (!known.has(k)) throw new InvalidArgument(`invalid filter '${k}'`);
-    for (const s of filters['status'] ?? []) {
-      if (!containerStates.includes(s)) {
-        throw new InvalidArgument(`invalid filter 'status=${s}': invalid value for state (${s}): must be one of ${containerStates.join(', ')}`);
-      }
-    }
-    for (const v of filters['exited'] ?? []) {
-      if (!/^[+-]?\d+$/.test(v)) throw new InvalidArgument(`invalid filter 'exited=${v}': strconv.Atoi: parsing ${JSON.stringify(v)}: invalid syntax`);
-    }
-    const createdOf = (name: string) => this.resolve(name).created;
+    checkListFilters(filters);
     const ancestorIds = (filters['ancestor'] ?? []).map((a) => this.d.images.find(a)?.id ?? a);
-    const any = (key: string, test: (v: string) => boolean) => !filters[key]?.length || filters[key].some(test);
+    const matches = listFilter(filters, { createdOf: (name) => this.resolve(name).created, ancestorIds });
     // As dockerd: stopped containers are listed with -a, -n or a status filter (not with other filters).
     const showAll = all || limit !== undefined || (filters['status']?.length ?? 0) > 0;
     const out = this.d.records
       .list()
-      .filter((c) => showAll || isUp(c.state.status))
-      .filter(
-        (c) =>
-          any('id', (v) => c.id.startsWith(v)) &&
-          any('name', (v) => matchesPattern(v, `/${c.name}`) || matchesPattern(v, c.name)) &&
-          any('status', (v) => v === c.state.status) &&
-          any('exited', (v) => c.state.status === 'exited' && c.state.startedAt !== zeroTime && c.state.exitCode === Number(v)) &&
-          any('ancestor', () => ancestorIds.includes(c.image) || (filters['ancestor'] ?? []).includes(c.imageName)) &&
-          any('before', (v) => c.created < createdOf(v)) &&
-          any('since', (v) => c.created > createdOf(v)) &&
-          any('health', (v) => (c.state.health?.Status ?? 'none') === v) &&
-          // No container has volumes, published ports or a swarm task yet; `none` and `host` are its only networks.
-          any('network', (v) => ['none', 'host'].includes(c.hostConfig.NetworkMode) && v === c.hostConfig.NetworkMode) &&
-          !filters['volume']?.length &&
-          !filters['publish']?.length &&
-          !filters['expose']?.length &&
-          any('is-task', (v) => v === 'false' || v === '0') &&
-          any('isolation', (v) => v === 'default' || v === '') &&
-          labelsMatch(filters['label'], c.config.Labels),
-      )
+      .filter((c) => (showAll || isUp(c.state.status)) && matches(c))
       .sort((a, b) => b.created.localeCompare(a.created));
     return limit !== undefined && limit > 0 ? out.slice(0, limit) : out;
   }
@@ -1175,7 +1135,6 @@ function pickResources(hc: HostConfig): Resources {
   return Object.fromEntries(Object.keys(resourceDefaults).map((k) => [k, hc[k as keyof Resources]])) as unknown as Resources;
 }
 
-/** Running or paused: the container's processes exist. */
 /** Promise.all that waits for every promise to settle before it rejects with the first failure. */
 async function allSettled<T extends readonly unknown[]>(promises: { [K in keyof T]: Promise<T[K]> }): Promise<T> {
   const results = await Promise.allSettled(promises);
@@ -1191,26 +1150,7 @@ function startFailureCode(message: string): number {
   return 128;
 }
 
-/** The states `status` filters accept, in dockerd's order (its error lists them). */
-const containerStates = ['created', 'running', 'paused', 'restarting', 'removing', 'exited', 'dead'];
-
-/** A `name` filter is a regular expression, as in dockerd; one that does not compile matches nothing. */
-function matchesPattern(pattern: string, value: string): boolean {
-  try {
-    return new RegExp(pattern).test(value);
-  } catch {
-    return false;
-  }
-}
-
-/** Every `key` or `key=value` of a label filter holds (no filter: true). */
-function labelsMatch(wanted: string[] | undefined, labels: Record<string, string>): boolean {
-  return (wanted ?? []).every((l) => {
-    const eq = l.indexOf('=');
-    return eq < 0 ? l in labels : labels[l.slice(0, eq)] === l.slice(eq + 1);
-  });
-}
-
+/** Running or paused: the container's processes exist. */
 function isUp(status: ContainerStatus | undefined): boolean {
   return status === 'running' || status === 'paused';
 }

@@ -1,4 +1,5 @@
 // `GET /containers/{id}/stats`: a container's resource usage in Docker's stats JSON, sampled from its cgroup.
+import { zeroTime } from '../../util/timestamp.js';
 import { totalmem } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { InvalidArgument, NotFound } from '../../errors/index.js';
@@ -60,7 +61,6 @@ export interface StatsOptions {
 /** What stats needs of the container service. */
 export type StatsSource = Pick<ContainerService, 'resolve' | 'cgroupOf'>;
 
-const zeroTime = '0001-01-01T00:00:00Z';
 /** dockerd's collector samples every second. */
 const streamIntervalMs = 1000;
 /** Between the two reads of a non-streamed answer: long enough for a CPU % within a point or two. */

@@ -2,12 +2,11 @@
 // daemon/inspect.go and container/view.go render them from a container record. Pure functions.
 import { defaultMaskedPaths, defaultReadonlyPaths } from '../../runtime/index.js';
 import { humanDuration } from '../../util/duration.js';
-import { rfc3339Nano } from '../../util/timestamp.js';
+import { rfc3339Nano, zeroTime } from '../../util/timestamp.js';
 import type { EtcFiles } from './etc.js';
 import { type Health, healthLabel } from './health.js';
 import type { ContainerRecord } from './index.js';
 
-const zeroTime = '0001-01-01T00:00:00Z';
 
 /** A network endpoint (EndpointSettings); Berth has no network objects yet, so its values are all empty. */
 export interface EndpointSettings {

@@ -1,5 +1,6 @@
 // Wire shapes of image objects (Engine API 1.45: ImageSummary, ImageInspect, HistoryResponseItem),
 // built from Berth's records. Pure functions, no I/O.
+import { zeroTime } from '../../util/timestamp.js';
 import type { Digest, HistoryEntry, ImageConfig } from '../../oci/index.js';
 import type { ImageRecord } from '../../metadata/index.js';
 import type { LayerDirs } from '../../layers/index.js';
@@ -90,7 +91,7 @@ export function imageInspect(
     RepoDigests: rec.repoDigests,
     Parent: rec.parent ?? '',
     Comment: (config['comment'] as string | undefined) ?? config.history?.at(-1)?.comment ?? '',
-    Created: config.created ?? '0001-01-01T00:00:00Z',
+    Created: config.created ?? zeroTime,
     ...(config['container'] !== undefined && { Container: config['container'] as string }),
     ...(config.container_config && { ContainerConfig: config.container_config }),
     DockerVersion: config.docker_version ?? '',
@@ -103,7 +104,7 @@ export function imageInspect(
     VirtualSize: rec.size,
     GraphDriver: driver,
     RootFS: { Type: 'layers', Layers: config.rootfs.diff_ids },
-    Metadata: { LastTagTime: rec.lastTagTime ?? '0001-01-01T00:00:00Z' },
+    Metadata: { LastTagTime: rec.lastTagTime ?? zeroTime },
   };
 }
 
