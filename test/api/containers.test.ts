@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { copyFile, mkdir, readFile, readdir, rm, stat, symlink } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import { basename, join } from 'node:path';
-import { type Daemon, run, startDaemon } from '../harness/daemon.js';
+import { type Daemon, run, startDaemon, waitForNoLeftovers } from '../harness/daemon.js';
 
 type Inspect = {
   Id: string;
@@ -13,24 +13,6 @@ type Inspect = {
   GraphDriver: { Data: Record<string, string> };
   LogPath: string;
 };
-
-/** Mounts, conmon processes and runc state a daemon holds for containers under its roots. */
-async function leftovers(d: Daemon): Promise<string[]> {
-  const mounts = (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').filter((l) => l.includes(d.dir));
-  const conmons: string[] = [];
-  for (const p of await readdir('/proc')) {
-    if (!/^\d+$/.test(p)) continue;
-    const cmd = await readFile(`/proc/${p}/cmdline`, 'utf8').catch(() => '');
-    if (cmd.startsWith('conmon') || cmd.includes('/conmon\0')) if (cmd.includes(d.dir)) conmons.push(p);
-  }
-  return [...mounts, ...conmons.map((p) => `conmon pid ${p}`)];
-}
-
-async function waitForNoLeftovers(d: Daemon): Promise<void> {
-  // conmon lingers a moment after its container exits.
-  for (let i = 0; i < 100 && (await leftovers(d)).length; i++) await new Promise((r) => setTimeout(r, 50));
-  assert.deepEqual(await leftovers(d), []);
-}
 
 describe('containers', () => {
   let d: Daemon;

@@ -1,5 +1,6 @@
 // Test harness: a real berthd on a private data root and socket, plus helpers to drive it with our CLI and with
 // the real docker CLI. Everything lives under one temp dir that `stop()` removes.
+import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, readFile, readdir, rm, rmdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -71,6 +72,11 @@ async function waitForPing(client: EngineClient, child: ChildProcess, logs: () =
   throw new Error(`berthd did not answer /_ping within 30s:\n${logs()}`);
 }
 
+/** The private parent cgroup of the test daemon living in `dir`. */
+function cgroupParentOf(dir: string): string {
+  return `berth-test-${basename(dir)}`;
+}
+
 /** Removes a (by then empty) parent cgroup a test daemon was given, from every hierarchy. */
 export async function removeCgroupParent(name: string): Promise<void> {
   for (const controller of await readdir('/sys/fs/cgroup').catch(() => [] as string[])) {
@@ -85,7 +91,7 @@ export async function startDaemon(env: NodeJS.ProcessEnv = {}): Promise<Daemon> 
   const host = `unix://${sock}`;
   const client = new EngineClient(host);
   // A private parent cgroup per test daemon, removed with it.
-  const cgroupParent = `berth-test-${basename(dir)}`;
+  const cgroupParent = cgroupParentOf(dir);
   await writeFile(join(dir, 'daemon.json'), '{}');
   let child: ChildProcess | undefined;
   let output = '';
@@ -135,20 +141,72 @@ export async function startDaemon(env: NodeJS.ProcessEnv = {}): Promise<Daemon> 
         if (ids.length) await runBerth(['rm', '-f', ...ids]);
       }
       await stop();
-      await unmountUnder(dir);
+      await forceCleanup(dir);
       await rm(dir, { recursive: true, force: true });
-      await removeCgroupParent(cgroupParent);
     },
     logs: () => output,
     pid: () => child?.pid,
   };
 }
 
-/** Unmounts whatever a test left mounted under `dir` (a container rootfs after a failed assertion). */
-async function unmountUnder(dir: string): Promise<void> {
-  const targets = (await readFile('/proc/self/mountinfo', 'utf8'))
+/** What a daemon made for containers under its directory: mounts, monitors, runtime states, cgroups. */
+interface Held {
+  mounts: string[];
+  conmonPids: number[];
+  /** Runtime state roots and the container IDs in each. */
+  states: Array<{ runtime: string; root: string; id: string }>;
+  cgroups: string[];
+}
+
+async function held(dir: string): Promise<Held> {
+  const mounts = (await readFile('/proc/self/mountinfo', 'utf8'))
     .split('\n')
     .map((l) => l.split(' ')[4])
     .filter((t): t is string => !!t && t.startsWith(dir + '/'));
-  for (const t of targets.reverse()) await run('umount', ['-l', t]);
+  const conmonPids: number[] = [];
+  for (const p of await readdir('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    const cmd = await readFile(`/proc/${p}/cmdline`, 'utf8').catch(() => '');
+    if ((cmd.startsWith('conmon') || cmd.includes('/conmon\0')) && cmd.includes(dir)) conmonPids.push(Number(p));
+  }
+  const runtimeRoot = join(dir, 'run', 'runtime');
+  const states: Held['states'] = [];
+  for (const runtime of await readdir(runtimeRoot).catch(() => [] as string[])) {
+    const root = join(runtimeRoot, runtime);
+    for (const id of await readdir(root).catch(() => [] as string[])) states.push({ runtime, root, id });
+  }
+  const cgroups: string[] = [];
+  for (const controller of await readdir('/sys/fs/cgroup').catch(() => [] as string[])) {
+    const parent = join('/sys/fs/cgroup', controller, cgroupParentOf(dir));
+    for (const e of await readdir(parent, { withFileTypes: true }).catch(() => [])) if (e.isDirectory()) cgroups.push(join(parent, e.name));
+  }
+  return { mounts, conmonPids, states, cgroups };
+}
+
+/** Removes, with the daemon stopped, whatever a failed test left: containers' processes, states, mounts, cgroups. */
+async function forceCleanup(dir: string): Promise<void> {
+  const h = await held(dir);
+  for (const s of h.states) await run(s.runtime, [`--root=${s.root}`, 'delete', '--force', s.id]);
+  for (const pid of h.conmonPids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone meanwhile
+    }
+  }
+  for (const t of h.mounts.reverse()) await run('umount', ['-l', t]);
+  for (const c of h.cgroups) await rmdir(c).catch(() => {});
+  await removeCgroupParent(cgroupParentOf(dir));
+}
+
+/** Mounts, conmon processes, runtime states and cgroups a daemon holds for containers under its directory. */
+export async function leftovers(d: Daemon): Promise<string[]> {
+  const h = await held(d.dir);
+  return [...h.mounts.map((m) => `mount ${m}`), ...h.conmonPids.map((p) => `conmon pid ${p}`), ...h.states.map((s) => `${s.runtime} state ${s.id}`), ...h.cgroups.map((c) => `cgroup ${c}`)];
+}
+
+export async function waitForNoLeftovers(d: Daemon): Promise<void> {
+  // conmon lingers a moment after its container exits.
+  for (let i = 0; i < 100 && (await leftovers(d)).length; i++) await new Promise((r) => setTimeout(r, 50));
+  assert.deepEqual(await leftovers(d), []);
 }

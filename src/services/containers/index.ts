@@ -17,6 +17,7 @@ import { AttachSocket, type ConmonMonitor, type LogBatch, type LogFiles, LogShip
 import { signalNumber } from '../../util/signals.js';
 import { newId, shortId } from '../../util/ids.js';
 import type { Logger } from '../../util/logger.js';
+import { failpoint } from '../../util/failpoint.js';
 import { Mutex } from '../../util/mutex.js';
 import { Rollback } from '../../util/rollback.js';
 import { parseTimeFilter } from '../images/filters.js';
@@ -613,6 +614,7 @@ export class ContainerService {
       }, { stdin: c.config.OpenStdin, terminal: c.config.Tty, leaveStdinOpen: !c.config.StdinOnce });
       this.shipper.ship(c.id, this.shipTarget(c));
       rb.add(() => this.shipper.stop(c.id));
+      await failpoint('container.start');
       // The record is written while the runtime starts the process (both take milliseconds); a failed start
       // puts the previous state back (below).
       const previous = c.state;
@@ -728,9 +730,9 @@ export class ContainerService {
   /**
    * An exit: the last output is shipped (so `logs` right after `wait` has all of it), the exit recorded, and the
    * runtime state and rootfs mount released. When the container's processes are surely gone (its init exited, in
-   * its own PID namespace) waiters are answered first and the release follows, still under the container's lock,
-   * so a start, a removal or a mount for `cp` (all locked) finds it done. Otherwise (a lost monitor, a shared PID
-   * namespace) the release, which kills what is left, comes first.
+   * its own PID namespace) the release runs while the exit is recorded and waiters are answered, still under the
+   * container's lock, so a start, a removal or a mount for `cp` (all locked) finds it done. Otherwise (a lost
+   * monitor, a shared PID namespace) the release, which kills what is left, comes first.
    */
   private async finishExit(id: string, code: number, o: { monitorLost?: boolean } = {}): Promise<void> {
     const c = this.d.records.get(id);
@@ -740,8 +742,9 @@ export class ContainerService {
     const [oom] = await Promise.all([oomKilled(this.cgroupPath(c), this.d.cgroupVersion), this.drainLogs(c)]);
     if (!processesGone) await release();
     const ranMs = Date.now() - Date.parse(c.state.startedAt);
-    await this.setExited(c, code, '', oom);
-    if (processesGone) await release();
+    // The record is written first (the release spawns processes, which stalls this thread a little).
+    const exited = this.setExited(c, code, '', oom);
+    await Promise.all([exited, processesGone && release()]);
     if (c.hostConfig.AutoRemove) {
       // The log goes with the container: let attached clients read the end of it first (bounded wait).
       await this.readersDone(id, 2000);
@@ -991,10 +994,12 @@ export class ContainerService {
     if (!this.d.records.get(c.id)) return;
     // An exited container's runtime state went at its exit (finishExit); only a running one still has some.
     if (isUp(this.d.records.get(c.id)?.state.status)) await this.runtimeOf(c).delete(c.id, true).catch(() => {});
-    await unmount(join(this.dataDir(c.id), 'merged'));
-    await this.shipper.stop(c.id);
-    await Promise.all([removeAll(this.bundleDir(c.id)), removeAll(this.dataDir(c.id))]);
+    await Promise.all([unmount(join(this.dataDir(c.id), 'merged')), this.shipper.stop(c.id)]);
+    // The record goes first: a crash before the directories are gone leaves directories without a record, which
+    // the next start sweeps away (sweepOrphans), never a record without its directories.
     await this.d.records.delete(c.id);
+    await failpoint('container.remove');
+    await Promise.all([removeAll(this.bundleDir(c.id)), removeAll(this.dataDir(c.id))]);
     this.exits.emit(`removed:${c.id}`);
     this.locks.delete(c.id);
     this.unseenExits.delete(c.id);
@@ -1104,17 +1109,24 @@ export class ContainerService {
   }
 
   /**
-   * What a crash left without a record (a create cut short, say): container directories and bundles (a rootfs
-   * mount first) and runtime states (killing what they run). A container is its record; nothing else may outlive it.
+   * What a crash left behind. Without a record (a create or removal cut short): container directories and bundles
+   * (a rootfs mount first) and runtime states (killing what they run); a container is its record, nothing else may
+   * outlive it. With a record that is not up (a start cut short before it was recorded): the runtime state and the
+   * rootfs mount, as dockerd kills a task whose container it does not know as running.
    */
   private async sweepOrphans(): Promise<void> {
     const orphan = (id: string) => /^[0-9a-f]{64}$/.test(id) && !this.d.records.get(id);
     for (const runtime of this.d.runtimes.values()) {
-      for (const id of (await runtime.list().catch(() => [])).filter(orphan)) {
-        this.d.log.warn('removing the runtime state of a container with no record', { container: id, runtime: runtime.name });
-        await runtime.delete(id, true).catch((e: unknown) => this.d.log.warn('orphan runtime state not removed', { container: id, error: e }));
+      for (const id of await runtime.list().catch(() => [])) {
+        const rec = this.d.records.get(id);
+        if (rec && isUp(rec.state.status)) continue;
+        if (!rec && !orphan(id)) continue;
+        this.d.log.warn(rec ? 'removing the runtime state of a start cut short' : 'removing the runtime state of a container with no record', { container: id, runtime: runtime.name });
+        await runtime.delete(id, true).catch((e: unknown) => this.d.log.warn('leftover runtime state not removed', { container: id, error: e }));
       }
     }
+    const down = this.d.records.list().filter((c) => !isUp(c.state.status));
+    await Promise.all(down.map((c) => unmount(join(this.dataDir(c.id), 'merged')).catch((e: unknown) => this.d.log.warn('leftover rootfs mount not removed', { container: c.id, error: e }))));
     for (const root of [this.d.paths.dataRoot, this.d.paths.execRoot]) {
       for (const id of (await readdir(root).catch(() => [] as string[])).filter(orphan)) {
         this.d.log.warn('removing the files of a container with no record', { container: id, dir: join(root, id) });
