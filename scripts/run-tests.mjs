@@ -17,6 +17,8 @@ if (files.length === 0) {
   console.error('no test files found');
   process.exit(1);
 }
+// What an earlier run killed outright left behind (its daemons' containers, mounts, cgroups) goes first.
+spawnSync(process.execPath, ['--import', 'tsx', 'test/harness/sweep.ts'], { stdio: 'inherit' });
 const tap = join(mkdtempSync(join(tmpdir(), 'berth-tap-')), 'report.tap');
 const r = spawnSync(
   process.execPath,

@@ -169,11 +169,11 @@ async function held(dir: string): Promise<Held> {
     const cmd = await readFile(`/proc/${p}/cmdline`, 'utf8').catch(() => '');
     if ((cmd.startsWith('conmon') || cmd.includes('/conmon\0')) && cmd.includes(dir)) conmonPids.push(Number(p));
   }
-  const runtimeRoot = join(dir, 'run', 'runtime');
   const states: Held['states'] = [];
-  for (const runtime of await readdir(runtimeRoot).catch(() => [] as string[])) {
-    const root = join(runtimeRoot, runtime);
-    for (const id of await readdir(root).catch(() => [] as string[])) states.push({ runtime, root, id });
+  // A daemon's runtime roots, and the one the runtime test uses.
+  const roots = [...['runc', 'crun'].map((r) => join(dir, 'run', 'runtime', r)), join(dir, 'runc')];
+  for (const root of roots) {
+    for (const id of await readdir(root).catch(() => [] as string[])) states.push({ runtime: basename(root), root, id });
   }
   const cgroups: string[] = [];
   for (const controller of await readdir('/sys/fs/cgroup').catch(() => [] as string[])) {
@@ -184,7 +184,7 @@ async function held(dir: string): Promise<Held> {
 }
 
 /** Removes, with the daemon stopped, whatever a failed test left: containers' processes, states, mounts, cgroups. */
-async function forceCleanup(dir: string): Promise<void> {
+export async function forceCleanup(dir: string): Promise<void> {
   const h = await held(dir);
   for (const s of h.states) await run(s.runtime, [`--root=${s.root}`, 'delete', '--force', s.id]);
   for (const pid of h.conmonPids) {
