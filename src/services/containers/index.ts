@@ -463,7 +463,7 @@ export class ContainerService {
       if (!labelsMatch(filters['label'], c.config.Labels)) continue;
       if (filters['label!']?.length && labelsMatch(filters['label!'], c.config.Labels)) continue;
       const size = (await this.sizes(c).catch(() => undefined))?.SizeRw ?? 0;
-      await this.lock(c.id).run(() => this.removeLocked(c, false));
+      await this.lock(c.id).run(() => this.removeLocked(c));
       removed.push(c.id);
       reclaimed += size;
     }
@@ -639,7 +639,7 @@ export class ContainerService {
     } catch (e) {
       // Like dockerd: a container that was to be removed on exit is removed when it cannot start.
       const message = (e as Error).message;
-      if (c.hostConfig.AutoRemove) await this.removeLocked(c, true).catch(() => {});
+      if (c.hostConfig.AutoRemove) await this.removeLocked(c).catch(() => {});
       else if (c.state.status === 'restarting') await this.setExited(c, startFailureCode(message), message);
       else {
         // Kept for inspect, as dockerd does: the runtime's message and the exit code the shell would give.
@@ -730,9 +730,9 @@ export class ContainerService {
   /**
    * An exit: the last output is shipped (so `logs` right after `wait` has all of it), the exit recorded, and the
    * runtime state and rootfs mount released. When the container's processes are surely gone (its init exited, in
-   * its own PID namespace) the release runs while the exit is recorded and waiters are answered, still under the
-   * container's lock, so a start, a removal or a mount for `cp` (all locked) finds it done. Otherwise (a lost
-   * monitor, a shared PID namespace) the release, which kills what is left, comes first.
+   * its own PID namespace) waiters are answered first and the release follows, still under the container's lock,
+   * so a start, a removal or a mount for `cp` (all locked) finds it done. Otherwise (a lost monitor, a shared PID
+   * namespace) the release, which kills what is left, comes first.
    */
   private async finishExit(id: string, code: number, o: { monitorLost?: boolean } = {}): Promise<void> {
     const c = this.d.records.get(id);
@@ -741,23 +741,26 @@ export class ContainerService {
     const processesGone = !o.monitorLost && !c.hostConfig.PidMode;
     const [oom] = await Promise.all([oomKilled(this.cgroupPath(c), this.d.cgroupVersion), this.drainLogs(c)]);
     if (!processesGone) await release();
-    const ranMs = Date.now() - Date.parse(c.state.startedAt);
-    // The record is written first (the release spawns processes, which stalls this thread a little).
-    const exited = this.setExited(c, code, '', oom);
-    await Promise.all([exited, processesGone && release()]);
     if (c.hostConfig.AutoRemove) {
+      // The record is about to go: the exit is announced without being written, and the removal runs alongside
+      // the release (it waits for it before it reports the container removed).
+      const releasing = processesGone ? release() : undefined;
+      await this.setExited(c, code, '', oom, { persist: false });
       // The log goes with the container: let attached clients read the end of it first (bounded wait).
       await this.readersDone(id, 2000);
-      await this.removeLocked(c, true);
+      await this.removeLocked(c, releasing);
       return;
     }
+    const ranMs = Date.now() - Date.parse(c.state.startedAt);
+    await this.setExited(c, code, '', oom);
+    if (processesGone) await release();
     this.scheduleRestart(c, ranMs);
   }
 
   /** Records an exit (or a failed restart) and tells waiters, followers and the event stream. */
-  private async setExited(c: ContainerRecord, code: number, error: string, oom = false): Promise<void> {
+  private async setExited(c: ContainerRecord, code: number, error: string, oom = false, o: { persist?: boolean } = {}): Promise<void> {
     c.state = { ...c.state, status: 'exited', pid: 0, exitCode: code, error, oomKilled: oom, finishedAt: nowNano() };
-    await this.d.records.put(c);
+    if (o.persist !== false) await this.d.records.put(c);
     if (oom) this.publish(c, 'oom');
     this.publish(c, 'die', { exitCode: String(code) });
     this.exits.emit(`exit:${c.id}`);
@@ -987,19 +990,20 @@ export class ContainerService {
       await this.killNow(c);
       await exited;
     }
-    await this.lock(c.id).run(() => this.removeLocked(c, force));
+    await this.lock(c.id).run(() => this.removeLocked(c));
   }
 
-  private async removeLocked(c: ContainerRecord, _force: boolean): Promise<void> {
+  /** Removes the container; `releasing` is its runtime state and mount being released meanwhile (see finishExit). */
+  private async removeLocked(c: ContainerRecord, releasing?: Promise<unknown>): Promise<void> {
     if (!this.d.records.get(c.id)) return;
     // An exited container's runtime state went at its exit (finishExit); only a running one still has some.
     if (isUp(this.d.records.get(c.id)?.state.status)) await this.runtimeOf(c).delete(c.id, true).catch(() => {});
     await Promise.all([unmount(join(this.dataDir(c.id), 'merged')), this.shipper.stop(c.id)]);
-    // The record goes first: a crash before the directories are gone leaves directories without a record, which
-    // the next start sweeps away (sweepOrphans), never a record without its directories.
+    // The record goes first: a crash before the directories are gone leaves directories (and at most a runtime
+    // state) without a record, which the next start sweeps away (sweepOrphans), never a record without its files.
     await this.d.records.delete(c.id);
     await failpoint('container.remove');
-    await Promise.all([removeAll(this.bundleDir(c.id)), removeAll(this.dataDir(c.id))]);
+    await Promise.all([removeAll(this.bundleDir(c.id)), removeAll(this.dataDir(c.id)), releasing]);
     this.exits.emit(`removed:${c.id}`);
     this.locks.delete(c.id);
     this.unseenExits.delete(c.id);
