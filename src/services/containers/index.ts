@@ -1123,8 +1123,7 @@ export class ContainerService {
     for (const runtime of this.d.runtimes.values()) {
       for (const id of await runtime.list().catch(() => [])) {
         const rec = this.d.records.get(id);
-        if (rec && isUp(rec.state.status)) continue;
-        if (!rec && !orphan(id)) continue;
+        if (rec ? isUp(rec.state.status) : !orphan(id)) continue;
         this.d.log.warn(rec ? 'removing the runtime state of a start cut short' : 'removing the runtime state of a container with no record', { container: id, runtime: runtime.name });
         await runtime.delete(id, true).catch((e: unknown) => this.d.log.warn('leftover runtime state not removed', { container: id, error: e }));
       }
