@@ -12,7 +12,7 @@ export function systemRoutes(s: Services): Route[] {
     ['HEAD', /^\/_ping$/, (_req, res) => ping(res, true)],
     ['GET', /^\/version$/, (_req, res) => sendJson(res, Status.OK, s.system.version())],
     ['GET', /^\/info$/, (_req, res) => sendJson(res, Status.OK, s.system.info())],
-    ['GET', /^\/system\/df$/, (_req, res) => sendJson(res, Status.OK, s.system.diskUsage())],
+    ['GET', /^\/system\/df$/, async (_req, res) => sendJson(res, Status.OK, await s.system.diskUsage())],
     ['GET', /^\/events$/, (req, res) => streamEvents(s, req, res)],
   ];
 }

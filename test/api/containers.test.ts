@@ -381,7 +381,7 @@ describe('containers', () => {
     assert.notEqual(notRunning.code, 0);
   });
 
-  it('ps -s and inspect --size count what the container wrote; inspect lists exec sessions', async () => {
+  it('ps -s, inspect --size and system df count what containers wrote; inspect lists exec sessions', async () => {
     assert.equal((await d.berth(['run', '-d', '--name', 'sized', 'busybox', 'sh', '-c', 'head -c 5000 /dev/zero > /f; sleep 60'])).code, 0);
     for (let i = 0; i < 50 && (await d.berth(['exec', 'sized', 'test', '-s', '/f'])).code !== 0; i++) await new Promise((r) => setTimeout(r, 50));
     // Without the times ("Up 1 second"), which may tick between the two commands.
@@ -393,7 +393,29 @@ describe('containers', () => {
     const [rw, execs] = (await d.docker(['inspect', '-s', '--format', '{{.SizeRw}} {{len .ExecIDs}}', 'sized'])).stdout.trim().split(' ');
     assert.equal(rw, '5000');
     assert.ok(Number(execs) >= 1, 'the exec sessions above are listed');
-    assert.equal((await d.berth(['rm', '-f', 'sized'])).code, 0);
+    // system df counts containers and what they wrote: the paused one is active, an exited one reclaimable.
+    assert.equal((await d.berth(['run', '--name', 'sized-done', 'busybox', 'sh', '-c', 'head -c 3000 /dev/zero > /g'])).code, 0);
+    assert.equal((await d.docker(['pause', 'sized'])).code, 0);
+    const df = await d.client.json<{ Containers: Array<{ Names: string[]; State: string; SizeRw: number }> }>('GET', '/system/df');
+    const byName = new Map(df.Containers.map((c) => [c.Names[0], c]));
+    assert.equal(byName.get('/sized')?.State, 'paused');
+    assert.equal(byName.get('/sized')?.SizeRw, 5000);
+    assert.equal(byName.get('/sized-done')?.SizeRw, 3000);
+    const info = (await d.docker(['info', '--format', '{{.ContainersPaused}} {{.ContainersStopped}}'])).stdout.trim().split(' ').map(Number);
+    assert.equal(info[0], 1);
+    assert.ok((info[1] ?? 0) >= 1);
+    const summary = ['system', 'df', '--format', '{{.Type}} {{.TotalCount}} {{.Active}} {{.Size}} {{.Reclaimable}}'];
+    const ourSummary = await d.berth(summary);
+    assert.equal(ourSummary.stdout, (await d.docker(summary)).stdout);
+    assert.match(ourSummary.stdout, new RegExp(`^Containers ${df.Containers.length} 1 8kB 3kB \\(37%\\)$`, 'm'));
+    // The verbose tables, but for the columns with times in them.
+    const untimed = (out: string) => out.replace(/ {2,}/g, '\t').split('\n').map((l) => l.split('\t').filter((f) => !/ago|Up |Exited|CREATED|STATUS/.test(f)).join('|'));
+    const verbose = await d.berth(['system', 'df', '-v']);
+    assert.equal(verbose.code, 0, verbose.stderr);
+    assert.deepEqual(untimed(verbose.stdout), untimed((await d.docker(['system', 'df', '-v'])).stdout));
+    assert.match(verbose.stdout, /Containers space usage:\n\nCONTAINER ID .*\n(.*\n)*[0-9a-f]{12} +busybox +"sh -c 'head -c 5000…" +0 +5kB /);
+    assert.equal((await d.docker(['unpause', 'sized'])).code, 0);
+    assert.equal((await d.berth(['rm', '-f', 'sized', 'sized-done'])).code, 0);
   });
 
   it('nothing is left once every container is removed', async () => {

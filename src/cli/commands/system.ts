@@ -1,10 +1,12 @@
 import type { Command } from 'commander';
 import { clientApiVersion } from '../../client/index.js';
 import { type Cli, CliError } from '../context.js';
-import { humanSize, timeAgo } from '../format/units.js';
+import { humanSize, humanSize4, timeAgo } from '../format/units.js';
+import { familiarString, parseReference } from '../../oci/index.js';
 import { printList } from '../output.js';
 import { parseTemplate } from '../format/template.js';
 import { type InspectKind, collect, filtersQuery, inspectKinds, inspectNames } from './common.js';
+import { type ContainerSummary, containerRow } from './ps.js';
 
 const clientVersion = '0.1.0';
 const goArch = process.arch === 'x64' ? 'amd64' : process.arch;
@@ -104,14 +106,19 @@ export function registerSystemCommands(program: Command, system: Command, cli: C
     .option('-v, --verbose', 'Show detailed information on space usage')
     .action(async (o: { format?: string; verbose?: boolean }) => {
       type Img = { Id: string; RepoTags: string[] | null; Created: number; Size: number; SharedSize: number; Containers: number };
-      const df = await cli.client().json<{ LayersSize: number; Images: Img[] | null; Containers: unknown[] | null; Volumes: unknown[] | null }>('GET', '/system/df');
+      const df = await cli.client().json<{ LayersSize: number; Images: Img[] | null; Containers: ContainerSummary[] | null; Volumes: unknown[] | null }>('GET', '/system/df');
       const images = df.Images ?? [];
+      const containers = df.Containers ?? [];
+      // docker's DiskUsageContext: summary sizes with 4 significant digits, rows as `images`/`ps` print them.
       const activeImages = images.filter((i) => i.Containers > 0);
-      const reclaimable = df.LayersSize - activeImages.reduce((n, i) => n + (i.Size - i.SharedSize), 0);
-      const pct = (part: number, whole: number) => (whole > 0 ? ` (${Math.round((part * 100) / whole)}%)` : '');
+      const imagesReclaimable = df.LayersSize - activeImages.reduce((n, i) => n + (i.Size - i.SharedSize), 0);
+      const isActive = (c: ContainerSummary) => ['running', 'paused', 'restarting'].includes(c.State);
+      const containersSize = containers.reduce((n, c) => n + (c.SizeRw ?? 0), 0);
+      const containersReclaimable = containers.filter((c) => !isActive(c)).reduce((n, c) => n + (c.SizeRw ?? 0), 0);
+      const withPct = (part: number, whole: number) => humanSize4(part) + (whole > 0 ? ` (${Math.trunc((part * 100) / whole)}%)` : '');
       const rows = [
-        { Type: 'Images', TotalCount: String(images.length), Active: String(activeImages.length), Size: humanSize(df.LayersSize), Reclaimable: humanSize(reclaimable) + pct(reclaimable, df.LayersSize) },
-        { Type: 'Containers', TotalCount: String(df.Containers?.length ?? 0), Active: '0', Size: '0B', Reclaimable: '0B' },
+        { Type: 'Images', TotalCount: String(images.length), Active: String(activeImages.length), Size: humanSize4(df.LayersSize), Reclaimable: withPct(imagesReclaimable, df.LayersSize) },
+        { Type: 'Containers', TotalCount: String(containers.length), Active: String(containers.filter(isActive).length), Size: humanSize4(containersSize), Reclaimable: withPct(containersReclaimable, containersSize) },
         { Type: 'Local Volumes', TotalCount: String(df.Volumes?.length ?? 0), Active: '0', Size: '0B', Reclaimable: '0B' },
         { Type: 'Build Cache', TotalCount: '0', Active: '0', Size: '0B', Reclaimable: '0B' },
       ];
@@ -120,23 +127,40 @@ export function registerSystemCommands(program: Command, system: Command, cli: C
         printList(cli, rows, { format: o.format, quietField: 'Type', headers, defaultTable: 'table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}' });
         return;
       }
-      cli.out('Images space usage:\n');
-      const imageRows = images.flatMap((i) =>
-        (i.RepoTags?.length ? i.RepoTags : ['<none>:<none>']).map((t) => ({
-          Repository: t.slice(0, t.lastIndexOf(':')),
-          Tag: t.slice(t.lastIndexOf(':') + 1),
+      // One row per image, under its first tag only.
+      const imageRows = images.map((i) => {
+        const ref = i.RepoTags?.length ? parseReference(i.RepoTags[0]!) : undefined;
+        return {
+          Repository: ref ? familiarString({ domain: ref.domain, path: ref.path }) : '<none>',
+          Tag: ref?.tag ?? '<none>',
           ID: i.Id.slice(7, 19),
           CreatedSince: timeAgo(new Date(i.Created * 1000)),
           Size: humanSize(i.Size),
-          SharedSize: humanSize(i.SharedSize),
-          UniqueSize: humanSize(i.Size - i.SharedSize),
-          Containers: String(i.Containers),
-        })),
-      );
+          SharedSize: i.SharedSize === -1 ? 'N/A' : humanSize4(i.SharedSize),
+          UniqueSize: i.SharedSize === -1 ? 'N/A' : humanSize4(i.Size - i.SharedSize),
+          Containers: i.Containers === -1 ? 'N/A' : String(i.Containers),
+        };
+      });
+      cli.out('Images space usage:\n\n');
       printList(cli, imageRows, {
         quietField: 'ID',
         headers: { ID: 'IMAGE ID', CreatedSince: 'CREATED', SharedSize: 'SHARED SIZE', UniqueSize: 'UNIQUE SIZE' },
         defaultTable: 'table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}\t{{.SharedSize}}\t{{.UniqueSize}}\t{{.Containers}}',
+      });
+      cli.out('\nContainers space usage:\n\n');
+      // Without the virtual size, as docker shows them here.
+      printList(cli, containers.map((c) => containerRow({ ...c, SizeRootFs: 0 }, true)), {
+        quietField: 'ID',
+        headers: { ID: 'CONTAINER ID', RunningFor: 'CREATED', LocalVolumes: 'LOCAL VOLUMES' },
+        defaultTable: 'table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.LocalVolumes}}\t{{.Size}}\t{{.RunningFor}}\t{{.Status}}\t{{.Names}}',
+      });
+      cli.out('\nLocal Volumes space usage:\n\n');
+      printList(cli, [], { quietField: 'Name', headers: { Name: 'VOLUME NAME' }, defaultTable: 'table {{.Name}}\t{{.Links}}\t{{.Size}}' });
+      cli.out('\nBuild cache usage: 0B\n\n');
+      printList(cli, [], {
+        quietField: 'ID',
+        headers: { ID: 'CACHE ID', CacheType: 'CACHE TYPE', CreatedSince: 'CREATED', LastUsedSince: 'LAST USED', UsageCount: 'USAGE' },
+        defaultTable: 'table {{.ID}}\t{{.CacheType}}\t{{.Size}}\t{{.CreatedSince}}\t{{.LastUsedSince}}\t{{.UsageCount}}\t{{.Shared}}',
       });
     });
 

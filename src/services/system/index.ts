@@ -1,6 +1,7 @@
 import type { HostFacts } from '../../kernel/host.js';
 import type { Digest } from '../../oci/index.js';
 import type { ContainerService } from '../containers/index.js';
+import { type ContainerSummary, containerSummary } from '../containers/views.js';
 import type { ImageService, ImageSummary } from '../images/index.js';
 
 export const berthVersion = '0.1.0';
@@ -52,14 +53,15 @@ export class SystemService {
     const images = this.images.list({ all: true });
     const all = this.containers.list(true);
     const running = all.filter((c) => c.state.status === 'running').length;
+    const paused = all.filter((c) => c.state.status === 'paused').length;
     const h = this.host;
     const c = this.config;
     return {
       ID: c.daemonId,
       Containers: all.length,
       ContainersRunning: running,
-      ContainersPaused: 0,
-      ContainersStopped: all.length - running,
+      ContainersPaused: paused,
+      ContainersStopped: all.length - running - paused,
       Images: images.length,
       Driver: 'overlay2',
       DriverStatus: [
@@ -110,12 +112,16 @@ export class SystemService {
     };
   }
 
-  diskUsage(): { LayersSize: number; Images: ImageSummary[]; Containers: unknown[]; Volumes: unknown[]; BuildCache: unknown[] } {
+  /** `system df`: images with their shared sizes, and containers with their sizes (as `ps -a --size` lists them). */
+  async diskUsage(): Promise<{ LayersSize: number; Images: ImageSummary[]; Containers: ContainerSummary[]; Volumes: unknown[]; BuildCache: unknown[] }> {
     const shared = this.images.sharedSizes();
+    const containers = await Promise.all(
+      this.containers.list(true).map(async (c) => ({ ...containerSummary(c, this.containers.imageShown(c)), ...(await this.containers.sizes(c).catch(() => ({}))) })),
+    );
     return {
       LayersSize: this.images.layersSize(),
       Images: this.images.list({ all: true }).map((i) => ({ ...i, SharedSize: shared.get(i.Id as Digest) ?? 0 })),
-      Containers: [],
+      Containers: containers,
       Volumes: [],
       BuildCache: [],
     };
