@@ -211,7 +211,7 @@ export async function attachWebSocket(s: Services, containerId: string, query: U
   const ac = new AbortController();
   ws.on('close', () => ac.abort());
   ws.on('error', () => ac.abort());
-  const output = await s.containers.attachOutput(target.id, ac.signal);
+  const output = s.containers.attachOutput(target.id, { signal: ac.signal });
   if (qBool(query, 'stdin') && target.config.OpenStdin) {
     const stdin = s.containers.stdin(target.id);
     ws.on('message', (data: Buffer) => void stdin.write(data).catch(() => ac.abort()));
@@ -244,7 +244,7 @@ export async function attach(s: Services, containerId: string, query: URLSearchP
   socket.on('close', () => ac.abort());
   socket.on('error', () => ac.abort());
   // Fix where the output starts before answering: the client starts the container as soon as it sees the 101.
-  const output = await s.containers.attachOutput(target.id, ac.signal);
+  const output = s.containers.attachOutput(target.id, { signal: ac.signal });
   const tty = target.config.Tty;
   upgrade(socket, tty);
   if (!qBool(query, 'stream')) {

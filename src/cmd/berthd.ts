@@ -14,8 +14,9 @@ import { openLayerStore } from '../layers/index.js';
 import { openImageMetadata } from '../metadata/index.js';
 import { openRecordStore } from '../metadata/records.js';
 import { CliRuntime, ConmonMonitor, defaultSeccompProfilePath, loadSeccompProfile, probeRuntimes } from '../runtime/index.js';
-import { ContainerService, type ContainerRecord, EventBus, ExecService, HealthMonitor, ImageService, SystemService, berthVersion, ensureBusyboxImage } from '../services/index.js';
+import { ContainerService, type ContainerRecord, EventBus, containerReferences, ExecService, HealthMonitor, ImageService, SystemService, berthVersion, ensureBusyboxImage } from '../services/index.js';
 import { newId } from '../util/ids.js';
+import { currentRequest } from '../util/request-context.js';
 import { type LogLevel, type Logger, createLogger, isLogLevel } from '../util/logger.js';
 
 interface DaemonConfig {
@@ -116,6 +117,7 @@ async function chooseRuntimes(cfg: DaemonConfig, cgroupVersion: '1' | '2', log: 
 async function main(): Promise<void> {
   const cfg = await parseConfig(process.argv);
   const log = createLogger(cfg.logLevel, { component: 'berthd' });
+  keepServing(log);
   await ensureDir(cfg.dataRoot, 0o711);
   await ensureDir(cfg.execRoot, 0o700);
   const lock = await lockDataRoot(cfg.dataRoot);
@@ -123,8 +125,10 @@ async function main(): Promise<void> {
   const content = await openContentStore(join(cfg.dataRoot, 'content'));
   const layers = await openLayerStore(join(cfg.dataRoot, 'overlay2'));
   const meta = await openImageMetadata(join(cfg.dataRoot, 'metadata'));
+  const containerRecords = await openRecordStore<ContainerRecord>(join(cfg.dataRoot, 'metadata', 'containers'));
   const events = new EventBus();
-  const images = new ImageService({ content, layers, meta, events, log: log.child({ service: 'images' }) });
+  const images = new ImageService({ content, layers, meta, events, log: log.child({ service: 'images' }), containers: containerReferences(containerRecords) });
+  // Every store is open: the garbage collector sees every container's layers as roots.
   const recovered = await images.recover();
   if (Object.values(recovered).some((n) => n > 0)) log.info('recovered store after unclean stop', { ...recovered });
 
@@ -147,7 +151,7 @@ async function main(): Promise<void> {
   const containers = new ContainerService({
     images,
     layers,
-    records: await openRecordStore<ContainerRecord>(join(cfg.dataRoot, 'metadata', 'containers')),
+    records: containerRecords,
     runtimes: new Map(Object.entries(runtimes).map(([name, r]) => [name, new CliRuntime(name, r.path, join(cfg.execRoot, 'runtime', name))])),
     defaultRuntime,
     monitor,
@@ -161,8 +165,8 @@ async function main(): Promise<void> {
     cgroupParent: cfg.cgroupParent,
   });
   await containers.recover();
-  const exec = new ExecService(containers, monitor, events);
-  new HealthMonitor(containers, exec, events).resume();
+  const exec = new ExecService(containers, monitor);
+  new HealthMonitor(containers, exec, events, log.child({ service: 'health' })).resume();
   const daemonIdFile = join(cfg.dataRoot, 'engine-id');
   const daemonId = (await readFile(daemonIdFile, 'utf8').catch(() => '')).trim() || newId();
   await writeFile(daemonIdFile, daemonId);
@@ -203,6 +207,30 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+/** Errors of a peer that went away: one client's connection is lost, nothing else. */
+const peerGone = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ETIMEDOUT', 'ERR_STREAM_PREMATURE_CLOSE', 'ERR_STREAM_DESTROYED', 'ERR_STREAM_WRITE_AFTER_END']);
+
+/**
+ * The last resort, for an error that escaped every handler (each socket, stream, child and background task has
+ * its own; see docs/architecture.md): it is logged with its stack and the request it came from. A rejected
+ * promise or a peer's hang-up leaves the daemon's state as it was, so berthd keeps serving. Any other exception
+ * may have left memory half-updated: berthd exits with 70 (EX_SOFTWARE) and its supervisor (systemd's
+ * Restart=always, or the next `up.sh`) starts it again; everything on disk is crash-safe and running containers
+ * are re-adopted, as after kill -9.
+ */
+function keepServing(log: Logger): void {
+  process.on('unhandledRejection', (error) => log.error('unhandled rejection (a bug: kept serving)', { error, request: currentRequest() }));
+  process.on('uncaughtException', (error) => {
+    const code = (error as NodeJS.ErrnoException).code ?? '';
+    if (peerGone.has(code)) {
+      log.error('unhandled connection error (a bug: kept serving)', { error, request: currentRequest() });
+      return;
+    }
+    log.error('uncaught exception: exiting to restart clean', { error, request: currentRequest() });
+    process.exit(70);
+  });
 }
 
 main().catch((e: unknown) => {

@@ -11,6 +11,8 @@ export interface RecordStore<T extends { id: string }> {
   get(id: string): T | undefined;
   list(): T[];
   put(record: T): Promise<void>;
+  /** Replaces the record in memory only (state not worth a disk write, as dockerd keeps probe results); the next put persists it. */
+  keep(record: T): void;
   delete(id: string): Promise<void>;
 }
 
@@ -30,6 +32,9 @@ export async function openRecordStore<T extends { id: string }>(dir: string, key
     async put(record) {
       await atomicWriteFile(path(record.id), JSON.stringify(record));
       records.set(record.id, record);
+    },
+    keep(record) {
+      if (records.has(record.id)) records.set(record.id, record);
     },
     async delete(id) {
       records.delete(id);

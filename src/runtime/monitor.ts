@@ -1,10 +1,11 @@
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Internal, InvalidArgument, isNotExist } from '../errors/index.js';
 import type { OciRuntime } from './oci-runtime.js';
 import { AttachSocket } from './attach.js';
+import { nanoTime } from '../util/timestamp.js';
 
 /** Where one container's monitor keeps its files. */
 export interface MonitorPaths {
@@ -204,16 +205,25 @@ export class ConmonMonitor {
 
   /** The exit code the monitor recorded, or undefined while the container runs. */
   async exitCode(id: string, exitDir: string): Promise<number | undefined> {
+    return (await this.exitStatus(id, exitDir))?.code;
+  }
+
+  /**
+   * The exit code the monitor recorded and when (the exit file's time: right for an exit that happened while
+   * berthd was down), or undefined while the container runs.
+   */
+  async exitStatus(id: string, exitDir: string): Promise<{ code: number; at: string } | undefined> {
     const path = join(exitDir, id);
     if (!existsSync(path)) return undefined; // the common case, without the cost of an error
     try {
       const text = readFileSync(path, 'utf8').trim();
-      return text === '' ? undefined : Number(text);
+      return text === '' ? undefined : { code: Number(text), at: nanoTime(statSync(path, { bigint: true }).mtimeNs) };
     } catch (e) {
       if (isNotExist(e)) return undefined;
       throw e;
     }
   }
+
 }
 
 /** A small file's text, or '' when it cannot be read. */

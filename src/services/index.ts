@@ -14,7 +14,7 @@ export interface Services {
 }
 
 export { ImageService } from './images/index.js';
-export { ContainerService, type ContainerRecord, type CreateOptions } from './containers/index.js';
+export { ContainerService, type ContainerRecord, type CreateOptions, containerReferences } from './containers/index.js';
 export type { LogBatch } from '../runtime/index.js';
 export { ExecService, type ExecConfig } from './containers/exec.js';
 export { HealthMonitor } from './containers/health.js';

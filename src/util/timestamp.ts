@@ -20,7 +20,11 @@ export function parseTimeFilter(value: string, now = Date.now()): number {
  * times sort as strings and keep dockerd's precision; `rfc3339Nano` trims it for display.
  */
 export function nowNano(): string {
-  const ns = BigInt(Math.round((performance.timeOrigin + performance.now()) * 1e6));
+  return nanoTime(BigInt(Math.round((performance.timeOrigin + performance.now()) * 1e6)));
+}
+
+/** Nanoseconds since the epoch (a file's mtimeNs, say) in the same form as nowNano. */
+export function nanoTime(ns: bigint): string {
   const ms = Number(ns / 1_000_000n);
   return `${new Date(ms).toISOString().slice(0, 19)}.${String(ns % 1_000_000_000n).padStart(9, '0')}Z`;
 }

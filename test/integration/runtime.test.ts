@@ -28,7 +28,7 @@ describe('runtime: conmon + runc on an overlay rootfs', () => {
     const content = await openContentStore(join(dir, 'content'));
     layers = await openLayerStore(join(dir, 'overlay2'));
     const meta = await openImageMetadata(join(dir, 'metadata'));
-    const images = new ImageService({ content, layers, meta, events: new EventBus(), log: silentLogger });
+    const images = new ImageService({ content, layers, meta, events: new EventBus(), log: silentLogger, containers: { usedBy: () => [], layerRoots: () => [] } });
     await mkdir(join(dir, 'tmp'));
     await ensureBusyboxImage(images, join(dir, 'tmp'));
     const top = images.resolve('busybox').chain.at(-1);

@@ -4,7 +4,6 @@ import { packLayer } from '../../layers/index.js';
 import { type ContainerConfig as ImageRunConfig, type Digest, type HistoryEntry, type ImageConfig, familiarString, formatReference, parseReference, withDefaultTag } from '../../oci/index.js';
 import { applyChanges } from '../images/import.js';
 import type { ImageService } from '../images/index.js';
-import type { EventBus } from '../system/events.js';
 import type { ContainerRecord, ContainerService } from './index.js';
 
 export interface CommitOptions {
@@ -25,7 +24,6 @@ export interface CommitOptions {
 export interface CommitDeps {
   containers: ContainerService;
   images: ImageService;
-  events: EventBus;
 }
 
 /** The diff ID of a layer without a single entry (a tar of only its end marker), which Docker never records. */
@@ -48,8 +46,8 @@ export async function commitContainer(d: CommitDeps, o: CommitOptions): Promise<
   const containerConfig = dockerContainerConfig(c, parentConfig.config ?? {});
   const config = mergeConfig(withChanges(o.config ?? containerConfig, o.changes ?? []), containerConfig);
 
-  const pause = (o.pause ?? true) && c.state.status === 'running';
-  if (pause) await d.containers.setPaused(c.id, true);
+  // Only what runs is paused; a container exiting meanwhile is committed as it is.
+  const pause = (o.pause ?? true) && (await d.containers.pauseIfRunning(c.id));
   let id: Digest;
   try {
     // withRootfs holds a stopped container's lock, so it cannot start (or go away) while its changes are read.
@@ -74,7 +72,7 @@ export async function commitContainer(d: CommitDeps, o: CommitOptions): Promise<
   const imageRef = ref ? familiarString(ref) : '';
   d.images.publish('create', id, imageRef || undefined);
   if (ref) d.images.publish('tag', id, imageRef);
-  d.events.publish('container', 'commit', c.id, { comment: o.comment ?? '', imageID: id, imageRef, image: c.imageName, name: c.name });
+  d.containers.publish(c, 'commit', { comment: o.comment ?? '', imageID: id, imageRef });
   return id;
 }
 

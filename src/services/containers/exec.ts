@@ -7,7 +7,6 @@ import { Conflict, NotFound } from '../../errors/index.js';
 import { removeAll } from '../../kernel/fs.js';
 import { type AttachSocket, type ConmonMonitor, type RuntimeSpec, allCapabilities, resizeTerminal } from '../../runtime/index.js';
 import { newId } from '../../util/ids.js';
-import type { EventBus } from '../system/events.js';
 import type { ContainerService } from './index.js';
 import { mergeEnv, processEnv, resolveUser } from './spec.js';
 
@@ -56,7 +55,6 @@ export class ExecService {
   constructor(
     private readonly containers: ContainerService,
     private readonly monitor: ConmonMonitor,
-    private readonly events: EventBus,
   ) {}
 
   create(containerIdOrName: string, config: ExecConfig): ExecSession {
@@ -67,7 +65,7 @@ export class ExecService {
     const id = newId();
     const session: ExecSession = { id, containerId: container.id, config: { ...config, Cmd: cmd }, running: false, exitCode: null, pid: 0, dir: join(bundle, 'exec', id.slice(0, 32)) };
     this.sessions.set(id, session);
-    this.events.publish('container', `exec_create: ${cmd.join(' ')}`, container.id, { image: container.imageName, name: container.name, execID: id });
+    this.containers.publish(container, `exec_create: ${cmd.join(' ')}`, { execID: id });
     return session;
   }
 
@@ -139,7 +137,7 @@ export class ExecService {
       throw e;
     }
     s.pid = handle.pid;
-    this.events.publish('container', `exec_start: ${s.config.Cmd.join(' ')}`, container.id, { image: container.imageName, name: container.name, execID: id });
+    this.containers.publish(container, `exec_start: ${s.config.Cmd.join(' ')}`, { execID: id });
     const exited = handle.exited.then((code) => {
       s.running = false;
       s.exitCode = code;
@@ -148,7 +146,7 @@ export class ExecService {
       // The session's files (spec, exit file, attach socket) are done with once its conmon has left, just after it
       // reported the exit; kept, they would pile up for a container that runs many execs or health checks.
       setTimeout(() => void removeAll(s.dir).catch(() => {}), 1000).unref();
-      this.events.publish('container', 'exec_die', container.id, { image: container.imageName, name: container.name, execID: id, exitCode: String(code) });
+      this.containers.publish(container, 'exec_die', { execID: id, exitCode: String(code) });
       return code;
     });
     return { tty, exited, ...(handle.attach && { attach: handle.attach }) };

@@ -2,7 +2,7 @@
 // messages, then one predicate for the records.
 import { InvalidArgument } from '../../errors/index.js';
 import { zeroTime } from '../../util/timestamp.js';
-import type { ContainerRecord } from './index.js';
+import type { ContainerRecord } from './record.js';
 
 export type Filters = Record<string, string[]>;
 

@@ -4,7 +4,10 @@
 // start period do not count. The last five results are kept, each with up to 4 KiB of output.
 import type { EngineEvent, EventBus } from '../system/events.js';
 import type { ExecService } from './exec.js';
-import type { ContainerRecord, ContainerService } from './index.js';
+import type { ContainerService } from './index.js';
+import type { ContainerRecord } from './record.js';
+import type { Logger } from '../../util/logger.js';
+import { supervise } from '../../util/supervise.js';
 import { InvalidArgument } from '../../errors/index.js';
 import { formatGoDuration } from '../../util/duration.js';
 import { nowNano } from '../../util/timestamp.js';
@@ -87,6 +90,7 @@ export class HealthMonitor {
     private readonly containers: ContainerService,
     private readonly execs: ExecService,
     events: EventBus,
+    private readonly log: Logger,
   ) {
     this.unsubscribe = events.subscribe({ type: ['container'] }, (e) => this.onEvent(e));
   }
@@ -121,7 +125,7 @@ export class HealthMonitor {
     const startPeriod = h?.StartPeriod || defaults.StartPeriod;
     const inStartPeriod = Date.now() - Date.parse(c.state.startedAt) < startPeriod / 1e6;
     const interval = inStartPeriod && c.state.health?.Status === 'starting' ? h?.StartInterval || defaults.StartInterval : h?.Interval || defaults.Interval;
-    const timer = setTimeout(() => void this.runProbe(id), interval / 1e6);
+    const timer = setTimeout(() => supervise(this.log, 'health check', () => this.runProbe(id), { container: id }), interval / 1e6);
     timer.unref();
     this.timers.set(id, timer);
   }

@@ -15,7 +15,7 @@ import {
   parseSeccompProfile,
   seccompForContainer,
 } from '../../runtime/index.js';
-import type { ContainerRecord } from './index.js';
+import type { ContainerRecord } from './record.js';
 import { type EtcFiles, etcMounts } from './etc.js';
 import { type HostConfig, type Resources, deviceCgroupRule, securityOptions, tmpfsData, tmpfsMount } from './hostconfig.js';
 

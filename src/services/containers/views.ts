@@ -5,7 +5,7 @@ import { humanDuration } from '../../util/duration.js';
 import { rfc3339Nano, zeroTime } from '../../util/timestamp.js';
 import type { EtcFiles } from './etc.js';
 import { type Health, healthLabel } from './health.js';
-import type { ContainerRecord } from './index.js';
+import type { ContainerRecord } from './record.js';
 
 
 /** A network endpoint (EndpointSettings); Berth has no network objects yet, so its values are all empty. */

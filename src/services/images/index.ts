@@ -39,6 +39,16 @@ export interface ImageServiceDeps {
   meta: ImageMetadata;
   events: EventBus;
   log: Logger;
+  /** What containers hold of images (rmi's in-use check, GC roots); the composition root wires it to their records. */
+  containers: ContainerReferences;
+}
+
+/** The images and layers containers stand on. */
+export interface ContainerReferences {
+  /** IDs of the containers made from this image. */
+  usedBy(imageId: Digest): string[];
+  /** Top layers of every container's image: garbage collection keeps their chains. */
+  layerRoots(): Digest[];
 }
 
 /** One line of `DELETE /images/{name}` and of prune's ImagesDeleted. */
@@ -62,17 +72,14 @@ export interface NewImage {
  */
 export class ImageService {
   private readonly lock = new Mutex();
-  /** Image → IDs of containers using it; filled in by the container service. */
-  usedBy: (id: Digest) => string[] = () => [];
-
   constructor(private readonly d: ImageServiceDeps) {}
 
   /** Start-up: drop crash leftovers (ingests, unpack temporaries) and whatever no record references. */
-  recover(extraLayerRoots: Digest[] = []): Promise<GcResult & { ingests: number; temporaries: number }> {
+  recover(): Promise<GcResult & { ingests: number; temporaries: number }> {
     return this.lock.run(async () => {
       const ingests = await this.d.content.reclaimIngests();
       const temporaries = await this.d.layers.reclaim();
-      const gc = await collectGarbage(this.d.meta, this.d.content, this.d.layers, extraLayerRoots);
+      const gc = await collectGarbage(this.d.meta, this.d.content, this.d.layers, this.d.containers.layerRoots());
       return { ...gc, ingests, temporaries };
     });
   }
@@ -154,7 +161,7 @@ export class ImageService {
       if (!opts.all && repoTags.length === 0 && parents.has(rec.id)) continue;
       if (opts.filters && !matchImage(rec, repoTags, opts.filters, byId)) continue;
       const shown = opts.filters ? matchingTags(repoTags, opts.filters) : repoTags;
-      out.push(imageSummary(rec, shown, this.usedBy(rec.id).length));
+      out.push(imageSummary(rec, shown, this.d.containers.usedBy(rec.id).length));
     }
     return out.sort((a, b) => b.Created - a.Created || a.Id.localeCompare(b.Id));
   }
@@ -231,7 +238,7 @@ export class ImageService {
     const refs = [...this.d.meta.tags()].filter(([, id]) => id === rec.id).map(([r]) => r);
     const named = this.namedRef(name, refs);
     const out: DeleteItem[] = [];
-    const users = this.usedBy(rec.id);
+    const users = this.d.containers.usedBy(rec.id);
 
     if (named) {
       // Removing by reference: untag it; the image itself goes only when that was its last name.
@@ -294,14 +301,11 @@ export class ImageService {
   private async deleteRecord(rec: ImageRecord): Promise<DeleteItem[]> {
     await this.d.meta.delete(rec.id);
     const before = new Set(this.d.layers.list().map((l) => l.chainId));
-    await collectGarbage(this.d.meta, this.d.content, this.d.layers, this.containerLayerRoots());
+    await collectGarbage(this.d.meta, this.d.content, this.d.layers, this.d.containers.layerRoots());
     const removedLayers = [...before].filter((c) => !this.d.layers.get(c)).reverse();
     this.d.events.publish('image', 'delete', rec.id, { name: rec.id });
     return [{ Deleted: rec.id }, ...removedLayers.map((c) => ({ Deleted: c }))];
   }
-
-  /** Layers that containers stand on; set by the container service. */
-  containerLayerRoots: () => Digest[] = () => [];
 
   prune(opts: { all?: boolean; filters?: Filters } = {}): Promise<{ ImagesDeleted: DeleteItem[] | null; SpaceReclaimed: number }> {
     return this.lock.run(async () => {
@@ -317,7 +321,7 @@ export class ImageService {
         for (const rec of this.d.meta.list()) {
           const repoTags = tags.get(rec.id) ?? [];
           if (!opts.all && repoTags.length > 0) continue;
-          if (parents.has(rec.id) || this.usedBy(rec.id).length > 0) continue;
+          if (parents.has(rec.id) || this.d.containers.usedBy(rec.id).length > 0) continue;
           if (!matchImage(rec, repoTags, filters, (n) => this.resolve(n))) continue;
           const refs = [...this.d.meta.tags()].filter(([, id]) => id === rec.id).map(([r]) => r);
           deleted.push(...(await this.untagAll(rec, refs)), ...(await this.deleteRecord(rec)));
