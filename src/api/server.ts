@@ -1,9 +1,10 @@
-import { type IncomingMessage, STATUS_CODES, type Server, createServer } from 'node:http';
+import { type IncomingMessage, STATUS_CODES, type Server, type ServerResponse, createServer } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import type { Services } from '../services/index.js';
 import { apiVersion, berthVersion, minApiVersion } from '../services/index.js';
 import type { Logger } from '../util/logger.js';
+import { inRequest } from '../util/request-context.js';
 import { toHttpError } from './errors.js';
 import { archiveRoutes } from './archive.js';
 import { attach, attachWebSocket, containerRoutes } from './containers.js';
@@ -39,7 +40,8 @@ export function createApiServer(services: Services, log: Logger): Server {
   ];
   const websockets = new WebSocketServer({ noServer: true });
   const versions = { min: Number(minApiVersion), max: Number(apiVersion) };
-  const server = createServer(async (raw, res) => {
+  const server = createServer((raw, res) => inRequest({ method: raw.method ?? '', url: raw.url ?? '' }, () => serve(raw, res)));
+  const serve = async (raw: IncomingMessage, res: ServerResponse) => {
     res.setHeader('Api-Version', apiVersion);
     res.setHeader('Docker-Experimental', 'false');
     res.setHeader('Ostype', 'linux');
@@ -69,11 +71,11 @@ export function createApiServer(services: Services, log: Logger): Server {
     } finally {
       log.debug('request', { method: raw.method, url: raw.url, status: res.statusCode, ms: Date.now() - started });
     }
-  });
+  };
   server.requestTimeout = 0;
   // Hijacked connections (`Connection: Upgrade`, as the docker CLI sends for attach): the socket becomes a raw stream.
   server.on('upgrade', (raw: IncomingMessage, socket: Duplex, head: Buffer) => {
-    void (async () => {
+    void inRequest({ method: raw.method ?? '', url: raw.url ?? '' }, async () => {
       try {
         const m = matchRoute(hijackRoutes, raw, versions);
         await m.handler(m.params[0] ?? '', raw, socket, head);
@@ -83,7 +85,7 @@ export function createApiServer(services: Services, log: Logger): Server {
         const body = JSON.stringify({ message });
         socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
       }
-    })();
+    });
   });
   return server;
 }
