@@ -445,7 +445,9 @@ export class ContainerService {
   /** Records an exit (or a failed restart) and tells waiters, followers and the event stream. */
   private async recordExit(c: ContainerRecord, o: { code: number; error?: string; oom?: boolean; finishedAt?: string; persist?: boolean }): Promise<ContainerRecord> {
     const next: ContainerRecord = { ...c, state: { ...c.state, status: 'exited', pid: 0, exitCode: o.code, error: o.error ?? '', oomKilled: !!o.oom, finishedAt: o.finishedAt ?? nowNano() } };
+    // Not written when the record is about to go (auto-removal), but kept in memory: followers see the exit.
     if (o.persist !== false) await this.store.save(next);
+    else this.store.keep(next);
     if (o.oom) this.publish(next, 'oom');
     this.publish(next, 'die', { exitCode: String(o.code) });
     this.waiters.exited(c.id, o.code);
