@@ -82,9 +82,10 @@ async function streamExec(s: Services, execId: string, out: Writable, input: Dup
     pumpInput(input, first, tty ? keys : Buffer.alloc(0), {
       data: (b) => attach.write(b),
       end: async () => attach.closeStdin(),
+      // As dockerd: the detached client's connection is closed; the process goes on.
       detach: () => {
         detached = true;
-        out.end();
+        out.end(() => input.destroy());
       },
     });
   }

@@ -75,6 +75,9 @@ export function createApiServer(services: Services, log: Logger): Server {
   server.requestTimeout = 0;
   // Hijacked connections (`Connection: Upgrade`, as the docker CLI sends for attach): the socket becomes a raw stream.
   server.on('upgrade', (raw: IncomingMessage, socket: Duplex, head: Buffer) => {
+    // Node leaves an upgraded socket without an error listener: a client that hangs up must end only its own
+    // session. Handlers see the hang-up as 'close'.
+    socket.on('error', (error) => log.debug('hijacked connection lost', { url: raw.url, error }));
     void inRequest({ method: raw.method ?? '', url: raw.url ?? '' }, async () => {
       try {
         const m = matchRoute(hijackRoutes, raw, versions);
