@@ -16,4 +16,5 @@ if [ ${#tools[@]} -gt 0 ]; then
 fi
 npm run --silent typecheck
 node scripts/check-imports.mjs
+node scripts/gen-api-types.mjs --check
 node scripts/run-tests.mjs
