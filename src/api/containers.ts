@@ -6,35 +6,12 @@ import type { CreateOptions, Services } from '../services/index.js';
 import { containerInspect, containerSummary } from '../services/containers/views.js';
 import { Status } from './errors.js';
 import { type Req, qBool, qFilters, readJsonBody, sendEmpty, sendJson } from './http.js';
+import { validateBody } from './validate.js';
 import type { Route } from './router.js';
 import type { WebSocket } from 'ws';
 import { frameLogBatch } from './stream.js';
 import { unixToRfc3339Nano } from '../util/timestamp.js';
 import { parseDetachKeys, pumpInput, upgrade } from './hijack.js';
-
-/** The body of `POST /containers/create` (ContainerConfig + HostConfig), the fields this slice reads. */
-interface CreateBody {
-  Image?: string;
-  Cmd?: string[] | string | null;
-  Entrypoint?: string[] | string | null;
-  Env?: string[] | null;
-  WorkingDir?: string;
-  User?: string;
-  Hostname?: string;
-  Domainname?: string;
-  Labels?: Record<string, string> | null;
-  Tty?: boolean;
-  OpenStdin?: boolean;
-  StdinOnce?: boolean;
-  AttachStdin?: boolean;
-  AttachStdout?: boolean;
-  AttachStderr?: boolean;
-  StopSignal?: string;
-  StopTimeout?: number | null;
-  Healthcheck?: CreateOptions['healthcheck'];
-  ExposedPorts?: CreateOptions['exposedPorts'];
-  HostConfig?: CreateOptions['hostConfig'];
-}
 
 const asList = (v: string[] | string | null | undefined) => (v == null ? undefined : Array.isArray(v) ? v : [v]);
 
@@ -71,7 +48,7 @@ export function containerRoutes(s: Services): Route[] {
       sendEmpty(res, Status.NoContent);
     }],
     ['POST', /^\/containers\/create$/, async (req, res) => {
-      const body = (await readJsonBody<CreateBody>(req.raw)) ?? {};
+      const body = validateBody('ContainerCreateRequest', await readJsonBody(req.raw));
       if (!body.Image) throw new InvalidArgument('config cannot be empty in order to create a container');
       const cmd = asList(body.Cmd);
       const entrypoint = asList(body.Entrypoint);
@@ -94,13 +71,14 @@ export function containerRoutes(s: Services): Route[] {
         attach: { stdin: !!body.AttachStdin, stdout: !!body.AttachStdout, stderr: !!body.AttachStderr },
         ...(body.Healthcheck && { healthcheck: body.Healthcheck }),
         ...(body.ExposedPorts && { exposedPorts: body.ExposedPorts }),
-        hostConfig: body.HostConfig ?? null,
+        // The wire type has every field optional; the service fills defaults and checks what it needs.
+        hostConfig: (body.HostConfig ?? null) as CreateOptions['hostConfig'],
       });
       sendJson(res, Status.Created, { Id: created.container.id, Warnings: created.warnings });
     }],
     ['POST', /^\/containers\/([^/]+)\/update$/, async (req, res) => {
-      const body = (await readJsonBody<Parameters<typeof c.update>[1]>(req.raw)) ?? {};
-      sendJson(res, Status.OK, { Warnings: await c.update(id(req), body) });
+      const body = validateBody('ContainerUpdateRequest', await readJsonBody(req.raw));
+      sendJson(res, Status.OK, { Warnings: await c.update(id(req), body as Parameters<typeof c.update>[1]) });
     }],
     ['GET', /^\/containers\/([^/]+)\/json$/, async (req, res) => {
       const rec = c.resolve(id(req));

@@ -2,24 +2,22 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex, Writable } from 'node:stream';
 import { InvalidArgument } from '../errors/index.js';
-import type { ExecConfig, Services } from '../services/index.js';
+import type { Services } from '../services/index.js';
+import type { ExecStartConfig } from '../types/docker-api.gen.js';
 import { Status } from './errors.js';
 import { parseDetachKeys, pumpInput, readHijackBody, upgrade } from './hijack.js';
 import { readJsonBody, sendEmpty, sendJson } from './http.js';
 import type { Route } from './router.js';
 import { frame } from './stream.js';
+import { validateBody } from './validate.js';
 
-interface StartBody {
-  Detach?: boolean;
-  Tty?: boolean;
-  ConsoleSize?: [number, number] | null;
-}
+type StartBody = ExecStartConfig;
 
 export function execRoutes(s: Services): Route[] {
   const id = (params: string[]) => params[0] ?? '';
   return [
     ['POST', /^\/containers\/([^/]+)\/exec$/, async (req, res) => {
-      const body = (await readJsonBody<ExecConfig>(req.raw)) ?? {};
+      const body = validateBody('ExecConfig', await readJsonBody(req.raw));
       parseDetachKeys(body.DetachKeys); // reject bad keys at create, as dockerd does
       sendJson(res, Status.Created, { Id: s.exec.create(id(req.params), body).id });
     }],
@@ -106,9 +104,11 @@ async function readBodyText(raw: IncomingMessage): Promise<string> {
 
 function parseStartBody(text: string): StartBody {
   if (!text.trim()) return {};
+  let body: unknown;
   try {
-    return JSON.parse(text) as StartBody;
+    body = JSON.parse(text);
   } catch {
     throw new InvalidArgument('invalid JSON in request body');
   }
+  return validateBody('ExecStartConfig', body);
 }
