@@ -2,6 +2,7 @@ import type { ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { InvalidArgument, Unavailable } from '../errors/index.js';
+import { isDigest, parseReference } from '../oci/index.js';
 import { type Services, importImage, loadImages, saveImages } from '../services/index.js';
 import { Status } from './errors.js';
 import { type Req, qBool, qFilters, sendJson } from './http.js';
@@ -70,6 +71,10 @@ async function create(s: Services, req: Req, res: ServerResponse): Promise<void>
   const q = req.query;
   const fromSrc = q.get('fromSrc');
   if (!fromSrc) {
+    // A bad reference is the client's error whatever the registry's state (dockerd parses it before pulling).
+    const fromImage = q.get('fromImage') ?? '';
+    const tag = q.get('tag');
+    if (fromImage) parseReference(tag ? `${fromImage}${isDigest(tag) ? '@' : ':'}${tag}` : fromImage);
     // Pulling needs the registry client, which has not landed yet; say so rather than pretend.
     throw new Unavailable(`pull access for ${q.get('fromImage') ?? '?'} is not available: berthd has no registry client yet`);
   }

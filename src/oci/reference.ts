@@ -34,6 +34,9 @@ export function parseReference(input: string): Reference {
   if (/^[a-f0-9]{64}$/.test(input)) {
     invalid(`invalid repository name (${input}), cannot specify 64-byte hexadecimal strings`);
   }
+  // As moby, an upper-case repository name is refused as such before the rest is parsed (`Bad:Ref:x` too).
+  const upper = upperCaseRemote(input);
+  if (upper) invalid(`invalid reference format: repository name (${upper}) must be lowercase`);
   let rest = input;
   let digest: Digest | undefined;
   const at = rest.indexOf('@');
@@ -69,6 +72,18 @@ export function parseReference(input: string): Reference {
   if (domain === DefaultDomain && !path.includes('/')) path = `library/${path}`;
   if (domain.length + 1 + path.length > 255) invalid('invalid reference format: repository name must not be more than 255 characters');
   return { domain, path, ...(tag !== undefined && { tag }), ...(digest && { digest }) };
+}
+
+/** The repository name up to the first colon (moby's split of domain and remote), when it has upper case. */
+function upperCaseRemote(input: string): string | undefined {
+  const slash = input.indexOf('/');
+  const first = input.slice(0, slash);
+  const hasDomain = slash >= 0 && (/[.:]/.test(first) || first === 'localhost' || first !== first.toLowerCase());
+  let remainder = hasDomain ? input.slice(slash + 1) : input;
+  if (!hasDomain && !remainder.includes('/')) remainder = `library/${remainder}`;
+  const colon = remainder.indexOf(':');
+  const remote = colon >= 0 ? remainder.slice(0, colon) : remainder;
+  return remote !== remote.toLowerCase() ? remote : undefined;
 }
 
 export function withDefaultTag(ref: Reference): Reference {
