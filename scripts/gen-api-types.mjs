@@ -72,8 +72,8 @@ const goTypes = {
   'Mount.Consistency': 'mount.Consistency',
   'Mount.BindOptions.Propagation': 'mount.Propagation',
   'Mount.TmpfsOptions.Mode': 'os.FileMode',
-  'ExecConfig.ConsoleSize': '*[2]uint',
-  'ExecStartConfig.ConsoleSize': '*[2]uint',
+  'ExecConfig.ConsoleSize': '[2]uint',
+  'ExecStartConfig.ConsoleSize': '[2]uint',
 };
 /** Go's struct type behind a definition or an inline object (unqualified, as the decoder names the struct). */
 const goStructs = {

@@ -1689,7 +1689,7 @@ export const requestSchemas = {
       },
       "ConsoleSize": {
         "type": "array",
-        "x-go": "ExecConfig.ConsoleSize of type *[2]uint",
+        "x-go": "ExecConfig.ConsoleSize of type [2]uint",
         "maxItems": 2,
         "minItems": 2,
         "items": {
@@ -1751,7 +1751,7 @@ export const requestSchemas = {
       },
       "ConsoleSize": {
         "type": "array",
-        "x-go": "ExecStartCheck.ConsoleSize of type *[2]uint",
+        "x-go": "ExecStartCheck.ConsoleSize of type [2]uint",
         "maxItems": 2,
         "minItems": 2,
         "items": {
