@@ -110,6 +110,9 @@ const enumMessages = {
   MountType: 'invalid mount config for type "%s": mount type unknown', // the definition Mount.Type refers to
   'Mount.BindOptions.Propagation': 'invalid mount config for type "bind": invalid propagation mode: %s',
 };
+/** Enforced enums whose empty value dockerd takes as "the default", though the spec does not list it. */
+const emptyIsDefault = new Set(['HostConfig.CgroupnsMode', 'Mount.BindOptions.Propagation']);
+const enumOf = (s, key) => (emptyIsDefault.has(key) && !s.enum.includes('') ? ['', ...s.enum] : s.enum);
 /** Go's integer ranges, so that 1e300 is refused as Go's decoder refuses it. */
 const intRanges = {
   int: [-(2 ** 63), 2 ** 63 - 1],
@@ -155,7 +158,7 @@ function tsType(schema, key, indent) {
   }
   if (strSlices.has(key)) return 'string[] | string';
   // Only the enums the validator enforces narrow the type; dockerd takes values the spec does not list elsewhere.
-  if (s.enum && s.type === 'string' && enumMessages[key]) return s.enum.map((v) => JSON.stringify(v)).join(' | ');
+  if (s.enum && s.type === 'string' && enumMessages[key]) return enumOf(s, key).map((v) => JSON.stringify(v)).join(' | ');
   switch (s.type) {
     case 'string':
       return 'string';
@@ -265,7 +268,7 @@ function node(schema, key, ctx) {
     out.maximum = range[1];
   }
   if (t.enum && enumMessages[key] && jsonType === 'string') {
-    out.enum = t.enum;
+    out.enum = enumOf(t, key);
     out['x-enum'] = enumMessages[key];
   }
   if (jsonType === 'array') {

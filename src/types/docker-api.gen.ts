@@ -84,7 +84,7 @@ export interface HostConfig extends Resources {
   Annotations?: Record<string, string>;
   CapAdd?: string[];
   CapDrop?: string[];
-  CgroupnsMode?: "private" | "host";
+  CgroupnsMode?: "" | "private" | "host";
   Dns?: string[];
   DnsOptions?: string[];
   DnsSearch?: string[];
@@ -185,7 +185,7 @@ export interface Mount {
   ReadOnly?: boolean;
   Consistency?: string;
   BindOptions?: {
-    Propagation?: "private" | "rprivate" | "shared" | "rshared" | "slave" | "rslave";
+    Propagation?: "" | "private" | "rprivate" | "shared" | "rshared" | "slave" | "rslave";
     NonRecursive?: boolean;
     CreateMountpoint?: boolean;
     ReadOnlyNonRecursive?: boolean;
@@ -920,6 +920,7 @@ export const requestSchemas = {
                       "type": "string",
                       "x-go": "BindOptions.HostConfig.Mounts.BindOptions.Propagation of type mount.Propagation",
                       "enum": [
+                        "",
                         "private",
                         "rprivate",
                         "shared",
@@ -1048,6 +1049,7 @@ export const requestSchemas = {
             "type": "string",
             "x-go": "HostConfig.HostConfig.CgroupnsMode of type container.CgroupnsMode",
             "enum": [
+              "",
               "private",
               "host"
             ],
