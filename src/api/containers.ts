@@ -48,7 +48,7 @@ export function containerRoutes(s: Services): Route[] {
       sendEmpty(res, Status.NoContent);
     }],
     ['POST', /^\/containers\/create$/, async (req, res) => {
-      const body = validateBody('ContainerCreateRequest', await readJsonBody(req.raw));
+      const body = await validateBody('ContainerCreateRequest', await readJsonBody(req.raw));
       if (!body.Image) throw new InvalidArgument('config cannot be empty in order to create a container');
       const cmd = asList(body.Cmd);
       const entrypoint = asList(body.Entrypoint);
@@ -77,7 +77,7 @@ export function containerRoutes(s: Services): Route[] {
       sendJson(res, Status.Created, { Id: created.container.id, Warnings: created.warnings });
     }],
     ['POST', /^\/containers\/([^/]+)\/update$/, async (req, res) => {
-      const body = validateBody('ContainerUpdateRequest', await readJsonBody(req.raw));
+      const body = await validateBody('ContainerUpdateRequest', await readJsonBody(req.raw));
       sendJson(res, Status.OK, { Warnings: await c.update(id(req), body as Parameters<typeof c.update>[1]) });
     }],
     ['GET', /^\/containers\/([^/]+)\/json$/, async (req, res) => {

@@ -17,7 +17,7 @@ export function execRoutes(s: Services): Route[] {
   const id = (params: string[]) => params[0] ?? '';
   return [
     ['POST', /^\/containers\/([^/]+)\/exec$/, async (req, res) => {
-      const body = validateBody('ExecConfig', await readJsonBody(req.raw));
+      const body = await validateBody('ExecConfig', await readJsonBody(req.raw));
       parseDetachKeys(body.DetachKeys); // reject bad keys at create, as dockerd does
       sendJson(res, Status.Created, { Id: s.exec.create(id(req.params), body).id });
     }],
@@ -28,7 +28,7 @@ export function execRoutes(s: Services): Route[] {
     }],
     // Without an upgrade: detached, or output streamed in the response body (no input).
     ['POST', /^\/exec\/([^/]+)\/start$/, async (req, res) => {
-      const body = parseStartBody(await readBodyText(req.raw));
+      const body = await parseStartBody(await readBodyText(req.raw));
       if (body.Detach) {
         await s.exec.start(id(req.params), { detach: true });
         sendEmpty(res, Status.OK);
@@ -42,7 +42,7 @@ export function execRoutes(s: Services): Route[] {
 /** `POST /exec/{id}/start` with `Connection: Upgrade`, as the docker CLI sends it. */
 export async function execStartHijacked(s: Services, execId: string, raw: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
   const { body, rest } = await readHijackBody(raw, socket, head);
-  const start = parseStartBody(body);
+  const start = await parseStartBody(body);
   if (start.Detach) {
     await s.exec.start(execId, { detach: true });
     socket.end('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n');
@@ -102,7 +102,7 @@ async function readBodyText(raw: IncomingMessage): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-function parseStartBody(text: string): StartBody {
+async function parseStartBody(text: string): Promise<StartBody> {
   if (!text.trim()) return {};
   let body: unknown;
   try {
