@@ -12,7 +12,8 @@ import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const specPath = process.env.BERTH_API_SPEC ?? '/work/shared/reference/docker-engine-api-v1.45.yaml';
+// The spec lives in the shared reference folder beside the checkout (as CI clones it).
+const specPath = process.env.BERTH_API_SPEC ?? join(root, '..', 'shared', 'reference', 'docker-engine-api-v1.45.yaml');
 const outPath = join(root, 'src/types/docker-api.gen.ts');
 const spec = parse(readFileSync(specPath, 'utf8'));
 const defs = spec.definitions;

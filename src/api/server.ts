@@ -5,6 +5,8 @@ import type { Services } from '../services/index.js';
 import { apiVersion, berthVersion, minApiVersion } from '../services/index.js';
 import type { Logger } from '../util/logger.js';
 import { inRequest } from '../util/request-context.js';
+import { supervise } from '../util/supervise.js';
+import { warmValidators } from './validate.js';
 import { toHttpError } from './errors.js';
 import { archiveRoutes } from './archive.js';
 import { attach, attachWebSocket, containerRoutes } from './containers.js';
@@ -73,6 +75,8 @@ export function createApiServer(services: Services, log: Logger): Server {
     }
   };
   server.requestTimeout = 0;
+  // The first create would otherwise pay for compiling its validator (≈100 ms, once per process).
+  setImmediate(() => supervise(log, 'compiling the request validators', warmValidators));
   // Hijacked connections (`Connection: Upgrade`, as the docker CLI sends for attach): the socket becomes a raw stream.
   server.on('upgrade', (raw: IncomingMessage, socket: Duplex, head: Buffer) => {
     // Node leaves an upgraded socket without an error listener: a client that hangs up must end only its own
