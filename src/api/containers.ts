@@ -3,7 +3,6 @@ import type { Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { InvalidArgument } from '../errors/index.js';
 import type { CreateOptions, Services } from '../services/index.js';
-import { containerInspect, containerSummary } from '../services/containers/views.js';
 import { Status } from './errors.js';
 import { type Req, qBool, qFilters, readJsonBody, sendEmpty, sendJson } from './http.js';
 import { validateBody } from './validate.js';
@@ -21,9 +20,7 @@ export function containerRoutes(s: Services): Route[] {
   return [
     ['GET', /^\/containers\/json$/, async (req, res) => {
       const limit = req.query.get('limit');
-      const list = c.list(qBool(req.query, 'all'), qFilters(req.query), limit ? Number(limit) : undefined);
-      const withSize = qBool(req.query, 'size');
-      sendJson(res, Status.OK, await Promise.all(list.map(async (r) => ({ ...containerSummary(r, c.imageShown(r)), ...(withSize && (await c.sizes(r))) }))));
+      sendJson(res, Status.OK, await c.summaries(qBool(req.query, 'all'), qFilters(req.query), limit ? Number(limit) : undefined, qBool(req.query, 'size')));
     }],
     ['POST', /^\/containers\/prune$/, async (req, res) => {
       const { removed, reclaimed } = await c.prune(qFilters(req.query));
@@ -81,9 +78,7 @@ export function containerRoutes(s: Services): Route[] {
       sendJson(res, Status.OK, { Warnings: await c.update(id(req), body as Parameters<typeof c.update>[1]) });
     }],
     ['GET', /^\/containers\/([^/]+)\/json$/, async (req, res) => {
-      const rec = c.resolve(id(req));
-      const sizes = qBool(req.query, 'size') ? await c.sizes(rec) : {};
-      sendJson(res, Status.OK, { ...containerInspect(rec, c.dirs(rec), c.logPath(rec.id), c.etcOf(rec)), ExecIDs: s.exec.idsOf(rec.id).length ? s.exec.idsOf(rec.id) : null, ...sizes });
+      sendJson(res, Status.OK, await c.inspect(id(req), { size: qBool(req.query, 'size'), execIds: (cid) => s.exec.idsOf(cid) }));
     }],
     ['POST', /^\/containers\/([^/]+)\/start$/, async (req, res) => {
       await c.start(id(req));

@@ -28,6 +28,7 @@ import { configEnv, containerSpec, ociResources } from './spec.js';
 import { type EtcFiles, InitLayers, etcFiles, writeEtcFiles } from './etc.js';
 import { type Health, type Healthcheck, mergeHealthcheck, probeCommand, validateHealthcheck } from './health.js';
 import { checkListFilters, labelsMatch, listFilter } from './filters.js';
+import { type ContainerInspect, type ContainerSummary, containerInspect, containerSummary } from './views.js';
 import { type ExitNotice, Waiters, watchExit } from './exits.js';
 import { ContainerIO, type StdinSink } from './io.js';
 import { RestartManager, wantsRestart } from './restart.js';
@@ -127,6 +128,19 @@ export class ContainerService {
     return limit !== undefined && limit > 0 ? out.slice(0, limit) : out;
   }
 
+  /** `GET /containers/json`: the list as summaries, with sizes on request (see list). */
+  summaries(all: boolean, filters: Record<string, string[]> = {}, limit?: number, withSize = false): Promise<ContainerSummary[]> {
+    return Promise.all(this.list(all, filters, limit).map(async (c) => ({ ...containerSummary(c, this.imageShown(c)), ...(withSize && (await this.sizes(c).catch(() => ({})))) })));
+  }
+
+  /** `GET /containers/{id}/json`; `execIds` are its exec sessions (the exec service's). */
+  async inspect(idOrName: string, o: { size?: boolean; execIds: (id: string) => string[] }): Promise<ContainerInspect> {
+    const c = this.resolve(idOrName);
+    const execs = o.execIds(c.id);
+    const logPath = this.io.logPath(c);
+    return { ...containerInspect(c, this.rootfs.dirs(c), logPath, this.etcOf(c)), ExecIDs: execs.length ? execs : null, ...(o.size && (await this.sizes(c))) };
+  }
+
   /** `ps -s` / `inspect --size`: bytes written by the container, and that plus its image. */
   async sizes(c: ContainerRecord): Promise<{ SizeRw: number; SizeRootFs: number }> {
     const rw = await this.rootfs.written(c);
@@ -138,19 +152,13 @@ export class ContainerService {
     return this.d.images.find(c.imageName)?.id === c.image ? c.imageName : c.image;
   }
 
-  /** overlay2 directories of a container, for inspect's GraphDriver and commit. */
+  /** overlay2 directories of a container (commit reads its upper directory). */
   dirs(c: ContainerRecord): RootfsDirs {
     return this.rootfs.dirs(c);
   }
 
-  /** The json-file log inspect shows (none for the `none` driver). */
-  logPath(id: string): string {
-    const c = this.store.get(id);
-    return c ? this.io.logPath(c) : '';
-  }
-
   /** The /etc files inspect shows, once the container has started (see etcFilesFor). */
-  etcOf(c: ContainerRecord): EtcFiles | undefined {
+  private etcOf(c: ContainerRecord): EtcFiles | undefined {
     if (c.state.startedAt === zeroTime) return undefined;
     const mode = c.hostConfig.NetworkMode;
     const owner = mode.startsWith('container:') ? this.store.get(mode.slice('container:'.length))?.id : c.id;

@@ -1,7 +1,7 @@
 import type { HostFacts } from '../../kernel/host.js';
 import type { Digest } from '../../oci/index.js';
 import type { ContainerService } from '../containers/index.js';
-import { type ContainerSummary, containerSummary } from '../containers/views.js';
+import type { ContainerSummary } from '../containers/views.js';
 import type { ImageService, ImageSummary } from '../images/index.js';
 
 export const berthVersion = '0.1.0';
@@ -115,9 +115,7 @@ export class SystemService {
   /** `system df`: images with their shared sizes, and containers with their sizes (as `ps -a --size` lists them). */
   async diskUsage(): Promise<{ LayersSize: number; Images: ImageSummary[]; Containers: ContainerSummary[]; Volumes: unknown[]; BuildCache: unknown[] }> {
     const shared = this.images.sharedSizes();
-    const containers = await Promise.all(
-      this.containers.list(true).map(async (c) => ({ ...containerSummary(c, this.containers.imageShown(c)), ...(await this.containers.sizes(c).catch(() => ({}))) })),
-    );
+    const containers = await this.containers.summaries(true, {}, undefined, true);
     return {
       LayersSize: this.images.layersSize(),
       Images: this.images.list({ all: true }).map((i) => ({ ...i, SharedSize: shared.get(i.Id as Digest) ?? 0 })),
