@@ -2,6 +2,7 @@ import { mkdir, readdir, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FailedPrecondition, NotFound } from '../errors/index.js';
 import { atomicWriteFile, ensureDir, fsyncDir, readJsonFile, removeAll } from '../kernel/fs.js';
+import { type Mount, overlayMount } from '../kernel/mount.js';
 import { type Digest, chainIds, digestHex } from '../oci/index.js';
 import { failpoint } from '../util/failpoint.js';
 
@@ -49,6 +50,12 @@ export interface LayerStore {
   dirs(chainId: Digest): LayerDirs;
   /** Diff directories of the chain ending at `chainId`, top layer first (overlay's lowerdir order). */
   chainDiffDirs(chainId: Digest): string[];
+  /**
+   * The mount of a writable layer (its `upper` and `work` directories) over the chain ending at `parent`, with
+   * `between` (read-only directories, top first) in between: containerd's snapshotter `Mounts`, as a value the
+   * caller mounts or hands to the runtime.
+   */
+  mounts(parent: Digest | undefined, rw: { upper: string; work: string }, between?: string[]): Mount[];
   /** Removes unpack temporaries left by a crash. */
   reclaim(): Promise<number>;
 }
@@ -128,6 +135,9 @@ export async function openLayerStore(root: string): Promise<LayerStore> {
         out.push(join(dirOf(cur), 'diff'));
       }
       return out;
+    },
+    mounts(parent, rw, between = []) {
+      return [overlayMount([...between, ...(parent ? store.chainDiffDirs(parent) : [])], rw.upper, rw.work)];
     },
     async reclaim() {
       const stale = (await readdir(root)).filter((n) => n.startsWith(tmpPrefix));

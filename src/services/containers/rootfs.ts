@@ -3,7 +3,7 @@
 import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { contentSize } from '../../kernel/fs.js';
-import { type Mount, mount, overlayMount, unmount } from '../../kernel/mount.js';
+import { mount, unmount } from '../../kernel/mount.js';
 import type { LayerStore } from '../../layers/index.js';
 import type { InitLayers } from './etc.js';
 import type { ContainerRecord } from './record.js';
@@ -32,15 +32,13 @@ export class ContainerRootfs {
     return { upper: join(dir, 'upper'), work: join(dir, 'work'), merged: join(dir, 'merged'), lower, image };
   }
 
-  /** The overlay mount of the container's root (read-only for a request that only reads it). */
-  mountOf(c: ContainerRecord, o: { readonly?: boolean } = {}): Mount {
-    const { lower, upper, work } = this.dirs(c);
-    const m = overlayMount(lower, upper, work);
-    return o.readonly ? { ...m, options: [...m.options, 'ro'] } : m;
-  }
-
-  mount(c: ContainerRecord, o: { readonly?: boolean } = {}): Promise<void> {
-    return mount(this.mountOf(c, o), this.merged(c.id));
+  /** Mounts the container's root (read-only for a request that only reads it), as the layer store describes it. */
+  async mount(c: ContainerRecord, o: { readonly?: boolean } = {}): Promise<void> {
+    const { upper, work } = this.dirs(c);
+    const between = c.initLayer ? [this.initLayers.path(c.initLayer)] : [];
+    for (const m of this.layers.mounts(c.topLayer, { upper, work }, between)) {
+      await mount(o.readonly ? { ...m, options: [...m.options, 'ro'] } : m, this.merged(c.id));
+    }
   }
 
   unmount(id: string): Promise<void> {
