@@ -73,7 +73,7 @@ async function waitForPing(client: EngineClient, child: ChildProcess, logs: () =
 }
 
 /** The private parent cgroup of the test daemon living in `dir`. */
-function cgroupParentOf(dir: string): string {
+export function cgroupParentOf(dir: string): string {
   return `berth-test-${basename(dir)}`;
 }
 
@@ -203,6 +203,15 @@ export async function forceCleanup(dir: string): Promise<void> {
 export async function leftovers(d: Daemon): Promise<string[]> {
   const h = await held(d.dir);
   return [...h.mounts.map((m) => `mount ${m}`), ...h.conmonPids.map((p) => `conmon pid ${p}`), ...h.states.map((s) => `${s.runtime} state ${s.id}`), ...h.cgroups.map((c) => `cgroup ${c}`)];
+}
+
+/** Container directories under the data root and the exec root. */
+export async function containerDirs(d: Daemon): Promise<string[]> {
+  const dirs: string[] = [];
+  for (const root of [join(d.dataRoot, 'containers'), join(d.dir, 'run', 'containers')]) {
+    dirs.push(...(await readdir(root).catch(() => [] as string[])).map((id) => join(root, id)));
+  }
+  return dirs;
 }
 
 export async function waitForNoLeftovers(d: Daemon): Promise<void> {
