@@ -285,23 +285,30 @@ class Run {
 
   /** The daemon's own errors: every error-level line is a bug by its own account, and anything not JSON is a crash. */
   daemonErrors(): string[] {
-    return this.d
-      .logs()
-      .split('\n')
-      .filter((l) => {
-        if (!l.trim()) return false;
-        try {
-          const level = (JSON.parse(l) as { level?: string }).level;
-          return level === 'error' || level === 'fatal';
-        } catch {
-          return true;
-        }
-      });
+    const out: string[] = [];
+    let plain = false; // the last line kept was not JSON: an indented line after it is its stack
+    for (const l of this.d.logs().split('\n')) {
+      if (!l.trim()) continue;
+      if (plain && /^\s/.test(l)) {
+        out[out.length - 1] += `\n${l}`;
+        continue;
+      }
+      try {
+        const level = (JSON.parse(l) as { level?: string }).level;
+        plain = false;
+        if (level === 'error' || level === 'fatal') out.push(l);
+      } catch {
+        plain = true;
+        out.push(l);
+      }
+    }
+    return out;
   }
 
   async report(): Promise<string> {
     const file = join(tmpdir(), `chaos-trace-${seed}.jsonl`);
     await writeFile(file, this.trace.map((e) => JSON.stringify(e)).join('\n') + '\n');
+    await writeFile(join(tmpdir(), `chaos-daemon-${seed}.log`), this.d.logs());
     const errors = this.daemonErrors();
     // One line per distinct finding (IDs, times and numbers aside), with how often it was seen.
     const distinct = new Map<string, { kind: string; detail: string; n: number }>();
@@ -311,7 +318,7 @@ class Run {
       if (seen) seen.n++;
       else distinct.set(key, { kind: f.kind, detail: f.detail, n: 1 });
     }
-    const lines = [`chaos seed=${seed} (replay: BERTH_CHAOS_SEED=${seed}); trace: ${file}`];
+    const lines = [`chaos seed=${seed} (replay: BERTH_CHAOS_SEED=${seed}); trace: ${file}; daemon log: ${join(tmpdir(), `chaos-daemon-${seed}.log`)}`];
     for (const { kind, detail, n } of distinct.values()) lines.push(`[${kind}] ×${n} ${detail.slice(0, 2000)}`);
     if (errors.length) lines.push(`daemon log, errors only (${errors.length}, last 10):`, ...errors.slice(-10).map((l) => `  ${l.slice(0, 3000)}`));
     lines.push('last requests of the clients:', ...this.trace.filter((e) => e.worker >= 0).slice(-20).map((e) => `  ${JSON.stringify(e)}`));
@@ -622,7 +629,10 @@ async function checkKernel(d: Daemon, run: Run, phase: string, settleMs: number)
 
 describe(`chaos (seed ${seed})`, () => {
   let d: Daemon | undefined;
+  /** A request hung: the daemon may hold a container's lock for ever, so it is killed, not asked to clean up. */
+  let wedged = false;
   after(async () => {
+    if (wedged) await d?.kill9();
     await d?.destroy();
   });
 
@@ -670,6 +680,11 @@ describe(`chaos (seed ${seed})`, () => {
     over.abort();
     await pinger;
     if (run.fatal.signal.aborted) await fail('berthd went away');
+    // A hung request is a wedged container or daemon: the checks below would only hang on it too.
+    if (run.findings.some((f) => f.kind === 'hang')) {
+      wedged = true;
+      await fail('requests hung');
+    }
 
     // Settle, then the records against the kernel: first as the restart policies left them, then all stopped.
     const counts = new Map<string, number>();
@@ -693,10 +708,16 @@ describe(`chaos (seed ${seed})`, () => {
     await checkKernel(daemon, run, 'after stopping all', 10_000);
 
     // Remove everything; nothing of it may remain.
-    for (const id of names) {
-      const o = await send(sock, { method: 'DELETE', path: `${v}/containers/${id}?force=1` }, run.fatal.signal);
-      run.record(-1, 'final rm', { method: 'DELETE', path: `${v}/containers/${id}?force=1` }, o);
-      if (o.status !== 204 && o.status !== 404) run.findings.push({ kind: 'leftover', detail: `rm -f ${id.slice(0, 12)}: ${o.status} ${o.message ?? o.error ?? ''}` });
+    await Promise.all(
+      names.map(async (id) => {
+        const o = await send(sock, { method: 'DELETE', path: `${v}/containers/${id}?force=1` }, run.fatal.signal);
+        run.record(-1, 'final rm', { method: 'DELETE', path: `${v}/containers/${id}?force=1` }, o);
+        if (o.status !== 204 && o.status !== 404) run.findings.push({ kind: 'leftover', detail: `rm -f ${id.slice(0, 12)}: ${o.status} ${o.message ?? o.error ?? ''}` });
+      }),
+    );
+    if (run.findings.some((f) => f.kind === 'hang')) {
+      wedged = true;
+      await fail('requests hung');
     }
     for (const img of await daemon.client.json<Array<{ Id: string }>>('GET', '/images/json', { query: { all: true } })) {
       if (imagesBefore.has(img.Id)) continue;
