@@ -55,6 +55,12 @@ export function createApiServer(services: Services, log: Logger): Server {
       const req: Req = { method: raw.method ?? 'GET', path: m.path, params: m.params, query: url.searchParams, version: m.version, raw };
       await m.handler(req, res);
     } catch (e) {
+      // The client hung up (mid-upload, mid-download): its request simply ends; there is no one to answer.
+      if (res.destroyed || raw.socket.destroyed) {
+        log.debug('client went away', { method: raw.method, url: raw.url, error: e });
+        res.destroy();
+        return;
+      }
       const { status, message, unexpected } = toHttpError(e);
       if (unexpected) log.error('request failed', { method: raw.method, url: raw.url, error: e });
       if (res.headersSent) {

@@ -94,6 +94,20 @@ describe('issue-10: hijacked connections', () => {
     await alive();
   });
 
+  it('input typed into a container that is not running, then a hang-up: the container can still be removed (chaos finding)', async () => {
+    const { Id: cid } = await d.client.json<{ Id: string }>('POST', '/containers/create', { body: { Image: 'busybox', Cmd: ['cat'], OpenStdin: true } });
+    const a = await hijack(d, 'POST', `/containers/${cid}/attach?stream=1&stdin=1&stdout=1`);
+    a.socket.on('error', () => {});
+    a.socket.write('typed before any start\n');
+    await new Promise((r) => setTimeout(r, 100));
+    a.socket.destroy();
+    // The write waited for a start that never came, and the removal waited for the write: a deadlock.
+    const removed = d.client.do('DELETE', `/containers/${cid}`, { query: { force: 1 } });
+    const outcome = await Promise.race([removed.then(() => 'removed'), new Promise((r) => setTimeout(() => r('stuck'), 10_000))]);
+    assert.equal(outcome, 'removed');
+    await alive();
+  });
+
   it('clients that hang up at every point of an attach and of an exec start', async () => {
     const { Id: cid } = await d.client.json<{ Id: string }>('POST', '/containers/create', {
       body: { Image: 'busybox', Cmd: ['sh', '-c', 'while true; do echo tick; sleep 0.05; done'], OpenStdin: true, Tty: false },

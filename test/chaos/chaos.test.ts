@@ -588,7 +588,8 @@ async function mismatches(d: Daemon, c: Inspect): Promise<string[]> {
     if (freezer !== undefined && (freezer.trim() === 'FROZEN') !== (st.Status === 'paused')) out.push(`${what}: freezer says ${freezer.trim()}`);
   } else {
     if (st.Pid !== 0) out.push(`${what}: State.Pid is not 0`);
-    if (st.Running) out.push(`${what}: State.Running is true`);
+    // dockerd shows a container waiting for its restart policy as Running (moby sets Running with Restarting).
+    if (st.Running !== (st.Status === 'restarting')) out.push(`${what}: State.Running is ${st.Running}`);
     if (mounted) out.push(`${what}: rootfs ${merged} still mounted`);
     if (runtimeStates.length) out.push(`${what}: runtime state left (${runtimeStates.join(', ')})`);
     if (monitors.length) out.push(`${what}: monitor (conmon) still alive: ${monitors.join(', ')}`);

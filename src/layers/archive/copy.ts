@@ -56,7 +56,16 @@ class ScopedPacker {
   constructor(private readonly out: ReturnType<typeof tarPack>) {}
 
   add(h: Headers, body?: Readable): Promise<void> {
-    if (body) return pipeline(body, this.out.entry(h) as unknown as NodeJS.WritableStream);
+    if (body) {
+      let entry: NodeJS.WritableStream;
+      try {
+        entry = this.out.entry(h) as unknown as NodeJS.WritableStream;
+      } catch (e) {
+        body.destroy(); // the pack is gone (its reader hung up): the body's file handle must close all the same
+        throw e;
+      }
+      return pipeline(body, entry);
+    }
     return new Promise<void>((resolve, reject) => {
       const done = (e?: Error | null) => (e ? reject(e) : resolve());
       if (h.type === 'file') this.out.entry(h, Buffer.alloc(0), done);

@@ -3,6 +3,7 @@
 import { EventEmitter } from 'node:events';
 import { type FSWatcher, watch } from 'node:fs';
 import { join } from 'node:path';
+import { NotFound } from '../../errors/index.js';
 import type { ConmonMonitor } from '../../runtime/index.js';
 import type { Logger } from '../../util/logger.js';
 import { supervise } from '../../util/supervise.js';
@@ -69,8 +70,19 @@ export class Waiters {
     return this.unseenExits.delete(id);
   }
 
-  once(what: 'start', id: string): Promise<void> {
-    return new Promise((resolve) => this.emitter.once(`${what}:${id}`, () => resolve()));
+  /** Resolves at the container's next start; rejects if it is removed first (nothing waits for ever). */
+  nextStart(id: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const started = () => {
+        this.emitter.off(`removed:${id}`, removed);
+        resolve();
+      };
+      const removed = () => {
+        this.emitter.off(`start:${id}`, started);
+        reject(new NotFound(`No such container: ${id}`));
+      };
+      this.emitter.once(`start:${id}`, started).once(`removed:${id}`, removed);
+    });
   }
 
   /** Calls `fn` on each of these moments until the returned function is called. */

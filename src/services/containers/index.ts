@@ -503,10 +503,10 @@ export class ContainerService {
   async kill(idOrName: string, signal = 'KILL'): Promise<void> {
     const sig = signalNumber(signal);
     const exited = await this.store.transition(idOrName, 'kill', async (c) => {
-      const stopped = await this.stoppedByUser(c);
       // Wrapped: a promise returned from the callback would be awaited under the lock the exit needs.
       const exit = sig === 9 ? { exited: this.waiters.nextExit(c.id) } : undefined;
-      await this.signal(stopped, sig);
+      await this.signal(c, sig);
+      await this.stoppedByUser(c); // only once the signal went: a refused kill stops nothing
       return exit;
     });
     if (exited) await withTimeout(exited.exited, killWaitMs);
@@ -536,14 +536,14 @@ export class ContainerService {
         await this.freeze(c, true);
         return true;
       } catch (e) {
-        if (await this.d.monitor.exitStatus(c.id, join(this.bundleDir(c.id), 'exits'))) return false; // it exited meanwhile
-        throw e;
+        ignore(Conflict)(e); // it exited meanwhile: committed as it is
+        return false;
       }
     });
   }
 
   private async freeze(c: ContainerRecord, paused: boolean): Promise<void> {
-    await (paused ? this.runtimeOf(c).pause(c.id) : this.runtimeOf(c).resume(c.id));
+    await this.orNotRunning(c, paused ? this.runtimeOf(c).pause(c.id) : this.runtimeOf(c).resume(c.id));
     const next = await this.store.setState(c, { status: paused ? 'paused' : 'running' });
     this.publish(next, paused ? 'pause' : 'unpause');
   }
@@ -781,15 +781,38 @@ export class ContainerService {
    */
   private async signal(c: ContainerRecord, sig: number): Promise<void> {
     // By number: runc knows no names for the real-time signals.
-    await this.runtimeOf(c).kill(c.id, String(sig));
+    await this.orNotRunning(c, this.runtimeOf(c).kill(c.id, String(sig)));
     this.publish(c, 'kill', { signal: String(sig) });
     const stopSignal = c.config.StopSignal ? signalNumber(c.config.StopSignal) : undefined;
     if (c.state.status === 'paused' && (sig === 9 || stopSignal === undefined || sig === stopSignal)) await this.thaw(c);
   }
 
+  /**
+   * Thaws a paused container that was sent its death. The runtime may no longer see it paused (a SIGKILL ends a
+   * frozen cgroup's tasks too): like dockerd, that is only worth a note, the exit comes all the same.
+   */
   private async thaw(c: ContainerRecord): Promise<void> {
-    await this.runtimeOf(c).resume(c.id);
+    try {
+      await this.runtimeOf(c).resume(c.id);
+    } catch (error) {
+      this.d.log.debug('thawing a signalled container failed', { container: c.id, error });
+      return;
+    }
     await this.store.setState(c, { status: 'running' });
+  }
+
+  /**
+   * A runtime call on a container the record still shows up: if it fails because the container has just exited
+   * (its exit not recorded yet, as that waits for the lock held here), the answer is dockerd's "not running".
+   */
+  private async orNotRunning<T>(c: ContainerRecord, call: Promise<T>): Promise<T> {
+    try {
+      return await call;
+    } catch (e) {
+      const exited = await this.d.monitor.exitStatus(c.id, join(this.bundleDir(c.id), 'exits')).catch(() => undefined);
+      if (exited || !(await this.d.monitor.alive(c.id, this.bundleDir(c.id)))) throw new Conflict(`Container ${c.id} is not running`, { cause: e });
+      throw e;
+    }
   }
 
   /** The /etc files of a starting container: its own, rewritten, or those of the container whose network it joins. */

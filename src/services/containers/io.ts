@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { Conflict } from '../../errors/index.js';
 import { AttachSocket, type LogBatch, type LogFiles, LogShipper, type ShipTarget, logEnd, readJsonLog } from '../../runtime/index.js';
 import type { Logger } from '../../util/logger.js';
+import { supervise } from '../../util/supervise.js';
 import { type LogConfig, logRotation } from './hostconfig.js';
 import { matchesPattern } from './filters.js';
 import type { Waiters } from './exits.js';
@@ -74,11 +75,15 @@ export class ContainerIO {
     await this.shipper.drain(c.id).catch((error: unknown) => this.log.warn('shipping the last output failed', { container: c.id, error }));
   }
 
-  /** The container is going: its shipping stops and its input connection closes. */
+  /**
+   * The container is going: its shipping stops and its input connection closes. A connection still waiting for
+   * the container to start is not waited for (it never will start): it fails when the removal is announced.
+   */
   async close(id: string): Promise<void> {
     const conn = this.stdinConns.get(id);
     this.stdinConns.delete(id);
-    await Promise.all([this.shipper.stop(id), conn?.then((s) => s.close(), () => {})]);
+    if (conn) supervise(this.log, 'closing an input connection', conn.then((s) => s.close(), () => undefined), { container: id });
+    await this.shipper.stop(id);
   }
 
   private logFiles(c: ContainerRecord): LogFiles {
@@ -197,7 +202,7 @@ export class ContainerIO {
   /** Resolves when the container runs (now, or at its next start). */
   private whenRunning(id: string): Promise<void> {
     if (this.store.get(id)?.state.status === 'running') return Promise.resolve();
-    return this.waiters.once('start', id);
+    return this.waiters.nextStart(id);
   }
 }
 
