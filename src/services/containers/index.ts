@@ -489,10 +489,11 @@ export class ContainerService {
     });
     if (!stopping) return;
     // A negative timeout waits for ever, as in docker.
-    if (timeout >= 0 && (await withTimeout(stopping.exited, timeout * 1000)) === 'timeout') {
+    const inTime = timeout < 0 ? await stopping.exited : await withTimeout(stopping.exited, timeout * 1000);
+    if (inTime === 'timeout') {
       await this.store.locked(stopping.c.id, async (c) => (isUp(c.state.status) ? this.killNow(c) : undefined));
       await stopping.exited;
-    } else if (timeout < 0) await stopping.exited;
+    }
     this.publish(stopping.c, 'stop');
   }
 
