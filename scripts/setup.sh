@@ -38,3 +38,11 @@ fi
 npm run --silent build
 
 for p in berth berthd berth-registry; do ln -sf "$PWD/dist/$p.js" "/usr/local/bin/$p"; done
+
+# Where systemd runs, berthd is a service as dockerd is: its socket (berthd.socket) is held by systemd and starts
+# berthd on the first client; berthd.service restarts it whenever it exits. Elsewhere up.sh starts it.
+if [ -d /run/systemd/system ]; then
+  install -m 0644 scripts/systemd/berthd.service scripts/systemd/berthd.socket /etc/systemd/system/
+  systemctl daemon-reload
+  systemctl enable --quiet berthd.socket
+fi

@@ -45,7 +45,7 @@ async function parseConfig(argv: string[]): Promise<DaemonConfig> {
   const program = new Command('berthd')
     .description('Berth daemon: serves the Docker Engine API')
     .version(berthVersion, '-v, --version')
-    .option('-H, --host <socket>', 'daemon socket(s) to listen on (unix:///path or tcp://127.0.0.1:PORT)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('-H, --host <socket>', 'daemon socket(s) to listen on (unix:///path, tcp://127.0.0.1:PORT, or fd:// for sockets passed by systemd)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--data-root <dir>', `root of persistent state (default ${defaults.dataRoot})`)
     .option('--exec-root <dir>', `root of runtime state (default ${defaults.execRoot})`)
     .option('-p, --pidfile <file>', 'path to the daemon PID file (default <exec-root>/berthd.pid)')
@@ -86,7 +86,29 @@ async function listen(server: Server, host: string): Promise<() => Promise<void>
     await new Promise<void>((res, rej) => server.once('error', rej).listen(Number(url.port), url.hostname, () => res()));
     return async () => {};
   }
-  throw new Error(`unsupported host ${host}: use unix:// or tcp://`);
+  if (url.protocol === 'fd:') {
+    // A socket systemd (or another supervisor) opened and passed: it stays theirs to remove.
+    await new Promise<void>((res, rej) => server.once('error', rej).listen({ fd: Number(url.hostname) }, () => res()));
+    return async () => {};
+  }
+  throw new Error(`unsupported host ${host}: use unix://, tcp:// or fd://`);
+}
+
+/**
+ * `fd://` is every socket passed by socket activation (systemd's LISTEN_FDS, from fd 3 on), as dockerd reads it;
+ * `fd://N` one of them. The variables are removed once read, so no child (conmon, a container) inherits them.
+ */
+function expandHosts(hosts: string[], env: NodeJS.ProcessEnv = process.env): string[] {
+  const passed = Number(env['LISTEN_PID']) === process.pid ? Number(env['LISTEN_FDS'] ?? 0) : 0;
+  for (const k of ['LISTEN_PID', 'LISTEN_FDS', 'LISTEN_FDNAMES']) delete env[k];
+  return hosts.flatMap((host) => {
+    if (!host.startsWith('fd://')) return [host];
+    const fds = Array.from({ length: passed }, (_, i) => 3 + i);
+    const wanted = host === 'fd://' ? fds : [Number(host.slice('fd://'.length))];
+    for (const fd of wanted) if (!fds.includes(fd)) throw new Error(`${host}: no such socket was passed (LISTEN_FDS=${passed}); -H fd:// needs socket activation, as systemd's berthd.socket gives`);
+    if (wanted.length === 0) throw new Error(`${host}: no socket was passed; -H fd:// needs socket activation, as systemd's berthd.socket gives`);
+    return wanted.map((fd) => `fd://${fd}`);
+  });
 }
 
 /**
@@ -118,6 +140,7 @@ async function main(): Promise<void> {
   const cfg = await parseConfig(process.argv);
   const log = createLogger(cfg.logLevel, { component: 'berthd' });
   keepServing(log);
+  const hosts = expandHosts(cfg.hosts); // first: no child process may inherit socket activation's variables
   await ensureDir(cfg.dataRoot, 0o711);
   await ensureDir(cfg.execRoot, 0o700);
   const lock = await lockDataRoot(cfg.dataRoot);
@@ -184,7 +207,7 @@ async function main(): Promise<void> {
   }, images, containers);
 
   const servers: Array<{ server: Server; cleanup: () => Promise<void> }> = [];
-  for (const host of cfg.hosts) {
+  for (const host of hosts) {
     const server = createApiServer({ images, containers, exec, system, events }, log.child({ component: 'api' }));
     servers.push({ server, cleanup: await listen(server, host) });
   }

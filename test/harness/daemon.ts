@@ -84,7 +84,11 @@ export async function removeCgroupParent(name: string): Promise<void> {
   }
 }
 
-export async function startDaemon(env: NodeJS.ProcessEnv = {}): Promise<Daemon> {
+/**
+ * `socketActivated`: berthd is started as systemd starts it (`-H fd://`), by `systemd-socket-activate` holding the
+ * socket and launching berthd, in place, at the first connection.
+ */
+export async function startDaemon(env: NodeJS.ProcessEnv = {}, o: { socketActivated?: boolean } = {}): Promise<Daemon> {
   const dir = await mkdtemp(join(tmpdir(), 'berth-test-'));
   const dataRoot = join(dir, 'root');
   const sock = join(dir, 'berth.sock');
@@ -98,7 +102,11 @@ export async function startDaemon(env: NodeJS.ProcessEnv = {}): Promise<Daemon> 
 
   const start = async (extraEnv: NodeJS.ProcessEnv = {}) => {
     output = '';
-    const c = spawn(process.execPath, [dist('berthd'), '--data-root', dataRoot, '--exec-root', join(dir, 'run'), '-H', host, '--config-file', join(dir, 'daemon.json'), '--log-level', 'debug', '--cgroup-parent', cgroupParent], {
+    const args = ['--data-root', dataRoot, '--exec-root', join(dir, 'run'), '--config-file', join(dir, 'daemon.json'), '--log-level', 'debug', '--cgroup-parent', cgroupParent];
+    const [cmd, argv] = o.socketActivated
+      ? ['systemd-socket-activate', ['-l', sock, process.execPath, dist('berthd'), '-H', 'fd://', ...args]]
+      : [process.execPath, [dist('berthd'), '-H', host, ...args]];
+    const c = spawn(cmd, argv, {
       env: { ...process.env, ...env, ...extraEnv },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
