@@ -10,7 +10,7 @@ import type { Route } from './router.js';
 
 /** `docker cp` (the archive API: HEAD stats, GET reads, PUT extracts) and `docker commit`. */
 export function archiveRoutes(s: Services): Route[] {
-  const archive = new ContainerArchive(s.containers, s.events);
+  const archive = new ContainerArchive(s.containers);
   const id = (req: Req) => req.params[0] ?? '';
   return [
     ['HEAD', /^\/containers\/([^/]+)\/archive$/, async (req, res) => {

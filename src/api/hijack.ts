@@ -72,7 +72,7 @@ export function pumpInput(
     if (out.length) chain = chain.then(() => sink.data(Buffer.from(out))).catch(() => {});
     if (detached) {
       socket.off('data', feed);
-      void chain.then(() => sink.detach());
+      chain = chain.then(() => sink.detach()); // `chain` never rejects: each step catches
     }
   };
   if (first.length) feed(first);

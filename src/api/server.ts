@@ -42,7 +42,7 @@ export function createApiServer(services: Services, log: Logger): Server {
   ];
   const websockets = new WebSocketServer({ noServer: true });
   const versions = { min: Number(minApiVersion), max: Number(apiVersion) };
-  const server = createServer((raw, res) => inRequest({ method: raw.method ?? '', url: raw.url ?? '' }, () => serve(raw, res)));
+  const server = createServer((raw, res) => supervise(log, 'serving a request', () => inRequest({ method: raw.method ?? '', url: raw.url ?? '' }, () => serve(raw, res)), { url: raw.url }));
   const serve = async (raw: IncomingMessage, res: ServerResponse) => {
     res.setHeader('Api-Version', apiVersion);
     res.setHeader('Docker-Experimental', 'false');
@@ -88,7 +88,7 @@ export function createApiServer(services: Services, log: Logger): Server {
     // Node leaves an upgraded socket without an error listener: a client that hangs up must end only its own
     // session. Handlers see the hang-up as 'close'.
     socket.on('error', (error) => log.debug('hijacked connection lost', { url: raw.url, error }));
-    void inRequest({ method: raw.method ?? '', url: raw.url ?? '' }, async () => {
+    const hijacked = inRequest({ method: raw.method ?? '', url: raw.url ?? '' }, async () => {
       try {
         const m = matchRoute(hijackRoutes, raw, versions);
         await m.handler(m.params[0] ?? '', raw, socket, head);
@@ -99,6 +99,7 @@ export function createApiServer(services: Services, log: Logger): Server {
         socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
       }
     });
+    supervise(log, 'serving a hijacked request', hijacked, { url: raw.url });
   });
   return server;
 }

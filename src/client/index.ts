@@ -119,15 +119,16 @@ export class EngineClient {
         },
       });
       req.on('upgrade', (_res, socket) => resolve(socket as import('node:net').Socket));
-      req.on('response', async (res) => {
-        const text = await readAll(res);
-        let message = text.trim();
-        try {
-          message = (JSON.parse(text) as { message?: string }).message ?? message;
-        } catch {
-          // plain text
-        }
-        reject(new ApiError(res.statusCode ?? 500, message));
+      req.on('response', (res) => {
+        readAll(res).then((text) => {
+          let message = text.trim();
+          try {
+            message = (JSON.parse(text) as { message?: string }).message ?? message;
+          } catch {
+            // plain text
+          }
+          reject(new ApiError(res.statusCode ?? 500, message));
+        }, reject);
       });
       req.on('error', (e: NodeJS.ErrnoException) => reject(['ECONNREFUSED', 'ENOENT', 'EACCES'].includes(e.code ?? '') ? new ConnectError(this.host, e) : e));
       req.end(payload);

@@ -35,7 +35,13 @@ export function unmount(target: string): Promise<void> {
     const waiters = queued.get(target) ?? [];
     waiters.push({ resolve, reject });
     queued.set(target, waiters);
-    if (!unmounting) void drainUnmounts();
+    if (!unmounting) {
+      // drainUnmounts settles every waiter, also when it fails: the failure reaches them, not the process.
+      drainUnmounts().catch((e: unknown) => {
+        for (const ws of queued.values()) for (const w of ws) w.reject(e as Error);
+        queued.clear();
+      });
+    }
   });
 }
 
@@ -45,22 +51,29 @@ let unmounting = false;
 
 async function drainUnmounts(): Promise<void> {
   unmounting = true;
-  while (queued.size) {
-    const batch = queued;
-    queued = new Map();
-    const mounted = await mountPoints();
-    const targets = [...batch.keys()].filter((t) => mounted.has(t));
-    let failure = '';
-    if (targets.length) await run('umount', ['-l', ...targets]).catch((e: { stderr?: string; message: string }) => (failure = e.stderr?.trim() || e.message));
-    const still = failure ? await mountPoints() : new Set<string>();
-    for (const [target, waiters] of batch) {
-      for (const w of waiters) {
-        if (still.has(target)) w.reject(new Internal(`umount ${target} failed: ${failure}`));
-        else w.resolve();
+  try {
+    while (queued.size) {
+      const batch = queued;
+      queued = new Map();
+      try {
+        const mounted = await mountPoints();
+        const targets = [...batch.keys()].filter((t) => mounted.has(t));
+        let failure = '';
+        if (targets.length) await run('umount', ['-l', ...targets]).catch((e: { stderr?: string; message: string }) => (failure = e.stderr?.trim() || e.message));
+        const still = failure ? await mountPoints() : new Set<string>();
+        for (const [target, waiters] of batch) {
+          for (const w of waiters) {
+            if (still.has(target)) w.reject(new Internal(`umount ${target} failed: ${failure}`));
+            else w.resolve();
+          }
+        }
+      } catch (e) {
+        for (const waiters of batch.values()) for (const w of waiters) w.reject(e as Error);
       }
     }
+  } finally {
+    unmounting = false;
   }
-  unmounting = false;
 }
 
 async function mountPoints(): Promise<Set<string>> {

@@ -170,7 +170,7 @@ class Collector {
     this.res?.destroy();
   }
 
-  private fail(e: unknown): void {
+  fail(e: unknown): void {
     this.error = e;
     this.invalid = true;
     this.seen();
@@ -205,7 +205,7 @@ class Collectors {
     if (this.list.some((c) => c.container === container)) return;
     const c = new Collector(container);
     this.list.push(c);
-    void c.run(this.client, this.stream);
+    c.run(this.client, this.stream).catch((e: unknown) => c.fail(e)); // shown in the container's row
   }
 
   remove(container: string): void {

@@ -1,4 +1,4 @@
-import { createServer } from 'node:http';
+import { type IncomingMessage, type ServerResponse, createServer } from 'node:http';
 import { join } from 'node:path';
 import { openContentStore } from '../../content/index.js';
 import { isDigest } from '../../oci/index.js';
@@ -17,7 +17,7 @@ export async function startRegistry(opts: RegistryOptions): Promise<void> {
   const content = await openContentStore(join(opts.root, 'content'));
   const [host, port] = opts.addr.includes(':') ? [opts.addr.slice(0, opts.addr.lastIndexOf(':')), opts.addr.slice(opts.addr.lastIndexOf(':') + 1)] : ['127.0.0.1', opts.addr];
   const error = (code: string, message: string) => JSON.stringify({ errors: [{ code, message, detail: null }] });
-  const server = createServer(async (req, res) => {
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
     res.setHeader('Docker-Distribution-API-Version', 'registry/2.0');
     const path = new URL(req.url ?? '/', 'http://registry').pathname;
     if (path === '/v2/' || path === '/v2') {
@@ -38,6 +38,13 @@ export async function startRegistry(opts: RegistryOptions): Promise<void> {
       return;
     }
     res.writeHead(405, { 'Content-Type': 'application/json' }).end(error('UNSUPPORTED', 'the operation is unsupported'));
+  };
+  // A request that fails (a blob unreadable, a client gone) ends alone: the server goes on.
+  const server = createServer((req, res) => {
+    handle(req, res).catch((e: unknown) => {
+      if (res.headersSent) res.destroy();
+      else res.writeHead(500, { 'Content-Type': 'application/json' }).end(error('UNKNOWN', e instanceof Error ? e.message : String(e)));
+    });
   });
   await new Promise<void>((resolve, reject) => server.once('error', reject).listen(Number(port), host, () => resolve()));
   process.stderr.write(`berth-registry listening on ${host}:${port}\n`);

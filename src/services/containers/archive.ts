@@ -4,7 +4,6 @@ import type { Readable } from 'node:stream';
 import { InvalidArgument, NotFound } from '../../errors/index.js';
 import { type Location, ScopedRoot } from '../../kernel/scoped.js';
 import { extractInRoot, packInRoot } from '../../layers/index.js';
-import type { EventBus } from '../system/events.js';
 import type { ContainerService } from './index.js';
 import { lookupUser } from './spec.js';
 
@@ -29,10 +28,7 @@ export interface ExtractRequest {
  * its root (kernel/scoped.ts), so neither a path nor an archive entry can reach the host.
  */
 export class ContainerArchive {
-  constructor(
-    private readonly containers: ContainerService,
-    private readonly events: EventBus,
-  ) {}
+  constructor(private readonly containers: ContainerService) {}
 
   /** `HEAD /containers/{id}/archive`. */
   stat(idOrName: string, path: string): Promise<PathStat> {
@@ -60,7 +56,7 @@ export class ContainerArchive {
               const { loc, stat, st } = await find(r, idOrName, path);
               const tar = packInRoot(loc, st, stat.name);
               resolve({ stat, tar });
-              this.events.publish('container', 'archive-path', c.id, { image: c.imageName, name: c.name });
+              this.containers.publish(c, 'archive-path');
               await new Promise<void>((done) => tar.once('close', done));
             }),
           { readonly: true },
@@ -75,15 +71,17 @@ export class ContainerArchive {
     return this.containers.withRootfs(c.id, (root) =>
       ScopedRoot.with(root, async (r) => {
         const loc = await r.locate(posix.join('/', path), { followLast: true }).catch((e: unknown) => rethrow(e, idOrName, path));
-        const st = await loc
-          .lstat()
-          .catch((e: unknown) => rethrow(e, idOrName, path))
-          .finally(() => loc.close());
+        let st;
+        try {
+          st = await loc.lstat().catch((e: unknown) => rethrow(e, idOrName, path));
+        } finally {
+          await loc.close();
+        }
         if (!st.isDirectory()) throw new InvalidArgument('extraction point is not a directory');
         if (c.hostConfig.ReadonlyRootfs) throw new InvalidArgument('container rootfs is marked read-only');
         const owner = req.copyUIDGID && c.config.User ? await lookupUser(r, c.config.User) : undefined;
         await extractInRoot(r, loc.parts, input, { noOverwriteDirNonDir: !!req.noOverwriteDirNonDir, ...(owner && { owner }) });
-        this.events.publish('container', 'extract-to-dir', c.id, { image: c.imageName, name: c.name });
+        this.containers.publish(c, 'extract-to-dir');
       }),
     );
   }
