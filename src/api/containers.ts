@@ -1,5 +1,4 @@
 import type { ServerResponse } from 'node:http';
-import type { Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { InvalidArgument } from '../errors/index.js';
 import type { CreateOptions, Services } from '../services/index.js';
@@ -9,8 +8,9 @@ import { validateBody } from './validate.js';
 import type { Route } from './router.js';
 import type { WebSocket } from 'ws';
 import { frameLogBatch } from './stream.js';
+import type { LogBatch } from '../services/index.js';
 import { unixToRfc3339Nano } from '../util/timestamp.js';
-import { parseDetachKeys, pumpInput, upgrade } from './hijack.js';
+import { type Session, drained, parseDetachKeys, pumpInput, responseSession } from './hijack.js';
 
 const asList = (v: string[] | string | null | undefined) => (v == null ? undefined : Array.isArray(v) ? v : [v]);
 
@@ -113,6 +113,8 @@ export function containerRoutes(s: Services): Route[] {
       sendEmpty(res, Status.NoContent);
     }],
     ['GET', /^\/containers\/([^/]+)\/logs$/, (req, res) => logs(s, req, res)],
+    // Without an upgrade (dockerode's plain attach): the output in the response; input needs the upgrade.
+    ['POST', /^\/containers\/([^/]+)\/attach$/, (req, res) => attach(s, id(req), req.query, responseSession(res))],
     ['GET', /^\/containers\/([^/]+)\/top$/, async (req, res) => sendJson(res, Status.OK, await c.top(id(req), req.query.get('ps_args') || undefined))],
     ['GET', /^\/containers\/([^/]+)\/export$/, async (req, res) => {
       const tar = await c.export(id(req));
@@ -162,19 +164,6 @@ function unixTime(q: URLSearchParams, name: string): string | undefined {
   return /^[0.]+$/.test(v) ? undefined : unixToRfc3339Nano(v);
 }
 
-/** Resolves when the stream can take more, or is gone. */
-function drained(stream: NodeJS.WritableStream & { on(event: 'close', fn: () => void): unknown; off(event: 'close', fn: () => void): unknown }): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      stream.off('drain', done);
-      stream.off('close', done);
-      resolve();
-    };
-    stream.on('drain', done);
-    stream.on('close', done);
-  });
-}
-
 /**
  * `GET /containers/{id}/attach/ws`: the same session over a WebSocket, as dockerd serves it to web clients. Output
  * goes as binary messages of the raw bytes (no stream frames, TTY or not); messages received are the stdin.
@@ -206,36 +195,52 @@ export async function attachWebSocket(s: Services, containerId: string, query: U
 }
 
 /**
- * `POST /containers/{id}/attach` as a hijacked connection (HTTP 101, then raw frames, or raw bytes for a TTY),
- * which the docker CLI uses for `run` and `attach`. Output follows the container's log from where it stood when
- * the client attached; input goes to the container's stdin until the client half-closes or detaches.
+ * `POST /containers/{id}/attach`, hijacked (HTTP 101, then raw frames, or raw bytes for a TTY) as the docker CLI
+ * uses it for `run` and `attach`, or as a plain response (output only). With `logs`, the container's log so far
+ * comes first; with `stream`, output follows from where the log stood when the client attached, and input goes to
+ * the container's stdin until the client half-closes, goes away or detaches.
  */
-export async function attach(s: Services, containerId: string, query: URLSearchParams, socket: Duplex, head: Buffer): Promise<void> {
+export async function attach(s: Services, containerId: string, query: URLSearchParams, session: Session): Promise<void> {
   const target = s.containers.resolve(containerId);
   const detachKeys = parseDetachKeys(query.get('detachKeys'));
+  const logs = qBool(query, 'logs');
+  const stream = qBool(query, 'stream');
+  const framing = { stdout: qBool(query, 'stdout'), stderr: qBool(query, 'stderr'), timestamps: false, raw: target.config.Tty };
   const ac = new AbortController();
-  socket.on('close', () => ac.abort());
-  socket.on('error', () => ac.abort());
-  // Fix where the output starts before answering: the client starts the container as soon as it sees the 101.
-  const output = s.containers.attachOutput(target.id, { signal: ac.signal });
-  const tty = target.config.Tty;
-  upgrade(socket, tty);
-  if (!qBool(query, 'stream')) {
-    await output.return(undefined);
-    socket.end();
-    return;
+  const { out } = session;
+  out.once('close', () => ac.abort());
+  // The past log's read begins here (its first step fixes where it ends), just before the live output's start
+  // is fixed below: together they cover the log once.
+  const past = logs ? s.containers.logs(target.id) : undefined;
+  const pastFirst = past?.next();
+  pastFirst?.catch(() => {}); // surfaced where it is awaited
+  try {
+    // Fix where the output starts before answering: the client starts the container as soon as it sees the 101.
+    const output = await s.containers.attachOutput(target.id, { signal: ac.signal });
+    session.begin(target.config.Tty);
+    const send = async (batch: LogBatch) => {
+      const bytes = frameLogBatch(batch, framing);
+      if (bytes.length > 0 && !out.destroyed && !out.write(bytes)) await drained(out);
+    };
+    if (past && pastFirst) {
+      for (let r = await pastFirst; !r.done && !ac.signal.aborted; r = await past.next()) await send(r.value);
+    }
+    if (!stream) {
+      await output.return(undefined);
+      session.close();
+      return;
+    }
+    if (session.input && qBool(query, 'stdin') && target.config.OpenStdin) {
+      const stdin = s.containers.stdin(target.id);
+      // As in dockerd, the detach sequence is looked for on TTYs only.
+      pumpInput(session.input, session.first, target.config.Tty ? detachKeys : Buffer.alloc(0), { data: (b) => stdin.write(b), end: () => stdin.end(), detach: () => ac.abort() });
+    }
+    for await (const batch of output) {
+      await send(batch);
+      if (ac.signal.aborted) break;
+    }
+    session.close();
+  } finally {
+    await past?.return(undefined);
   }
-  if (qBool(query, 'stdin') && target.config.OpenStdin) {
-    const stdin = s.containers.stdin(target.id);
-    // As in dockerd, the detach sequence is looked for on TTYs only.
-    pumpInput(socket, head, tty ? detachKeys : Buffer.alloc(0), { data: (b) => stdin.write(b), end: () => stdin.end(), detach: () => ac.abort() });
-  }
-  const stdout = qBool(query, 'stdout');
-  const stderr = qBool(query, 'stderr');
-  for await (const batch of output) {
-    const out = frameLogBatch(batch, { stdout, stderr, timestamps: false, raw: tty });
-    if (out.length > 0 && !socket.write(out)) await drained(socket);
-    if (ac.signal.aborted) break;
-  }
-  socket.end();
 }

@@ -1,11 +1,11 @@
 // Exec: create a session in a running container, start it (hijacked, or detached), resize its TTY, inspect it.
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Duplex, Writable } from 'node:stream';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { InvalidArgument } from '../errors/index.js';
 import type { Services } from '../services/index.js';
 import type { ExecStartConfig } from '../types/docker-api.gen.js';
 import { Status } from './errors.js';
-import { parseDetachKeys, pumpInput, readHijackBody, upgrade } from './hijack.js';
+import { type Session, parseDetachKeys, pumpInput, readHijackBody, responseSession, socketSession } from './hijack.js';
 import { readJsonBody, sendEmpty, sendJson } from './http.js';
 import type { Route } from './router.js';
 import { frame } from './stream.js';
@@ -34,7 +34,7 @@ export function execRoutes(s: Services): Route[] {
         sendEmpty(res, Status.OK);
         return;
       }
-      await streamExec(s, id(req.params), res, undefined, body, Buffer.alloc(0), res);
+      await streamExec(s, id(req.params), responseSession(res), body);
     }],
   ];
 }
@@ -48,52 +48,63 @@ export async function execStartHijacked(s: Services, execId: string, raw: Incomi
     socket.end('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n');
     return;
   }
-  await streamExec(s, execId, socket, socket, start, rest);
+  await streamExec(s, execId, socketSession(socket, rest), start);
 }
 
-/** Starts the session and copies its output out (framed unless a TTY) and the client's input in. */
-async function streamExec(s: Services, execId: string, out: Writable, input: Duplex | undefined, body: StartBody, first: Buffer, res?: ServerResponse): Promise<void> {
-  const session = s.exec.startable(execId);
-  const keys = parseDetachKeys(session.config.DetachKeys);
-  const tty = !!session.config.Tty || !!body.Tty;
-  if (res) res.writeHead(Status.OK, { 'Content-Type': tty ? 'application/vnd.docker.raw-stream' : 'application/vnd.docker.multiplexed-stream' });
-  else upgrade(out as Duplex, tty);
+/** What dockerd writes down the stream when the client detaches from an exec (its attach ends in an error). */
+const detachedMessage = 'exec attach failed: error on attach stdin: read escape sequence\r\n';
+
+/**
+ * Starts the session and copies its output out and the client's input in. The output is framed unless the
+ * *start* request asks for a TTY (moby: execStartCheck.Tty), whatever the exec was created with; the detach keys
+ * are looked for when the exec has a TTY.
+ */
+async function streamExec(s: Services, execId: string, session: Session, body: StartBody): Promise<void> {
+  const exec = s.exec.startable(execId);
+  const raw = !!body.Tty;
+  const encode = (stream: 'stdout' | 'stderr', data: Buffer) => (raw ? data : frame(stream, data));
+  const { out, input } = session;
+  session.begin(raw);
+  // Output goes to the client until it goes away or detaches.
+  let open = true;
+  out.once('close', () => {
+    open = false;
+  });
   let started;
   try {
     started = await s.exec.start(execId, { detach: false, consoleSize: body.ConsoleSize ?? null });
   } catch (e) {
     // Like dockerd: the stream is open already, so the reason goes down it; the exit code (126) is in inspect.
-    const message = Buffer.from(`${(e as Error).message}\r\n`);
-    out.end(tty ? message : frame('stdout', message));
+    session.close(encode('stdout', Buffer.from(`${(e as Error).message}\r\n`)));
     return;
   }
   const attach = started.attach;
-  let detached = false;
-  const closed = new Promise<void>((resolve) => {
-    if (!attach) return resolve();
+  if (attach) {
+    const closed = new Promise<void>((resolve) => attach.onClose(resolve));
     attach.onOutput((stream, data) => {
-      if (!detached) out.write(tty ? data : frame(stream, data));
+      if (open && !out.destroyed) out.write(encode(stream, data));
     });
-    attach.onClose(resolve);
-  });
-  if (attach && input && session.config.AttachStdin) {
-    pumpInput(input, first, tty ? keys : Buffer.alloc(0), {
-      data: (b) => attach.write(b),
-      end: async () => attach.closeStdin(),
-      // As dockerd: the detached client's connection is closed; the process goes on.
-      detach: () => {
-        detached = true;
-        out.end(() => input.destroy());
-      },
-    });
+    if (input && exec.config.AttachStdin) {
+      const tty = !!exec.config.Tty;
+      pumpInput(input, session.first, tty ? parseDetachKeys(exec.config.DetachKeys) : Buffer.alloc(0), {
+        data: (b) => attach.write(b),
+        // As dockerd: the end of the client's input closes the process's stdin, unless it is a terminal's.
+        end: () => {
+          if (!tty) attach.closeStdin();
+        },
+        // The process goes on; the client's stream ends with dockerd's words for it.
+        detach: () => {
+          if (!open) return;
+          open = false;
+          session.close(encode('stdout', Buffer.from(detachedMessage)));
+        },
+      });
+    }
+    await closed;
   }
-  input?.on('close', () => {
-    detached = true;
-  });
-  await closed;
   // The client asks for the exit code as soon as the stream ends: have it recorded first.
   await started.exited;
-  if (!detached) out.end();
+  if (open) session.close();
 }
 
 async function readBodyText(raw: IncomingMessage): Promise<string> {

@@ -11,6 +11,7 @@ import { toHttpError } from './errors.js';
 import { archiveRoutes } from './archive.js';
 import { attach, attachWebSocket, containerRoutes } from './containers.js';
 import { execRoutes, execStartHijacked } from './exec.js';
+import { isUpgraded, socketSession } from './hijack.js';
 import { imageRoutes } from './images.js';
 import { type Req, sendJson } from './http.js';
 import { type Route, matchRoute } from './router.js';
@@ -23,7 +24,7 @@ type HijackHandler = (id: string, raw: IncomingMessage, socket: Duplex, head: Bu
 export function createApiServer(services: Services, log: Logger): Server {
   const routes: Route[] = [...systemRoutes(services), ...imageRoutes(services), ...containerRoutes(services), ...archiveRoutes(services), ...execRoutes(services), ...statsRoutes(services)];
   const hijackRoutes: Array<[string, RegExp, HijackHandler]> = [
-    ['POST', /^\/containers\/([^/]+)\/attach$/, (id, raw, socket, head) => attach(services, id, new URL(raw.url ?? '/', 'http://berth').searchParams, socket, head)],
+    ['POST', /^\/containers\/([^/]+)\/attach$/, (id, raw, socket, head) => attach(services, id, new URL(raw.url ?? '/', 'http://berth').searchParams, socketSession(socket, head))],
     ['POST', /^\/exec\/([^/]+)\/start$/, (id, raw, socket, head) => execStartHijacked(services, id, raw, socket, head)],
     [
       'GET',
@@ -32,6 +33,7 @@ export function createApiServer(services: Services, log: Logger): Server {
         services.containers.resolve(id); // a missing container is a plain 404, before any upgrade
         const query = new URL(raw.url ?? '/', 'http://berth').searchParams;
         websockets.handleUpgrade(raw, socket, head, (ws) => {
+          ws.on('error', (e) => log.debug('websocket attach connection failed', { container: id, error: e }));
           attachWebSocket(services, id, query, ws).catch((e: unknown) => {
             log.warn('websocket attach failed', { container: id, error: e });
             ws.close(1011);
@@ -42,7 +44,6 @@ export function createApiServer(services: Services, log: Logger): Server {
   ];
   const websockets = new WebSocketServer({ noServer: true });
   const versions = { min: Number(minApiVersion), max: Number(apiVersion) };
-  const server = createServer((raw, res) => supervise(log, 'serving a request', () => inRequest({ method: raw.method ?? '', url: raw.url ?? '' }, () => serve(raw, res)), { url: raw.url }));
   const serve = async (raw: IncomingMessage, res: ServerResponse) => {
     res.setHeader('Api-Version', apiVersion);
     res.setHeader('Docker-Experimental', 'false');
@@ -80,26 +81,42 @@ export function createApiServer(services: Services, log: Logger): Server {
       log.debug('request', { method: raw.method, url: raw.url, status: res.statusCode, ms: Date.now() - started });
     }
   };
+  const server = createServer((raw, res) => {
+    // A client that goes away mid-request or mid-stream is normal: what fails then (a write after the end, a reset
+    // upload) is logged, never thrown at the process.
+    const gone = (what: string) => (e: Error) => log.debug(`${what} failed`, { method: raw.method, url: raw.url, error: e });
+    raw.on('error', gone('request'));
+    res.on('error', gone('response'));
+    const ctx = { method: raw.method ?? '', url: raw.url ?? '' };
+    supervise(log, 'request', () => inRequest(ctx, () => serve(raw, res)), ctx);
+  });
   server.requestTimeout = 0;
   // The first create would otherwise pay for compiling its validator (≈100 ms, once per process).
   setImmediate(() => supervise(log, 'compiling the request validators', warmValidators));
   // Hijacked connections (`Connection: Upgrade`, as the docker CLI sends for attach): the socket becomes a raw stream.
-  server.on('upgrade', (raw: IncomingMessage, socket: Duplex, head: Buffer) => {
-    // Node leaves an upgraded socket without an error listener: a client that hangs up must end only its own
-    // session. Handlers see the hang-up as 'close'.
-    socket.on('error', (error) => log.debug('hijacked connection lost', { url: raw.url, error }));
-    const hijacked = inRequest({ method: raw.method ?? '', url: raw.url ?? '' }, async () => {
-      try {
-        const m = matchRoute(hijackRoutes, raw, versions);
-        await m.handler(m.params[0] ?? '', raw, socket, head);
-      } catch (e) {
-        const { status, message, unexpected } = toHttpError(e);
-        if (unexpected) log.error('hijacked request failed', { url: raw.url, error: e });
-        const body = JSON.stringify({ message });
-        socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+  const serveHijacked = async (raw: IncomingMessage, socket: Duplex, head: Buffer) => {
+    try {
+      const m = matchRoute(hijackRoutes, raw, versions);
+      await m.handler(m.params[0] ?? '', raw, socket, head);
+    } catch (e) {
+      const { status, message, unexpected } = toHttpError(e);
+      if (unexpected) log.error('hijacked request failed', { url: raw.url, error: e });
+      if (socket.destroyed) return;
+      if (isUpgraded(socket)) {
+        socket.destroy(); // mid-stream: nothing can be said any more but that it ended
+        return;
       }
-    });
-    supervise(log, 'serving a hijacked request', hijacked, { url: raw.url });
+      const body = JSON.stringify({ message });
+      socket.resume(); // the rest of the request is read and dropped: left unread, it would reset the client
+      socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    }
+  };
+  server.on('upgrade', (raw: IncomingMessage, socket: Duplex, head: Buffer) => {
+    // Node takes its own error handler off a socket it hands over: without this one, a client that resets the
+    // connection (at any point, even before it is answered) ends the process.
+    socket.on('error', (e) => log.debug('hijacked connection failed', { url: raw.url, error: e }));
+    const ctx = { method: raw.method ?? '', url: raw.url ?? '' };
+    supervise(log, 'hijacked request', () => inRequest(ctx, () => serveHijacked(raw, socket, head)), ctx);
   });
   return server;
 }
