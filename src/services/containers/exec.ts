@@ -104,7 +104,8 @@ export class ExecService {
     const s = this.startable(id);
     const { container, runtime, bundle, rootfs } = this.containers.execTarget(s.containerId);
     const spec = JSON.parse(await readFile(join(bundle, 'config.json'), 'utf8')) as RuntimeSpec;
-    const user = s.config.User ? await resolveUser(rootfs, s.config.User) : spec.process.user;
+    // A user the container does not have fails the start as the runtime's errors do: exit code 126 (dockerd's).
+    const user = s.config.User ? await resolveUser(rootfs, s.config.User).catch((e: unknown) => Promise.reject(failedStart(s, e))) : spec.process.user;
     const caps = s.config.Privileged ? allCapabilities() : spec.process.capabilities.bounding;
     const tty = !!s.config.Tty;
     const processSpec: RuntimeSpec['process'] = {
@@ -198,6 +199,11 @@ export class ExecService {
   idsOf(containerId: string): string[] {
     return [...this.sessions.values()].filter((s) => s.containerId === containerId).map((s) => s.id);
   }
+}
+
+function failedStart(s: ExecSession, e: unknown): unknown {
+  s.exitCode = 126;
+  return e;
 }
 
 function consoleSize(size: [number, number] | null | undefined): { consoleSize?: { height: number; width: number } } {
