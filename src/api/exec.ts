@@ -13,11 +13,23 @@ import { validateBody } from './validate.js';
 
 type StartBody = ExecStartConfig;
 
+const execConfigFields = ['AttachStdin', 'AttachStdout', 'AttachStderr', 'DetachKeys', 'Tty', 'Env', 'Cmd', 'Privileged', 'User', 'WorkingDir', 'ConsoleSize'];
+
+/**
+ * Field names as dockerd reads them: Go's JSON decoding matches them case-insensitively, and clients rely on it
+ * (docker-py sends the exec's `detachKeys`).
+ */
+function goFieldNames(body: Record<string, unknown>, fields: string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(body)) out[fields.find((f) => f.toLowerCase() === k.toLowerCase()) ?? k] = v;
+  return out;
+}
+
 export function execRoutes(s: Services): Route[] {
   const id = (params: string[]) => params[0] ?? '';
   return [
     ['POST', /^\/containers\/([^/]+)\/exec$/, async (req, res) => {
-      const body = await validateBody('ExecConfig', await readJsonBody(req.raw));
+      const body = await validateBody('ExecConfig', goFieldNames((await readJsonBody<Record<string, unknown>>(req.raw)) ?? {}, execConfigFields));
       parseDetachKeys(body.DetachKeys); // reject bad keys at create, as dockerd does
       sendJson(res, Status.Created, { Id: s.exec.create(id(req.params), body).id });
     }],
