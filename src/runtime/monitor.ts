@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Internal, InvalidArgument, isNotExist } from '../errors/index.js';
 import type { OciRuntime } from './oci-runtime.js';
@@ -201,6 +201,26 @@ export class ConmonMonitor {
     const pid = Number(readQuietly(join(bundle, 'conmon.pid')).trim());
     if (!pid) return false;
     return readQuietly(`/proc/${pid}/cmdline`).split('\0').includes(id);
+  }
+
+  /**
+   * SIGKILLs the monitors of a container's exec sessions that are still alive (`<bundle>/exec/<session>/conmon.pid`).
+   * A container's init cannot finish dying while one of its exec processes is a zombie its monitor does not reap,
+   * and a monitor blocked writing input to a full terminal never reaps: killing the container kills them too.
+   */
+  async killExecMonitors(id: string, bundle: string): Promise<number> {
+    let killed = 0;
+    for (const session of await readdir(join(bundle, 'exec')).catch(() => [] as string[])) {
+      const pid = Number(readQuietly(join(bundle, 'exec', session, 'conmon.pid')).trim());
+      if (!pid || !readQuietly(`/proc/${pid}/cmdline`).split('\0').includes(id)) continue;
+      try {
+        process.kill(pid, 'SIGKILL');
+        killed++;
+      } catch {
+        // gone meanwhile
+      }
+    }
+    return killed;
   }
 
   /** The exit code the monitor recorded, or undefined while the container runs. */

@@ -108,6 +108,25 @@ describe('issue-10: hijacked connections', () => {
     await alive();
   });
 
+  it('rm -f of a container whose TTY exec was flooded with input (its monitor blocked on a full terminal)', async () => {
+    const { Id: cid } = await d.client.json<{ Id: string }>('POST', '/containers/create', { body: { Image: 'busybox', Cmd: ['sleep', '600'] } });
+    await d.client.do('POST', `/containers/${cid}/start`);
+    const { Id: eid } = await d.client.json<{ Id: string }>('POST', `/containers/${cid}/exec`, {
+      body: { Cmd: ['sh', '-c', 'while :; do echo tick; usleep 20000; done & exec cat'], AttachStdin: true, AttachStdout: true, Tty: true },
+    });
+    const e = await hijack(d, 'POST', `/exec/${eid}/start`, { Tty: true });
+    e.socket.on('error', () => {});
+    // Output is never read and input floods in: the terminal fills both ways and the exec's conmon blocks.
+    e.socket.write(Buffer.alloc(256 * 1024, 'input line\n'));
+    await new Promise((r) => setTimeout(r, 1000));
+    e.socket.destroy();
+    const removed = d.client.do('DELETE', `/containers/${cid}`, { query: { force: 1 } });
+    const outcome = await Promise.race([removed.then(() => 'removed'), new Promise((r) => setTimeout(() => r('stuck'), 20_000))]);
+    assert.equal(outcome, 'removed');
+    await alive();
+    await waitForNoLeftovers(d);
+  });
+
   it('clients that hang up at every point of an attach and of an exec start', async () => {
     const { Id: cid } = await d.client.json<{ Id: string }>('POST', '/containers/create', {
       body: { Image: 'busybox', Cmd: ['sh', '-c', 'while true; do echo tick; sleep 0.05; done'], OpenStdin: true, Tty: false },

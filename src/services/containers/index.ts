@@ -772,6 +772,8 @@ export class ContainerService {
       }
     }
     if (!sent) await this.runtimeOf(c).kill(c.id, 'KILL', true).catch(() => {});
+    // Exec monitors live outside the container: one that does not reap its process would keep it from dying.
+    await this.d.monitor.killExecMonitors(c.id, this.bundleDir(c.id));
     this.publish(c, 'kill', { signal: '9' });
     if (c.state.status === 'paused') await this.thaw(c).catch(() => {}); // a frozen process cannot die
   }
