@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -39,6 +39,16 @@ export interface ExecHandle {
   exited: Promise<number>;
   /** The attach socket, connected before the process started (when asked for). */
   attach?: AttachSocket;
+}
+
+/**
+ * Node's pipes to a child are socket pairs: when conmon dies with bytes of ours unread (the start pipe's "0"),
+ * reading our end fails with ECONNRESET. The protocol notices the death on its own (a pipe ends, a message never
+ * comes), so such an error must only not reach the process.
+ */
+function guardPipes(child: ChildProcess): void {
+  child.on('error', () => {}); // spawn failures also end the pipes, which the callers see
+  for (const pipe of child.stdio) pipe?.on('error', () => {});
 }
 
 /** JSON objects, one per line, from a pipe (conmon's sync and attach pipes). */
@@ -139,6 +149,7 @@ export class ConmonMonitor {
       stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe', 'pipe'],
       env: { ...process.env, _OCI_SYNCPIPE: '3', _OCI_STARTPIPE: '4', _OCI_ATTACHPIPE: '5' },
     });
+    guardPipes(child);
     let stderr = '';
     child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
     const sync = jsonLines(child.stdio[3] as NodeJS.ReadableStream);
@@ -172,6 +183,7 @@ export class ConmonMonitor {
   private spawnWithSyncPipe(args: string[], cwd: string): Promise<{ data?: number; message?: string }> {
     return new Promise((resolve, reject) => {
       const child = spawn(this.conmonPath, args, { cwd, stdio: ['ignore', 'ignore', 'pipe', 'pipe'], env: { ...process.env, _OCI_SYNCPIPE: '3' } });
+      guardPipes(child);
       let stderr = '';
       let text = '';
       child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
