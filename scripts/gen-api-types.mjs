@@ -24,6 +24,9 @@ const bodies = [
   { name: 'ContainerUpdateRequest', path: '/containers/{id}/update', struct: 'UpdateConfig', goType: 'container.UpdateConfig' },
   { name: 'ExecConfig', path: '/containers/{id}/exec', struct: 'ExecConfig', goType: 'types.ExecConfig' },
   { name: 'ExecStartConfig', path: '/exec/{id}/start', struct: 'ExecStartCheck', goType: 'types.ExecStartCheck' },
+  { name: 'NetworkCreateRequest', path: '/networks/create', struct: 'NetworkCreateRequest', goType: 'types.NetworkCreateRequest' },
+  { name: 'NetworkConnectRequest', path: '/networks/{id}/connect', struct: 'NetworkConnect', goType: 'types.NetworkConnect' },
+  { name: 'NetworkDisconnectRequest', path: '/networks/{id}/disconnect', struct: 'NetworkDisconnect', goType: 'types.NetworkDisconnect' },
 ];
 
 // ---- Where moby's Go types differ from what the spec says (keys are `Owner.Property`) ----

@@ -70,6 +70,7 @@ export function containerRoutes(s: Services): Route[] {
         ...(body.ExposedPorts && { exposedPorts: body.ExposedPorts }),
         // The wire type has every field optional; the service fills defaults and checks what it needs.
         hostConfig: (body.HostConfig ?? null) as CreateOptions['hostConfig'],
+        ...(body.NetworkingConfig?.EndpointsConfig && { endpointsConfig: body.NetworkingConfig.EndpointsConfig as CreateOptions['endpointsConfig'] }),
       });
       sendJson(res, Status.Created, { Id: created.container.id, Warnings: created.warnings });
     }],

@@ -4,6 +4,7 @@ import { type ErrorCode, isBerthError } from '../errors/index.js';
 const statusOf: Record<ErrorCode, number> = {
   InvalidArgument: 400,
   FailedPrecondition: 400,
+  Forbidden: 403,
   NotFound: 404,
   Conflict: 409,
   AlreadyExists: 409,

@@ -14,7 +14,7 @@ import { openLayerStore } from '../layers/index.js';
 import { openImageMetadata } from '../metadata/index.js';
 import { openRecordStore } from '../metadata/records.js';
 import { CliRuntime, ConmonMonitor, defaultSeccompProfilePath, loadSeccompProfile, probeRuntimes } from '../runtime/index.js';
-import { ContainerService, type ContainerRecord, EventBus, containerReferences, ExecService, HealthMonitor, ImageService, SystemService, berthVersion, ensureBusyboxImage } from '../services/index.js';
+import { ContainerService, type ContainerRecord, NetworkService, type NetworkRecord, defaultScope, EventBus, containerReferences, ExecService, HealthMonitor, ImageService, SystemService, berthVersion, ensureBusyboxImage } from '../services/index.js';
 import { newId } from '../util/ids.js';
 import { currentRequest } from '../util/request-context.js';
 import { type LogLevel, type Logger, createLogger, isLogLevel } from '../util/logger.js';
@@ -28,6 +28,9 @@ interface DaemonConfig {
   runtimes: Record<string, { path: string }>;
   defaultRuntime?: string;
   cgroupParent: string;
+  /** The default bridge's device (`-b`; another daemon on the host takes another) and `--bip`. */
+  bridge: string;
+  bip?: string;
 }
 
 const defaults = { dataRoot: '/var/lib/berth', execRoot: '/run/berth', configFile: '/etc/berth/daemon.json' };
@@ -52,8 +55,10 @@ async function parseConfig(argv: string[]): Promise<DaemonConfig> {
     .option('--config-file <file>', 'daemon configuration file', defaults.configFile)
     .option('-l, --log-level <level>', 'debug, info, warn, error or fatal')
     .option('--cgroup-parent <name>', 'parent cgroup for all containers (default berth)')
+    .option('-b, --bridge <name>', 'device of the default bridge network (default berth0)')
+    .option('--bip <cidr>', "the default bridge's address and prefix, e.g. 172.20.0.1/16 (default: a free /16)")
     .parse(argv);
-  const o = program.opts<{ host: string[]; dataRoot?: string; execRoot?: string; pidfile?: string; configFile: string; logLevel?: string; cgroupParent?: string }>();
+  const o = program.opts<{ host: string[]; dataRoot?: string; execRoot?: string; pidfile?: string; configFile: string; logLevel?: string; cgroupParent?: string; bridge?: string; bip?: string }>();
   const file = await readConfigFile(o.configFile, program.getOptionValueSource('configFile') === 'cli');
   const str = (k: string) => (typeof file[k] === 'string' ? (file[k] as string) : undefined);
   const execRoot = resolve(o.execRoot ?? str('exec-root') ?? defaults.execRoot);
@@ -69,7 +74,16 @@ async function parseConfig(argv: string[]): Promise<DaemonConfig> {
     runtimes: (file['runtimes'] as DaemonConfig['runtimes'] | undefined) ?? {},
     ...(str('default-runtime') && { defaultRuntime: str('default-runtime') }),
     cgroupParent: (o.cgroupParent ?? str('cgroup-parent') ?? 'berth').replace(/^\/+|\/+$/g, ''),
+    bridge: o.bridge ?? str('bridge') ?? defaultScope.bridge,
+    ...((o.bip ?? str('bip')) && { bip: o.bip ?? str('bip') }),
   };
+}
+
+/** The default daemon's names, or, for another bridge (another daemon on this host), names derived from it. */
+function networkScope(bridge: string): typeof defaultScope {
+  if (bridge === defaultScope.bridge) return defaultScope;
+  if (!/^[a-zA-Z0-9_.-]{1,15}$/.test(bridge)) throw new Error(`invalid bridge name: ${bridge}`);
+  return { bridge, table: `berth-${bridge}`, netnsPrefix: `berth-${bridge}-` };
 }
 
 async function listen(server: Server, host: string): Promise<() => Promise<void>> {
@@ -171,8 +185,19 @@ async function main(): Promise<void> {
   });
   const initPath = await which('tini-static');
   const monitor = new ConmonMonitor((await which('conmon')) ?? 'conmon');
+  const networks = new NetworkService({
+    records: await openRecordStore<NetworkRecord>(join(cfg.dataRoot, 'metadata', 'networks')),
+    log: log.child({ service: 'networks' }),
+    events,
+    runRoot: join(cfg.execRoot, 'network'),
+    aardvarkPath: (await which('aardvark-dns')) ?? '/usr/lib/podman/aardvark-dns',
+    ...(cfg.bip && { bip: cfg.bip }),
+    scope: networkScope(cfg.bridge),
+  });
+  await networks.init();
   const containers = new ContainerService({
     images,
+    networks,
     layers,
     records: containerRecords,
     runtimes: new Map(Object.entries(runtimes).map(([name, r]) => [name, new CliRuntime(name, r.path, join(cfg.execRoot, 'runtime', name))])),
@@ -188,6 +213,7 @@ async function main(): Promise<void> {
     cgroupParent: cfg.cgroupParent,
   });
   await containers.recover();
+  await networks.recovered();
   const exec = new ExecService(containers, monitor);
   new HealthMonitor(containers, exec, events, log.child({ service: 'health' })).resume();
   const daemonIdFile = join(cfg.dataRoot, 'engine-id');
@@ -208,7 +234,7 @@ async function main(): Promise<void> {
 
   const servers: Array<{ server: Server; cleanup: () => Promise<void> }> = [];
   for (const host of hosts) {
-    const server = createApiServer({ images, containers, exec, system, events }, log.child({ component: 'api' }));
+    const server = createApiServer({ images, containers, networks, exec, system, events }, log.child({ component: 'api' }));
     servers.push({ server, cleanup: await listen(server, host) });
   }
   await writeFile(cfg.pidfile, `${process.pid}\n`);

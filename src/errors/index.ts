@@ -8,6 +8,7 @@ export type ErrorCode =
   | 'Conflict'
   | 'AlreadyExists'
   | 'FailedPrecondition'
+  | 'Forbidden'
   | 'NotModified'
   | 'Unavailable'
   | 'Internal';
@@ -39,6 +40,10 @@ export class AlreadyExists extends BerthError {
 /** A precondition of the data failed: digest or size mismatch. */
 export class FailedPrecondition extends BerthError {
   readonly code = 'FailedPrecondition';
+}
+/** The operation is never allowed on this object (removing a predefined network, one still in use). */
+export class Forbidden extends BerthError {
+  readonly code = 'Forbidden';
 }
 /** Nothing to do: the object is already in the requested state (start of a started container). */
 export class NotModified extends BerthError {

@@ -2,18 +2,21 @@
 import type { ContainerService } from './containers/index.js';
 import type { ExecService } from './containers/exec.js';
 import type { ImageService } from './images/index.js';
+import type { NetworkService } from './networks/index.js';
 import type { EventBus } from './system/events.js';
 import type { SystemService } from './system/index.js';
 
 export interface Services {
   images: ImageService;
   containers: ContainerService;
+  networks: NetworkService;
   exec: ExecService;
   system: SystemService;
   events: EventBus;
 }
 
 export { ImageService } from './images/index.js';
+export { NetworkService, type NetworkRecord, defaultScope } from './networks/index.js';
 export { ContainerService, type ContainerRecord, type CreateOptions, containerReferences } from './containers/index.js';
 export type { LogBatch } from '../runtime/index.js';
 export { ExecService, type ExecConfig } from './containers/exec.js';

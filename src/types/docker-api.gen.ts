@@ -36,6 +36,35 @@ export interface ExecStartConfig {
   ConsoleSize?: [number, number];
 }
 
+/** Engine API `NetworkCreateRequest`. */
+export interface NetworkCreateRequest {
+  Name: string;
+  CheckDuplicate?: boolean;
+  Driver?: string;
+  Scope?: string;
+  Internal?: boolean;
+  Attachable?: boolean;
+  Ingress?: boolean;
+  ConfigOnly?: boolean;
+  ConfigFrom?: ConfigReference;
+  IPAM?: IPAM;
+  EnableIPv6?: boolean;
+  Options?: Record<string, string>;
+  Labels?: Record<string, string>;
+}
+
+/** Engine API `NetworkConnectRequest`. */
+export interface NetworkConnectRequest {
+  Container?: string;
+  EndpointConfig?: EndpointSettings;
+}
+
+/** Engine API `NetworkDisconnectRequest`. */
+export interface NetworkDisconnectRequest {
+  Container?: string;
+  Force?: boolean;
+}
+
 /** Engine API `ContainerConfig`. */
 export interface ContainerConfig {
   Hostname?: string;
@@ -164,6 +193,36 @@ export interface RestartPolicy {
   MaximumRetryCount?: number;
 }
 
+/** Engine API `ConfigReference`. */
+export interface ConfigReference {
+  Network?: string;
+}
+
+/** Engine API `IPAM`. */
+export interface IPAM {
+  Driver?: string;
+  Config?: IPAMConfig[];
+  Options?: Record<string, string>;
+}
+
+/** Engine API `EndpointSettings`. */
+export interface EndpointSettings {
+  IPAMConfig?: EndpointIPAMConfig;
+  Links?: string[];
+  MacAddress?: string;
+  Aliases?: string[];
+  NetworkID?: string;
+  EndpointID?: string;
+  Gateway?: string;
+  IPAddress?: string;
+  IPPrefixLen?: number;
+  IPv6Gateway?: string;
+  GlobalIPv6Address?: string;
+  GlobalIPv6PrefixLen?: number;
+  DriverOpts?: Record<string, string>;
+  DNSNames?: string[];
+}
+
 /** Engine API `HealthConfig`. */
 export interface HealthConfig {
   Test?: string[];
@@ -206,24 +265,6 @@ export interface Mount {
   };
 }
 
-/** Engine API `EndpointSettings`. */
-export interface EndpointSettings {
-  IPAMConfig?: EndpointIPAMConfig;
-  Links?: string[];
-  MacAddress?: string;
-  Aliases?: string[];
-  NetworkID?: string;
-  EndpointID?: string;
-  Gateway?: string;
-  IPAddress?: string;
-  IPPrefixLen?: number;
-  IPv6Gateway?: string;
-  GlobalIPv6Address?: string;
-  GlobalIPv6PrefixLen?: number;
-  DriverOpts?: Record<string, string>;
-  DNSNames?: string[];
-}
-
 /** Engine API `ThrottleDevice`. */
 export interface ThrottleDevice {
   Path?: string;
@@ -246,6 +287,21 @@ export interface DeviceRequest {
   Options?: Record<string, string>;
 }
 
+/** Engine API `IPAMConfig`. */
+export interface IPAMConfig {
+  Subnet?: string;
+  IPRange?: string;
+  Gateway?: string;
+  AuxiliaryAddresses?: Record<string, string>;
+}
+
+/** Engine API `EndpointIPAMConfig`. */
+export interface EndpointIPAMConfig {
+  IPv4Address?: string;
+  IPv6Address?: string;
+  LinkLocalIPs?: string[];
+}
+
 /** Engine API `PortBinding`. */
 export interface PortBinding {
   HostIp?: string;
@@ -254,13 +310,6 @@ export interface PortBinding {
 
 /** Engine API `MountType`. */
 export type MountType = "bind" | "cluster" | "npipe" | "tmpfs" | "volume";
-
-/** Engine API `EndpointIPAMConfig`. */
-export interface EndpointIPAMConfig {
-  IPv4Address?: string;
-  IPv6Address?: string;
-  LinkLocalIPs?: string[];
-}
 
 /** JSON schemas of the request bodies, for validation at the API edge (see scripts/gen-api-types.mjs). */
 export const requestSchemas = {
@@ -1764,6 +1813,246 @@ export const requestSchemas = {
         }
       }
     }
+  },
+  "NetworkCreateRequest": {
+    "type": "object",
+    "x-go-value": "types.NetworkCreateRequest",
+    "properties": {
+      "Name": {
+        "type": "string",
+        "x-go": "NetworkCreateRequest.Name of type string"
+      },
+      "CheckDuplicate": {
+        "type": "boolean",
+        "x-go": "NetworkCreateRequest.CheckDuplicate of type bool"
+      },
+      "Driver": {
+        "type": "string",
+        "x-go": "NetworkCreateRequest.Driver of type string"
+      },
+      "Scope": {
+        "type": "string",
+        "x-go": "NetworkCreateRequest.Scope of type string"
+      },
+      "Internal": {
+        "type": "boolean",
+        "x-go": "NetworkCreateRequest.Internal of type bool"
+      },
+      "Attachable": {
+        "type": "boolean",
+        "x-go": "NetworkCreateRequest.Attachable of type bool"
+      },
+      "Ingress": {
+        "type": "boolean",
+        "x-go": "NetworkCreateRequest.Ingress of type bool"
+      },
+      "ConfigOnly": {
+        "type": "boolean",
+        "x-go": "NetworkCreateRequest.ConfigOnly of type bool"
+      },
+      "ConfigFrom": {
+        "type": "object",
+        "x-go": "NetworkCreateRequest.ConfigFrom of type ConfigReference",
+        "properties": {
+          "Network": {
+            "type": "string",
+            "x-go": "ConfigReference.ConfigFrom.Network of type string"
+          }
+        }
+      },
+      "IPAM": {
+        "type": "object",
+        "x-go": "NetworkCreateRequest.IPAM of type IPAM",
+        "properties": {
+          "Driver": {
+            "type": "string",
+            "x-go": "IPAM.IPAM.Driver of type string"
+          },
+          "Config": {
+            "type": "array",
+            "x-go": "IPAM.IPAM.Config of type []IPAMConfig",
+            "items": {
+              "type": "object",
+              "x-go": "IPAM.IPAM.Config of type IPAMConfig",
+              "properties": {
+                "Subnet": {
+                  "type": "string",
+                  "x-go": "IPAMConfig.IPAM.Config.Subnet of type string"
+                },
+                "IPRange": {
+                  "type": "string",
+                  "x-go": "IPAMConfig.IPAM.Config.IPRange of type string"
+                },
+                "Gateway": {
+                  "type": "string",
+                  "x-go": "IPAMConfig.IPAM.Config.Gateway of type string"
+                },
+                "AuxiliaryAddresses": {
+                  "type": "object",
+                  "x-go": "IPAMConfig.IPAM.Config.AuxiliaryAddresses of type map[string]string",
+                  "additionalProperties": {
+                    "type": "string",
+                    "x-go": "IPAMConfig.IPAM.Config.AuxiliaryAddresses of type string"
+                  }
+                }
+              }
+            }
+          },
+          "Options": {
+            "type": "object",
+            "x-go": "IPAM.IPAM.Options of type map[string]string",
+            "additionalProperties": {
+              "type": "string",
+              "x-go": "IPAM.IPAM.Options of type string"
+            }
+          }
+        }
+      },
+      "EnableIPv6": {
+        "type": "boolean",
+        "x-go": "NetworkCreateRequest.EnableIPv6 of type bool"
+      },
+      "Options": {
+        "type": "object",
+        "x-go": "NetworkCreateRequest.Options of type map[string]string",
+        "additionalProperties": {
+          "type": "string",
+          "x-go": "NetworkCreateRequest.Options of type string"
+        }
+      },
+      "Labels": {
+        "type": "object",
+        "x-go": "NetworkCreateRequest.Labels of type map[string]string",
+        "additionalProperties": {
+          "type": "string",
+          "x-go": "NetworkCreateRequest.Labels of type string"
+        }
+      }
+    }
+  },
+  "NetworkConnectRequest": {
+    "type": "object",
+    "x-go-value": "types.NetworkConnect",
+    "properties": {
+      "Container": {
+        "type": "string",
+        "x-go": "NetworkConnect.Container of type string"
+      },
+      "EndpointConfig": {
+        "type": "object",
+        "x-go": "NetworkConnect.EndpointConfig of type network.EndpointSettings",
+        "properties": {
+          "IPAMConfig": {
+            "type": "object",
+            "x-go": "EndpointSettings.EndpointConfig.IPAMConfig of type network.EndpointIPAMConfig",
+            "properties": {
+              "IPv4Address": {
+                "type": "string",
+                "x-go": "EndpointIPAMConfig.EndpointConfig.IPAMConfig.IPv4Address of type string"
+              },
+              "IPv6Address": {
+                "type": "string",
+                "x-go": "EndpointIPAMConfig.EndpointConfig.IPAMConfig.IPv6Address of type string"
+              },
+              "LinkLocalIPs": {
+                "type": "array",
+                "x-go": "EndpointIPAMConfig.EndpointConfig.IPAMConfig.LinkLocalIPs of type []string",
+                "items": {
+                  "type": "string",
+                  "x-go": "EndpointIPAMConfig.EndpointConfig.IPAMConfig.LinkLocalIPs of type string"
+                }
+              }
+            }
+          },
+          "Links": {
+            "type": "array",
+            "x-go": "EndpointSettings.EndpointConfig.Links of type []string",
+            "items": {
+              "type": "string",
+              "x-go": "EndpointSettings.EndpointConfig.Links of type string"
+            }
+          },
+          "MacAddress": {
+            "type": "string",
+            "x-go": "EndpointSettings.EndpointConfig.MacAddress of type string"
+          },
+          "Aliases": {
+            "type": "array",
+            "x-go": "EndpointSettings.EndpointConfig.Aliases of type []string",
+            "items": {
+              "type": "string",
+              "x-go": "EndpointSettings.EndpointConfig.Aliases of type string"
+            }
+          },
+          "NetworkID": {
+            "type": "string",
+            "x-go": "EndpointSettings.EndpointConfig.NetworkID of type string"
+          },
+          "EndpointID": {
+            "type": "string",
+            "x-go": "EndpointSettings.EndpointConfig.EndpointID of type string"
+          },
+          "Gateway": {
+            "type": "string",
+            "x-go": "EndpointSettings.EndpointConfig.Gateway of type string"
+          },
+          "IPAddress": {
+            "type": "string",
+            "x-go": "EndpointSettings.EndpointConfig.IPAddress of type string"
+          },
+          "IPPrefixLen": {
+            "type": "integer",
+            "x-go": "EndpointSettings.EndpointConfig.IPPrefixLen of type int",
+            "minimum": -9223372036854776000,
+            "maximum": 9223372036854776000
+          },
+          "IPv6Gateway": {
+            "type": "string",
+            "x-go": "EndpointSettings.EndpointConfig.IPv6Gateway of type string"
+          },
+          "GlobalIPv6Address": {
+            "type": "string",
+            "x-go": "EndpointSettings.EndpointConfig.GlobalIPv6Address of type string"
+          },
+          "GlobalIPv6PrefixLen": {
+            "type": "integer",
+            "x-go": "EndpointSettings.EndpointConfig.GlobalIPv6PrefixLen of type int64",
+            "minimum": -9223372036854776000,
+            "maximum": 9223372036854776000
+          },
+          "DriverOpts": {
+            "type": "object",
+            "x-go": "EndpointSettings.EndpointConfig.DriverOpts of type map[string]string",
+            "additionalProperties": {
+              "type": "string",
+              "x-go": "EndpointSettings.EndpointConfig.DriverOpts of type string"
+            }
+          },
+          "DNSNames": {
+            "type": "array",
+            "x-go": "EndpointSettings.EndpointConfig.DNSNames of type []string",
+            "items": {
+              "type": "string",
+              "x-go": "EndpointSettings.EndpointConfig.DNSNames of type string"
+            }
+          }
+        }
+      }
+    }
+  },
+  "NetworkDisconnectRequest": {
+    "type": "object",
+    "x-go-value": "types.NetworkDisconnect",
+    "properties": {
+      "Container": {
+        "type": "string",
+        "x-go": "NetworkDisconnect.Container of type string"
+      },
+      "Force": {
+        "type": "boolean",
+        "x-go": "NetworkDisconnect.Force of type bool"
+      }
+    }
   }
 } as const;
 
@@ -1773,4 +2062,7 @@ export interface RequestBodies {
   ContainerUpdateRequest: ContainerUpdateRequest;
   ExecConfig: ExecConfig;
   ExecStartConfig: ExecStartConfig;
+  NetworkCreateRequest: NetworkCreateRequest;
+  NetworkConnectRequest: NetworkConnectRequest;
+  NetworkDisconnectRequest: NetworkDisconnectRequest;
 }

@@ -193,22 +193,26 @@ describe('container inspect and list views', () => {
     await create(['--name', 'net-none', '--network', 'none', 'busybox']);
     await create(['--name', 'net-host', '--network', 'host', 'busybox']);
     await create(['--name', 'net-shared', '--network', 'container:net-host', 'busybox']);
+    // The endpoint names its network from create on, as Docker 25+ does.
+    const networkId = async (name: string) => (await d.docker(['network', 'inspect', '-f', '{{.Id}}', name])).stdout.trim();
+    const noneEndpoint = { ...emptyEndpoint, NetworkID: await networkId('none') };
+    const hostEndpoint = { ...emptyEndpoint, NetworkID: await networkId('host') };
     const none = (await inspect('net-none')).NetworkSettings;
-    assert.deepEqual(none.Networks, { none: emptyEndpoint });
+    assert.deepEqual(none.Networks, { none: noneEndpoint });
     assert.deepEqual(Object.keys(none), [
       'Bridge', 'SandboxID', 'SandboxKey', 'Ports', 'HairpinMode', 'LinkLocalIPv6Address', 'LinkLocalIPv6PrefixLen', 'SecondaryIPAddresses',
       'SecondaryIPv6Addresses', 'EndpointID', 'Gateway', 'GlobalIPv6Address', 'GlobalIPv6PrefixLen', 'IPAddress', 'IPPrefixLen', 'IPv6Gateway',
       'MacAddress', 'Networks',
     ]);
     assert.deepEqual(none.Ports, {});
-    assert.deepEqual((await inspect('net-host')).NetworkSettings.Networks, { host: emptyEndpoint });
+    assert.deepEqual((await inspect('net-host')).NetworkSettings.Networks, { host: hostEndpoint });
     assert.deepEqual((await inspect('net-shared')).NetworkSettings.Networks, {});
     assert.equal(await format('net-none', '{{range $k, $v := .NetworkSettings.Networks}}{{$k}}{{end}}'), 'none');
 
     const byName = new Map((await list()).map((c) => [c.Names[0], c]));
-    assert.deepEqual(byName.get('/net-none')?.NetworkSettings, { Networks: { none: emptyEndpoint } });
+    assert.deepEqual(byName.get('/net-none')?.NetworkSettings, { Networks: { none: noneEndpoint } });
     assert.deepEqual(byName.get('/net-none')?.HostConfig, { NetworkMode: 'none' });
-    assert.deepEqual(byName.get('/net-host')?.NetworkSettings, { Networks: { host: emptyEndpoint } });
+    assert.deepEqual(byName.get('/net-host')?.NetworkSettings, { Networks: { host: hostEndpoint } });
     assert.deepEqual(byName.get('/net-shared')?.NetworkSettings, { Networks: {} });
     // Kept by ID, as dockerd does.
     assert.deepEqual(byName.get('/net-shared')?.HostConfig, { NetworkMode: `container:${(await inspect('net-host')).Id}` });

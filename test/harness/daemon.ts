@@ -102,7 +102,7 @@ export async function startDaemon(env: NodeJS.ProcessEnv = {}, o: { socketActiva
 
   const start = async (extraEnv: NodeJS.ProcessEnv = {}) => {
     output = '';
-    const args = ['--data-root', dataRoot, '--exec-root', join(dir, 'run'), '--config-file', join(dir, 'daemon.json'), '--log-level', 'debug', '--cgroup-parent', cgroupParent];
+    const args = ['--data-root', dataRoot, '--exec-root', join(dir, 'run'), '--config-file', join(dir, 'daemon.json'), '--log-level', 'debug', '--cgroup-parent', cgroupParent, '--bridge', bridgeOf(dir)];
     const [cmd, argv] = o.socketActivated
       ? ['systemd-socket-activate', ['-l', sock, process.execPath, dist('berthd'), '-H', 'fd://', ...args]]
       : [process.execPath, [dist('berthd'), '-H', host, ...args]];
@@ -157,8 +157,17 @@ export async function startDaemon(env: NodeJS.ProcessEnv = {}, o: { socketActiva
   };
 }
 
-/** What a daemon made for containers under its directory: mounts, monitors, runtime states, cgroups. */
+/**
+ * The default bridge of the test daemon living in `dir` (its own, so that test daemons and a daemon serving this
+ * host never share a bridge, an nftables table or namespace names).
+ */
+export function bridgeOf(dir: string): string {
+  return `bt${basename(dir).slice(-6)}`;
+}
+
+/** What a daemon made for containers under its directory: mounts, monitors, runtime states, cgroups, namespaces. */
 interface Held {
+  netns: string[];
   mounts: string[];
   conmonPids: number[];
   /** Runtime state roots and the container IDs in each. */
@@ -188,7 +197,20 @@ async function held(dir: string): Promise<Held> {
     const parent = join('/sys/fs/cgroup', controller, cgroupParentOf(dir));
     for (const e of await readdir(parent, { withFileTypes: true }).catch(() => [])) if (e.isDirectory()) cgroups.push(join(parent, e.name));
   }
-  return { mounts, conmonPids, states, cgroups };
+  const netns = (await readdir('/run/netns').catch(() => [] as string[])).filter((n) => n.startsWith(`berth-${bridgeOf(dir)}-`));
+  return { netns, mounts, conmonPids, states, cgroups };
+}
+
+/** The bridges of a stopped test daemon's networks (from its records), its nftables table and its name server. */
+async function networkLeftovers(dir: string): Promise<{ bridges: string[]; table: string; aardvarkPid?: number }> {
+  const recordsDir = join(dir, 'root', 'metadata', 'networks');
+  const bridges = [bridgeOf(dir)];
+  for (const f of await readdir(recordsDir).catch(() => [] as string[])) {
+    const rec = JSON.parse(await readFile(join(recordsDir, f), 'utf8').catch(() => '{}')) as { bridge?: string };
+    if (rec.bridge && !bridges.includes(rec.bridge)) bridges.push(rec.bridge);
+  }
+  const pid = Number((await readFile(join(dir, 'run', 'network', 'aardvark-dns', 'aardvark.pid'), 'utf8').catch(() => '')).trim());
+  return { bridges, table: `berth-${bridgeOf(dir)}`, ...(pid > 0 && { aardvarkPid: pid }) };
 }
 
 /** Removes, with the daemon stopped, whatever a failed test left: containers' processes, states, mounts, cgroups. */
@@ -205,12 +227,23 @@ export async function forceCleanup(dir: string): Promise<void> {
   for (const t of h.mounts.reverse()) await run('umount', ['-l', t]);
   for (const c of h.cgroups) await rmdir(c).catch(() => {});
   await removeCgroupParent(cgroupParentOf(dir));
+  for (const ns of h.netns) await run('ip', ['netns', 'del', ns]);
+  const net = await networkLeftovers(dir);
+  for (const b of net.bridges) await run('ip', ['link', 'del', b]);
+  await run('nft', ['delete', 'table', 'ip', net.table]);
+  if (net.aardvarkPid) {
+    try {
+      process.kill(net.aardvarkPid, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
 }
 
 /** Mounts, conmon processes, runtime states and cgroups a daemon holds for containers under its directory. */
 export async function leftovers(d: Daemon): Promise<string[]> {
   const h = await held(d.dir);
-  return [...h.mounts.map((m) => `mount ${m}`), ...h.conmonPids.map((p) => `conmon pid ${p}`), ...h.states.map((s) => `${s.runtime} state ${s.id}`), ...h.cgroups.map((c) => `cgroup ${c}`)];
+  return [...h.netns.map((n) => `netns ${n}`), ...h.mounts.map((m) => `mount ${m}`), ...h.conmonPids.map((p) => `conmon pid ${p}`), ...h.states.map((s) => `${s.runtime} state ${s.id}`), ...h.cgroups.map((c) => `cgroup ${c}`)];
 }
 
 /** Container directories under the data root and the exec root. */

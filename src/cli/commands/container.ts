@@ -157,7 +157,7 @@ export function registerContainerCommands(program: Command, container: Command, 
     try {
       r = await post();
     } catch (e) {
-      if (!(e instanceof ApiError && e.status === 404 && named && o.pull === 'missing')) throw e;
+      if (!(e instanceof ApiError && e.status === 404 && e.message.includes('No such image') && named && o.pull === 'missing')) throw e;
       cli.err(`Unable to find image '${familiarString(named)}' locally`);
       await pull(named, o.quiet);
       r = await post();

@@ -78,7 +78,14 @@ async function imageEtcIsDirectory(layers: string[]): Promise<boolean> {
 
 export interface EtcOptions {
   hostname: string;
+  domainname?: string;
   networkMode: string;
+  /** The container's address on its first network: /etc/hosts maps its hostname to it. */
+  ip?: string;
+  /** Docker's resolver address on user-defined networks (127.0.0.11), instead of the host's nameservers. */
+  resolver?: string;
+  /** `--link` lines for /etc/hosts. */
+  links?: string[];
   /** `--add-host` lines for /etc/hosts. */
   extraHosts?: string[];
   /** `--dns`, `--dns-search`, `--dns-option`: each replaces the host's kind in /etc/resolv.conf. */
@@ -90,11 +97,12 @@ export async function writeEtcFiles(containerDir: string, o: EtcOptions): Promis
   const files = etcFiles(containerDir);
   const host = o.networkMode === 'host';
   const hosts = host ? readFile('/etc/hosts', 'utf8').catch(() => defaultHosts) : defaultHosts;
-  const extra = (o.extraHosts ?? []).map((l) => `${l}\n`).join('');
+  const self = o.ip ? [`${o.ip}\t${o.domainname ? `${o.hostname}.${o.domainname} ` : ''}${o.hostname}`] : [];
+  const extra = [...(o.extraHosts ?? []), ...(o.links ?? []), ...self].map((l) => `${l}\n`).join('');
   await Promise.all([
     writeFile(files.hostname, `${host ? hostHostname() : o.hostname}\n`),
     writeFile(files.hosts, (await hosts) + extra),
-    writeFile(files.resolvConf, await resolvConf(host, o.dns)),
+    writeFile(files.resolvConf, await resolvConf(host, o.dns, o.resolver)),
   ]);
   return files;
 }
@@ -113,16 +121,18 @@ const defaultHosts = [
  * from the container) are dropped, and Google's public ones are used if none is left. `--dns`, `--dns-search` and
  * `--dns-option` each replace the host's lines of their kind (`.` as the search domain means none).
  */
-async function resolvConf(hostNetwork: boolean, dns: EtcOptions['dns']): Promise<string> {
+async function resolvConf(hostNetwork: boolean, dns: EtcOptions['dns'], resolver?: string): Promise<string> {
   const lines = (await readFile('/etc/resolv.conf', 'utf8').catch(() => '')).split('\n');
   const field = (l: string) => l.trim().split(/\s+/)[0] ?? '';
   let nameservers = lines.filter((l) => field(l) === 'nameserver').map((l) => l.trim().split(/\s+/)[1] ?? '');
   if (!hostNetwork) nameservers = nameservers.filter((n) => !/^127\.|^::1$/.test(n));
   if (nameservers.length === 0) nameservers = ['8.8.8.8', '8.8.4.4'];
   if (dns?.nameservers.length) nameservers = dns.nameservers;
+  // On user-defined networks the resolver answers container names and forwards the rest to the host's servers.
+  if (resolver) nameservers = [resolver];
   let search = lines.filter((l) => ['search', 'domain'].includes(field(l)));
   if (dns?.search.length) search = dns.search.filter((d) => d !== '.').length ? [`search ${dns.search.filter((d) => d !== '.').join(' ')}`] : [];
-  const options = dns?.options.length ? [`options ${dns.options.join(' ')}`] : lines.filter((l) => field(l) === 'options');
+  const options = dns?.options.length ? [`options ${dns.options.join(' ')}`] : resolver ? ['options ndots:0'] : lines.filter((l) => field(l) === 'options');
   return [...search, ...nameservers.map((n) => `nameserver ${n}`), ...options].join('\n') + '\n';
 }
 

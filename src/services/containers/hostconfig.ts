@@ -89,6 +89,12 @@ export interface HostConfig extends Resources {
   Dns?: string[] | null;
   DnsSearch?: string[] | null;
   DnsOptions?: string[] | null;
+  /** `-p`: container port (`80/tcp`) → host bindings. */
+  PortBindings?: Record<string, Array<{ HostIp?: string; HostPort?: string }> | null> | null;
+  /** `-P`: every exposed port on a free host port. */
+  PublishAllPorts?: boolean;
+  /** `--link name:alias` (legacy links of the default bridge). */
+  Links?: string[] | null;
   /** `--mount`s: only `tmpfs` ones until volumes exist (see refuseUnsupported). */
   Mounts?: MountRequest[] | null;
   /** Runtime annotations (`--annotation`), passed to the OCI spec. */
@@ -188,6 +194,7 @@ export function normalizeHostConfig(input: Partial<HostConfig> | null | undefine
   for (const [path, options] of Object.entries(hc.Tmpfs ?? {})) tmpfsMount(path, options);
   for (const m of hc.Mounts ?? []) tmpfsMount(m.Target, tmpfsData(m));
   for (const entry of hc.ExtraHosts ?? []) extraHost(entry);
+  validatePortBindings(hc);
   for (const ip of hc.Dns ?? []) if (!isIP(ip)) throw new InvalidArgument(`${ip} is not an ip address`);
   // Each is one word of a resolv.conf line: a line break would write lines of its own.
   for (const v of [...(hc.DnsSearch ?? []), ...(hc.DnsOptions ?? [])]) if (/\s/.test(v)) throw new InvalidArgument(`invalid DNS search domain or option: ${JSON.stringify(v)}`);
@@ -282,9 +289,9 @@ export function validateResources(r: Resources, host: HostLimits, creating: bool
 }
 
 /**
- * What needs volumes or bridge networking, which Berth does not have yet, is refused at create rather than ignored:
- * a bind mount that silently is not there, or a port that silently is not published, would lose data or hang
- * clients. Without a network (`none`) ports and links mean nothing, and dockerd ignores them too; the conflicts
+ * What needs volumes, which Berth does not have yet, is refused at create rather than ignored: a bind mount that
+ * silently is not there would lose data. Without a network (`none`) ports and links mean nothing, and dockerd
+ * ignores them too; the conflicts
  * dockerd refuses for `host` and `container:` modes are refused with its messages.
  */
 function refuseUnsupported(hc: HostConfig, given: Record<string, unknown>): void {
@@ -310,8 +317,22 @@ function refuseUnsupported(hc: HostConfig, given: Record<string, unknown>): void
     if (ports) throw new InvalidArgument('conflicting options: port publishing and the container type network mode');
   }
   if (mode === 'host' && some('Links')) throw new InvalidArgument("conflicting options: host type networking can't be used with links. This would result in undefined behavior");
-  if (mode === 'bridge' && ports) throw new InvalidArgument('publishing ports (-p, -P) needs bridge networking, which berthd does not have yet');
-  if (mode === 'bridge' && some('Links')) throw new InvalidArgument('links (--link) need bridge networking, which berthd does not have yet');
+}
+
+/** Published ports as dockerd checks them: `port[/tcp|udp]` keys, host ports that are numbers or ranges. */
+function validatePortBindings(hc: HostConfig): void {
+  const port = (p: string) => /^\d+$/.test(p) && Number(p) > 0 && Number(p) <= 65535;
+  for (const [key, bindings] of Object.entries(hc.PortBindings ?? {})) {
+    const [num = '', proto = 'tcp', ...rest] = key.split('/');
+    if (!port(num) || rest.length) throw new InvalidArgument(`invalid port specification: "${key}"`);
+    if (proto !== 'tcp' && proto !== 'udp') throw new InvalidArgument(`invalid proto: ${proto} (berthd publishes tcp and udp ports)`);
+    for (const b of bindings ?? []) {
+      const hp = b.HostPort ?? '';
+      if (hp && hp !== '0' && !hp.split('-').every(port)) throw new InvalidArgument(`invalid port specification: "${hp}"`);
+      if (b.HostIp && !isIP(b.HostIp)) throw new InvalidArgument(`invalid IP address: ${b.HostIp}`);
+      if (b.HostIp && isIP(b.HostIp) === 6) throw new InvalidArgument(`invalid IP address: ${b.HostIp} (berthd publishes ports on IPv4 addresses)`);
+    }
+  }
 }
 
 /** `--mount type=tmpfs`'s options as `--tmpfs` data. */
@@ -320,12 +341,12 @@ export function tmpfsData(m: MountRequest): string {
   return [...(m.ReadOnly ? ['ro'] : []), ...(o.SizeBytes ? [`size=${o.SizeBytes}`] : []), ...(o.Mode ? [`mode=${o.Mode.toString(8)}`] : [])].join(',');
 }
 
-/** An `--add-host` entry (`name:IP`) as its /etc/hosts line. */
-export function extraHost(entry: string): string {
+/** An `--add-host` entry (`name:IP`) as its /etc/hosts line; `host-gateway` is the default bridge's gateway. */
+export function extraHost(entry: string, hostGateway = '0.0.0.0'): string {
   const i = entry.indexOf(':');
   const [name, ip] = [entry.slice(0, i), entry.slice(i + 1)];
   if (i <= 0 || /\s/.test(name)) throw new InvalidArgument(`bad format for add-host: "${entry}"`);
-  if (ip === 'host-gateway') throw new InvalidArgument('host-gateway needs bridge networking, which berthd does not have yet');
+  if (ip === 'host-gateway') return `${hostGateway}\t${name}`;
   if (!isIP(ip.replace(/^\[|\]$/g, ''))) throw new InvalidArgument(`invalid IP address in add-host: "${ip}"`);
   return `${ip.replace(/^\[|\]$/g, '')}\t${name}`;
 }
@@ -395,10 +416,6 @@ function validateModes(hc: HostConfig): void {
   check('UTS', hc.UTSMode, ['host']);
   if (hc.CgroupnsMode && !['host', 'private'].includes(hc.CgroupnsMode)) throw new InvalidArgument(`invalid cgroup namespace mode: ${hc.CgroupnsMode}`);
   if (hc.UTSMode.startsWith('container:')) throw new InvalidArgument(`invalid UTS mode: ${hc.UTSMode}`);
-  // Bridges arrive with the networking issue: "bridge" is an isolated namespace (loopback only) until then.
-  if (!['bridge', 'none', 'host'].includes(hc.NetworkMode) && !hc.NetworkMode.startsWith('container:')) {
-    throw new InvalidArgument(`network ${hc.NetworkMode} not found`);
-  }
 }
 
 export interface SecurityOptions {

@@ -6,7 +6,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { hostname } from 'node:os';
 import type { Readable } from 'node:stream';
-import { Conflict, InvalidArgument, NotFound, NotModified, isBerthError } from '../../errors/index.js';
+import { Conflict, Forbidden, InvalidArgument, NotFound, NotModified, isBerthError } from '../../errors/index.js';
 import { cgroupPids, oomKilled, pidInCgroup } from '../../kernel/cgroups.js';
 import { removeAll } from '../../kernel/fs.js';
 import { processTable } from '../../kernel/processes.js';
@@ -23,6 +23,9 @@ import { Rollback } from '../../util/rollback.js';
 import { nowNano, parseTimeFilter, zeroTime } from '../../util/timestamp.js';
 import type { ContainerReferences, ImageService } from '../images/index.js';
 import type { EventBus } from '../system/events.js';
+import { type Attachment, type EndpointConfig, NetworkService } from '../networks/index.js';
+import { containerResolver } from '../../network/index.js';
+import { linkHostsLine, networkedContainer, parseLink } from './networking.js';
 import { type HostConfig, type HostLimits, type Resources, extraHost, normalizeHostConfig, resourceDefaults, securityOptions, validateResources } from './hostconfig.js';
 import { configEnv, containerSpec, ociResources } from './spec.js';
 import { type EtcFiles, InitLayers, etcFiles, writeEtcFiles } from './etc.js';
@@ -58,6 +61,7 @@ const killWaitMs = 10_000;
 
 export interface ContainerServiceDeps {
   images: ImageService;
+  networks: NetworkService;
   layers: LayerStore;
   records: RecordStore<ContainerRecord>;
   /** The OCI runtimes by name (`--runtime`), and the one used when a container names none. */
@@ -240,6 +244,9 @@ export class ContainerService {
       const mode = hostConfig[key];
       if (mode.startsWith('container:')) hostConfig[key] = `container:${this.resolve(mode.slice('container:'.length)).id}`;
     }
+    const networking = this.d.networks.endpointsForCreate(hostConfig.NetworkMode, o.endpointsConfig ?? undefined);
+    hostConfig.NetworkMode = networking.networkMode;
+    for (const link of hostConfig.Links ?? []) this.resolve(parseLink(link)[0]);
     // dockerd's default cgroup namespace mode: the host's on cgroup v1, a private one on v2.
     hostConfig.CgroupnsMode ||= this.d.cgroupVersion === '2' ? 'private' : 'host';
     const ic = config.config ?? {};
@@ -296,6 +303,7 @@ export class ContainerService {
         ...(volumes.length && { Volumes: Object.fromEntries(volumes.map((v) => [v, {}])) }),
       },
       hostConfig: { ...hostConfig, Runtime: runtime },
+      networks: networking.networks,
       state: { status: 'created', pid: 0, exitCode: 0, startedAt: zeroTime, finishedAt: zeroTime, error: '' },
     };
     // The name is held from the check until the record exists, so two creates cannot both take it.
@@ -327,14 +335,18 @@ export class ContainerService {
         // The bundle, the rootfs mount and the /etc files do not depend on each other: made at once (each is a few
         // slow metadata writes or a process), and all settled before a failure is acted on, so the undo steps
         // (registered first, harmless for what was not made) never race with them.
-        rb.add(() => removeAll(bundle));
+        // The network namespace, with its endpoints and ports, before the /etc files that name its address.
+        const bridged = NetworkService.bridged(c.hostConfig.NetworkMode);
         rb.add(() => this.rootfs.unmount(c.id));
-        const [, , etc] = await allSettled([
+        rb.add(() => removeAll(bundle));
+        rb.add(() => (bridged ? this.d.networks.detach(c.id) : undefined));
+        const [, , { network, etc }] = await allSettled([
           removeAll(bundle).then(() => Promise.all(['exits', 'sock'].map((sub) => mkdir(join(bundle, sub), { recursive: true, mode: 0o700 })))),
           this.rootfs.mount(c),
-          this.etcFilesFor(c),
+          (bridged ? this.d.networks.attach(networkedContainer(c)) : Promise.resolve(undefined)).then(async (network) => ({ network, etc: await this.etcFilesFor(c, network) })),
         ] as const);
         const spec = await containerSpec(c, {
+          ...(network && { netns: network.sandboxKey, resolver: this.usesResolver(network) }),
           rootfs: this.rootfs.merged(c.id),
           etc,
           cgroupsPath: this.cgroupPath(c),
@@ -370,6 +382,7 @@ export class ContainerService {
             error: '',
             oomKilled: false,
             stoppedByUser: false,
+            ...(network && { network }),
             ...(probeCommand(c.config.Healthcheck) && { health: { Status: 'starting' as const, FailingStreak: 0, Log: c.state.health?.Log ?? [] } }),
           },
         };
@@ -426,6 +439,7 @@ export class ContainerService {
       Promise.all([
         runtime.delete(id, true).catch((error: unknown) => this.d.log.warn('runtime state not released', { container: id, error })),
         this.rootfs.unmount(id).catch((error: unknown) => this.d.log.warn('rootfs not unmounted', { container: id, error })),
+        NetworkService.bridged(c.hostConfig.NetworkMode) ? this.d.networks.detach(id).catch((error: unknown) => this.d.log.warn('network not released', { container: id, error })) : undefined,
       ]);
     const processesGone = !exit.monitorLost && !c.hostConfig.PidMode;
     const [oom] = await Promise.all([oomKilled(this.cgroupPath(c), this.d.cgroupVersion), this.io.drain(c)]);
@@ -452,7 +466,8 @@ export class ContainerService {
 
   /** Records an exit (or a failed restart) and tells waiters, followers and the event stream. */
   private async recordExit(c: ContainerRecord, o: { code: number; error?: string; oom?: boolean; finishedAt?: string; persist?: boolean }): Promise<ContainerRecord> {
-    const next: ContainerRecord = { ...c, state: { ...c.state, status: 'exited', pid: 0, exitCode: o.code, error: o.error ?? '', oomKilled: !!o.oom, finishedAt: o.finishedAt ?? nowNano() } };
+    const { network: _released, ...state } = c.state;
+    const next: ContainerRecord = { ...c, state: { ...state, status: 'exited', pid: 0, exitCode: o.code, error: o.error ?? '', oomKilled: !!o.oom, finishedAt: o.finishedAt ?? nowNano() } };
     // Not written when the record is about to go (auto-removal), but kept in memory: followers see the exit.
     if (o.persist !== false) await this.store.save(next);
     else this.store.keep(next);
@@ -579,6 +594,35 @@ export class ContainerService {
       if (!nameRe.test(name)) throw new InvalidArgument(`Invalid container name (${newName}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
       const renamed = await this.store.withName(name, c.id, () => this.store.save({ ...c, name }));
       this.publish(renamed, 'rename', { oldName: `/${c.name}` });
+      await this.d.networks.renamed(networkedContainer(renamed));
+    });
+  }
+
+  /** `network connect`: the network joins the container's configuration, and its namespace at once if it runs. */
+  connect(idOrName: string, networkName: string, cfg: Partial<EndpointConfig> = {}): Promise<void> {
+    return this.store.locked(idOrName, async (c) => {
+      const n = this.d.networks.resolve(networkName);
+      if (!NetworkService.bridged(c.hostConfig.NetworkMode) || n.driver !== 'bridge') {
+        throw new Forbidden('container sharing network namespace with another container or host cannot be connected to any other network');
+      }
+      if (c.networks?.[n.name]) throw new Forbidden(`endpoint with name ${c.name} already exists in network ${n.name}`);
+      const networks = { ...c.networks, [n.name]: this.d.networks.endpointConfig(n, cfg) };
+      const network = c.state.network && isUp(c.state.status) ? await this.d.networks.connectLive(networkedContainer(c, networks), n.name) : undefined;
+      await this.store.save({ ...c, networks, state: { ...c.state, ...(network && { network }) } });
+      this.d.events.publish('network', 'connect', n.id, { container: c.id, name: n.name, type: n.driver });
+    });
+  }
+
+  /** `network disconnect`: live if the container runs. */
+  disconnect(idOrName: string, networkName: string): Promise<void> {
+    return this.store.locked(idOrName, async (c) => {
+      const n = this.d.networks.resolve(networkName);
+      if (!c.networks?.[n.name]) throw new Forbidden(`container ${c.id} is not connected to network ${n.name}`);
+      if (n.driver !== 'bridge') throw new Forbidden(`container cannot be disconnected from network ${n.name}`);
+      const { [n.name]: _gone, ...networks } = c.networks;
+      const network = c.state.network && isUp(c.state.status) ? await this.d.networks.disconnectLive(networkedContainer(c), n.name) : undefined;
+      await this.store.save({ ...c, networks, state: { ...c.state, ...(network && { network }) } });
+      this.d.events.publish('network', 'disconnect', n.id, { container: c.id, name: n.name, type: n.driver });
     });
   }
 
@@ -732,7 +776,8 @@ export class ContainerService {
       log: this.d.log,
       paths: this.d.paths,
       exited: (c, exit) => this.store.locked(c.id, (current) => this.finishExit(current, exit)),
-      adopt: (c) => {
+      adopt: async (c) => {
+        if (c.state.network) await this.d.networks.adopt(networkedContainer(c), c.state.network);
         this.io.ship(c); // catches up with what conmon wrote meanwhile
         this.watch(c);
       },
@@ -819,16 +864,32 @@ export class ContainerService {
   }
 
   /** The /etc files of a starting container: its own, rewritten, or those of the container whose network it joins. */
-  private async etcFilesFor(c: ContainerRecord): Promise<EtcFiles> {
+  private async etcFilesFor(c: ContainerRecord, network: Attachment | undefined): Promise<EtcFiles> {
     const mode = c.hostConfig.NetworkMode;
     if (mode.startsWith('container:')) return etcFiles(this.dataDir(this.resolve(mode.slice('container:'.length)).id));
     const hc = c.hostConfig;
+    const gateway = this.d.networks.resolve('bridge').ipam[0]?.Gateway;
+    const links = (hc.Links ?? []).flatMap((l) => {
+      const [name, alias] = parseLink(l);
+      const linked = this.store.named(name) ?? this.store.get(name);
+      return (linked && linkHostsLine(alias, linked)) || [];
+    });
+    const ip = network && Object.values(network.endpoints).find((e) => e.ifname === 'eth0')?.IPAddress;
     return writeEtcFiles(this.dataDir(c.id), {
       hostname: c.config.Hostname,
+      ...(c.config.Domainname && { domainname: c.config.Domainname }),
       networkMode: mode,
-      extraHosts: (hc.ExtraHosts ?? []).map(extraHost),
+      ...(ip && { ip }),
+      ...(network && this.usesResolver(network) && { resolver: containerResolver }),
+      links,
+      extraHosts: (hc.ExtraHosts ?? []).map((e) => extraHost(e, gateway)),
       dns: { nameservers: hc.Dns ?? [], search: hc.DnsSearch ?? [], options: hc.DnsOptions ?? [] },
     });
+  }
+
+  /** Containers on a user-defined network resolve names through Docker's 127.0.0.11. */
+  private usesResolver(network: Attachment): boolean {
+    return Object.values(network.endpoints).some((e) => !this.d.networks.isDefault(e.NetworkID));
   }
 
   /** Under `--cgroup-parent` if given, else the daemon's; from the hierarchy's root, as dockerd's cgroupfs driver. */

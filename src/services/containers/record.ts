@@ -2,6 +2,7 @@
 // Records are immutable values: every change saves a new one (see store.ts).
 import type { Digest } from '../../oci/index.js';
 import type { InitLayerKind } from './etc.js';
+import type { Attachment, EndpointConfig } from '../networks/index.js';
 import type { Health, Healthcheck } from './health.js';
 import type { HostConfig } from './hostconfig.js';
 import type { ContainerStatus } from './state.js';
@@ -27,6 +28,8 @@ export interface CreateOptions {
   healthcheck?: Healthcheck | null;
   exposedPorts?: Record<string, object> | null;
   hostConfig?: Partial<HostConfig & { Runtime: string }> | null;
+  /** NetworkingConfig.EndpointsConfig: per network, aliases, a static address, links. */
+  endpointsConfig?: Record<string, Partial<EndpointConfig>> | null;
 }
 
 /** The container's own settings (Engine API ContainerConfig, the fields Berth keeps). */
@@ -69,6 +72,8 @@ export interface ContainerStateRecord {
   stoppedByUser?: boolean;
   /** With a healthcheck: reset to `starting` at each start, kept after an exit. */
   health?: Health;
+  /** While it runs on bridge networks: its namespace, endpoints and published ports. */
+  network?: Attachment;
 }
 
 /** A container: its configuration plus its state, persisted as one record. */
@@ -86,5 +91,7 @@ export interface ContainerRecord {
   readonly args: string[];
   readonly config: ContainerConfig;
   hostConfig: HostConfig & { Runtime: string };
+  /** The networks it joins at start, by name (older records: none, their mode's network). */
+  networks?: Record<string, EndpointConfig>;
   state: ContainerStateRecord;
 }

@@ -22,7 +22,7 @@ export interface RecoveryTarget {
   /** Records an exit that happened while berthd was down (and applies the restart policy). */
   exited(c: ContainerRecord, exit: ExitNotice): Promise<void>;
   /** Follows a container that still runs (its exit, its output). */
-  adopt(c: ContainerRecord): void;
+  adopt(c: ContainerRecord): Promise<void>;
   start(id: string): Promise<void>;
   /** A pending restart, rescheduled. */
   resumeRestart(c: ContainerRecord): void;
@@ -52,7 +52,7 @@ export async function recover(t: RecoveryTarget): Promise<void> {
         // No exit recorded and no monitor: the host rebooted, or the monitor was killed. dockerd marks such a
         // container exited with 255.
         else if (!(await t.monitor.alive(c.id, bundle))) await t.exited(c, { code: 255, monitorLost: true });
-        else t.adopt(c);
+        else await t.adopt(c);
       }
     } catch (error) {
       t.log.warn('container not recovered', { container: c.id, error });

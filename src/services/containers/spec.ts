@@ -33,6 +33,10 @@ export interface SpecContext {
   defaultSeccomp: () => Promise<SeccompProfile | undefined>;
   /** A static init binary for --init (tini), if installed. */
   initPath?: string;
+  /** The network namespace Berth made for the container (bridge networks). */
+  netns?: string;
+  /** It resolves names through 127.0.0.11, DNATed in its namespace: loopback destinations must be routable there. */
+  resolver?: boolean;
   /** `/proc/<pid>/ns/<type>` of another running container, for `container:<name>` modes. */
   namespaceOf: (container: string, type: NamespaceType) => string;
 }
@@ -49,6 +53,8 @@ export async function containerSpec(c: ContainerRecord, x: SpecContext): Promise
     if (mode === 'host') joinNamespaces[type] = 'host';
     else if (mode.startsWith('container:')) joinNamespaces[type] = x.namespaceOf(mode.slice('container:'.length), type);
   }
+  if (x.netns) joinNamespaces.network = x.netns;
+  const sysctl = { ...(x.resolver && { 'net.ipv4.conf.all.route_localnet': '1' }), ...hc.Sysctls };
   let args = [c.path, ...c.args];
   const mounts = etcMounts(x.etc, hc.ReadonlyRootfs);
   const tmpfs = [...Object.entries(hc.Tmpfs ?? {}), ...(hc.Mounts ?? []).map((m) => [m.Target, tmpfsData(m)] as const)];
@@ -80,7 +86,7 @@ export async function containerSpec(c: ContainerRecord, x: SpecContext): Promise
     devices: [...(hc.Privileged ? await hostDevices() : []), ...devices.nodes],
     deviceRules: devices.rules,
     oomScoreAdj: hc.OomScoreAdj ?? 0,
-    ...(hc.Sysctls && { sysctl: hc.Sysctls }),
+    ...(Object.keys(sysctl).length && { sysctl }),
     ...(hc.Annotations && { annotations: hc.Annotations }),
     noNewPrivileges: !!security.noNewPrivileges,
     ...(seccompProfile && { seccomp: seccompForContainer(seccompProfile, { capabilities, withoutArches: x.x32Abi === false ? ['SCMP_ARCH_X32'] : [] }) }),

@@ -8,7 +8,7 @@ import { type Health, healthLabel } from './health.js';
 import type { ContainerRecord } from './record.js';
 
 
-/** A network endpoint (EndpointSettings); Berth has no network objects yet, so its values are all empty. */
+/** A network endpoint (EndpointSettings): what the container asked, and its address while it runs. */
 export interface EndpointSettings {
   IPAMConfig: { IPv4Address?: string; IPv6Address?: string; LinkLocalIPs?: string[] } | null;
   Links: string[] | null;
@@ -141,13 +141,39 @@ function emptyEndpoint(): EndpointSettings {
 }
 
 /**
- * The networks a container is attached to, by name: that of its network mode for `none` and `host`. A container
- * sharing another's network namespace (`container:…`) has none, as in Docker. `bridge` is a private namespace
- * without a bridge until networking lands, so it has none either.
+ * The networks a container is attached to, by name, with their addresses while it runs. A container sharing
+ * another's network namespace (`container:…`) has none, as in Docker.
  */
 function networks(c: ContainerRecord): Record<string, EndpointSettings> {
   const mode = c.hostConfig.NetworkMode;
-  return mode === 'none' || mode === 'host' ? { [mode]: emptyEndpoint() } : {};
+  if (mode.startsWith('container:')) return {};
+  const configured = c.networks ?? (mode === 'none' || mode === 'host' ? { [mode]: { NetworkID: '' } } : {});
+  const live = c.state.network?.endpoints ?? {};
+  return Object.fromEntries(
+    Object.entries(configured).map(([name, cfg]) => {
+      const e = live[name];
+      const endpoint: EndpointSettings = {
+        ...emptyEndpoint(),
+        IPAMConfig: cfg.IPAMConfig ?? null,
+        Links: cfg.Links ?? null,
+        Aliases: cfg.Aliases ?? null,
+        NetworkID: cfg.NetworkID,
+        ...(e && { MacAddress: e.MacAddress, EndpointID: e.EndpointID, Gateway: e.Gateway, IPAddress: e.IPAddress, IPPrefixLen: e.IPPrefixLen }),
+        ...(e && name !== 'bridge' && { DNSNames: [c.name, ...(cfg.Aliases ?? []), c.id.slice(0, 12)] }),
+      };
+      return [name, endpoint];
+    }),
+  );
+}
+
+/** `ps`'s PORTS: each published binding, and the exposed ports that are not published. */
+function summaryPorts(c: ContainerRecord): Array<{ IP?: string; PrivatePort: number; PublicPort?: number; Type: string }> {
+  const ports = c.state.network?.ports ?? Object.fromEntries(Object.keys(c.config.ExposedPorts ?? {}).map((p) => [p, null]));
+  return Object.entries(ports).flatMap(([port, bindings]) => {
+    const [num, type = 'tcp'] = port.split('/');
+    if (!bindings?.length) return [{ PrivatePort: Number(num), Type: type }];
+    return bindings.map((b) => ({ IP: b.HostIp, PrivatePort: Number(num), PublicPort: Number(b.HostPort), Type: type }));
+  });
 }
 
 /** `ps`'s COMMAND, as moby's container view: the arguments containing a space in single quotes. */
@@ -164,7 +190,7 @@ export function containerSummary(c: ContainerRecord, image: string): ContainerSu
     ImageID: c.image,
     Command: command(c),
     Created: Math.floor(Date.parse(c.created) / 1000),
-    Ports: [],
+    Ports: summaryPorts(c),
     Labels: c.config.Labels,
     State: c.state.status,
     Status: containerStatus(c),
@@ -295,27 +321,29 @@ function inspectHostConfig(c: ContainerRecord): Record<string, unknown> {
   return out;
 }
 
-/** NetworkSettings of inspect: no sandbox or bridge fields yet (no networking), the endpoints by network. */
+/** NetworkSettings of inspect: the namespace, published ports, the endpoints by network, and (deprecated, of the default `bridge` only) the top-level address fields. */
 function inspectNetworkSettings(c: ContainerRecord): NetworkSettings {
+  const eps = networks(c);
+  const bridge = c.state.network?.endpoints['bridge'] ? eps['bridge'] : undefined;
   return {
     Bridge: '',
-    SandboxID: '',
-    SandboxKey: '',
-    Ports: {},
+    SandboxID: c.state.network ? c.id : '',
+    SandboxKey: c.state.network?.sandboxKey ?? '',
+    Ports: c.state.network?.ports ?? {},
     HairpinMode: false,
     LinkLocalIPv6Address: '',
     LinkLocalIPv6PrefixLen: 0,
     SecondaryIPAddresses: null,
     SecondaryIPv6Addresses: null,
-    EndpointID: '',
-    Gateway: '',
+    EndpointID: bridge?.EndpointID ?? '',
+    Gateway: bridge?.Gateway ?? '',
     GlobalIPv6Address: '',
     GlobalIPv6PrefixLen: 0,
-    IPAddress: '',
-    IPPrefixLen: 0,
+    IPAddress: bridge?.IPAddress ?? '',
+    IPPrefixLen: bridge?.IPPrefixLen ?? 0,
     IPv6Gateway: '',
-    MacAddress: '',
-    Networks: networks(c),
+    MacAddress: bridge?.MacAddress ?? '',
+    Networks: eps,
   };
 }
 

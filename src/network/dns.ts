@@ -1,0 +1,121 @@
+// Name resolution on user-defined networks, by Podman's aardvark-dns: one server process for all networks,
+// listening on each network's gateway, configured by one file per network (the gateway on the first line, then
+// `<container id> <ipv4> <ipv6> <name,alias,…>` per endpoint) and reloaded by SIGHUP; names it does not know
+// go to the host's resolvers. Containers reach it as Docker's do, at 127.0.0.11 (see `containerResolverRules`).
+import { spawn } from 'node:child_process';
+import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Internal } from '../errors/index.js';
+import { coalesced } from '../util/coalesce.js';
+import type { Logger } from '../util/logger.js';
+
+/** Docker's embedded DNS address, as containers see it. */
+export const containerResolver = '127.0.0.11';
+
+export interface DnsEndpoint {
+  containerId: string;
+  ip: string;
+  /** Container name, network aliases, short ID: what resolves to `ip` on this network. */
+  names: string[];
+}
+
+export interface DnsNetwork {
+  /** The file name: the network's ID (names may change meaning across removals; IDs do not). */
+  id: string;
+  gateway: string;
+  endpoints: DnsEndpoint[];
+}
+
+export class NameServer {
+  readonly sync: () => Promise<void>;
+  private readonly dir: string;
+  private readonly staging: string;
+
+  constructor(
+    root: string,
+    private readonly binary: string,
+    state: () => DnsNetwork[],
+    private readonly log: Logger,
+  ) {
+    this.dir = join(root, 'aardvark-dns');
+    this.staging = join(root, 'aardvark-dns.staging');
+    this.sync = coalesced(() => this.write(state()));
+  }
+
+  /** Writes every network's file (each replaced whole, by rename, since the server reads the directory), then reloads. */
+  private async write(networks: DnsNetwork[]): Promise<void> {
+    await Promise.all([mkdir(this.dir, { recursive: true }), mkdir(this.staging, { recursive: true })]);
+    const wanted = new Map(networks.filter((n) => n.endpoints.length).map((n) => [n.id, fileFor(n)]));
+    const present = (await readdir(this.dir)).filter((f) => f !== pidFile);
+    for (const [id, text] of wanted) {
+      if ((await readFile(join(this.dir, id), 'utf8').catch(() => '')) === text) continue;
+      await writeFile(join(this.staging, id), text);
+      await rename(join(this.staging, id), join(this.dir, id));
+    }
+    await Promise.all(present.filter((f) => !wanted.has(f)).map((f) => rm(join(this.dir, f), { force: true })));
+    const pid = await this.serverPid();
+    if (pid) process.kill(pid, 'SIGHUP'); // with no network left it exits by itself
+    else if (wanted.size) await this.start();
+  }
+
+  /** The running server's PID, from its pid file (it outlives berthd, like the containers it serves). */
+  private async serverPid(): Promise<number | undefined> {
+    const pid = Number((await readFile(join(this.dir, pidFile), 'utf8').catch(() => '')).trim());
+    if (!(pid > 0)) return undefined;
+    try {
+      process.kill(pid, 0);
+      const comm = (await readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '')).trim();
+      return comm.startsWith('aardvark') ? pid : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** aardvark-dns daemonizes: its first process returns once the server listens. */
+  private start(): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const child = spawn(this.binary, ['--config', this.dir, '-p', '53', 'run'], { stdio: ['ignore', 'ignore', 'pipe'], cwd: '/' });
+      let err = '';
+      child.stderr.on('data', (b: Buffer) => (err += b.toString()));
+      child.on('error', (e) => reject(new Internal(`aardvark-dns: ${e.message}`, { cause: e })));
+      child.on('close', (code) => {
+        // It complains that it has no syslog on hosts without one: noise, not a failure.
+        if (code === 0) resolve();
+        else reject(new Internal(`aardvark-dns did not start: ${err.trim() || `exit status ${code}`}`));
+      });
+    }).then(() => this.log.debug('aardvark-dns started'));
+  }
+
+  /** Stops the server (tests; a daemon whose last network went away stops it by emptying the directory). */
+  async stop(): Promise<void> {
+    const pid = await this.serverPid();
+    if (pid) process.kill(pid, 'SIGTERM');
+  }
+}
+
+const pidFile = 'aardvark.pid';
+
+function fileFor(n: DnsNetwork): string {
+  return [n.gateway, ...n.endpoints.map((e) => `${e.containerId} ${e.ip}  ${[...new Set(e.names)].join(',')}`)].join('\n') + '\n';
+}
+
+/**
+ * In a container's namespace: queries to 127.0.0.11:53 go to the server on `gateway`. The source must change too
+ * (a loopback source cannot leave the namespace), and routing a loopback destination elsewhere needs
+ * route_localnet, set by the caller.
+ */
+export function containerResolverRules(gateway: string): string {
+  return [
+    'table ip berth-dns {',
+    '  chain output {',
+    '    type nat hook output priority -100; policy accept;',
+    `    ip daddr ${containerResolver} udp dport 53 dnat to ${gateway}:53`,
+    `    ip daddr ${containerResolver} tcp dport 53 dnat to ${gateway}:53`,
+    '  }',
+    '  chain postrouting {',
+    '    type nat hook postrouting priority srcnat; policy accept;',
+    `    ip saddr 127.0.0.0/8 ip daddr ${gateway} masquerade`,
+    '  }',
+    '}',
+  ].join('\n') + '\n';
+}
