@@ -4,7 +4,9 @@ import { readFileSync } from 'node:fs';
 import { parseBytes } from '../format/units.js';
 import { parseGoDuration } from '../../util/duration.js';
 import { CliError, ExitCode } from '../context.js';
+import { quote } from '../format/gofmt.js';
 import { collect } from './common.js';
+import { formatIP, isMAC, parseIP, splitBracketedHost } from './netaddr.js';
 
 export interface ResourceFlags {
   memory?: number;
@@ -43,12 +45,15 @@ interface DeviceAndKernelFlags {
   dns: string[];
   dnsSearch: string[];
   dnsOption: string[];
+  /** docker's hidden older spelling of --dns-option. */
+  dnsOpt: string[];
   annotation: string[];
   mount: string[];
   volume: string[];
   publish: string[];
   publishAll?: boolean;
   link: string[];
+  linkLocalIp: string[];
   volumesFrom: string[];
   volumeDriver?: string;
   storageOpt: string[];
@@ -99,9 +104,15 @@ export interface RunFlags extends ResourceFlags, DeviceAndKernelFlags {
   pid?: string;
   ipc?: string;
   uts?: string;
-  network?: string;
+  network: string[];
   /** docker's older spelling of --network. */
-  net?: string;
+  net: string[];
+  ip?: string;
+  ip6?: string;
+  networkAlias: string[];
+  /** docker's hidden older spelling of --network-alias. */
+  netAlias: string[];
+  macAddress?: string;
   oomKillDisable?: boolean;
   shmSize?: number;
   runtime?: string;
@@ -202,8 +213,14 @@ export const withCreateFlags = (cmd: Command) =>
       .option('--pid <string>', 'PID namespace to use')
       .option('--ipc <string>', 'IPC mode to use')
       .option('--uts <string>', 'UTS namespace to use')
-      .option('--network <network>', 'Connect a container to a network')
-      .addOption(new Option('--net <network>').hideHelp())
+      .option('--network <network>', 'Connect a container to a network', collect, [])
+      .addOption(new Option('--net <network>').hideHelp().argParser(collect).default([]))
+      .option('--network-alias <list>', 'Add network-scoped alias for the container', collect, [])
+      .addOption(new Option('--net-alias <list>').hideHelp().argParser(collect).default([]))
+      .option('--ip <string>', 'IPv4 address (e.g., 172.30.100.104)')
+      .option('--ip6 <string>', 'IPv6 address (e.g., 2001:db8::33)')
+      .option('--link-local-ip <list>', 'Container IPv4/IPv6 link-local addresses', collect, [])
+      .option('--mac-address <string>', 'Container MAC address (e.g., 92:d0:c6:0a:29:33)')
       .option('--oom-kill-disable', 'Disable OOM Killer')
       .option('--oom-score-adj <int>', "Tune host's OOM preferences (-1000 to 1000)", int)
       .option('--group-add <list>', 'Add additional groups to join', collect, [])
@@ -223,6 +240,7 @@ export const withCreateFlags = (cmd: Command) =>
       .option('--dns <list>', 'Set custom DNS servers', collect, [])
       .option('--dns-search <list>', 'Set custom DNS search domains', collect, [])
       .option('--dns-option <list>', 'Set DNS options', collect, [])
+      .addOption(new Option('--dns-opt <list>').hideHelp().argParser(collect).default([]))
       .option('--annotation <map>', 'Add an annotation to the container (passed through to the OCI runtime)', collect, [])
       .option('--mount <mount>', 'Attach a filesystem mount to the container', collect, [])
       .option('-v, --volume <list>', 'Bind mount a volume', collect, [])
@@ -316,17 +334,290 @@ function mountRequest(v: string) {
   };
 }
 
-/** `-p [ip:][hostPort:]containerPort[/proto]` as PortBindings (berthd refuses them until it has bridge networking). */
-function portBindings(list: string[]) {
-  const out: Record<string, Array<{ HostIp: string; HostPort: string }>> = {};
-  for (const v of list) {
-    const [spec = '', proto = 'tcp'] = v.split('/');
-    const parts = spec.split(':');
-    const port = parts.pop() ?? '';
-    const hostPort = parts.pop() ?? '';
-    (out[`${port}/${proto}`] ??= []).push({ HostIp: parts.join(':'), HostPort: hostPort });
+export interface PortBinding {
+  HostIp: string;
+  HostPort: string;
+}
+
+/** strconv.ParseUint(s, 10, 16) with Go's error text. */
+function parseUint16(s: string): number {
+  if (!/^\d+$/.test(s)) throw new Error(`strconv.ParseUint: parsing ${quote(s)}: invalid syntax`);
+  const n = Number(s);
+  if (n > 65535) throw new Error(`strconv.ParseUint: parsing ${quote(s)}: value out of range`);
+  return n;
+}
+
+/** nat.ParsePortRange: `80` or `8000-8010` (only the first two parts of `a-b-c` count, as in docker). */
+export function parsePortRange(ports: string): [number, number] {
+  if (ports === '') throw new Error('empty string specified for ports');
+  if (!ports.includes('-')) {
+    const n = parseUint16(ports);
+    return [n, n];
+  }
+  const parts = ports.split('-');
+  const start = parseUint16(parts[0]!);
+  const end = parseUint16(parts[1]!);
+  if (end < start) throw new Error(`invalid range specified for port: ${ports}`);
+  return [start, end];
+}
+
+/** nat.SplitProtoPort: `80/udp` → [udp, 80]; no protocol (or an empty one) is tcp; no port is nothing at all. */
+function splitProtoPort(raw: string): [string, string] {
+  const parts = raw.split('/');
+  if (raw === '' || parts[0] === '') return ['', ''];
+  if (parts.length === 1) return ['tcp', raw];
+  if (parts[1] === '') return ['tcp', parts[0]!];
+  return [parts[1]!, parts[0]!];
+}
+
+/** docker's convertToStandardNotation: `published=8080,target=80[,protocol=udp]` → `8080:80/udp`. */
+function standardNotation(spec: string): string {
+  if (!spec.includes('=')) return spec;
+  const params: Record<string, string> = { protocol: 'tcp' };
+  for (const param of spec.split(',')) {
+    const eq = param.indexOf('=');
+    if (eq <= 0) throw new Error(`invalid publish opts format (should be name=value but got '${param}')`);
+    params[param.slice(0, eq)] = param.slice(eq + 1);
+  }
+  return `${params['published'] ?? ''}:${params['target'] ?? ''}/${params['protocol']}`;
+}
+
+/** One `-p` spec (nat.ParsePortSpec): `[ip:][hostPort:]containerPort[/proto]`, ports or equal-length ranges. */
+function parsePortSpec(rawPort: string): Array<{ port: string; binding: PortBinding }> {
+  // nat's splitParts: the last part is the container port, the one before the host port, the rest the IP
+  const parts = rawPort.split(':');
+  const n = parts.length;
+  let ip = n >= 3 ? parts.slice(0, n - 2).join(':') : '';
+  let hostPort = n >= 2 ? parts[n - 2]! : '';
+  const [proto, containerPort] = splitProtoPort(parts[n - 1]!);
+  if (ip.startsWith('[')) {
+    const split = splitBracketedHost(`${ip}:`);
+    if ('error' in split) throw new Error(`invalid IP address ${ip}: ${split.error}`);
+    ip = split.host;
+  }
+  if (ip !== '' && !parseIP(ip)) throw new Error(`invalid IP address: ${ip}`);
+  if (containerPort === '') throw new Error(`no port specified: ${rawPort}<empty>`);
+  let start: number;
+  let end: number;
+  try {
+    [start, end] = parsePortRange(containerPort);
+  } catch {
+    throw new Error(`invalid containerPort: ${containerPort}`);
+  }
+  let hostStart = 0;
+  let hostEnd = 0;
+  if (hostPort !== '') {
+    try {
+      [hostStart, hostEnd] = parsePortRange(hostPort);
+    } catch {
+      throw new Error(`invalid hostPort: ${hostPort}`);
+    }
+  }
+  // a host range for a single container port is the range to pick a free host port from
+  if (hostPort !== '' && end - start !== hostEnd - hostStart && end !== start) {
+    throw new Error(`invalid ranges specified for container and host Ports: ${containerPort} and ${hostPort}`);
+  }
+  const protocol = proto.toLowerCase();
+  if (!['tcp', 'udp', 'sctp'].includes(protocol)) throw new Error(`invalid proto: ${proto}`);
+  const out: Array<{ port: string; binding: PortBinding }> = [];
+  for (let i = 0; i <= end - start; i++) {
+    if (hostPort !== '') hostPort = String(hostStart + i);
+    if (start === end && hostStart !== hostEnd) hostPort = `${hostPort}-${hostEnd}`;
+    out.push({ port: `${start + i}/${protocol}`, binding: { HostIp: ip, HostPort: hostPort } });
   }
   return out;
+}
+
+/**
+ * `-p`/`--publish` as docker's CLI reads it (nat.ParsePortSpecs after the long `published=,target=` form): the
+ * ports to expose and their bindings, a port published twice keeping both bindings. Throws docker's messages.
+ */
+export function parsePortSpecs(specs: string[]): { exposed: Record<string, object>; bindings: Record<string, PortBinding[]> } {
+  const exposed: Record<string, object> = {};
+  const bindings: Record<string, PortBinding[]> = {};
+  for (const spec of specs.map(standardNotation)) {
+    for (const { port, binding } of parsePortSpec(spec)) {
+      exposed[port] ??= {};
+      (bindings[port] ??= []).push(binding);
+    }
+  }
+  return { exposed, bindings };
+}
+
+/** `--expose 80[/proto]` or a range `8000-8010[/proto]` added to `exposed`, as docker's parse does (any protocol). */
+export function addExposedPorts(exposed: Record<string, object>, expose: string[]): void {
+  for (const e of expose) {
+    if (e.includes(':')) throw new Error(`invalid port format for --expose: ${e}`);
+    const [proto, port] = splitProtoPort(e);
+    let start: number;
+    let end: number;
+    try {
+      [start, end] = parsePortRange(port);
+    } catch (err) {
+      throw new Error(`invalid range format for --expose: ${e}, error: ${(err as Error).message}`);
+    }
+    for (let p = start; p <= end; p++) exposed[`${p}/${proto}`] ??= {};
+  }
+}
+
+/** What `--dns`, `--dns-search`, `--add-host` and `--link` accept (docker's opts validators), as sent. */
+function validated(flag: string, list: string[], check: (v: string) => string): string[] {
+  return list.map((v) => {
+    try {
+      return check(v);
+    } catch (e) {
+      throw new CliError(`invalid argument "${v}" for "--${flag}" flag: ${(e as Error).message}`, ExitCode.Usage);
+    }
+  });
+}
+
+/** opts.ValidateIPAddress: the address in Go's canonical form. */
+function ipAddress(v: string): string {
+  const ip = parseIP(v.trim());
+  if (!ip) throw new Error(`IP address is not correctly formatted: ${v}`);
+  return formatIP(ip);
+}
+
+/** opts.ValidateDNSSearch, with docker's domain pattern (its `(:?` groups do allow a colon). */
+function dnsSearch(v: string): string {
+  const val = v.replace(/^ +| +$/g, '');
+  if (val === '.') return val;
+  const m = /^(:?(:?[a-zA-Z0-9]|(:?[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))(:?\.(:?[a-zA-Z0-9]|(:?[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])))*)\.?\s*$/.exec(val);
+  if (!/[a-zA-Z]/.test(val) || !m || m[1]!.length >= 255) throw new Error(`${val} is not a valid domain`);
+  return m[1]!;
+}
+
+/** opts.ValidateExtraHost: `host:ip` or `host=ip` (brackets allowed around the IP), sent as `host:ip`. */
+function extraHost(v: string): string {
+  let sep = v.indexOf('=');
+  if (sep < 0) sep = v.indexOf(':');
+  const host = sep < 0 ? '' : v.slice(0, sep);
+  let ip = v.slice(sep + 1);
+  if (sep < 0 || host === '' || host.includes(':')) throw new Error(`bad format for add-host: ${quote(v)}`);
+  if (ip !== 'host-gateway') {
+    if (ip.length > 2 && ip.startsWith('[') && ip.endsWith(']')) ip = ip.slice(1, -1);
+    if (!parseIP(ip.trim())) throw new Error(`invalid IP address in add-host: ${quote(ip)}`);
+  }
+  return `${host}:${ip}`;
+}
+
+/** opts.ValidateLink: `name` or `name:alias`, sent as given. */
+function link(v: string): string {
+  if (v === '') throw new Error('empty string specified for links');
+  if (v.split(':').length > 2) throw new Error(`bad format for links: ${v}`);
+  return v;
+}
+
+/** A `--network` value: a name, or docker's long form `name=n,alias=a,ip=…` (opts.NetworkOpt). */
+interface NetworkAttachment {
+  target: string;
+  aliases: string[];
+  links: string[];
+  ipv4?: string;
+  ipv6?: string;
+  mac?: string;
+  linkLocalIPs: string[];
+  driverOpts?: Record<string, string>;
+  gwPriority?: number;
+}
+
+function networkAttachment(value: string): NetworkAttachment {
+  const n: NetworkAttachment = { target: value, aliases: [], links: [], linkLocalIPs: [] };
+  if (!/\w+=\w+(,\w+=\w+)*/.test(value)) return n;
+  const fail = (message: string) => new CliError(`invalid argument "${value}" for "--network" flag: ${message}`, ExitCode.Usage);
+  n.target = '';
+  for (const field of value.split(',')) {
+    const lower = field.toLowerCase();
+    const eq = lower.indexOf('=');
+    if (eq <= 0) throw fail(`invalid field ${field}`);
+    const key = lower.slice(0, eq).trim();
+    const val = lower.slice(eq + 1).trim();
+    if (key === 'name') n.target = val;
+    else if (key === 'alias') n.aliases.push(val);
+    else if (key === 'ip') n.ipv4 = val;
+    else if (key === 'ip6') n.ipv6 = val;
+    else if (key === 'mac-address') n.mac = val;
+    else if (key === 'link-local-ip') n.linkLocalIPs.push(val);
+    else if (key === 'driver-opt') {
+      const i = val.indexOf('=');
+      if (i <= 0) throw fail('invalid key value pair format in driver options');
+      (n.driverOpts ??= {})[val.slice(0, i).trim()] = val.slice(i + 1).trim();
+    } else if (key === 'gw-priority') {
+      if (!/^[+-]?\d+$/.test(val)) throw fail(`invalid gw-priority (${val}): invalid syntax`);
+      n.gwPriority = Number(val);
+    } else throw fail(`invalid field key ${key}`);
+  }
+  if (n.target === '') throw fail('network name/id is not specified');
+  return n;
+}
+
+/** container.NetworkMode.IsUserDefined: any network but the built-in modes. */
+function isUserDefined(mode: string): boolean {
+  return !['default', 'bridge', 'host', 'none'].includes(mode) && !mode.startsWith('container:');
+}
+
+/** An EndpointSettings with only the fields that say something. */
+function endpointSettings(n: NetworkAttachment) {
+  if (n.target.trim() === '') throw new Error('no name set for network');
+  if (!isUserDefined(n.target)) {
+    if (n.aliases.length) throw new Error('network-scoped aliases are only supported for user-defined networks');
+    if (n.links.length) throw new Error('links are only supported for user-defined networks');
+  }
+  if (n.mac !== undefined && !isMAC(n.mac.trim())) throw new Error(`${n.mac} is not a valid mac address`);
+  const ipam = n.ipv4 || n.ipv6 || n.linkLocalIPs.length;
+  return {
+    ...(n.aliases.length && { Aliases: n.aliases }),
+    ...(n.links.length && { Links: n.links }),
+    ...(ipam && { IPAMConfig: { ...(n.ipv4 && { IPv4Address: n.ipv4 }), ...(n.ipv6 && { IPv6Address: n.ipv6 }), ...(n.linkLocalIPs.length && { LinkLocalIPs: n.linkLocalIPs }) } }),
+    ...(n.mac && { MacAddress: n.mac }),
+    ...(n.driverOpts && { DriverOpts: n.driverOpts }),
+    ...(n.gwPriority && { GwPriority: n.gwPriority }),
+  };
+}
+
+/**
+ * HostConfig.NetworkMode and NetworkingConfig as docker's parseNetworkOpts builds them: `--ip`, `--ip6`,
+ * `--network-alias`, `--mac-address`, `--link-local-ip` (and `--link` on a user-defined network) belong to the
+ * first network, "default" when none is given; a single network with nothing to say gets no entry.
+ */
+export function networkingBody(o: RunFlags): { NetworkMode: string; EndpointsConfig: Record<string, object> } {
+  const given = [...o.network, ...o.net].map(networkAttachment);
+  const aliases = [...o.networkAlias, ...o.netAlias];
+  const apply = (n: NetworkAttachment) => {
+    const conflict = (what: string) => new CliError(`conflicting options: cannot specify both ${what}`, ExitCode.Usage);
+    if (n.aliases.length && aliases.length) throw conflict('--network-alias and per-network alias');
+    if (n.links.length && o.link.length) throw conflict('--link and per-network links');
+    if (n.ipv4 && o.ip) throw conflict('--ip and per-network IPv4 address');
+    if (n.ipv6 && o.ip6) throw conflict('--ip6 and per-network IPv6 address');
+    if (n.mac && o.macAddress) throw conflict('--mac-address and per-network MAC address');
+    if (n.linkLocalIPs.length && o.linkLocalIp.length) throw conflict('--link-local-ip and per-network link-local IP addresses');
+    if (aliases.length) n.aliases = [...aliases];
+    // on a user-defined network a link is an endpoint alias; on the default bridge, a legacy link only
+    if (isUserDefined(n.target) && o.link.length) n.links = [...o.link];
+    if (o.ip) n.ipv4 = o.ip;
+    if (o.ip6) n.ipv6 = o.ip6;
+    if (o.macAddress) n.mac = o.macAddress;
+    if (o.linkLocalIp.length) n.linkLocalIPs = [...o.linkLocalIp];
+  };
+  const endpoints: Record<string, object> = {};
+  if (given.length === 0) {
+    const n: NetworkAttachment = { target: 'default', aliases: [], links: [], linkLocalIPs: [] };
+    apply(n);
+    endpoints['default'] = endpointSettings(n);
+  }
+  let userDefined = false;
+  let builtIn = false;
+  given.forEach((n, i) => {
+    if (isUserDefined(n.target)) userDefined = true;
+    else builtIn = true;
+    if (i === 0) apply(n);
+    const ep = endpointSettings(n);
+    if (n.target in endpoints) throw new CliError(`network ${JSON.stringify(n.target)} is specified multiple times`, ExitCode.Usage);
+    if (i === 0 && given.length === 1 && Object.keys(ep).length === 0) return;
+    endpoints[n.target] = ep;
+  });
+  if (userDefined && builtIn) throw new CliError('conflicting options: cannot attach both user-defined and non-user-defined network-modes', ExitCode.Usage);
+  return { NetworkMode: given[0]?.target ?? 'default', EndpointsConfig: endpoints };
 }
 
 /** The HostConfig fields of the device, sysctl, tmpfs and cgroup flags (only those given). */
@@ -357,16 +648,16 @@ function devicesAndKernelBody(o: DeviceAndKernelFlags) {
     ...(o.cgroupParent && { CgroupParent: o.cgroupParent }),
     ...(o.memorySwappiness !== undefined && o.memorySwappiness !== -1 && { MemorySwappiness: o.memorySwappiness }),
     ...Object.fromEntries(Object.entries(throttles).filter(([, list]) => list.length)),
-    ...(o.addHost.length && { ExtraHosts: o.addHost.map((h) => h.replace('=', ':')) }),
-    ...(o.dns.length && { Dns: o.dns }),
-    ...(o.dnsSearch.length && { DnsSearch: o.dnsSearch }),
-    ...(o.dnsOption.length && { DnsOptions: o.dnsOption }),
+    ...(o.addHost.length && { ExtraHosts: validated('add-host', o.addHost, extraHost) }),
+    ...(o.dns.length && { Dns: validated('dns', o.dns, ipAddress) }),
+    ...(o.dnsSearch.length && { DnsSearch: validated('dns-search', o.dnsSearch, dnsSearch) }),
+    ...((o.dnsOption.length || o.dnsOpt.length) && { DnsOptions: [...o.dnsOption, ...o.dnsOpt] }),
     ...(o.annotation.length && { Annotations: keyValues('annotation', o.annotation) }),
     ...(o.mount.length && { Mounts: o.mount.map(mountRequest) }),
     ...(o.volume.length && { Binds: o.volume }),
-    ...(o.publish.length && { PortBindings: portBindings(o.publish) }),
+    ...(o.publish.length && { PortBindings: parsePortSpecs(o.publish).bindings }),
     ...(o.publishAll && { PublishAllPorts: true }),
-    ...(o.link.length && { Links: o.link }),
+    ...(o.link.length && { Links: validated('link', o.link, link) }),
     ...(o.volumesFrom.length && { VolumesFrom: o.volumesFrom }),
     ...(o.volumeDriver && { VolumeDriver: o.volumeDriver }),
     ...(o.storageOpt.length && { StorageOpt: keyValues('storage-opt', o.storageOpt) }),
@@ -447,6 +738,11 @@ function healthcheckBody(o: RunFlags) {
 
 export function createBody(image: string, cmd: string[], o: RunFlags) {
   const attach = !o.detach;
+  if (o.macAddress !== undefined && !isMAC(o.macAddress.trim())) throw new Error(`${o.macAddress} is not a valid mac address`);
+  // published ports are exposed too, as docker's CLI sends them
+  const { exposed } = parsePortSpecs(o.publish);
+  addExposedPorts(exposed, o.expose);
+  const { NetworkMode, EndpointsConfig } = networkingBody(o);
   return {
     Image: image,
     ...(cmd.length && { Cmd: cmd }),
@@ -464,7 +760,7 @@ export function createBody(image: string, cmd: string[], o: RunFlags) {
     ...(o.stopSignal && { StopSignal: o.stopSignal }),
     ...(o.stopTimeout !== undefined && { StopTimeout: o.stopTimeout }),
     ...healthcheckBody(o),
-    ...(o.expose.length && { ExposedPorts: Object.fromEntries(o.expose.map((p) => [p.includes('/') ? p : `${p}/tcp`, {}])) }),
+    ...(Object.keys(exposed).length && { ExposedPorts: exposed }),
     HostConfig: {
       AutoRemove: !!o.rm,
       ...resourcesBody(o),
@@ -478,7 +774,7 @@ export function createBody(image: string, cmd: string[], o: RunFlags) {
       ...(o.pid && { PidMode: o.pid }),
       ...(o.ipc && { IpcMode: o.ipc }),
       ...(o.uts && { UTSMode: o.uts }),
-      ...((o.network ?? o.net) && { NetworkMode: o.network ?? o.net }),
+      NetworkMode,
       ...(o.oomKillDisable && { OomKillDisable: true }),
       ...(o.shmSize !== undefined && { ShmSize: o.shmSize }),
       ...devicesAndKernelBody(o),
@@ -486,5 +782,6 @@ export function createBody(image: string, cmd: string[], o: RunFlags) {
       LogConfig: logConfig(o),
       ...(o.tty && process.stdout.isTTY && { ConsoleSize: [process.stdout.rows, process.stdout.columns] }),
     },
+    NetworkingConfig: { EndpointsConfig },
   };
 }
