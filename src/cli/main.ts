@@ -5,6 +5,7 @@ import { registerContainerCommands } from './commands/container.js';
 import { registerCpCommand } from './commands/cp.js';
 import { registerExecCommands } from './commands/exec.js';
 import { registerImageCommands } from './commands/image.js';
+import { registerNetworkCommands } from './commands/network.js';
 import { registerPsCommands } from './commands/ps.js';
 import { registerStatsCommands } from './commands/stats.js';
 import { registerSystemCommands } from './commands/system.js';
@@ -28,6 +29,7 @@ export function buildProgram(cliFor: (host?: string) => Cli): Command {
   const image = program.command('image').description('Manage images');
   const system = program.command('system').description('Manage Berth');
   const container = program.command('container').description('Manage containers');
+  const network = program.command('network').description('Manage networks');
   registerImageCommands(program, image, lazy);
   registerSystemCommands(program, system, lazy);
   registerContainerCommands(program, container, lazy);
@@ -36,7 +38,8 @@ export function buildProgram(cliFor: (host?: string) => Cli): Command {
   registerStatsCommands(program, container, lazy);
   registerCpCommand(program, container, lazy);
   registerCommitCommand(program, container, lazy);
-  for (const c of [program, image, system, container, ...program.commands, ...image.commands, ...system.commands, ...container.commands]) {
+  registerNetworkCommands(network, lazy);
+  for (const c of [program, image, system, container, ...program.commands, ...image.commands, ...system.commands, ...container.commands, ...network.commands]) {
     c.exitOverride();
     if (c !== program) c.helpOption('--help', 'Print usage'); // docker's subcommands keep -h for their own flags
   }

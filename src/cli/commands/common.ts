@@ -2,7 +2,7 @@ import { createInterface } from 'node:readline/promises';
 import { ApiError, ConnectError } from '../../client/index.js';
 import type { Cli } from '../context.js';
 import { CliError, ExitCode, describeError } from '../context.js';
-import { GoNil } from '../format/gofmt.js';
+import { GoNil, marshalJSON } from '../format/gofmt.js';
 import { type Template, TemplateError, lenientMap, parseTemplate } from '../format/template.js';
 
 /** Commander accumulator for repeatable flags (`-f a -f b`). */
@@ -66,6 +66,8 @@ export interface InspectOptions {
   format?: string | undefined;
   /** `-s`: containers' sizes (`size=1`); other kinds warn that it does not apply, as `docker inspect` does. */
   size?: boolean | undefined;
+  /** `network inspect -v`: `verbose=true`. */
+  verbose?: boolean | undefined;
 }
 
 /**
@@ -93,7 +95,7 @@ export async function inspectNames(cli: Cli, names: string[], kinds: InspectKind
     let failure: unknown;
     for (const kind of kinds) {
       try {
-        const query = kind === 'container' && o.size ? { size: true } : {};
+        const query = kind === 'container' && o.size ? { size: true } : kind === 'network' && o.verbose ? { verbose: 'true' } : {};
         hit = { kind, object: await cli.client().json<unknown>('GET', inspectKinds[kind](encodeURIComponent(name)), { query }) };
         break;
       } catch (e) {
@@ -147,6 +149,13 @@ function executeInspect(tmpl: Template, kind: InspectKind, object: unknown): str
     for (const path of shape.maps) {
       const map = at(object, path);
       if (typeof map === 'object' && map !== null) Object.defineProperty(map, lenientMap, { value: true });
+      // a nil map (JSON null): its keys have no value, and it still marshals as null
+      const dot = path.lastIndexOf('.');
+      const parent = dot < 0 ? object : at(object, path.slice(0, dot));
+      if (map === null && typeof parent === 'object' && parent !== null) {
+        const nil = Object.defineProperties({}, { [lenientMap]: { value: true }, [marshalJSON]: { value: () => 'null' } });
+        Object.defineProperty(parent, path.slice(dot + 1), { value: nil, enumerable: true });
+      }
     }
     for (const [path, zero] of Object.entries(shape.optional)) {
       const dot = path.lastIndexOf('.');
@@ -188,6 +197,7 @@ const inspectShapes: Partial<Record<InspectKind, { maps: string[]; optional: Rec
       'Config.Labels': nilMap,
     },
   },
+  network: { maps: ['Labels', 'Options', 'Containers', 'IPAM.Options'], optional: { Labels: nilMap, Options: nilMap, 'IPAM.Options': nilMap } },
   image: {
     maps: ['Config.Labels', 'Config.ExposedPorts', 'Config.Volumes', 'GraphDriver.Data'],
     optional: { Parent: '', Comment: '', DockerVersion: '', Author: '', Variant: '', 'Config.Healthcheck': new GoNil('*v1.HealthcheckConfig'), 'Config.StopSignal': '', 'Config.Shell': [], 'Config.Labels': nilMap },
