@@ -12,7 +12,7 @@ import { type Reference, familiarString, parseReference, repositoryName, withDef
 import { collect, confirm, filtersQuery, inspectNames } from './common.js';
 import { checkTty, demux, holdSession, proxySignals, sendTerminalSize } from './interactive.js';
 import { joinHostPort } from './ps.js';
-import { type ResourceFlags, type RunFlags, createBody, resourcesBody, withCreateFlags, withResourceFlags } from './run-flags.js';
+import { type ResourceFlags, type RunFlags, createBody, localhostDNSWarning, resourcesBody, withCreateFlags, withResourceFlags } from './run-flags.js';
 
 /**
  * `--since`/`--until` as the API takes them, Unix seconds with nine fractional digits: from a duration before now
@@ -162,7 +162,7 @@ export function registerContainerCommands(program: Command, container: Command, 
       await pull(named, o.quiet);
       r = await post();
     }
-    for (const w of r.Warnings ?? []) cli.err(`WARNING: ${w}`);
+    for (const w of [...(r.Warnings ?? []), ...localhostDNSWarning(body.HostConfig)]) cli.err(`WARNING: ${w}`);
     if (o.cidfile) writeFileSync(o.cidfile, r.Id);
     return r.Id;
   };

@@ -508,6 +508,12 @@ function link(v: string): string {
   return v;
 }
 
+/** docker's create warns of a loopback --dns server (the container's own loopback is not the host's). */
+export function localhostDNSWarning(hostConfig: { Dns?: string[] }): string[] {
+  const loopback = hostConfig.Dns?.find((d) => d === '::1' || /^127\./.test(d));
+  return loopback ? [`Localhost DNS (${loopback}) may fail in containers.`] : [];
+}
+
 /** A `--network` value: a name, or docker's long form `name=n,alias=a,ip=…` (opts.NetworkOpt). */
 interface NetworkAttachment {
   target: string;
