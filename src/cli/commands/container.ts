@@ -12,7 +12,7 @@ import { type Reference, familiarString, parseReference, repositoryName, withDef
 import { collect, confirm, filtersQuery, inspectNames } from './common.js';
 import { checkTty, demux, holdSession, proxySignals, sendTerminalSize } from './interactive.js';
 import { joinHostPort } from './ps.js';
-import { type ResourceFlags, type RunFlags, createBody, localhostDNSWarning, resourcesBody, withCreateFlags, withResourceFlags } from './run-flags.js';
+import { FlagError, type ResourceFlags, type RunFlags, createBody, localhostDNSWarning, resourcesBody, withCreateFlags, withResourceFlags } from './run-flags.js';
 
 /**
  * `--since`/`--until` as the API takes them, Unix seconds with nine fractional digits: from a duration before now
@@ -73,6 +73,7 @@ function parseCreateFlags(image: string, cmd: string[], o: RunFlags, command: st
   try {
     return createBody(image, cmd, o);
   } catch (e) {
+    if (e instanceof FlagError) throw new CliError(`${e.message}\n\nUsage:  berth ${command} [OPTIONS] IMAGE [COMMAND] [ARG...]\n\nRun 'berth ${command} --help' for more information`, ExitCode.Usage);
     throw usage(e instanceof Error ? e.message : String(e));
   }
 }

@@ -334,6 +334,13 @@ function mountRequest(v: string) {
   };
 }
 
+/** A flag value docker's flag parser itself refuses: printed with the usage line rather than as `berth: …`. */
+export class FlagError extends CliError {
+  constructor(flag: string, value: string, message: string) {
+    super(`invalid argument "${value}" for "--${flag}" flag: ${message}`, ExitCode.Usage);
+  }
+}
+
 export interface PortBinding {
   HostIp: string;
   HostPort: string;
@@ -466,7 +473,7 @@ function validated(flag: string, list: string[], check: (v: string) => string): 
     try {
       return check(v);
     } catch (e) {
-      throw new CliError(`invalid argument "${v}" for "--${flag}" flag: ${(e as Error).message}`, ExitCode.Usage);
+      throw new FlagError(flag, v, (e as Error).message);
     }
   });
 }
@@ -530,7 +537,7 @@ interface NetworkAttachment {
 function networkAttachment(value: string): NetworkAttachment {
   const n: NetworkAttachment = { target: value, aliases: [], links: [], linkLocalIPs: [] };
   if (!/\w+=\w+(,\w+=\w+)*/.test(value)) return n;
-  const fail = (message: string) => new CliError(`invalid argument "${value}" for "--network" flag: ${message}`, ExitCode.Usage);
+  const fail = (message: string) => new FlagError('network', value, message);
   n.target = '';
   for (const field of value.split(',')) {
     const lower = field.toLowerCase();
