@@ -23,9 +23,13 @@ describe('berthd flags, config file and shutdown', () => {
   });
   // A private parent cgroup: the daemon's start-up probe of the runtimes makes it.
   const cgroupParent = `berth-test-daemon-${process.pid}`;
+  // Its own default bridge, taken from daemon.json as well (never the host's berth0).
+  const bridge = `btd${process.pid % 100000}`;
   after(async () => {
     await rm(dir, { recursive: true, force: true });
     await removeCgroupParent(cgroupParent);
+    await run('ip', ['link', 'del', bridge]);
+    await run('nft', ['delete', 'table', 'ip', `berth-${bridge}`]);
   });
 
   it('takes hosts, roots, pidfile and log level from daemon.json, serves TCP too, and cleans up on SIGTERM', async () => {
@@ -35,7 +39,7 @@ describe('berthd flags, config file and shutdown', () => {
     const config = join(dir, 'daemon.json');
     await writeFile(
       config,
-      JSON.stringify({ hosts: [`unix://${sock}`, `tcp://127.0.0.1:${port}`], 'data-root': join(dir, 'root'), 'exec-root': join(dir, 'run'), pidfile, 'log-level': 'warn', 'cgroup-parent': cgroupParent }),
+      JSON.stringify({ hosts: [`unix://${sock}`, `tcp://127.0.0.1:${port}`], 'data-root': join(dir, 'root'), 'exec-root': join(dir, 'run'), pidfile, 'log-level': 'warn', 'cgroup-parent': cgroupParent, bridge }),
     );
     const child = spawn(process.execPath, [dist('berthd'), '--config-file', config], { stdio: ['ignore', 'pipe', 'pipe'] });
     let logs = '';
@@ -58,6 +62,8 @@ describe('berthd flags, config file and shutdown', () => {
       assert.equal((await stat(sock)).mode & 0o777, 0o660, 'socket is root-only');
       assert.equal((await readFile(pidfile, 'utf8')).trim(), String(child.pid));
       assert.equal(logs.includes('"level":"info"'), false, 'log-level warn hides info lines');
+      const networks = await tcp.json<Array<{ Name: string; Options: Record<string, string> }>>('GET', '/networks');
+      assert.equal(networks.find((n) => n.Name === 'bridge')?.Options['com.docker.network.bridge.name'], bridge);
     } finally {
       child.kill('SIGTERM');
     }

@@ -30,7 +30,7 @@ describe('berth network and port match the docker CLI', () => {
   after(async () => {
     // what the tests made goes first, so a failure to destroy is the daemon's, not leftovers of a failed test
     await d.berth(['rm', '-f', 'web', 'plain']);
-    await d.berth(['network', 'rm', '-f', 'bnet-a', 'bnet-b', 'bnet-unused']);
+    await d.berth(['network', 'rm', '-f', 'bnet-a', 'bnet-b', 'bnet-c', 'bnet-unused']);
     await d.destroy();
   });
 
@@ -95,9 +95,12 @@ describe('berth network and port match the docker CLI', () => {
     assert.match(pruned.stdout, /^Deleted Networks:\n(.+\n)*\n$/);
     assert.ok(pruned.stdout.split('\n').includes('bnet-unused'), pruned.stdout);
     assert.ok(!pruned.stdout.split('\n').includes('bnet-a'), 'bnet-a has a container');
+    // No container has an endpoint on bnet-b any more (plain was disconnected): unused, as dockerd counts it.
+    assert.ok(pruned.stdout.split('\n').includes('bnet-b'), pruned.stdout);
+    await ok(['network', 'create', 'bnet-c']);
     await ok(['rm', '-f', 'web', 'plain']);
-    const removed = await d.berth(['network', 'rm', 'bnet-a', 'no-such-net', 'bnet-b']);
-    assert.equal(removed.stdout, 'bnet-a\nbnet-b\n');
+    const removed = await d.berth(['network', 'rm', 'bnet-a', 'no-such-net', 'bnet-c']);
+    assert.equal(removed.stdout, 'bnet-a\nbnet-c\n');
     assert.equal(removed.stderr, 'Error response from daemon: network no-such-net not found\nexit status 1\n');
     assert.equal(removed.code, 1);
   });

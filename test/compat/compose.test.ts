@@ -1,11 +1,12 @@
 // docker-compose (Debian's 1.29, installed by scripts/test.sh) against berthd: up with a healthcheck gating a
-// dependent service, ps, logs, exec, run --rm, restart, stop and down. Services use network_mode none until berthd
-// has networks; a project that needs one gets berthd's clear refusal.
+// dependent service, ps, logs, exec, run --rm, restart, stop and down; and the seed's networked project: a
+// user-defined network with ipam config, a fixed ipv4_address, a published port, names between services.
 import assert from 'node:assert/strict';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type Daemon, run, startDaemon } from '../harness/daemon.js';
+import { httpGet, httpGetIn } from '../harness/net.js';
 
 const project = `version: "3.8"
 services:
@@ -73,13 +74,49 @@ describe('docker-compose', () => {
     assert.equal((await d.docker(['ps', '-aq'])).stdout, '');
   });
 
-  it('a project that needs a network is refused with a message that says why', async () => {
+  it("a networked project: the seed's ipam config and ipv4_address, names between services, a published port; down removes the network", async () => {
     const other = join(d.dir, 'networked');
     await mkdir(other);
-    await writeFile(join(other, 'docker-compose.yml'), 'services:\n  a:\n    image: busybox\n    command: sleep 300\n');
-    const up = await compose(['up', '-d'], other);
-    assert.notEqual(up.code, 0);
-    assert.match(up.stderr, /berthd has no networks yet/);
+    await writeFile(
+      join(other, 'docker-compose.yml'),
+      [
+        'version: "3.8"',
+        'services:',
+        '  web:',
+        '    image: busybox',
+        '    command: httpd -f -p 80 -h /etc',
+        '    ports: ["18390:80"]',
+        '    networks:',
+        '      app:',
+        '        ipv4_address: 10.215.0.10',
+        '  client:',
+        '    image: busybox',
+        '    command: sleep 300',
+        '    networks: [app]',
+        'networks:',
+        '  app:',
+        '    ipam:',
+        '      config:',
+        '        - subnet: 10.215.0.0/24',
+        '',
+      ].join('\n'),
+    );
+    try {
+      const up = await compose(['up', '-d'], other);
+      assert.equal(up.code, 0, up.stderr);
+      assert.equal((await d.docker(['inspect', '-f', '{{.NetworkSettings.Networks.networked_app.IPAddress}}', 'networked_web_1'])).stdout.trim(), '10.215.0.10');
+      const byName = await compose(['exec', '-T', 'client', 'sh', '-c', `nslookup web | grep "Address: 10"; ${httpGetIn('web', '/hostname')}`], other);
+      assert.match(byName.stdout, /Address: 10\.215\.0\.10/, byName.stderr);
+      const webId = (await d.docker(['inspect', '-f', '{{.Id}}', 'networked_web_1'])).stdout.trim();
+      assert.match(byName.stdout, new RegExp(webId.slice(0, 12)));
+      let published = '';
+      for (let i = 0; i < 20 && !published; i++) published = await httpGet('http://127.0.0.1:18390/hostname', { timeoutMs: 1000 });
+      assert.equal(published, webId.slice(0, 12));
+    } finally {
+      const down = await compose(['down'], other);
+      assert.equal(down.code, 0, down.stderr);
+    }
     assert.equal((await d.docker(['ps', '-aq'])).stdout, '');
+    assert.equal((await d.docker(['network', 'ls', '-q', '--filter', 'type=custom'])).stdout, '');
   });
 });
