@@ -465,8 +465,12 @@ export async function startBerthd() {
   const configFile = join(dir, 'daemon.json');
   writeFileSync(configFile, '{}\n'); // never pick up the host's /etc/berth/daemon.json
   const cgroup = privateCgroupParent(dir);
+  // Its own default bridge (never a berth0 the host may use), removed afterwards with its nftables table.
+  const bridge = `bb${dir.split('/').pop().slice(-6)}`;
+  const network = networkRestorer({ bridges: [bridge], nftTables: [`ip berth-${bridge}`] });
   const args = [
     entry,
+    '--bridge', bridge,
     '--cgroup-parent', cgroup.name,
     '--data-root', join(dir, 'root'),
     '--exec-root', join(dir, 'run'),
@@ -475,7 +479,11 @@ export async function startBerthd() {
     '--config-file', configFile,
   ];
   const child = spawnDaemon(process.execPath, args, logFile);
-  const handle = makeHandle({ name: 'berth', dir, socketPath, procs: [{ child, what: 'berthd' }], logFiles: { berthd: logFile }, afterStop: cgroup.remove });
+  const afterStop = () => {
+    cgroup.remove();
+    network.restore();
+  };
+  const handle = makeHandle({ name: 'berth', dir, socketPath, procs: [{ child, what: 'berthd' }], logFiles: { berthd: logFile }, afterStop });
   try {
     await waitForPing(socketPath, child, logFile, 'berthd');
     handle.version = await daemonVersion(socketPath);
@@ -488,9 +496,11 @@ export async function startBerthd() {
 
 /**
  * Starts Debian's containerd + dockerd (the reference engine) on private roots and sockets, with every host-wide
- * network side effect turned off. Returns null if dockerd is not installed.
+ * network side effect turned off, unless `bridge` (networking benchmarks): then with docker0, its iptables rules and
+ * docker-proxy, all put back as they were (iptables-save/restore) once it stops. Returns null if dockerd is not
+ * installed.
  */
-export async function startDockerd() {
+export async function startDockerd({ bridge = false } = {}) {
   const dockerd = which(process.env.BENCH_DOCKERD || 'dockerd');
   const containerd = which(process.env.BENCH_CONTAINERD || 'containerd');
   if (!dockerd || !containerd) return null;
@@ -534,9 +544,11 @@ export async function startDockerd() {
   const hostDirs = ['/run/docker/plugins', '/run/docker'].filter((p) => !existsSync(p));
   writeFileSync(join(dir, 'host-dirs.json'), JSON.stringify(hostDirs)); // for reapStale, should this run be killed
   const cgroup = privateCgroupParent(dir);
+  const network = bridge ? networkRestorer({ bridges: ['docker0'], iptables: true }) : undefined;
   const afterStop = () => {
     removeEmptyHostDirs(hostDirs);
     cgroup.remove();
+    network?.restore();
   };
   const procs = [];
   const handle = makeHandle({ name: 'docker', dir, socketPath, procs, logFiles: { containerd: ctrLog, dockerd: dLog }, afterStop });
@@ -554,11 +566,7 @@ export async function startDockerd() {
       '--cgroup-parent', cgroup.name,
       // Leave the host's network alone: no docker0 bridge, no iptables/ip6tables rules, no NAT, and no
       // net.ipv4.ip_forward=1 (dockerd 20.10's bridge driver sets that sysctl at start-up unless told not to).
-      '--bridge=none',
-      '--iptables=false',
-      '--ip6tables=false',
-      '--ip-masq=false',
-      '--ip-forward=false',
+      ...(bridge ? [] : ['--bridge=none', '--iptables=false', '--ip6tables=false', '--ip-masq=false', '--ip-forward=false']),
     ];
     const d = spawnDaemon(dockerd, dArgs, dLog);
     procs.unshift({ child: d, what: 'dockerd' }); // stop dockerd before containerd; handle.pid is now dockerd's
@@ -584,6 +592,23 @@ async function daemonVersion(socketPath) {
 // ---------------------------------------------------------------------------------------------------------------
 // Host state guard: the reference engine must not leave bridges, rules or sysctls behind.
 
+/**
+ * Records the host's network state a daemon is about to change (ip_forward, and the iptables rules when asked) and
+ * gives `restore()`, which also deletes the bridges and nftables tables the daemon makes and keeps after a stop.
+ */
+function networkRestorer({ bridges = [], nftTables = [], iptables = false }) {
+  const ipForward = readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim();
+  const saved = iptables ? ['iptables', 'ip6tables'].map((t) => [t, spawnSync(`${t}-save`, { encoding: 'utf8' }).stdout]) : [];
+  return {
+    restore() {
+      for (const b of bridges) spawnSync('ip', ['link', 'del', b], { stdio: 'ignore' });
+      for (const t of nftTables) spawnSync('nft', ['delete', 'table', ...t.split(' ')], { stdio: 'ignore' });
+      for (const [t, rules] of saved) if (rules) spawnSync(`${t}-restore`, { input: rules, stdio: ['pipe', 'ignore', 'ignore'] });
+      writeFileSync('/proc/sys/net/ipv4/ip_forward', ipForward);
+    },
+  };
+}
+
 export function hostNetState() {
   const run = (cmd, args) => {
     const r = spawnSync(cmd, args, { encoding: 'utf8' });
@@ -605,6 +630,7 @@ export function hostNetState() {
     links,
     ipForward,
     iptables: ['filter', 'nat', 'mangle', 'raw'].map((t) => run('iptables', ['-t', t, '-S'])).join(''),
+    nftTables: run('nft', ['list', 'tables']),
     ip6tables: ['filter', 'nat'].map((t) => run('ip6tables', ['-t', t, '-S'])).join(''),
   };
 }
@@ -816,7 +842,7 @@ export async function runSuite(title, benchmarks) {
     let daemon;
     try {
       log(`starting ${side === 'berth' ? 'berthd' : 'containerd + dockerd'}…`);
-      daemon = side === 'berth' ? await startBerthd() : await startDockerd();
+      daemon = side === 'berth' ? await startBerthd() : await startDockerd({ bridge: benchmarks.some((b) => b.dockerBridge) });
     } catch (e) {
       failed = true;
       notes.push(`${side}: could not start the daemon: ${e.message}`);

@@ -8,6 +8,7 @@ import { imagesBenchmark } from './images.mjs';
 import { main } from './lib.mjs';
 import { loadBenchmark } from './load.mjs';
 import { logsBenchmark } from './logs.mjs';
+import { networkBenchmark } from './network.mjs';
 import { runBenchmark } from './run.mjs';
 
-await main('Berth vs Docker', [loadBenchmark, imagesBenchmark, runBenchmark, logsBenchmark]);
+await main('Berth vs Docker', [loadBenchmark, imagesBenchmark, runBenchmark, logsBenchmark, networkBenchmark]);

@@ -17,6 +17,8 @@ export interface DnsEndpoint {
   ip: string;
   /** Container name, network aliases, short ID: what resolves to `ip` on this network. */
   names: string[];
+  /** `--dns`: where this container's other queries go (the host's resolvers otherwise). */
+  dnsServers?: string[];
 }
 
 export interface DnsNetwork {
@@ -96,7 +98,8 @@ export class NameServer {
 const pidFile = 'aardvark.pid';
 
 function fileFor(n: DnsNetwork): string {
-  return [n.gateway, ...n.endpoints.map((e) => `${e.containerId} ${e.ip}  ${[...new Set(e.names)].join(',')}`)].join('\n') + '\n';
+  const line = (e: DnsEndpoint) => `${e.containerId} ${e.ip}  ${[...new Set(e.names)].join(',')}${e.dnsServers?.length ? ` ${e.dnsServers.join(',')}` : ''}`;
+  return [n.gateway, ...n.endpoints.map(line)].join('\n') + '\n';
 }
 
 /**

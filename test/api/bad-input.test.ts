@@ -113,6 +113,10 @@ describe('bad request bodies are a 400 naming the field', () => {
     ['a port binding of the wrong type', { Image: 'busybox', HostConfig: { PortBindings: { '80/tcp': [{ HostPort: 80 }] } } }, 'json: cannot unmarshal number into Go struct field PortBinding.HostConfig.PortBindings.HostPort of type string'],
     ['network aliases not a list', { Image: 'busybox', NetworkingConfig: { EndpointsConfig: { bridge: { Aliases: 'a' } } } }, 'json: cannot unmarshal string into Go struct field EndpointSettings.NetworkingConfig.EndpointsConfig.Aliases of type []string'],
     ['a body that is not an object', ['busybox'], 'json: cannot unmarshal array into Go value of type runconfig.ContainerConfigWrapper'],
+    ['a search domain with a line break', { Image: 'busybox', HostConfig: { DnsSearch: ['example.com\nnameserver 6.6.6.6'] } }, 'invalid DNS search domain or option: "example.com\\nnameserver 6.6.6.6"'],
+    ['a port that is not a number', { Image: 'busybox', HostConfig: { PortBindings: { 'http/tcp': [{ HostPort: '80' }] } } }, 'invalid port specification: "http/tcp"'],
+    ['a host port out of range', { Image: 'busybox', HostConfig: { PortBindings: { '80/tcp': [{ HostPort: '70000' }] } } }, 'invalid port specification: "70000"'],
+    ['a static address on the default bridge', { Image: 'busybox', NetworkingConfig: { EndpointsConfig: { bridge: { IPAMConfig: { IPv4Address: '10.1.2.3' } } } } }, 'user specified IP address is supported on user defined networks only'],
   ];
   for (const [what, body, message] of createCases) {
     it(`create: ${what}`, async () => {
@@ -190,6 +194,24 @@ refused('/containers/create', {'Image': 'busybox', 'HostConfig': {'RestartPolicy
       "400 invalid restart policy: unknown policy 'sometimes'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'",
     ]);
     assert.deepEqual(await containerIds(), before, 'no container record');
+  });
+
+  it('networks: bad create requests, unknown networks and containers, with dockerd statuses', async () => {
+    const status = (code: number, message: RegExp) => (e: unknown) => e instanceof ApiError && e.status === code && message.test(e.message);
+    const create = (body: unknown) => d.client.json('POST', '/networks/create', { body });
+    await assert.rejects(create({ Name: 'n', IPAM: { Config: [{ Subnet: 'nonsense' }] } }), status(400, /invalid CIDR address: nonsense/));
+    await assert.rejects(create({ Name: 'n', IPAM: { Config: [{ Subnet: '10.217.0.0/24', Gateway: '10.9.9.9' }] } }), status(400, /no matching subnet for gateway 10.9.9.9/));
+    await assert.rejects(create({ Name: 'n', Driver: 'overlay9' }), status(404, /plugin "overlay9" not found/));
+    await assert.rejects(create({ Name: 'n', Driver: 'host' }), status(403, /only one instance of "host" network is allowed/));
+    await assert.rejects(create({ Name: 'bad/name' }), status(400, /invalid network name/));
+    await assert.rejects(create({ Name: 7 }), status(400, /cannot unmarshal number/));
+    await assert.rejects(d.client.json('GET', '/networks/no-such-net'), status(404, /network no-such-net not found/));
+    await assert.rejects(d.client.json('DELETE', '/networks/host'), status(403, /host is a pre-defined network and cannot be removed/));
+    await assert.rejects(d.client.json('POST', '/networks/bridge/connect', { body: { Container: 'no-such-container' } }), status(404, /No such container: no-such-container/));
+    await assert.rejects(d.client.json('POST', '/networks/bridge/connect', { body: {} }), status(400, /container name or ID is required/));
+    await assert.rejects(d.client.json('GET', '/networks', { query: { filters: '{"color":["red"]}' } }), status(400, /invalid filter 'color'/));
+    const names = (await d.client.json<Array<{ Name: string }>>('GET', '/networks')).map((n) => n.Name).sort();
+    assert.deepEqual(names, ['bridge', 'host', 'none'], 'nothing half-made');
   });
 
   it('images/create with a bad reference is a 400, before any pull', async () => {

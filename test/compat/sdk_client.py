@@ -148,7 +148,40 @@ def errors(client):
         c.remove(force=True)
 
 
-SCENARIOS = {'lifecycle': lifecycle, 'exec': exec_, 'archive': archive, 'observe': observe, 'streams': streams, 'errors': errors}
+def networks(client):
+    ipam = docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(subnet='10.216.0.0/24', gateway='10.216.0.1')])
+    net = client.networks.create('sdk-net', driver='bridge', ipam=ipam, labels={'team': 'sdk'})
+    c = None
+    try:
+        assert net.attrs['IPAM']['Config'] == [{'Subnet': '10.216.0.0/24', 'Gateway': '10.216.0.1'}], net.attrs['IPAM']
+        assert [n.name for n in client.networks.list(filters={'label': 'team=sdk'})] == ['sdk-net']
+        c = client.containers.run(IMAGE, ['httpd', '-f', '-p', '80', '-h', '/etc'], detach=True, name='sdk-web', ports={'80/tcp': ('127.0.0.1', None)})
+        c.reload()
+        bound = c.ports['80/tcp'][0]
+        assert bound['HostIp'] == '127.0.0.1' and int(bound['HostPort']) > 0, c.ports
+        net.connect(c, aliases=['web-alias'], ipv4_address='10.216.0.77')
+        c.reload()
+        assert c.attrs['NetworkSettings']['Networks']['sdk-net']['IPAddress'] == '10.216.0.77', c.attrs['NetworkSettings']
+        net.reload()
+        assert list(net.attrs['Containers']) == [c.id], net.attrs['Containers']
+        out = client.containers.run(IMAGE, ['sh', '-c', 'nslookup web-alias | grep "Address: 10"'], network='sdk-net', remove=True)
+        assert out == b'Address: 10.216.0.77\n', out
+        net.disconnect(c)
+        c.reload()
+        assert list(c.attrs['NetworkSettings']['Networks']) == ['bridge'], c.attrs['NetworkSettings']['Networks']
+        try:
+            client.networks.get('no-such-net')
+            raise AssertionError('get of a missing network succeeded')
+        except docker.errors.NotFound as e:
+            assert e.status_code == 404, e
+    finally:
+        if c is not None:
+            c.remove(force=True)
+        net.remove()
+    assert client.networks.list(names=['sdk-net']) == []
+
+
+SCENARIOS = {'networks': networks, 'lifecycle': lifecycle, 'exec': exec_, 'archive': archive, 'observe': observe, 'streams': streams, 'errors': errors}
 
 if __name__ == '__main__':
     SCENARIOS[sys.argv[2]](docker.DockerClient(base_url=sys.argv[1], version='auto'))

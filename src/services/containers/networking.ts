@@ -14,6 +14,7 @@ export function networkedContainer(c: ContainerRecord, networks = c.networks ?? 
     ...(hc.PortBindings && { portBindings: hc.PortBindings }),
     ...(hc.PublishAllPorts && { publishAllPorts: true }),
     ...(c.config.ExposedPorts && { exposedPorts: c.config.ExposedPorts }),
+    ...(hc.Dns?.length && { dns: hc.Dns }),
   };
 }
 

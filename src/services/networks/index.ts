@@ -585,7 +585,7 @@ export class NetworkService {
         if (!n || n.isDefault) continue;
         let entry = byNetwork.get(n.id);
         if (!entry) byNetwork.set(n.id, (entry = { id: n.id, gateway: e.Gateway, endpoints: [] }));
-        entry.endpoints.push({ containerId: c.id, ip: e.IPAddress, names: [c.name, ...(c.networks[name]?.Aliases ?? []), c.id.slice(0, 12)] });
+        entry.endpoints.push({ containerId: c.id, ip: e.IPAddress, names: NetworkService.dnsNames(c, name), ...(c.dns?.length && { dnsServers: c.dns }) });
       }
     }
     return [...byNetwork.values()];

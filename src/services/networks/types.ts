@@ -64,4 +64,6 @@ export interface NetworkedContainer {
   portBindings?: Record<string, Array<{ HostIp?: string; HostPort?: string }> | null>;
   publishAllPorts?: boolean;
   exposedPorts?: Record<string, object>;
+  /** `--dns`: on user-defined networks, where the resolver forwards what it does not know. */
+  dns?: string[];
 }
