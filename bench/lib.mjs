@@ -467,7 +467,7 @@ export async function startBerthd() {
   const cgroup = privateCgroupParent(dir);
   // Its own default bridge (never a berth0 the host may use), removed afterwards with its nftables table.
   const bridge = `bb${dir.split('/').pop().slice(-6)}`;
-  const network = networkRestorer({ bridges: [bridge], nftTables: [`ip berth-${bridge}`] });
+  const network = networkRestorer({ bridges: [bridge], nftTables: [`ip berth-${bridge}`], netnsPrefix: `berth-${bridge}-` });
   const args = [
     entry,
     '--bridge', bridge,
@@ -596,11 +596,13 @@ async function daemonVersion(socketPath) {
  * Records the host's network state a daemon is about to change (ip_forward, and the iptables rules when asked) and
  * gives `restore()`, which also deletes the bridges and nftables tables the daemon makes and keeps after a stop.
  */
-function networkRestorer({ bridges = [], nftTables = [], iptables = false }) {
+function networkRestorer({ bridges = [], nftTables = [], iptables = false, netnsPrefix }) {
   const ipForward = readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim();
   const saved = iptables ? ['iptables', 'ip6tables'].map((t) => [t, spawnSync(`${t}-save`, { encoding: 'utf8' }).stdout]) : [];
   return {
     restore() {
+      // Namespaces of containers that outlived a daemon stopped mid-run.
+      if (netnsPrefix) for (const n of existsSync('/run/netns') ? readdirSync('/run/netns') : []) if (n.startsWith(netnsPrefix)) spawnSync('ip', ['netns', 'del', n], { stdio: 'ignore' });
       for (const b of bridges) spawnSync('ip', ['link', 'del', b], { stdio: 'ignore' });
       for (const t of nftTables) spawnSync('nft', ['delete', 'table', ...t.split(' ')], { stdio: 'ignore' });
       for (const [t, rules] of saved) if (rules) spawnSync(`${t}-restore`, { input: rules, stdio: ['pipe', 'ignore', 'ignore'] });
@@ -630,7 +632,7 @@ export function hostNetState() {
     links,
     ipForward,
     iptables: ['filter', 'nat', 'mangle', 'raw'].map((t) => run('iptables', ['-t', t, '-S'])).join(''),
-    nftTables: run('nft', ['list', 'tables']),
+    nftTables: run('nft', ['list', 'tables']).split('\n').sort().join('\n'),
     ip6tables: ['filter', 'nat'].map((t) => run('ip6tables', ['-t', t, '-S'])).join(''),
   };
 }

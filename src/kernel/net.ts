@@ -1,7 +1,7 @@
 // The host's network stack: links, addresses and routes through iproute2, packet filtering through nftables,
 // network namespaces as files under /run/netns. Node has no netlink; iproute2's batch mode makes each change set
 // one process, and `nft -f` applies a whole ruleset as one transaction.
-import { spawn } from 'node:child_process';
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { Internal } from '../errors/index.js';
 
@@ -34,6 +34,75 @@ export async function ipBatch(lines: string[], o: { netns?: string; force?: bool
   if (lines.length === 0) return;
   await runWithInput('ip', [...(o.netns ? ['-n', o.netns] : []), ...(o.force ? ['-force'] : []), '-batch', '-'], lines.join('\n') + '\n');
 }
+
+/**
+ * One long-lived `ip -force -batch -` in the host's namespace, fed requests over its stdin: starting `ip` costs
+ * milliseconds on every container start and removal, and iproute2 has no other way in from Node. Each request's
+ * lines are followed by a marker (`link show dev <mark><n>`, a device that never exists): the error naming the
+ * marker on stderr says the request is done, and any other error line before it is the request's own.
+ * iproute2 keeps the process in its namespace across `netns add`. If it dies, pending requests fail and the next
+ * one starts another.
+ */
+export class IpSession {
+  private child: ChildProcessWithoutNullStreams | undefined;
+  private seq = 0;
+  private readonly pending: Array<{ seq: number; errors: string[]; resolve: () => void; reject: (e: Error) => void }> = [];
+  private partial = '';
+  private skipNextFailure = false;
+
+  run(lines: string[]): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const child = this.ensure();
+      const seq = ++this.seq;
+      this.pending.push({ seq, errors: [], resolve, reject });
+      child.stdin.write([...lines, `link show dev ${marker}${seq}`].join('\n') + '\n');
+    });
+  }
+
+  private ensure(): ChildProcessWithoutNullStreams {
+    if (this.child) return this.child;
+    const child = spawn('ip', ['-force', '-batch', '-'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.child = child;
+    child.stdout.resume(); // nothing asked prints there; drained so it never blocks
+    child.stderr.on('data', (b: Buffer) => this.stderr(b.toString()));
+    child.stdin.on('error', () => {}); // its exit, below, reports the failure
+    const gone = (why: string) => {
+      if (this.child !== child) return;
+      this.child = undefined;
+      this.partial = '';
+      for (const p of this.pending.splice(0)) p.reject(new Internal(`ip: ${why}`));
+    };
+    child.on('error', (e) => gone(e.message));
+    child.on('exit', (code, signal) => gone(`exited (${signal ?? code})`));
+    child.unref();
+    for (const s of [child.stdin, child.stdout, child.stderr] as Array<{ unref?: () => void }>) s.unref?.();
+    return child;
+  }
+
+  private stderr(text: string): void {
+    const lines = (this.partial + text).split('\n');
+    this.partial = lines.pop() ?? '';
+    for (const line of lines) {
+      if (this.skipNextFailure && line.startsWith('Command failed')) {
+        this.skipNextFailure = false;
+        continue;
+      }
+      const done = markerLine.exec(line);
+      const head = this.pending[0];
+      if (!head) continue;
+      if (done && Number(done[1]) === head.seq) {
+        this.pending.shift();
+        this.skipNextFailure = true;
+        const messages = head.errors.filter((l) => !l.startsWith('Command failed'));
+        if (head.errors.length) head.reject(new Internal(`ip: ${(messages.length ? messages : head.errors).join('; ')}`));
+        else head.resolve();
+      } else head.errors.push(line);
+    }
+  }
+}
+
+const marker = 'berthmark';
+const markerLine = new RegExp(`^Device "${marker}(\\d+)" does not exist\\.$`);
 
 /** Applies an nftables script as one transaction, in the host's namespace or in the one at `netnsPath`. */
 export async function nft(script: string, o: { netnsPath?: string } = {}): Promise<void> {

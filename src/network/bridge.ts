@@ -1,16 +1,19 @@
 // The bridge driver: a Linux bridge per network with its gateway address, a network namespace per container
 // (a file under /run/netns, so it outlives berthd and can be joined by the runtime and by `container:` modes), and
-// a veth pair per endpoint, its host end on the bridge. All through iproute2 batches: a container's attachment is
-// two `ip` processes, one per namespace.
-import { access } from 'node:fs/promises';
+// a veth pair per endpoint, its host end on the bridge. All through iproute2: host-side changes through one
+// long-lived `ip -batch`, and one `ip -n` per attachment inside the container's namespace.
+import { access, readFile } from 'node:fs/promises';
 import { Internal } from '../errors/index.js';
-import { ipBatch, linkExists, netnsDir, netnsNamed, nft, setIpv4Sysctl } from '../kernel/net.js';
+import { IpSession, ipBatch, linkExists, netnsDir, netnsNamed, nft, runWithInput, setIpv4Sysctl } from '../kernel/net.js';
 
 /**
  * The containers' namespaces of one daemon: `<prefix><container id>` under /run/netns (`berth-<id>` for the
- * default daemon); names of any other shape are not its own.
+ * default daemon); names of any other shape are not its own. Host-side changes go through one long-lived `ip`
+ * (IpSession): making a namespace, a veth and deleting a namespace cost a couple of milliseconds, no process.
  */
 export class Sandboxes {
+  private readonly host = new IpSession();
+
   constructor(private readonly prefix: string) {}
 
   name(containerId: string): string {
@@ -21,24 +24,26 @@ export class Sandboxes {
     return `${netnsDir}/${this.name(containerId)}`;
   }
 
+  /** An empty namespace for the container (only loopback, down): the runtime can join it at once. */
+  async create(containerId: string): Promise<void> {
+    await this.host.run([`netns add ${this.name(containerId)}`]);
+  }
+
   /**
-   * Creates the container's namespace (when `create`) and its endpoints. `resolverRules` (nftables, for the
-   * 127.0.0.11 resolver) are loaded in the namespace alongside.
+   * The container's endpoints: veths with their host ends on their bridges, then, inside, addresses, routes and
+   * loopback (one `ip -n`), and `resolverRules` (nftables, for the 127.0.0.11 resolver) alongside.
    */
-  async attach(containerId: string, endpoints: EndpointSpec[], o: { create: boolean; resolverRules?: string }): Promise<void> {
+  async plumb(containerId: string, endpoints: EndpointSpec[], o: { loopback: boolean; resolverRules?: string }): Promise<void> {
     const ns = this.name(containerId);
-    await ipBatch([
-      ...(o.create ? [`netns add ${ns}`] : []),
-      ...endpoints.flatMap((e) => [`link add ${e.hostIfname} type veth peer name ${e.ifname} netns ${ns}`, `link set ${e.hostIfname} master ${e.bridge} up`]),
-    ]);
+    await this.host.run(endpoints.flatMap((e) => [`link add ${e.hostIfname} mtu ${e.mtu} type veth peer name ${e.ifname} mtu ${e.mtu} netns ${ns}`, `link set ${e.hostIfname} master ${e.bridge} up`]));
     await Promise.all([
       ipBatch([
-        ...(o.create ? ['link set lo up'] : []),
+        ...(o.loopback ? ['link set lo up'] : []),
         ...endpoints.flatMap((e) => [
           `link set ${e.ifname} address ${e.mac}`,
           `addr add ${e.ip}/${e.prefix} dev ${e.ifname}`,
           `link set ${e.ifname} up`,
-          ...(e.defaultGateway ? [`route replace default via ${e.defaultGateway} dev ${e.ifname}`] : []),
+          ...(e.defaultGateway ? [`route replace default via ${e.defaultGateway.ip} dev ${e.ifname} mtu ${e.defaultGateway.mtu}`] : []),
         ]),
       ], { netns: ns }),
       o.resolverRules ? nft(o.resolverRules, { netnsPath: this.path(containerId) }) : undefined,
@@ -52,15 +57,22 @@ export class Sandboxes {
 
   /** Deletes the container's namespace, if there is one; the kernel removes its veths (and their host ends) with it. */
   async destroy(containerId: string): Promise<void> {
-    if (await access(this.path(containerId)).then(() => true, () => false)) await destroyNamespaces([this.name(containerId)]);
+    if (await access(this.path(containerId)).then(() => true, () => false)) await this.destroyNamespaces([this.name(containerId)]);
   }
 
   /** Removes the namespaces of containers not in `keep` (left by a crash or an unclean stop). */
   async sweep(keep: Set<string>): Promise<string[]> {
     const own = new RegExp(`^${this.prefix.replace(/[.-]/g, '\\$&')}([0-9a-f]{64})$`);
     const stale = (await netnsNamed(this.prefix)).filter((n) => own.exec(n) && !keep.has((own.exec(n) as RegExpExecArray)[1] as string));
-    await destroyNamespaces(stale);
+    await this.destroyNamespaces(stale);
     return stale;
+  }
+
+  private async destroyNamespaces(names: string[]): Promise<void> {
+    if (!names.length) return;
+    await this.host.run(names.map((n) => `netns del ${n}`)).catch((e: unknown) => {
+      throw new Internal(`network namespaces not removed: ${(e as Error).message}`, { cause: e });
+    });
   }
 }
 
@@ -68,7 +80,16 @@ export interface BridgeSpec {
   bridge: string;
   gateway: string;
   prefix: number;
+  /**
+   * The MTU inside the network. Berth's default is jumbo (see `jumboMtu`): traffic between containers and with the
+   * host crosses no wire, and per-packet cost is what limits it; the way out keeps the uplink's MTU through the
+   * containers' default routes.
+   */
+  mtu: number;
 }
+
+/** The MTU of Berth's bridges unless a network says otherwise: loopback's order of size (veths allow 65535). */
+export const jumboMtu = 65520;
 
 export interface EndpointSpec {
   /** Name inside the container (eth0, eth1, …). */
@@ -79,8 +100,10 @@ export interface EndpointSpec {
   ip: string;
   prefix: number;
   mac: string;
-  /** Set on the endpoint that carries the default route. */
-  defaultGateway?: string;
+  /** The link's MTU: the network's (see BridgeSpec.mtu). */
+  mtu: number;
+  /** Set on the endpoint that carries the default route, with the MTU of the way out of the host. */
+  defaultGateway?: { ip: string; mtu: number };
 }
 
 /** The host end of a container's endpoint: `bv`, ten characters of the container ID, the endpoint's number. */
@@ -92,20 +115,20 @@ export const hostIfname = (containerId: string, n: number) => `bv${containerId.s
  */
 export async function ensureBridge(b: BridgeSpec): Promise<void> {
   if (!(await linkExists(b.bridge))) {
-    await ipBatch([`link add ${b.bridge} type bridge`, `addr replace ${b.gateway}/${b.prefix} dev ${b.bridge}`, `link set ${b.bridge} up`]).catch(async (e: unknown) => {
+    await ipBatch([`link add ${b.bridge} mtu ${b.mtu} type bridge`, `addr replace ${b.gateway}/${b.prefix} dev ${b.bridge}`, `link set ${b.bridge} up`]).catch(async (e: unknown) => {
       if (!(await linkExists(b.bridge))) throw e; // made by a concurrent call
     });
   }
   await Promise.all([setIpv4Sysctl(`conf/${b.bridge}/route_localnet`, '1'), setIpv4Sysctl('ip_forward', '1')]);
 }
 
-export async function removeBridge(name: string): Promise<void> {
-  if (await linkExists(name)) await ipBatch([`link del ${name}`]);
+/** The MTU of the interface the host's default route leaves by (1500 when it has none). */
+export async function uplinkMtu(): Promise<number> {
+  const dev = /\bdev (\S+)/.exec(await runWithInput('ip', ['-4', 'route', 'show', 'default'], '').catch(() => ''))?.[1];
+  const mtu = dev ? Number((await readFile(`/sys/class/net/${dev}/mtu`, 'utf8').catch(() => '')).trim()) : NaN;
+  return mtu > 0 ? mtu : 1500;
 }
 
-async function destroyNamespaces(names: string[]): Promise<void> {
-  if (!names.length) return;
-  await ipBatch(names.map((n) => `netns del ${n}`), { force: true }).catch((e: unknown) => {
-    throw new Internal(`network namespaces not removed: ${(e as Error).message}`, { cause: e });
-  });
+export async function removeBridge(name: string): Promise<void> {
+  if (await linkExists(name)) await ipBatch([`link del ${name}`]);
 }

@@ -44,6 +44,10 @@ class Outside {
     const child = spawn('ip', ['netns', 'exec', this.ns, process.execPath, '-e', `require('net').createServer((s) => s.end(s.remoteAddress)).listen(${port})`], { stdio: 'ignore' });
     return () => child.kill('SIGKILL');
   }
+  /** Counts the bytes of the first connection to `port` in the namespace; resolves with the count once it ends. */
+  countBytes(port: number) {
+    return run('ip', ['netns', 'exec', this.ns, process.execPath, '-e', `const srv=require('net').createServer((s)=>{let n=0;s.on('data',(d)=>n+=d.length);s.on('end',()=>{process.stdout.write(String(n));process.exit(0)})}).listen(${port})`], { timeoutMs: 20_000 });
+  }
   async destroy(): Promise<void> {
     await run('ip', ['netns', 'del', this.ns]);
     await run('ip', ['link', 'del', this.veth]);
@@ -98,6 +102,12 @@ describe('networking', () => {
     } finally {
       stop();
     }
+    // Bulk data leaves at the uplink's MTU, whatever the bridge's own (a jumbo MTU inside the network).
+    const counted = outside.countBytes(9103);
+    await new Promise((r) => setTimeout(r, 300));
+    const sent = await d.docker(['exec', 'plain', 'sh', '-c', `dd if=/dev/urandom bs=1k count=3000 2>/dev/null | nc ${outside.ip} 9103`]);
+    assert.equal(sent.code, 0, sent.stderr);
+    assert.equal((await counted).stdout, String(3000 * 1024));
     await docker(['rm', '-f', 'plain']);
     assert.deepEqual(await netns(), []);
   });

@@ -340,11 +340,13 @@ export class ContainerService {
         rb.add(() => this.rootfs.unmount(c.id));
         rb.add(() => removeAll(bundle));
         rb.add(() => (bridged ? this.d.networks.detach(c.id) : undefined));
-        const [, , { network, etc }] = await allSettled([
+        const [, , { attached, etc }] = await allSettled([
           removeAll(bundle).then(() => Promise.all(['exits', 'sock'].map((sub) => mkdir(join(bundle, sub), { recursive: true, mode: 0o700 })))),
           this.rootfs.mount(c),
-          (bridged ? this.d.networks.attach(networkedContainer(c)) : Promise.resolve(undefined)).then(async (network) => ({ network, etc: await this.etcFilesFor(c, network) })),
+          (bridged ? this.d.networks.attach(networkedContainer(c)) : Promise.resolve(undefined)).then(async (attached) => ({ attached, etc: await this.etcFilesFor(c, attached?.attachment) })),
         ] as const);
+        // The namespace exists; its endpoints are being made while the runtime creates the container in it.
+        const network = attached?.attachment;
         const spec = await containerSpec(c, {
           ...(network && { netns: network.sandboxKey, resolver: this.usesResolver(network) }),
           rootfs: this.rootfs.merged(c.id),
@@ -387,6 +389,7 @@ export class ContainerService {
           },
         };
         rb.add(() => this.store.save(c));
+        await attached?.ready;
         await allSettled([runtime.start(c.id), this.store.save(next)] as const);
         return next;
       });

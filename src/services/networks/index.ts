@@ -22,11 +22,13 @@ import {
   formatCidr,
   freeSubnet,
   hostIfname,
+  jumboMtu,
   macFor,
   overlaps,
   parseCidr,
   parseIPv4,
   removeBridge,
+  uplinkMtu,
 } from '../../network/index.js';
 import type { Logger } from '../../util/logger.js';
 import { nowNano } from '../../util/timestamp.js';
@@ -87,6 +89,8 @@ export interface NetworkView {
 interface Attached {
   c: NetworkedContainer;
   att: Attachment;
+  /** The endpoints being made (see attach). */
+  ready?: Promise<void>;
 }
 
 const predefined = new Set(['bridge', 'host', 'none']);
@@ -95,6 +99,10 @@ export class NetworkService {
   private readonly pools = new Map<string, AddressPool>();
   private readonly attached = new Map<string, Attached>();
   private readonly ports = new PortReservations();
+  /** Bridges known to exist (checked once, and again after a failed attachment). */
+  private readonly bridgesUp = new Set<string>();
+  /** The host's way out: containers' default routes keep to it. */
+  private uplinkMtu = 1500;
   private readonly firewall: Firewall;
   private readonly dns: NameServer;
   private readonly sandboxes: Sandboxes;
@@ -109,6 +117,7 @@ export class NetworkService {
 
   /** The predefined networks, every bridge, and address pools; containers are adopted next, then `recovered`. */
   async init(): Promise<void> {
+    this.uplinkMtu = await uplinkMtu();
     await this.ensurePredefined();
     for (const n of this.d.records.list()) {
       if (n.driver !== 'bridge') continue;
@@ -159,7 +168,7 @@ export class NetworkService {
         'com.docker.network.bridge.enable_ip_masquerade': 'true',
         'com.docker.network.bridge.host_binding_ipv4': '0.0.0.0',
         'com.docker.network.bridge.name': this.d.scope.bridge,
-        'com.docker.network.driver.mtu': '1500',
+        'com.docker.network.driver.mtu': String(jumboMtu),
       },
     });
   }
@@ -270,6 +279,8 @@ export class NetworkService {
     if (bridge !== undefined && (!/^[a-zA-Z0-9_.-]{1,15}$/.test(bridge) || this.d.records.list().some((n) => n.bridge === bridge))) {
       throw new Conflict(`bridge name ${bridge} is invalid or already in use`);
     }
+    const mtu = options['com.docker.network.driver.mtu'];
+    if (mtu !== undefined && !(/^\d+$/.test(mtu) && Number(mtu) >= 68 && Number(mtu) <= 65535)) throw new InvalidArgument(`invalid MTU ${mtu}: it must be between 68 and 65535`);
     const ipam = configs[0]?.Subnet ? this.checkedIpam(configs[0]) : await this.freeIpam();
     if (!configs[0]?.Subnet && (configs[0]?.Gateway || configs[0]?.IPRange)) throw new InvalidArgument('a gateway or an IP range needs a subnet (--subnet)');
     const id = newNetworkId();
@@ -414,15 +425,17 @@ export class NetworkService {
   }
 
   /**
-   * Gives a starting container its namespace, an endpoint on each of its networks (the first carries the default
-   * route and the published ports) and its names in the DNS of user-defined networks. All or nothing.
+   * Gives a starting container its namespace at once, so that the runtime can create the container in it, and in
+   * `ready` (while the runtime works) an endpoint on each of its networks (the first carries the default route and
+   * the published ports) and its names in the DNS of user-defined networks. The caller awaits `ready` before the
+   * container's process runs; `detach` undoes everything, a failed `ready` included.
    */
-  async attach(c: NetworkedContainer): Promise<Attachment> {
+  async attach(c: NetworkedContainer): Promise<{ attachment: Attachment; ready: Promise<void> }> {
     const order = Object.keys(c.networks).sort((a, b) => (a === c.networkMode ? -1 : b === c.networkMode ? 1 : a.localeCompare(b)));
     const endpoints: Record<string, Endpoint> = {};
     const specs: EndpointSpec[] = [];
     let resolverGateway: string | undefined;
-    let made = false;
+    let published: PortMap = {};
     try {
       for (const [i, name] of order.entries()) {
         const { endpoint, spec, network } = await this.newEndpoint(c, name, i, specs.length === 0);
@@ -430,26 +443,31 @@ export class NetworkService {
         specs.push(spec);
         if (!network.isDefault) resolverGateway ??= endpoint.Gateway;
       }
-      const first = order[0] ? endpoints[order[0]] : undefined;
-      const published = first ? await this.publish(c, first.IPAddress) : {};
-      const att: Attachment = { sandboxKey: this.sandboxes.path(c.id), endpoints, ports: published };
-      made = true;
-      await this.sandboxes.attach(c.id, specs, { create: true, ...(resolverGateway && { resolverRules: containerResolverRules(resolverGateway) }) });
-      this.attached.set(c.id, { c, att });
-      await Promise.all([Object.keys(published).length ? this.firewall.apply() : undefined, resolverGateway ? this.dns.sync() : undefined]);
-      return att;
+      if (specs.length) published = await this.publish(c);
+      await this.sandboxes.create(c.id);
     } catch (e) {
-      this.attached.delete(c.id);
       this.releaseAddresses(c.id, endpoints);
       this.ports.release(c.id);
-      if (made) await this.sandboxes.destroy(c.id).catch(() => {});
+      await this.sandboxes.destroy(c.id).catch(() => {});
       throw e;
     }
+    const att: Attachment = { sandboxKey: this.sandboxes.path(c.id), endpoints, ports: published };
+    const ready = (async () => {
+      await this.sandboxes.plumb(c.id, specs, { loopback: true, ...(resolverGateway && { resolverRules: containerResolverRules(resolverGateway) }) }).catch((e: unknown) => {
+        for (const s of specs) this.bridgesUp.delete(s.bridge); // checked again next time: one may have gone
+        throw e;
+      });
+      await Promise.all([Object.keys(published).length ? this.firewall.apply() : undefined, resolverGateway ? this.dns.sync() : undefined]);
+    })();
+    ready.catch(() => {}); // the caller awaits it; a failure is theirs to report
+    this.attached.set(c.id, { c, att, ready });
+    return { attachment: att, ready };
   }
 
   /** The container's namespace, addresses and ports are given back (it stopped, or failed to start). */
   async detach(containerId: string): Promise<void> {
     const a = this.attached.get(containerId);
+    await a?.ready?.catch(() => {}); // never undo what is still being made
     this.attached.delete(containerId);
     if (a) this.releaseAddresses(containerId, a.att.endpoints);
     this.ports.release(containerId);
@@ -469,7 +487,7 @@ export class NetworkService {
     while (used.has(`eth${i}`)) i++;
     const { endpoint, spec, network } = await this.newEndpoint(c, name, i, false);
     try {
-      await this.sandboxes.attach(c.id, [spec], { create: false });
+      await this.sandboxes.plumb(c.id, [spec], { loopback: false });
     } catch (e) {
       this.releaseAddresses(c.id, { [name]: endpoint });
       throw e;
@@ -508,7 +526,10 @@ export class NetworkService {
     if (!network) throw new NotFound(`network ${name} not found`);
     const pool = this.pools.get(network.id);
     if (network.driver !== 'bridge' || !network.bridge || !pool) throw new InvalidArgument(`network ${name} cannot hold container endpoints`);
-    await ensureBridge(bridgeSpec(network));
+    if (!this.bridgesUp.has(network.bridge)) {
+      await ensureBridge(bridgeSpec(network));
+      this.bridgesUp.add(network.bridge);
+    }
     const ip = pool.allocate(c.id, cfg.IPAMConfig?.IPv4Address || undefined);
     const ipam = network.ipam[0] as IpamConfig;
     const endpoint: Endpoint = {
@@ -528,7 +549,8 @@ export class NetworkService {
       ip,
       prefix: pool.subnet.prefix,
       mac: endpoint.MacAddress,
-      ...(primary && !network.internal && { defaultGateway: ipam.Gateway }),
+      mtu: mtuOf(network),
+      ...(primary && !network.internal && { defaultGateway: { ip: ipam.Gateway, mtu: Math.min(mtuOf(network), this.uplinkMtu) } }),
     };
     return { endpoint, spec, network };
   }
@@ -538,7 +560,7 @@ export class NetworkService {
   }
 
   /** Holds the host ports of `-p` and `-P` and returns inspect's PortMap (exposed-only ports as null). */
-  private async publish(c: NetworkedContainer, _ip: string): Promise<PortMap> {
+  private async publish(c: NetworkedContainer): Promise<PortMap> {
     const wanted = new Map<string, Array<{ HostIp?: string; HostPort?: string }>>();
     for (const [port, bindings] of Object.entries(c.portBindings ?? {})) if (bindings?.length) wanted.set(normalizePort(port), bindings);
     if (c.publishAllPorts) for (const port of Object.keys(c.exposedPorts ?? {})) if (!wanted.has(normalizePort(port))) wanted.set(normalizePort(port), [{}]);
@@ -608,7 +630,13 @@ function newNetworkId(): string {
 
 function bridgeSpec(n: NetworkRecord) {
   const ipam = n.ipam[0] as IpamConfig;
-  return { bridge: n.bridge as string, gateway: ipam.Gateway, prefix: (parseCidr(ipam.Subnet) as Cidr).prefix };
+  return { bridge: n.bridge as string, gateway: ipam.Gateway, prefix: (parseCidr(ipam.Subnet) as Cidr).prefix, mtu: mtuOf(n) };
+}
+
+/** `-o com.docker.network.driver.mtu`, else Berth's jumbo default (see BridgeSpec.mtu). */
+function mtuOf(n: NetworkRecord): number {
+  const given = Number(n.options['com.docker.network.driver.mtu']);
+  return given >= 68 && given <= 65535 ? given : jumboMtu;
 }
 
 function poolOf(n: NetworkRecord): AddressPool {
