@@ -55,8 +55,17 @@ export class IpSession {
       const child = this.ensure();
       const seq = ++this.seq;
       this.pending.push({ seq, errors: [], resolve, reject });
+      this.hold(child, true);
       child.stdin.write([...lines, `link show dev ${marker}${seq}`].join('\n') + '\n');
     });
+  }
+
+  /** An idle session keeps no process alive; one with requests in flight does (they are awaited). */
+  private hold(child: ChildProcessWithoutNullStreams, busy: boolean): void {
+    for (const h of [child, child.stdin, child.stdout, child.stderr] as Array<{ ref(): unknown; unref(): unknown }>) {
+      if (busy) h.ref();
+      else h.unref();
+    }
   }
 
   private ensure(): ChildProcessWithoutNullStreams {
@@ -74,8 +83,6 @@ export class IpSession {
     };
     child.on('error', (e) => gone(e.message));
     child.on('exit', (code, signal) => gone(`exited (${signal ?? code})`));
-    child.unref();
-    for (const s of [child.stdin, child.stdout, child.stderr] as Array<{ unref?: () => void }>) s.unref?.();
     return child;
   }
 
@@ -92,6 +99,7 @@ export class IpSession {
       if (!head) continue;
       if (done && Number(done[1]) === head.seq) {
         this.pending.shift();
+        if (!this.pending.length && this.child) this.hold(this.child, false);
         this.skipNextFailure = true;
         const messages = head.errors.filter((l) => !l.startsWith('Command failed'));
         if (head.errors.length) head.reject(new Internal(`ip: ${(messages.length ? messages : head.errors).join('; ')}`));

@@ -55,9 +55,17 @@ export class Sandboxes {
     await ipBatch([`link del ${ifname}`], { netns: this.name(containerId) });
   }
 
-  /** Deletes the container's namespace, if there is one; the kernel removes its veths (and their host ends) with it. */
-  async destroy(containerId: string): Promise<void> {
-    if (await access(this.path(containerId)).then(() => true, () => false)) await this.destroyNamespaces([this.name(containerId)]);
+  /**
+   * Deletes the container's namespace, if there is one, with its veths. The kernel would remove them with the
+   * namespace, but later, in the background: they are deleted first, so that a start right after (a restart) can
+   * make the same names again.
+   */
+  async destroy(containerId: string, hostIfnames: string[] = []): Promise<void> {
+    if (!(await access(this.path(containerId)).then(() => true, () => false))) return;
+    const present = (await Promise.all(hostIfnames.map(async (n) => ((await linkExists(n)) ? n : undefined)))).filter((n) => n !== undefined);
+    await this.host.run([...present.map((n) => `link del ${n}`), `netns del ${this.name(containerId)}`]).catch((e: unknown) => {
+      throw new Internal(`network namespace not removed: ${(e as Error).message}`, { cause: e });
+    });
   }
 
   /** Removes the namespaces of containers not in `keep` (left by a crash or an unclean stop). */

@@ -63,7 +63,7 @@ export class AddressPool {
     readonly gateway: number,
     readonly range: Cidr = subnet,
   ) {
-    this.last = range.base;
+    this.last = range.base - 1; // the range's first address comes first (the network address never does)
   }
 
   /** `wanted` (a static address) or the next free one, recorded for `owner`. */

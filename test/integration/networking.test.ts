@@ -148,6 +148,11 @@ describe('networking', () => {
       assert.match(busy.stderr, /has active endpoints/);
       await docker(['network', 'disconnect', 'back', 'web']);
       assert.equal((await docker(['exec', 'web', 'ls', '/sys/class/net'])).split('\n').sort().join(' '), 'eth0 lo');
+      // --ip-range: addresses come from the range, the first one first.
+      await docker(['network', 'create', '--subnet', '10.218.0.0/24', '--ip-range', '10.218.0.128/25', 'ranged']);
+      const ranged = await runIn(['--network', 'ranged', 'busybox', 'sh', '-c', 'ip -4 -o addr show eth0']);
+      await docker(['network', 'rm', 'ranged']);
+      assert.match(ranged.stdout, / 10\.218\.0\.128\/24 /);
       const ls = await docker(['network', 'ls', '--filter', 'label=team=net', '--format', '{{.Name}} {{.Driver}}']);
       assert.equal(ls, 'front bridge');
       // Rules of the bad kind, with Docker's statuses.
@@ -229,7 +234,7 @@ describe('networking', () => {
   });
 
   it('container: shares a namespace; links on the default bridge; --add-host host-gateway', async () => {
-    await docker(['run', '-d', '--pull', 'never', '--name', 'owner', 'busybox', 'sleep', '300']);
+    await docker(['run', '-d', '--pull', 'never', '--name', 'owner', '--expose', '5432', '-e', 'LEVEL=high', 'busybox', 'sleep', '300']);
     try {
       const ip = await inspect('owner', '{{.NetworkSettings.IPAddress}}');
       const shared = await runIn(['--network', 'container:owner', 'busybox', 'ip', '-4', '-o', 'addr', 'show', 'eth0']);
@@ -237,6 +242,16 @@ describe('networking', () => {
       const linked = await runIn(['--link', 'owner:db', 'busybox', 'sh', '-c', 'grep -w db /etc/hosts; ping -c1 -W2 db >/dev/null && echo reached']);
       assert.match(linked.stdout, new RegExp(`^${ip.replace(/\./g, '\\.')}\\tdb `, 'm'));
       assert.match(linked.stdout, /reached/);
+      // Docker's link variables: the name, each exposed port, the linked container's environment.
+      const env = (await runIn(['--name', 'linker', '--link', 'owner:db', 'busybox', 'env'])).stdout;
+      for (const line of ['DB_NAME=/linker/db', `DB_PORT=tcp://${ip}:5432`, `DB_PORT_5432_TCP=tcp://${ip}:5432`, `DB_PORT_5432_TCP_ADDR=${ip}`, 'DB_PORT_5432_TCP_PORT=5432', 'DB_PORT_5432_TCP_PROTO=tcp', 'DB_ENV_LEVEL=high']) {
+        assert.ok(env.split('\n').includes(line), `${line} in:\n${env}`);
+      }
+      assert.doesNotMatch(env, /^DB_ENV_PATH=/m);
+      await docker(['create', '--name', 'stopped', 'busybox']);
+      const toStopped = await d.docker(['run', '--rm', '--pull', 'never', '--link', 'stopped:s', 'busybox', 'true']);
+      assert.match(toStopped.stderr, /Cannot link to a non running container: \/stopped AS/);
+      await docker(['rm', 'stopped']);
       const gateway = JSON.parse(await docker(['network', 'inspect', 'bridge']))[0].IPAM.Config[0].Gateway;
       const gw = await runIn(['--add-host', 'host.docker.internal:host-gateway', 'busybox', 'grep', 'host.docker.internal', '/etc/hosts']);
       assert.equal(gw.stdout.trim(), `${gateway}\thost.docker.internal`);

@@ -25,7 +25,7 @@ import type { ContainerReferences, ImageService } from '../images/index.js';
 import type { EventBus } from '../system/events.js';
 import { type Attachment, type EndpointConfig, NetworkService } from '../networks/index.js';
 import { containerResolver } from '../../network/index.js';
-import { linkHostsLine, networkedContainer, parseLink } from './networking.js';
+import { linkEnv, linkHostsLine, networkedContainer, parseLink } from './networking.js';
 import { type HostConfig, type HostLimits, type Resources, extraHost, normalizeHostConfig, resourceDefaults, securityOptions, validateResources } from './hostconfig.js';
 import { configEnv, containerSpec, ociResources } from './spec.js';
 import { type EtcFiles, InitLayers, etcFiles, writeEtcFiles } from './etc.js';
@@ -246,7 +246,11 @@ export class ContainerService {
     }
     const networking = this.d.networks.endpointsForCreate(hostConfig.NetworkMode, o.endpointsConfig ?? undefined);
     hostConfig.NetworkMode = networking.networkMode;
-    for (const link of hostConfig.Links ?? []) this.resolve(parseLink(link)[0]);
+    for (const link of hostConfig.Links ?? []) {
+      const [name, alias] = parseLink(link);
+      const linked = this.resolve(name);
+      if (!isUp(linked.state.status)) throw new Conflict(`Cannot link to a non running container: /${linked.name} AS /${o.name ?? ''}/${alias}`);
+    }
     // dockerd's default cgroup namespace mode: the host's on cgroup v1, a private one on v2.
     hostConfig.CgroupnsMode ||= this.d.cgroupVersion === '2' ? 'private' : 'host';
     const ic = config.config ?? {};
@@ -348,7 +352,7 @@ export class ContainerService {
         // The namespace exists; its endpoints are being made while the runtime creates the container in it.
         const network = attached?.attachment;
         const spec = await containerSpec(c, {
-          ...(network && { netns: network.sandboxKey, resolver: this.usesResolver(network) }),
+          ...(network && { netns: network.sandboxKey, resolver: this.usesResolver(network), linkEnv: this.linkEnv(c) }),
           rootfs: this.rootfs.merged(c.id),
           etc,
           cgroupsPath: this.cgroupPath(c),
@@ -442,7 +446,7 @@ export class ContainerService {
       Promise.all([
         runtime.delete(id, true).catch((error: unknown) => this.d.log.warn('runtime state not released', { container: id, error })),
         this.rootfs.unmount(id).catch((error: unknown) => this.d.log.warn('rootfs not unmounted', { container: id, error })),
-        NetworkService.bridged(c.hostConfig.NetworkMode) ? this.d.networks.detach(id).catch((error: unknown) => this.d.log.warn('network not released', { container: id, error })) : undefined,
+        NetworkService.bridged(c.hostConfig.NetworkMode) ? this.d.networks.detach(id, c.state.network).catch((error: unknown) => this.d.log.warn('network not released', { container: id, error })) : undefined,
       ]);
     const processesGone = !exit.monitorLost && !c.hostConfig.PidMode;
     const [oom] = await Promise.all([oomKilled(this.cgroupPath(c), this.d.cgroupVersion), this.io.drain(c)]);
@@ -887,6 +891,16 @@ export class ContainerService {
       links,
       extraHosts: (hc.ExtraHosts ?? []).map((e) => extraHost(e, gateway)),
       dns: { nameservers: hc.Dns ?? [], search: hc.DnsSearch ?? [], options: hc.DnsOptions ?? [] },
+    });
+  }
+
+  /** The legacy links' variables of a container on the default bridge. */
+  private linkEnv(c: ContainerRecord): string[] {
+    if (c.hostConfig.NetworkMode !== 'bridge') return [];
+    return (c.hostConfig.Links ?? []).flatMap((l) => {
+      const [name, alias] = parseLink(l);
+      const linked = this.store.named(name) ?? this.store.get(name);
+      return linked ? linkEnv(alias, linked, c.name) : [];
     });
   }
 

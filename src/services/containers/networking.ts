@@ -26,6 +26,36 @@ export function parseLink(link: string): [string, string] {
 }
 
 /**
+ * The variables of a legacy link, as moby's links package makes them: `<ALIAS>_NAME=/<container>/<alias>`, per
+ * exposed port (in order) `<ALIAS>_PORT_<port>_<PROTO>` and its `_ADDR`, `_PORT` and `_PROTO`, the first port as
+ * `<ALIAS>_PORT`, and the linked container's environment as `<ALIAS>_ENV_<NAME>` (but HOME and PATH).
+ */
+export function linkEnv(alias: string, linked: ContainerRecord, containerName: string): string[] {
+  const ip = Object.values(linked.state.network?.endpoints ?? {})[0]?.IPAddress;
+  if (!ip) return [];
+  const prefix = alias.toUpperCase().replace(/-/g, '_');
+  const ports = Object.keys(linked.config.ExposedPorts ?? {})
+    .map((p) => {
+      const [port = '', proto = 'tcp'] = p.split('/');
+      return { port: Number(port), proto };
+    })
+    .sort((a, b) => a.port - b.port || a.proto.localeCompare(b.proto));
+  const env = [`${prefix}_NAME=/${containerName}/${alias}`];
+  const first = ports[0];
+  if (first) env.push(`${prefix}_PORT=${first.proto}://${ip}:${first.port}`);
+  for (const { port, proto } of ports) {
+    const key = `${prefix}_PORT_${port}_${proto.toUpperCase()}`;
+    env.push(`${key}=${proto}://${ip}:${port}`, `${key}_ADDR=${ip}`, `${key}_PORT=${port}`, `${key}_PROTO=${proto}`);
+  }
+  for (const e of linked.config.Env) {
+    const eq = e.indexOf('=');
+    const name = e.slice(0, eq);
+    if (eq > 0 && name !== 'HOME' && name !== 'PATH') env.push(`${prefix}_ENV_${name}=${e.slice(eq + 1)}`);
+  }
+  return env;
+}
+
+/**
  * Docker's /etc/hosts line for a link: the linked container's address, then the alias, its hostname and its name.
  * A linked container that is not running (or has no address on a network shared with this one) gives no line.
  */

@@ -33,6 +33,8 @@ export interface SpecContext {
   defaultSeccomp: () => Promise<SeccompProfile | undefined>;
   /** A static init binary for --init (tini), if installed. */
   initPath?: string;
+  /** Legacy links' variables (`DB_PORT_80_TCP=…`), before the container's own. */
+  linkEnv?: string[];
   /** The network namespace Berth made for the container (bridge networks). */
   netns?: string;
   /** It resolves names through 127.0.0.11, DNATed in its namespace: loopback destinations must be routable there. */
@@ -68,7 +70,7 @@ export async function containerSpec(c: ContainerRecord, x: SpecContext): Promise
   return buildSpec({
     rootfs: x.rootfs,
     args,
-    env: processEnv(c.config),
+    env: processEnv(c.config, c.config.Tty, x.linkEnv),
     cwd: c.config.WorkingDir || '/',
     uid,
     gid,
@@ -241,8 +243,8 @@ export function configEnv(image: string[], user: string[]): string[] {
 }
 
 /** The process environment, as dockerd's CreateDaemonEnvironment: PATH, HOSTNAME and TERM, then Config.Env. */
-export function processEnv(config: { Env: string[]; Hostname: string; Tty: boolean }, tty = config.Tty): string[] {
-  return mergeEnv([defaultPath, `HOSTNAME=${config.Hostname}`, ...(tty ? ['TERM=xterm'] : [])], config.Env);
+export function processEnv(config: { Env: string[]; Hostname: string; Tty: boolean }, tty = config.Tty, linkEnv: string[] = []): string[] {
+  return mergeEnv([defaultPath, `HOSTNAME=${config.Hostname}`, ...(tty ? ['TERM=xterm'] : []), ...linkEnv], config.Env);
 }
 
 /** dockerd's ReplaceOrAppendEnvValues: values replace same-named ones in place or are appended; a bare NAME unsets it. */

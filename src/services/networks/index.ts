@@ -464,14 +464,17 @@ export class NetworkService {
     return { attachment: att, ready };
   }
 
-  /** The container's namespace, addresses and ports are given back (it stopped, or failed to start). */
-  async detach(containerId: string): Promise<void> {
+  /**
+   * The container's namespace, addresses and ports are given back (it stopped, or failed to start). `recorded` is
+   * what its record says it had, for an exit found at start-up (nothing was adopted then).
+   */
+  async detach(containerId: string, recorded?: Attachment): Promise<void> {
     const a = this.attached.get(containerId);
     await a?.ready?.catch(() => {}); // never undo what is still being made
     this.attached.delete(containerId);
     if (a) this.releaseAddresses(containerId, a.att.endpoints);
     this.ports.release(containerId);
-    await this.sandboxes.destroy(containerId);
+    await this.sandboxes.destroy(containerId, Object.values((a?.att ?? recorded)?.endpoints ?? {}).map((e) => e.hostIfname));
     if (a) {
       const named = Object.values(a.att.endpoints).some((e) => !this.d.records.get(e.NetworkID)?.isDefault);
       await Promise.all([Object.keys(a.att.ports).some((k) => a.att.ports[k]?.length) ? this.firewall.apply() : undefined, named ? this.dns.sync() : undefined]);
