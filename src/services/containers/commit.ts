@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { Conflict, InvalidArgument } from '../../errors/index.js';
+import { Conflict, InvalidArgument, NotFound } from '../../errors/index.js';
 import { packLayer } from '../../layers/index.js';
 import { type ContainerConfig as ImageRunConfig, type Digest, type HistoryEntry, type ImageConfig, familiarString, formatReference, parseReference, withDefaultTag } from '../../oci/index.js';
 import { applyChanges } from '../images/import.js';
@@ -65,7 +65,11 @@ export async function commitContainer(d: CommitDeps, o: CommitOptions): Promise<
           return rec.id;
         }),
       { readonly: true },
-    );
+    ).catch((e: unknown) => {
+      // A running container removed by another request while its changes were read: its files went under us.
+      if (!d.containers.record(c.id)) throw new NotFound(`No such container: ${c.id}`, { cause: e });
+      throw e;
+    });
   } finally {
     if (pause) await d.containers.setPaused(c.id, false).catch(() => {});
   }
