@@ -26,6 +26,7 @@ const bodies = [
   { name: 'ExecStartConfig', path: '/exec/{id}/start', struct: 'ExecStartCheck', goType: 'types.ExecStartCheck' },
   { name: 'NetworkCreateRequest', path: '/networks/create', struct: 'NetworkCreateRequest', goType: 'types.NetworkCreateRequest' },
   { name: 'NetworkConnectRequest', path: '/networks/{id}/connect', struct: 'NetworkConnect', goType: 'types.NetworkConnect' },
+  { name: 'VolumeCreateRequest', path: '/volumes/create', struct: 'VolumeCreateOptions', goType: 'volume.CreateOptions' },
   { name: 'NetworkDisconnectRequest', path: '/networks/{id}/disconnect', struct: 'NetworkDisconnect', goType: 'types.NetworkDisconnect' },
 ];
 

@@ -68,6 +68,7 @@ export function containerRoutes(s: Services): Route[] {
         attach: { stdin: !!body.AttachStdin, stdout: !!body.AttachStdout, stderr: !!body.AttachStderr },
         ...(body.Healthcheck && { healthcheck: body.Healthcheck }),
         ...(body.ExposedPorts && { exposedPorts: body.ExposedPorts }),
+        ...(body.Volumes && { volumes: body.Volumes }),
         // The wire type has every field optional; the service fills defaults and checks what it needs.
         hostConfig: (body.HostConfig ?? null) as CreateOptions['hostConfig'],
         ...(body.NetworkingConfig?.EndpointsConfig && { endpointsConfig: body.NetworkingConfig.EndpointsConfig as CreateOptions['endpointsConfig'] }),
@@ -110,7 +111,7 @@ export function containerRoutes(s: Services): Route[] {
       res.end(JSON.stringify({ StatusCode: code, Error: null }) + '\n');
     }],
     ['DELETE', /^\/containers\/([^/]+)$/, async (req, res) => {
-      await c.remove(id(req), qBool(req.query, 'force'));
+      await c.remove(id(req), qBool(req.query, 'force'), qBool(req.query, 'v'));
       sendEmpty(res, Status.NoContent);
     }],
     ['GET', /^\/containers\/([^/]+)\/logs$/, (req, res) => logs(s, req, res)],

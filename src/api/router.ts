@@ -15,7 +15,6 @@ const versionPrefix = /^\/v(\d+)\.(\d+)(\/.*)$/;
 
 /** Parts of the Engine API Berth does not have yet: saying so beats dockerd's bare "page not found". */
 const missingAreas: Array<[prefix: string, message: string]> = [
-  ['/volumes', 'berthd has no volumes yet: containers can use tmpfs mounts'],
   ['/build', 'berthd cannot build images yet'],
 ];
 

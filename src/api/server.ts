@@ -11,6 +11,7 @@ import { toHttpError } from './errors.js';
 import { archiveRoutes } from './archive.js';
 import { attach, attachWebSocket, containerRoutes } from './containers.js';
 import { networkRoutes } from './networks.js';
+import { volumeRoutes } from './volumes.js';
 import { execRoutes, execStartHijacked } from './exec.js';
 import { isUpgraded, socketSession } from './hijack.js';
 import { imageRoutes } from './images.js';
@@ -23,7 +24,7 @@ type HijackHandler = (id: string, raw: IncomingMessage, socket: Duplex, head: Bu
 
 /** The Docker Engine API over HTTP/1.1: every response carries Docker's identification headers. */
 export function createApiServer(services: Services, log: Logger): Server {
-  const routes: Route[] = [...systemRoutes(services), ...imageRoutes(services), ...containerRoutes(services), ...networkRoutes(services), ...archiveRoutes(services), ...execRoutes(services), ...statsRoutes(services)];
+  const routes: Route[] = [...systemRoutes(services), ...imageRoutes(services), ...containerRoutes(services), ...networkRoutes(services), ...volumeRoutes(services), ...archiveRoutes(services), ...execRoutes(services), ...statsRoutes(services)];
   const hijackRoutes: Array<[string, RegExp, HijackHandler]> = [
     ['POST', /^\/containers\/([^/]+)\/attach$/, (id, raw, socket, head) => attach(services, id, new URL(raw.url ?? '/', 'http://berth').searchParams, socketSession(socket, head))],
     ['POST', /^\/exec\/([^/]+)\/start$/, (id, raw, socket, head) => execStartHijacked(services, id, raw, socket, head)],

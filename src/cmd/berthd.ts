@@ -14,7 +14,7 @@ import { openLayerStore } from '../layers/index.js';
 import { openImageMetadata } from '../metadata/index.js';
 import { openRecordStore } from '../metadata/records.js';
 import { CliRuntime, ConmonMonitor, defaultSeccompProfilePath, loadSeccompProfile, probeRuntimes } from '../runtime/index.js';
-import { ContainerService, type ContainerRecord, NetworkService, type NetworkRecord, defaultScope, EventBus, containerReferences, ExecService, HealthMonitor, ImageService, SystemService, berthVersion, ensureBusyboxImage } from '../services/index.js';
+import { ContainerService, type ContainerRecord, NetworkService, type NetworkRecord, VolumeService, type VolumeRecord, defaultScope, volumeReferences, EventBus, containerReferences, ExecService, HealthMonitor, ImageService, SystemService, berthVersion, ensureBusyboxImage } from '../services/index.js';
 import { newId } from '../util/ids.js';
 import { currentRequest } from '../util/request-context.js';
 import { type LogLevel, type Logger, createLogger, isLogLevel } from '../util/logger.js';
@@ -195,9 +195,18 @@ async function main(): Promise<void> {
     scope: networkScope(cfg.bridge),
   });
   await networks.init();
+  const volumes = new VolumeService({
+    records: await openRecordStore<VolumeRecord>(join(cfg.dataRoot, 'metadata', 'volumes')),
+    root: join(cfg.dataRoot, 'volumes'),
+    events,
+    log: log.child({ service: 'volumes' }),
+    references: volumeReferences(containerRecords),
+  });
+  await volumes.recover();
   const containers = new ContainerService({
     images,
     networks,
+    volumes,
     layers,
     records: containerRecords,
     runtimes: new Map(Object.entries(runtimes).map(([name, r]) => [name, new CliRuntime(name, r.path, join(cfg.execRoot, 'runtime', name))])),
@@ -230,11 +239,11 @@ async function main(): Promise<void> {
     warnings,
     logLevel: cfg.logLevel,
     startedAt: new Date(),
-  }, images, containers);
+  }, images, containers, volumes);
 
   const servers: Array<{ server: Server; cleanup: () => Promise<void> }> = [];
   for (const host of hosts) {
-    const server = createApiServer({ images, containers, networks, exec, system, events }, log.child({ component: 'api' }));
+    const server = createApiServer({ images, containers, networks, volumes, exec, system, events }, log.child({ component: 'api' }));
     servers.push({ server, cleanup: await listen(server, host) });
   }
   await writeFile(cfg.pidfile, `${process.pid}\n`);

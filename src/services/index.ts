@@ -3,6 +3,7 @@ import type { ContainerService } from './containers/index.js';
 import type { ExecService } from './containers/exec.js';
 import type { ImageService } from './images/index.js';
 import type { NetworkService } from './networks/index.js';
+import type { VolumeService } from './volumes/index.js';
 import type { EventBus } from './system/events.js';
 import type { SystemService } from './system/index.js';
 
@@ -10,6 +11,7 @@ export interface Services {
   images: ImageService;
   containers: ContainerService;
   networks: NetworkService;
+  volumes: VolumeService;
   exec: ExecService;
   system: SystemService;
   events: EventBus;
@@ -17,7 +19,8 @@ export interface Services {
 
 export { ImageService } from './images/index.js';
 export { NetworkService, type NetworkRecord, defaultScope } from './networks/index.js';
-export { ContainerService, type ContainerRecord, type CreateOptions, containerReferences } from './containers/index.js';
+export { VolumeService, type VolumeRecord } from './volumes/index.js';
+export { ContainerService, type ContainerRecord, type CreateOptions, containerReferences, volumeReferences } from './containers/index.js';
 export type { LogBatch } from '../runtime/index.js';
 export { ExecService, type ExecConfig } from './containers/exec.js';
 export { HealthMonitor } from './containers/health.js';

@@ -59,6 +59,15 @@ export interface NetworkConnectRequest {
   EndpointConfig?: EndpointSettings;
 }
 
+/** Engine API `VolumeCreateOptions` (the spec's VolumeConfig). */
+export interface VolumeCreateRequest {
+  Name?: string;
+  Driver?: string;
+  DriverOpts?: Record<string, string>;
+  Labels?: Record<string, string>;
+  ClusterVolumeSpec?: ClusterVolumeSpec;
+}
+
 /** Engine API `NetworkDisconnectRequest`. */
 export interface NetworkDisconnectRequest {
   Container?: string;
@@ -223,6 +232,29 @@ export interface EndpointSettings {
   DNSNames?: string[];
 }
 
+/** Engine API `ClusterVolumeSpec`. */
+export interface ClusterVolumeSpec {
+  Group?: string;
+  AccessMode?: {
+    Scope?: string;
+    Sharing?: string;
+    MountVolume?: Record<string, unknown>;
+    Secrets?: Array<{
+      Key?: string;
+      Secret?: string;
+    }>;
+    AccessibilityRequirements?: {
+      Requisite?: Topology[];
+      Preferred?: Topology[];
+    };
+    CapacityRange?: {
+      RequiredBytes?: number;
+      LimitBytes?: number;
+    };
+    Availability?: string;
+  };
+}
+
 /** Engine API `HealthConfig`. */
 export interface HealthConfig {
   Test?: string[];
@@ -300,6 +332,11 @@ export interface EndpointIPAMConfig {
   IPv4Address?: string;
   IPv6Address?: string;
   LinkLocalIPs?: string[];
+}
+
+/** Engine API `Topology`. */
+export interface Topology {
+  Segments?: Record<string, string>;
 }
 
 /** Engine API `PortBinding`. */
@@ -2040,6 +2077,146 @@ export const requestSchemas = {
       }
     }
   },
+  "VolumeCreateRequest": {
+    "type": "object",
+    "x-go-value": "volume.CreateOptions",
+    "properties": {
+      "Name": {
+        "type": "string",
+        "x-go": "VolumeCreateOptions.Name of type string"
+      },
+      "Driver": {
+        "type": "string",
+        "x-go": "VolumeCreateOptions.Driver of type string"
+      },
+      "DriverOpts": {
+        "type": "object",
+        "x-go": "VolumeCreateOptions.DriverOpts of type map[string]string",
+        "additionalProperties": {
+          "type": "string",
+          "x-go": "VolumeCreateOptions.DriverOpts of type string"
+        }
+      },
+      "Labels": {
+        "type": "object",
+        "x-go": "VolumeCreateOptions.Labels of type map[string]string",
+        "additionalProperties": {
+          "type": "string",
+          "x-go": "VolumeCreateOptions.Labels of type string"
+        }
+      },
+      "ClusterVolumeSpec": {
+        "type": "object",
+        "x-go": "VolumeCreateOptions.ClusterVolumeSpec of type ClusterVolumeSpec",
+        "properties": {
+          "Group": {
+            "type": "string",
+            "x-go": "ClusterVolumeSpec.ClusterVolumeSpec.Group of type string"
+          },
+          "AccessMode": {
+            "type": "object",
+            "x-go": "ClusterVolumeSpec.ClusterVolumeSpec.AccessMode of type interface {}",
+            "properties": {
+              "Scope": {
+                "type": "string",
+                "x-go": "AccessMode.ClusterVolumeSpec.AccessMode.Scope of type string"
+              },
+              "Sharing": {
+                "type": "string",
+                "x-go": "AccessMode.ClusterVolumeSpec.AccessMode.Sharing of type string"
+              },
+              "MountVolume": {
+                "type": "object",
+                "x-go": "AccessMode.ClusterVolumeSpec.AccessMode.MountVolume of type interface {}"
+              },
+              "Secrets": {
+                "type": "array",
+                "x-go": "AccessMode.ClusterVolumeSpec.AccessMode.Secrets of type []interface {}",
+                "items": {
+                  "type": "object",
+                  "x-go": "AccessMode.ClusterVolumeSpec.AccessMode.Secrets of type interface {}",
+                  "properties": {
+                    "Key": {
+                      "type": "string",
+                      "x-go": "AccessMode.Secrets.ClusterVolumeSpec.AccessMode.Secrets.Key of type string"
+                    },
+                    "Secret": {
+                      "type": "string",
+                      "x-go": "AccessMode.Secrets.ClusterVolumeSpec.AccessMode.Secrets.Secret of type string"
+                    }
+                  }
+                }
+              },
+              "AccessibilityRequirements": {
+                "type": "object",
+                "x-go": "AccessMode.ClusterVolumeSpec.AccessMode.AccessibilityRequirements of type interface {}",
+                "properties": {
+                  "Requisite": {
+                    "type": "array",
+                    "x-go": "AccessMode.AccessibilityRequirements.ClusterVolumeSpec.AccessMode.AccessibilityRequirements.Requisite of type []Topology",
+                    "items": {
+                      "type": "object",
+                      "x-go": "AccessMode.AccessibilityRequirements.ClusterVolumeSpec.AccessMode.AccessibilityRequirements.Requisite of type Topology",
+                      "properties": {
+                        "Segments": {
+                          "type": "object",
+                          "x-go": "Topology.ClusterVolumeSpec.AccessMode.AccessibilityRequirements.Requisite.Segments of type map[string]string",
+                          "additionalProperties": {
+                            "type": "string",
+                            "x-go": "Topology.ClusterVolumeSpec.AccessMode.AccessibilityRequirements.Requisite.Segments of type string"
+                          }
+                        }
+                      }
+                    }
+                  },
+                  "Preferred": {
+                    "type": "array",
+                    "x-go": "AccessMode.AccessibilityRequirements.ClusterVolumeSpec.AccessMode.AccessibilityRequirements.Preferred of type []Topology",
+                    "items": {
+                      "type": "object",
+                      "x-go": "AccessMode.AccessibilityRequirements.ClusterVolumeSpec.AccessMode.AccessibilityRequirements.Preferred of type Topology",
+                      "properties": {
+                        "Segments": {
+                          "type": "object",
+                          "x-go": "Topology.ClusterVolumeSpec.AccessMode.AccessibilityRequirements.Preferred.Segments of type map[string]string",
+                          "additionalProperties": {
+                            "type": "string",
+                            "x-go": "Topology.ClusterVolumeSpec.AccessMode.AccessibilityRequirements.Preferred.Segments of type string"
+                          }
+                        }
+                      }
+                    }
+                  }
+                }
+              },
+              "CapacityRange": {
+                "type": "object",
+                "x-go": "AccessMode.ClusterVolumeSpec.AccessMode.CapacityRange of type interface {}",
+                "properties": {
+                  "RequiredBytes": {
+                    "type": "integer",
+                    "x-go": "AccessMode.CapacityRange.ClusterVolumeSpec.AccessMode.CapacityRange.RequiredBytes of type int64",
+                    "minimum": -9223372036854776000,
+                    "maximum": 9223372036854776000
+                  },
+                  "LimitBytes": {
+                    "type": "integer",
+                    "x-go": "AccessMode.CapacityRange.ClusterVolumeSpec.AccessMode.CapacityRange.LimitBytes of type int64",
+                    "minimum": -9223372036854776000,
+                    "maximum": 9223372036854776000
+                  }
+                }
+              },
+              "Availability": {
+                "type": "string",
+                "x-go": "AccessMode.ClusterVolumeSpec.AccessMode.Availability of type string"
+              }
+            }
+          }
+        }
+      }
+    }
+  },
   "NetworkDisconnectRequest": {
     "type": "object",
     "x-go-value": "types.NetworkDisconnect",
@@ -2064,5 +2241,6 @@ export interface RequestBodies {
   ExecStartConfig: ExecStartConfig;
   NetworkCreateRequest: NetworkCreateRequest;
   NetworkConnectRequest: NetworkConnectRequest;
+  VolumeCreateRequest: VolumeCreateRequest;
   NetworkDisconnectRequest: NetworkDisconnectRequest;
 }

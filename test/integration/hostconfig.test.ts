@@ -244,7 +244,7 @@ describe('host config', () => {
     }
   });
 
-  it('--add-host, --dns*, --mount type=tmpfs and --annotation take effect; volumes are refused, not ignored', async () => {
+  it('--add-host, --dns*, --mount type=tmpfs and --annotation take effect; bad mounts are refused', async () => {
     // The container's own address line comes last, after the --add-host lines, as in Docker.
     const hosts = await d.docker(['run', '--rm', '--add-host', 'db:10.1.2.3', '--add-host', 'v6=::1', '--dns', '9.9.9.9', '--dns-search', 'example.com', '--dns-option', 'ndots:2', 'busybox', 'sh', '-c', 'tail -3 /etc/hosts | head -2; cat /etc/resolv.conf']);
     assert.equal(hosts.code, 0, hosts.stderr);
@@ -263,15 +263,15 @@ describe('host config', () => {
 
     const before = (await ok(['ps', '-aq'])).trim();
     const refused: Array<[string[], RegExp]> = [
-      [['-v', '/tmp:/host'], /bind mounts and volumes .* are not supported by berthd yet/],
-      [['--mount', 'type=volume,target=/data'], /bind mounts and volumes .* are not supported by berthd yet/],
       [['--storage-opt', 'size=1G'], /--storage-opt is supported only for overlay over xfs/],
-      [['--volumes-from', 'other'], /bind mounts and volumes .* are not supported by berthd yet/],
+      [['--volumes-from', 'no-such-container'], /No such container: no-such-container/],
+      [['--mount', 'type=bind,src=/no/such/dir,dst=/x'], /bind source path does not exist: \/no\/such\/dir/],
+      [['-v', 'two:/a', '-v', 'three:/a'], /Duplicate mount point: \/a/],
       [['--gpus', 'all'], /could not select device driver "" with capabilities: \[\[gpu\]\]/],
       [['--isolation', 'hyperv'], /invalid isolation \(hyperv\): linux only supports 'default'/],
     ];
     for (const [args, message] of refused) {
-      const r = await d.docker(['run', '--rm', ...args, 'busybox', 'true']);
+      const r = await d.docker(['run', '--rm', '--pull', 'never', ...args, 'busybox', 'true']);
       assert.equal(r.code, 125, `${args.join(' ')}: ${r.stderr}`);
       assert.match(r.stderr, message);
     }
@@ -286,14 +286,14 @@ describe('host config', () => {
       assert.match(r.stderr, message);
     }
     assert.equal((await ok(['ps', '-aq'])).trim(), before, 'nothing was created');
-    // An image's VOLUMEs: plain directories of the container until Berth has volumes, and the client is told so.
+    // An image's VOLUMEs become anonymous volumes, shown in inspect and taken away by rm -v.
     const base = (await ok(['create', 'busybox'])).trim();
     await ok(['commit', '--change', 'VOLUME /data', base, 'berth-test/with-volume:1']);
     const withVolume = await d.docker(['create', 'berth-test/with-volume:1']);
     assert.equal(withVolume.code, 0, withVolume.stderr);
-    assert.match(withVolume.stderr, /WARNING: berthd has no volumes yet: the image's volumes \(\/data\) are directories of the container's filesystem/);
     assert.equal((await d.docker(['inspect', '--format', '{{json .Config.Volumes}}', withVolume.stdout.trim()])).stdout.trim(), '{"/data":{}}');
-    await ok(['rm', base, withVolume.stdout.trim()]);
+    assert.match((await d.docker(['inspect', '--format', '{{range .Mounts}}{{.Type}} {{.Destination}}{{end}}', withVolume.stdout.trim()])).stdout, /^volume \/data$/m);
+    await ok(['rm', '-v', base, withVolume.stdout.trim()]);
     await ok(['rmi', 'berth-test/with-volume:1']);
     // Without a network there is nothing to publish on: dockerd ignores the ports, and so does berthd.
     assert.equal((await d.docker(['run', '--rm', '--network', 'none', '-p', '8080:80', 'busybox', 'true'])).code, 0);

@@ -265,7 +265,7 @@ export function registerContainerCommands(program: Command, container: Command, 
       .argument('<CONTAINER...>')
       .option('-f, --force', 'Force the removal of a running container (uses SIGKILL)')
       .option('-v, --volumes', 'Remove anonymous volumes associated with the container')
-      .action((names: string[], o: { force?: boolean }) => eachContainer(names, 'DELETE', '', { force: o.force }));
+      .action((names: string[], o: { force?: boolean; volumes?: boolean }) => eachContainer(names, 'DELETE', '', { force: o.force, v: o.volumes }));
   rm(program.command('rm').description('Remove one or more containers'));
   rm(container.command('rm').alias('remove').description('Remove one or more containers'));
 

@@ -46,7 +46,10 @@ export interface ThrottleDevice {
 export interface MountRequest {
   Type: string;
   Target: string;
+  Source?: string;
   ReadOnly?: boolean;
+  BindOptions?: { Propagation?: string; CreateMountpoint?: boolean } | null;
+  VolumeOptions?: { NoCopy?: boolean; Labels?: Record<string, string>; DriverConfig?: { Name?: string; Options?: Record<string, string> }; Subpath?: string } | null;
   TmpfsOptions?: { SizeBytes?: number; Mode?: number };
 }
 
@@ -95,7 +98,11 @@ export interface HostConfig extends Resources {
   PublishAllPorts?: boolean;
   /** `--link name:alias` (legacy links of the default bridge). */
   Links?: string[] | null;
-  /** `--mount`s: only `tmpfs` ones until volumes exist (see refuseUnsupported). */
+  /** `-v`: `source:destination[:mode]` (see mounts.ts). */
+  Binds?: string[] | null;
+  /** `--volumes-from container[:ro|rw]`. */
+  VolumesFrom?: string[] | null;
+  /** `--mount`s: volume, bind and tmpfs (see mounts.ts). */
   Mounts?: MountRequest[] | null;
   /** Runtime annotations (`--annotation`), passed to the OCI spec. */
   Annotations?: Record<string, string> | null;
@@ -192,7 +199,7 @@ export function normalizeHostConfig(input: Partial<HostConfig> | null | undefine
   if (oomScoreAdj < -1000 || oomScoreAdj > 1000) throw new InvalidArgument(`Invalid value ${oomScoreAdj}, range for oom score adj is [-1000, 1000]`);
   refuseUnsupported(hc, given as Record<string, unknown>);
   for (const [path, options] of Object.entries(hc.Tmpfs ?? {})) tmpfsMount(path, options);
-  for (const m of hc.Mounts ?? []) tmpfsMount(m.Target, tmpfsData(m));
+  for (const m of hc.Mounts ?? []) if (m.Type === 'tmpfs') tmpfsMount(m.Target, tmpfsData(m));
   for (const entry of hc.ExtraHosts ?? []) extraHost(entry);
   validatePortBindings(hc);
   for (const ip of hc.Dns ?? []) if (!isIP(ip)) throw new InvalidArgument(`${ip} is not an ip address`);
@@ -289,9 +296,8 @@ export function validateResources(r: Resources, host: HostLimits, creating: bool
 }
 
 /**
- * What needs volumes, which Berth does not have yet, is refused at create rather than ignored: a bind mount that
- * silently is not there would lose data. Without a network (`none`) ports and links mean nothing, and dockerd
- * ignores them too; the conflicts
+ * What Berth cannot do is refused at create rather than ignored. Without a network (`none`) ports and links mean
+ * nothing, and dockerd ignores them too; the conflicts
  * dockerd refuses for `host` and `container:` modes are refused with its messages.
  */
 function refuseUnsupported(hc: HostConfig, given: Record<string, unknown>): void {
@@ -301,9 +307,6 @@ function refuseUnsupported(hc: HostConfig, given: Record<string, unknown>): void
   };
   const ports = some('PortBindings') || given['PublishAllPorts'] === true;
   const mode = hc.NetworkMode;
-  if (some('Binds') || some('VolumesFrom') || (hc.Mounts ?? []).some((m) => m.Type !== 'tmpfs')) {
-    throw new InvalidArgument('bind mounts and volumes (-v, --mount type=bind|volume, --volumes-from) are not supported by berthd yet; --tmpfs and --mount type=tmpfs are');
-  }
   if (some('StorageOpt')) throw new InvalidArgument("--storage-opt is supported only for overlay over xfs with 'pquota' mount option");
   if (some('DeviceRequests')) throw new InvalidArgument('could not select device driver "" with capabilities: [[gpu]]');
   const isolation = given['Isolation'];

@@ -23,9 +23,11 @@ import { Rollback } from '../../util/rollback.js';
 import { nowNano, parseTimeFilter, zeroTime } from '../../util/timestamp.js';
 import type { ContainerReferences, ImageService } from '../images/index.js';
 import type { EventBus } from '../system/events.js';
+import type { VolumeReferences } from '../volumes/index.js';
 import { type Attachment, type EndpointConfig, NetworkService } from '../networks/index.js';
 import { containerResolver } from '../../network/index.js';
 import { linkEnv, linkHostsLine, networkedContainer, parseLink } from './networking.js';
+import { type MountPoint, VolumeService, planMounts, releaseMounts, setUpMounts, volumeNames } from './mounts.js';
 import { type HostConfig, type HostLimits, type Resources, extraHost, normalizeHostConfig, resourceDefaults, securityOptions, validateResources } from './hostconfig.js';
 import { configEnv, containerSpec, ociResources } from './spec.js';
 import { type EtcFiles, InitLayers, etcFiles, writeEtcFiles } from './etc.js';
@@ -62,6 +64,7 @@ const killWaitMs = 10_000;
 export interface ContainerServiceDeps {
   images: ImageService;
   networks: NetworkService;
+  volumes: VolumeService;
   layers: LayerStore;
   records: RecordStore<ContainerRecord>;
   /** The OCI runtimes by name (`--runtime`), and the one used when a container names none. */
@@ -85,6 +88,11 @@ export function containerReferences(records: RecordStore<ContainerRecord>): Cont
     usedBy: (imageId: Digest) => records.list().filter((c) => c.image === imageId).map((c) => c.id),
     layerRoots: () => records.list().flatMap((c) => (c.topLayer ? [c.topLayer] : [])),
   };
+}
+
+/** Which containers use each volume, from their records (for the volume service, wired by the composition root). */
+export function volumeReferences(records: RecordStore<ContainerRecord>): VolumeReferences {
+  return { usedBy: (name: string) => records.list().filter((c) => volumeNames(c.mounts).includes(name)).map((c) => c.id) };
 }
 
 export class ContainerService {
@@ -134,7 +142,7 @@ export class ContainerService {
 
   /** `GET /containers/json`: the list as summaries, with sizes on request (see list). */
   summaries(all: boolean, filters: Record<string, string[]> = {}, limit?: number, withSize = false): Promise<ContainerSummary[]> {
-    return Promise.all(this.list(all, filters, limit).map(async (c) => ({ ...containerSummary(c, this.imageShown(c)), ...(withSize && (await this.sizes(c).catch(() => ({})))) })));
+    return Promise.all(this.list(all, filters, limit).map(async (c) => ({ ...containerSummary(c, this.imageShown(c), (v) => this.d.volumes.driver.path(v)), ...(withSize && (await this.sizes(c).catch(() => ({})))) })));
   }
 
   /** `GET /containers/{id}/json`; `execIds` are its exec sessions (the exec service's). */
@@ -142,7 +150,7 @@ export class ContainerService {
     const c = this.resolve(idOrName);
     const execs = o.execIds(c.id);
     const logPath = this.io.logPath(c);
-    return { ...containerInspect(c, this.rootfs.dirs(c), logPath, this.etcOf(c)), ExecIDs: execs.length ? execs : null, ...(o.size && (await this.sizes(c))) };
+    return { ...containerInspect(c, this.rootfs.dirs(c), logPath, this.etcOf(c), (v) => this.d.volumes.driver.path(v)), ExecIDs: execs.length ? execs : null, ...(o.size && (await this.sizes(c))) };
   }
 
   /** `ps -s` / `inspect --size`: bytes written by the container, and that plus its image. */
@@ -257,8 +265,13 @@ export class ContainerService {
     const exposed = { ...((ic.ExposedPorts as Record<string, object> | undefined) ?? {}), ...(o.exposedPorts ?? {}) };
     // dockerd gives each image VOLUME an anonymous volume; until Berth has volumes, they are plain directories of
     // the container's own layer, and go with it: said once, at create.
-    const volumes = Object.keys((ic.Volumes as Record<string, object> | null | undefined) ?? {});
-    if (volumes.length) warnings.push(`berthd has no volumes yet: the image's volumes (${volumes.join(', ')}) are directories of the container's filesystem, removed with it`);
+    // The image's VOLUMEs and the request's (`-v /path`) become anonymous volumes unless something else is mounted there.
+    const volumes = [...new Set([...Object.keys((ic.Volumes as Record<string, object> | null | undefined) ?? {}), ...Object.keys(o.volumes ?? {})])];
+    const volumesFrom = (hostConfig.VolumesFrom ?? []).map((spec) => {
+      const [name = '', mode, ...rest] = spec.split(':');
+      if (rest.length || (mode !== undefined && mode !== 'ro' && mode !== 'rw')) throw new InvalidArgument(`invalid mode for volumes-from: ${spec}`);
+      return { mounts: this.resolve(name).mounts ?? [], ...(mode && { readonly: mode === 'ro' }) };
+    });
     // dockerd's merge with the image: without an entrypoint of its own, the container takes the image's command
     // (if it has none) and entrypoint (if it gave none at all); `--entrypoint ""` ([""]) then means none.
     let entrypoint = o.entrypoint ?? ic.Entrypoint ?? null;
@@ -271,55 +284,64 @@ export class ContainerService {
     if (argv.length === 0) throw new InvalidArgument('no command specified');
     const stopSignal = o.stopSignal ?? ic.StopSignal;
     if (stopSignal) signalNumber(stopSignal);
-    const initLayer = await this.initLayers.forImage(image.chain.at(-1) ? this.d.layers.chainDiffDirs(image.chain.at(-1) as Digest) : []);
-    const id = newId();
-    const name = o.name?.replace(/^\//, '') ?? generateName((n: string) => this.store.nameTaken(n));
-    const rec: ContainerRecord = {
-      id,
-      name,
-      created: nowNano(),
-      image: image.id,
-      imageName: o.image,
-      ...(image.chain.at(-1) && { topLayer: image.chain.at(-1) }),
-      initLayer,
-      path: argv[0] as string,
-      args: argv.slice(1),
-      config: {
-        Env: configEnv(ic.Env ?? [], o.env ?? []),
-        WorkingDir: o.workingDir ? posix.normalize(o.workingDir).replace(/(.)\/+$/, '$1') : ic.WorkingDir || '',
-        User: o.user ?? ic.User ?? '',
-        Hostname: o.hostname || (hostConfig.UTSMode === 'host' || hostConfig.NetworkMode === 'host' ? hostname() : id.slice(0, 12)),
-        Domainname: o.domainname ?? '',
-        Labels: { ...(ic.Labels ?? {}), ...(o.labels ?? {}) },
-        Cmd: cmd,
-        Entrypoint: entrypoint,
-        Image: o.image,
-        ...(stopSignal && { StopSignal: stopSignal }),
-        ...(o.stopTimeout !== undefined && { StopTimeout: o.stopTimeout }),
-        Tty: !!o.tty,
-        OpenStdin: !!o.openStdin,
-        StdinOnce: !!o.stdinOnce,
-        AttachStdin: !!o.attach?.stdin,
-        AttachStdout: !!o.attach?.stdout,
-        AttachStderr: !!o.attach?.stderr,
-        ...withHealthcheck(mergeHealthcheck(o.healthcheck, ic.Healthcheck as Healthcheck | undefined)),
-        ...(exposed && Object.keys(exposed).length && { ExposedPorts: exposed }),
-        ...(volumes.length && { Volumes: Object.fromEntries(volumes.map((v) => [v, {}])) }),
-      },
-      hostConfig: { ...hostConfig, Runtime: runtime },
-      networks: networking.networks,
-      state: { status: 'created', pid: 0, exitCode: 0, startedAt: zeroTime, finishedAt: zeroTime, error: '' },
-    };
-    // The name is held from the check until the record exists, so two creates cannot both take it.
-    await this.store.withName(name, undefined, () =>
-      Rollback.run(async (rb) => {
-        const dir = this.dataDir(id);
-        await mkdir(dir, { recursive: true, mode: 0o710 });
-        rb.add(() => removeAll(dir));
-        await Promise.all(['upper', 'work', 'merged'].map((sub) => mkdir(join(dir, sub), { mode: 0o755 })));
-        await this.store.save(rec);
-      }),
-    );
+    const mountPoints = await planMounts({ binds: hostConfig.Binds ?? [], mounts: hostConfig.Mounts ?? [], anonymous: volumes, volumesFrom }, this.d.volumes);
+    // What follows may still fail (a name taken meanwhile, a full disk): the anonymous volumes made for it go then.
+    let rec: ContainerRecord;
+    try {
+      const initLayer = await this.initLayers.forImage(image.chain.at(-1) ? this.d.layers.chainDiffDirs(image.chain.at(-1) as Digest) : []);
+      const id = newId();
+      const name = o.name?.replace(/^\//, '') ?? generateName((n: string) => this.store.nameTaken(n));
+      rec = {
+        id,
+        name,
+        created: nowNano(),
+        image: image.id,
+        imageName: o.image,
+        ...(image.chain.at(-1) && { topLayer: image.chain.at(-1) }),
+        initLayer,
+        path: argv[0] as string,
+        args: argv.slice(1),
+        config: {
+          Env: configEnv(ic.Env ?? [], o.env ?? []),
+          WorkingDir: o.workingDir ? posix.normalize(o.workingDir).replace(/(.)\/+$/, '$1') : ic.WorkingDir || '',
+          User: o.user ?? ic.User ?? '',
+          Hostname: o.hostname || (hostConfig.UTSMode === 'host' || hostConfig.NetworkMode === 'host' ? hostname() : id.slice(0, 12)),
+          Domainname: o.domainname ?? '',
+          Labels: { ...(ic.Labels ?? {}), ...(o.labels ?? {}) },
+          Cmd: cmd,
+          Entrypoint: entrypoint,
+          Image: o.image,
+          ...(stopSignal && { StopSignal: stopSignal }),
+          ...(o.stopTimeout !== undefined && { StopTimeout: o.stopTimeout }),
+          Tty: !!o.tty,
+          OpenStdin: !!o.openStdin,
+          StdinOnce: !!o.stdinOnce,
+          AttachStdin: !!o.attach?.stdin,
+          AttachStdout: !!o.attach?.stdout,
+          AttachStderr: !!o.attach?.stderr,
+          ...withHealthcheck(mergeHealthcheck(o.healthcheck, ic.Healthcheck as Healthcheck | undefined)),
+          ...(exposed && Object.keys(exposed).length && { ExposedPorts: exposed }),
+          ...(volumes.length && { Volumes: Object.fromEntries(volumes.map((v) => [v, {}])) }),
+        },
+        hostConfig: { ...hostConfig, Runtime: runtime },
+        networks: networking.networks,
+        ...(mountPoints.length && { mounts: mountPoints }),
+        state: { status: 'created', pid: 0, exitCode: 0, startedAt: zeroTime, finishedAt: zeroTime, error: '' },
+      };
+      // The name is held from the check until the record exists, so two creates cannot both take it.
+      await this.store.withName(name, undefined, () =>
+        Rollback.run(async (rb) => {
+          const dir = this.dataDir(id);
+          await mkdir(dir, { recursive: true, mode: 0o710 });
+          rb.add(() => removeAll(dir));
+          await Promise.all(['upper', 'work', 'merged'].map((sub) => mkdir(join(dir, sub), { mode: 0o755 })));
+          await this.store.save(rec);
+        }),
+      );
+    } catch (e) {
+      await this.removeAnonymousVolumes(mountPoints);
+      throw e;
+    }
     this.publish(rec, 'create');
     return { container: rec, warnings };
   }
@@ -344,15 +366,18 @@ export class ContainerService {
         rb.add(() => this.rootfs.unmount(c.id));
         rb.add(() => removeAll(bundle));
         rb.add(() => (bridged ? this.d.networks.detach(c.id) : undefined));
-        const [, , { attached, etc }] = await allSettled([
+        rb.add(() => releaseMounts(c.id, c.mounts ?? [], this.d.volumes));
+        const [, volumeMounts, { attached, etc }] = await allSettled([
           removeAll(bundle).then(() => Promise.all(['exits', 'sock'].map((sub) => mkdir(join(bundle, sub), { recursive: true, mode: 0o700 })))),
-          this.rootfs.mount(c),
+          // Volumes after the root: an empty new volume is filled from the image's files at its path.
+          this.rootfs.mount(c).then(() => setUpMounts(c.id, c.mounts ?? [], this.rootfs.merged(c.id), this.d.volumes)),
           (bridged ? this.d.networks.attach(networkedContainer(c)) : Promise.resolve(undefined)).then(async (attached) => ({ attached, etc: await this.etcFilesFor(c, attached?.attachment) })),
         ] as const);
         // The namespace exists; its endpoints are being made while the runtime creates the container in it.
         const network = attached?.attachment;
         const spec = await containerSpec(c, {
           ...(network && { netns: network.sandboxKey, resolver: this.usesResolver(network), linkEnv: this.linkEnv(c) }),
+          volumeMounts,
           rootfs: this.rootfs.merged(c.id),
           etc,
           cgroupsPath: this.cgroupPath(c),
@@ -446,6 +471,7 @@ export class ContainerService {
       Promise.all([
         runtime.delete(id, true).catch((error: unknown) => this.d.log.warn('runtime state not released', { container: id, error })),
         this.rootfs.unmount(id).catch((error: unknown) => this.d.log.warn('rootfs not unmounted', { container: id, error })),
+        releaseMounts(id, c.mounts ?? [], this.d.volumes).catch((error: unknown) => this.d.log.warn('volumes not released', { container: id, error })),
         NetworkService.bridged(c.hostConfig.NetworkMode) ? this.d.networks.detach(id, c.state.network).catch((error: unknown) => this.d.log.warn('network not released', { container: id, error })) : undefined,
       ]);
     const processesGone = !exit.monitorLost && !c.hostConfig.PidMode;
@@ -638,7 +664,7 @@ export class ContainerService {
    * container as being removed (every other operation is refused meanwhile), cancels a pending restart, kills what
    * runs and waits for its exit to be recorded, then removes it.
    */
-  async remove(idOrName: string, force = false): Promise<void> {
+  async remove(idOrName: string, force = false, removeVolumes = false): Promise<void> {
     const id = await this.store.transition(idOrName, force ? 'forceRemove' : 'remove', async (c) => {
       this.store.beginRemoval(c.id);
       return c.id;
@@ -653,14 +679,23 @@ export class ContainerService {
         return { exited }; // wrapped, not awaited under the lock the exit needs
       });
       if (kill) await withTimeout(kill.exited, killWaitMs);
-      await this.store.locked(id, (c) => this.removeLocked(c));
+      await this.store.locked(id, (c) => this.removeLocked(c, undefined, removeVolumes));
     } finally {
       this.store.endRemoval(id);
     }
   }
 
+  /** The anonymous volumes among `points` that no other container uses (`rm -v`, `--rm`, a create that failed). */
+  private async removeAnonymousVolumes(points: MountPoint[] | undefined): Promise<void> {
+    for (const name of volumeNames(points)) {
+      const v = this.d.volumes.find(name);
+      if (!v || !VolumeService.isAnonymous(v)) continue;
+      await this.d.volumes.remove(name).catch((error: unknown) => this.d.log.debug('anonymous volume kept', { volume: name, error }));
+    }
+  }
+
   /** Removes the container; `releasing` is its runtime state and mount being released meanwhile (see finishExit). */
-  private async removeLocked(c: ContainerRecord, releasing?: Promise<unknown>): Promise<void> {
+  private async removeLocked(c: ContainerRecord, releasing?: Promise<unknown>, removeVolumes = false): Promise<void> {
     const current = this.store.get(c.id);
     if (!current) return;
     this.restarts.forget(c.id);
@@ -672,6 +707,8 @@ export class ContainerService {
     await this.store.delete(c.id);
     await failpoint('container.remove');
     await Promise.all([removeAll(this.bundleDir(c.id)), removeAll(this.dataDir(c.id)), releasing]);
+    // `rm -v` and `--rm` take the container's anonymous volumes with it, never named ones.
+    if (removeVolumes || c.hostConfig.AutoRemove) await this.removeAnonymousVolumes(c.mounts);
     this.waiters.removed(c.id, c.state.exitCode);
     this.publish(c, 'destroy');
   }
@@ -785,6 +822,7 @@ export class ContainerService {
       exited: (c, exit) => this.store.locked(c.id, (current) => this.finishExit(current, exit)),
       adopt: async (c) => {
         if (c.state.network) await this.d.networks.adopt(networkedContainer(c), c.state.network);
+        for (const name of volumeNames(c.mounts)) this.d.volumes.adopt(name, c.id);
         this.io.ship(c); // catches up with what conmon wrote meanwhile
         this.watch(c);
       },

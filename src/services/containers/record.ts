@@ -4,6 +4,7 @@ import type { Digest } from '../../oci/index.js';
 import type { InitLayerKind } from './etc.js';
 import type { Attachment, EndpointConfig } from '../networks/index.js';
 import type { Health, Healthcheck } from './health.js';
+import type { MountPoint } from './mounts.js';
 import type { HostConfig } from './hostconfig.js';
 import type { ContainerStatus } from './state.js';
 
@@ -28,6 +29,8 @@ export interface CreateOptions {
   healthcheck?: Healthcheck | null;
   exposedPorts?: Record<string, object> | null;
   hostConfig?: Partial<HostConfig & { Runtime: string }> | null;
+  /** Config.Volumes: `-v /path` (anonymous volumes). */
+  volumes?: Record<string, object> | null;
   /** NetworkingConfig.EndpointsConfig: per network, aliases, a static address, links. */
   endpointsConfig?: Record<string, Partial<EndpointConfig>> | null;
 }
@@ -91,6 +94,8 @@ export interface ContainerRecord {
   readonly args: string[];
   readonly config: ContainerConfig;
   hostConfig: HostConfig & { Runtime: string };
+  /** Its volumes and bind mounts (see mounts.ts). */
+  mounts?: MountPoint[];
   /** The networks it joins at start, by name (older records: none, their mode's network). */
   networks?: Record<string, EndpointConfig>;
   state: ContainerStateRecord;

@@ -10,6 +10,7 @@ import {
   type NamespaceType,
   type RuntimeSpec,
   type SeccompProfile,
+  type SpecMount,
   buildSpec,
   containerCapabilities,
   parseSeccompProfile,
@@ -33,6 +34,8 @@ export interface SpecContext {
   defaultSeccomp: () => Promise<SeccompProfile | undefined>;
   /** A static init binary for --init (tini), if installed. */
   initPath?: string;
+  /** Volumes and bind mounts, ready (see mounts.ts), parents first; after the /etc files, so a user's wins. */
+  volumeMounts?: SpecMount[];
   /** Legacy links' variables (`DB_PORT_80_TCP=…`), before the container's own. */
   linkEnv?: string[];
   /** The network namespace Berth made for the container (bridge networks). */
@@ -59,7 +62,8 @@ export async function containerSpec(c: ContainerRecord, x: SpecContext): Promise
   const sysctl = { ...(x.resolver && { 'net.ipv4.conf.all.route_localnet': '1' }), ...hc.Sysctls };
   let args = [c.path, ...c.args];
   const mounts = etcMounts(x.etc, hc.ReadonlyRootfs);
-  const tmpfs = [...Object.entries(hc.Tmpfs ?? {}), ...(hc.Mounts ?? []).map((m) => [m.Target, tmpfsData(m)] as const)];
+  mounts.push(...(x.volumeMounts ?? []));
+  const tmpfs = [...Object.entries(hc.Tmpfs ?? {}), ...(hc.Mounts ?? []).filter((m) => m.Type === 'tmpfs').map((m) => [m.Target, tmpfsData(m)] as const)];
   for (const [path, data] of tmpfs) mounts.push({ ...tmpfsMount(path, data), type: 'tmpfs', source: 'tmpfs' });
   const devices = await userDevices(hc);
   if (hc.Init) {

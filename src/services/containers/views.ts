@@ -182,7 +182,7 @@ function command(c: ContainerRecord): string {
 }
 
 /** `image` is the name the container was made from, or its image ID once that name means another image. */
-export function containerSummary(c: ContainerRecord, image: string): ContainerSummary {
+export function containerSummary(c: ContainerRecord, image: string, volumePath: (name: string) => string): ContainerSummary {
   return {
     Id: c.id,
     Names: [`/${c.name}`],
@@ -196,13 +196,22 @@ export function containerSummary(c: ContainerRecord, image: string): ContainerSu
     Status: containerStatus(c),
     HostConfig: { ...(c.hostConfig.NetworkMode && { NetworkMode: c.hostConfig.NetworkMode }) },
     NetworkSettings: { Networks: networks(c) },
-    Mounts: mountPoints(c),
+    Mounts: mountPoints(c, volumePath),
   };
 }
 
-/** Inspect's and ps's Mounts: the `--mount` tmpfs mounts, as dockerd lists them (`--tmpfs` ones it does not list). */
-function mountPoints(c: ContainerRecord): unknown[] {
-  return (c.hostConfig.Mounts ?? []).map((m) => ({ Type: m.Type, Source: '', Destination: m.Target, Mode: '', RW: !m.ReadOnly, Propagation: '' }));
+/**
+ * Inspect's and ps's Mounts, as dockerd lists them: volumes (with their data directory as the source) and binds,
+ * then the `--mount` tmpfs mounts (`--tmpfs` ones it does not list). `volumePath` maps a volume to its directory.
+ */
+function mountPoints(c: ContainerRecord, volumePath: (name: string) => string): unknown[] {
+  const points = (c.mounts ?? []).map((m) =>
+    m.Type === 'volume'
+      ? { Type: 'volume', Name: m.Name, Source: volumePath(m.Name ?? ''), Destination: m.Destination, Driver: 'local', Mode: m.Mode, RW: m.RW, Propagation: '' }
+      : { Type: 'bind', Source: m.Source, Destination: m.Destination, Mode: m.Mode, RW: m.RW, Propagation: m.Propagation },
+  );
+  const tmpfs = (c.hostConfig.Mounts ?? []).filter((m) => m.Type === 'tmpfs').map((m) => ({ Type: m.Type, Source: '', Destination: m.Target, Mode: '', RW: !m.ReadOnly, Propagation: '' }));
+  return [...points, ...tmpfs];
 }
 
 /**
@@ -356,6 +365,7 @@ export function containerInspect(
   dirs: { upper: string; work: string; merged: string; lower: string[] },
   logPath: string,
   etc: EtcFiles | undefined,
+  volumePath: (name: string) => string,
 ): ContainerInspect {
   const s = c.state;
   const config = c.config;
@@ -397,7 +407,7 @@ export function containerInspect(
       Data: { LowerDir: dirs.lower.join(':'), MergedDir: dirs.merged, UpperDir: dirs.upper, WorkDir: dirs.work },
       Name: 'overlay2',
     },
-    Mounts: mountPoints(c),
+    Mounts: mountPoints(c, volumePath),
     Config: {
       Hostname: config.Hostname,
       Domainname: config.Domainname ?? '',

@@ -3,6 +3,7 @@ import type { Digest } from '../../oci/index.js';
 import type { ContainerService } from '../containers/index.js';
 import type { ContainerSummary } from '../containers/views.js';
 import type { ImageService, ImageSummary } from '../images/index.js';
+import type { VolumeService, VolumeView } from '../volumes/index.js';
 
 export const berthVersion = '0.1.0';
 export const apiVersion = '1.45';
@@ -31,6 +32,7 @@ export class SystemService {
     private readonly config: SystemConfig,
     private readonly images: ImageService,
     private readonly containers: ContainerService,
+    private readonly volumes: VolumeService,
   ) {}
 
   version() {
@@ -112,15 +114,15 @@ export class SystemService {
     };
   }
 
-  /** `system df`: images with their shared sizes, and containers with their sizes (as `ps -a --size` lists them). */
-  async diskUsage(): Promise<{ LayersSize: number; Images: ImageSummary[]; Containers: ContainerSummary[]; Volumes: unknown[]; BuildCache: unknown[] }> {
+  /** `system df`: images with their shared sizes, containers with theirs (as `ps -a --size` lists them), volumes with size and users. */
+  async diskUsage(): Promise<{ LayersSize: number; Images: ImageSummary[]; Containers: ContainerSummary[]; Volumes: VolumeView[]; BuildCache: unknown[] }> {
     const shared = this.images.sharedSizes();
     const containers = await this.containers.summaries(true, {}, undefined, true);
     return {
       LayersSize: this.images.layersSize(),
       Images: this.images.list({ all: true }).map((i) => ({ ...i, SharedSize: shared.get(i.Id as Digest) ?? 0 })),
       Containers: containers,
-      Volumes: [],
+      Volumes: await Promise.all(this.volumes.list().map((v) => this.volumes.viewWithSize(v))),
       BuildCache: [],
     };
   }
