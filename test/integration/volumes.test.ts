@@ -49,6 +49,13 @@ describe('volumes', () => {
     await d.kill9();
     await d.start();
     assert.equal(await docker(['exec', 'reader', 'cat', '/shared/note']), 'seen');
+    // docker cp into and out of a volume's path reaches the volume, for a running container too.
+    await writeFile(join(host, 'copied'), 'by-cp\n');
+    await docker(['cp', join(host, 'copied'), 'writer:/data/copied']);
+    assert.equal(await readFile(join(inspect.Mountpoint, 'copied'), 'utf8'), 'by-cp\n');
+    assert.equal(await docker(['exec', 'reader', 'cat', '/shared/copied']), 'by-cp');
+    await docker(['cp', 'reader:/shared', join(host, 'out')]);
+    assert.equal(await readFile(join(host, 'out', 'note'), 'utf8'), 'seen\n');
     await docker(['rm', '-f', '-v', 'writer', 'reader']);
     await d.stop();
     await d.start();

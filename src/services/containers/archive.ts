@@ -30,13 +30,26 @@ export interface ExtractRequest {
 export class ContainerArchive {
   constructor(private readonly containers: ContainerService) {}
 
+  /**
+   * The root and path a `cp` path is served from: the container's root, or the volume or bind source mounted at the
+   * deepest mount point the path is under (a lexical match: the container's own mounts live in its namespace).
+   */
+  private target(idOrName: string, root: string, path: string): { root: string; path: string } {
+    const cleaned = posix.join('/', path);
+    const source = this.containers.mountSourceFor(this.containers.resolve(idOrName), cleaned);
+    if (!source) return { root, path };
+    const rest = posix.relative(source.destination, cleaned);
+    const suffix = path.endsWith('/.') ? '/.' : path.endsWith('/') ? '/' : '';
+    return { root: source.source, path: `/${rest}${rest ? suffix : suffix.slice(1)}` };
+  }
+
   /** `HEAD /containers/{id}/archive`. */
   stat(idOrName: string, path: string): Promise<PathStat> {
     return this.containers.withRootfs(
       idOrName,
-      (root) =>
-        ScopedRoot.with(root, async (r) => {
-          const found = await find(r, idOrName, path);
+      (merged) =>
+        ScopedRoot.with(this.target(idOrName, merged, path).root, async (r) => {
+          const found = await find(r, idOrName, this.target(idOrName, merged, path).path, path);
           await found.loc.close();
           return found.stat;
         }),
@@ -51,9 +64,9 @@ export class ContainerArchive {
       this.containers
         .withRootfs(
           c.id,
-          (root) =>
-            ScopedRoot.with(root, async (r) => {
-              const { loc, stat, st } = await find(r, idOrName, path);
+          (merged) =>
+            ScopedRoot.with(this.target(c.id, merged, path).root, async (r) => {
+              const { loc, stat, st } = await find(r, idOrName, this.target(c.id, merged, path).path, path);
               const tar = packInRoot(loc, st, stat.name);
               resolve({ stat, tar });
               this.containers.publish(c, 'archive-path');
@@ -68,9 +81,10 @@ export class ContainerArchive {
   /** `PUT /containers/{id}/archive`: extracts a tar into `path`, which must be a directory (symlinks followed). */
   async extract(idOrName: string, path: string, input: Readable, req: ExtractRequest = {}): Promise<void> {
     const c = this.containers.resolve(idOrName);
-    return this.containers.withRootfs(c.id, (root) =>
-      ScopedRoot.with(root, async (r) => {
-        const loc = await r.locate(posix.join('/', path), { followLast: true }).catch((e: unknown) => rethrow(e, idOrName, path));
+    return this.containers.withRootfs(c.id, (merged) =>
+      ScopedRoot.with(this.target(c.id, merged, path).root, async (r) => {
+        const inVolume = this.target(c.id, merged, path).root !== merged;
+        const loc = await r.locate(posix.join('/', this.target(c.id, merged, path).path), { followLast: true }).catch((e: unknown) => rethrow(e, idOrName, path));
         let st;
         try {
           st = await loc.lstat().catch((e: unknown) => rethrow(e, idOrName, path));
@@ -78,7 +92,7 @@ export class ContainerArchive {
           await loc.close();
         }
         if (!st.isDirectory()) throw new InvalidArgument('extraction point is not a directory');
-        if (c.hostConfig.ReadonlyRootfs) throw new InvalidArgument('container rootfs is marked read-only');
+        if (c.hostConfig.ReadonlyRootfs && !inVolume) throw new InvalidArgument('container rootfs is marked read-only');
         const owner = req.copyUIDGID && c.config.User ? await lookupUser(r, c.config.User) : undefined;
         await extractInRoot(r, loc.parts, input, { noOverwriteDirNonDir: !!req.noOverwriteDirNonDir, ...(owner && { owner }) });
         this.containers.publish(c, 'extract-to-dir');
@@ -91,19 +105,19 @@ export class ContainerArchive {
  * The entry at `path` as Docker's daemon finds it: the path is cleaned lexically first, then resolved inside the
  * root without following a symlink in last position, unless it ends in `/` or `/.`.
  */
-async function find(r: ScopedRoot, idOrName: string, path: string): Promise<{ loc: Location; st: Stats; stat: PathStat }> {
+async function find(r: ScopedRoot, idOrName: string, path: string, asked = path): Promise<{ loc: Location; st: Stats; stat: PathStat }> {
   const followLast = path.endsWith('/') || path === '.' || path.endsWith('/.');
   const cleaned = posix.join('/', path);
-  const loc = await r.locate(cleaned, { followLast }).catch((e: unknown) => rethrow(e, idOrName, path));
+  const loc = await r.locate(cleaned, { followLast }).catch((e: unknown) => rethrow(e, idOrName, asked));
   try {
     const big = await loc.lstat({ bigint: true });
     const st = await loc.lstat();
     const linkTarget = st.isSymbolicLink() ? await r.realPath(cleaned) : '';
-    const stat = { name: goBase(cleaned, path), size: st.size, mode: goFileMode(st.mode), mtime: rfc3339Nano(big.mtimeNs), linkTarget };
+    const stat = { name: goBase(posix.join('/', asked), asked), size: st.size, mode: goFileMode(st.mode), mtime: rfc3339Nano(big.mtimeNs), linkTarget };
     return { loc, st, stat };
   } catch (e) {
     await loc.close();
-    return rethrow(e, idOrName, path);
+    return rethrow(e, idOrName, asked);
   }
 }
 

@@ -685,6 +685,14 @@ export class ContainerService {
     }
   }
 
+  /** The host directory mounted at the deepest of the container's mount points that `path` (clean) is under. */
+  mountSourceFor(c: ContainerRecord, path: string): { destination: string; source: string } | undefined {
+    const under = (c.mounts ?? []).filter((m) => path === m.Destination || path.startsWith(`${m.Destination}/`)).sort((a, b) => b.Destination.length - a.Destination.length)[0];
+    if (!under) return undefined;
+    const base = under.Type === 'volume' ? this.d.volumes.driver.path(under.Name ?? '') : under.Source;
+    return { destination: under.Destination, source: under.Subpath ? posix.join(base, under.Subpath) : base };
+  }
+
   /** The anonymous volumes among `points` that no other container uses (`rm -v`, `--rm`, a create that failed). */
   private async removeAnonymousVolumes(points: MountPoint[] | undefined): Promise<void> {
     for (const name of volumeNames(points)) {
