@@ -132,10 +132,11 @@ export class ExecService {
         terminal: tty,
       });
     } catch (e) {
-      // dockerd's code for an exec that could not start (not found, not executable, bad user…).
+      // dockerd's code for an exec that could not start (not found, not executable, bad user…); a container that
+      // exited meanwhile is "not running" (409), as it would have been a moment later.
       s.running = false;
       s.exitCode = 126;
-      throw e;
+      throw await this.containers.notRunningOr(container, e);
     }
     s.pid = handle.pid;
     this.containers.publish(container, `exec_start: ${s.config.Cmd.join(' ')}`, { execID: id });

@@ -910,10 +910,18 @@ export class ContainerService {
     try {
       return await call;
     } catch (e) {
-      const exited = await this.d.monitor.exitStatus(c.id, join(this.bundleDir(c.id), 'exits')).catch(() => undefined);
-      if (exited || !(await this.d.monitor.alive(c.id, this.bundleDir(c.id)))) throw new Conflict(`Container ${c.id} is not running`, { cause: e });
-      throw e;
+      throw await this.notRunningOr(c, e);
     }
+  }
+
+  /** `e`, or dockerd's "not running" when the container turns out to have exited or gone meanwhile (exec, kill, pause). */
+  async notRunningOr(c: ContainerRecord, e: unknown): Promise<unknown> {
+    const current = this.store.get(c.id);
+    const exited = await this.d.monitor.exitStatus(c.id, join(this.bundleDir(c.id), 'exits')).catch(() => undefined);
+    if (!current || !isUp(current.state.status) || exited || !(await this.d.monitor.alive(c.id, this.bundleDir(c.id)))) {
+      return new Conflict(`Container ${c.id} is not running`, { cause: e });
+    }
+    return e;
   }
 
   /** The /etc files of a starting container: its own, rewritten, or those of the container whose network it joins. */
