@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// Volumes, with the same docker CLI against each daemon:
-//  - COUNT `docker run --rm -v NAME:/data busybox true` one after another, on one named volume;
+// Volumes, with the same docker CLI against each daemon (both with `--network none`, as bench/run.mjs, so that
+// only the volume differs):
+//  - COUNT `docker run --rm --network none -v NAME:/data busybox true` one after another, on one named volume;
 //  - the first use of a new volume at a path where the image has MIB MiB (docker's copy-up), REPS times with a
 //    fresh volume each, median.
 //
@@ -35,7 +36,7 @@ export const volumesBenchmark = {
     await docker(daemon, ['load', '-i', archive.path]);
     await docker(daemon, ['volume', 'create', 'bench-vol']);
     const t0 = process.hrtime.bigint();
-    for (let i = 0; i < COUNT; i++) await docker(daemon, ['run', '--rm', '--pull', 'never', '-v', 'bench-vol:/data', IMAGE, 'true']);
+    for (let i = 0; i < COUNT; i++) await docker(daemon, ['run', '--rm', '--network', 'none', '--pull', 'never', '-v', 'bench-vol:/data', IMAGE, 'true']);
     const runsMs = Number(process.hrtime.bigint() - t0) / 1e6;
     await docker(daemon, ['volume', 'rm', 'bench-vol']);
     log(`  ${daemon.name}: ${COUNT} run --rm -v: ${runsMs.toFixed(0)} ms`);
@@ -47,7 +48,7 @@ export const volumesBenchmark = {
     await docker(daemon, ['commit', 'bench-payload', PAYLOAD]);
     await docker(daemon, ['rm', 'bench-payload']);
     let n = 0;
-    const copyUp = await repeat(REPS, () => docker(daemon, ['run', '--rm', '--pull', 'never', '-v', `bench-copy-${n++}:/payload`, PAYLOAD, 'true']));
+    const copyUp = await repeat(REPS, () => docker(daemon, ['run', '--rm', '--network', 'none', '--pull', 'never', '-v', `bench-copy-${n++}:/payload`, PAYLOAD, 'true']));
     for (let i = 0; i < n; i++) await docker(daemon, ['volume', 'rm', `bench-copy-${i}`], { allowFail: true });
     await docker(daemon, ['rmi', PAYLOAD, IMAGE], { allowFail: true });
     log(`  ${daemon.name}: copy-up of ${MIB} MiB: median ${copyUp.median.toFixed(0)} ms`);
