@@ -1,6 +1,7 @@
 // `run`/`create` (and `update`) flags, docker's names and parsing, turned into the Engine API's create body.
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { readFileSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
 import { parseBytes } from '../format/units.js';
 import { parseGoDuration } from '../../util/duration.js';
 import { CliError, ExitCode } from '../context.js';
@@ -317,27 +318,260 @@ function perDevice<K extends string>(flag: string, list: string[], key: K, parse
   });
 }
 
-/** `--mount type=…,target=…[,…]` as an Engine API Mount (docker's CSV form; tmpfs-size is in bytes or with a unit). */
-function mountRequest(v: string) {
-  const kv = Object.fromEntries(v.split(',').map((p) => (p.includes('=') ? [p.slice(0, p.indexOf('=')), p.slice(p.indexOf('=') + 1)] : [p, 'true'])));
-  const target = kv['target'] ?? kv['destination'] ?? kv['dst'];
-  if (!target) throw new CliError(`invalid argument "${v}" for "--mount" flag: target is required`, ExitCode.Usage);
-  const type = kv['type'] ?? 'volume';
-  const size = kv['tmpfs-size'];
-  const mode = kv['tmpfs-mode'];
-  return {
-    Type: type,
-    Target: target,
-    ...(kv['source'] ?? kv['src'] ? { Source: kv['source'] ?? kv['src'] } : {}),
-    ...((kv['readonly'] ?? kv['ro']) === 'true' && { ReadOnly: true }),
-    ...(type === 'tmpfs' && (size || mode) && { TmpfsOptions: { ...(size && { SizeBytes: bytes(size) }), ...(mode && { Mode: parseInt(mode, 8) }) } }),
+/** Go's strconv.ParseBool. */
+function goBool(v: string): boolean | undefined {
+  if (['1', 't', 'T', 'TRUE', 'true', 'True'].includes(v)) return true;
+  if (['0', 'f', 'F', 'FALSE', 'false', 'False'].includes(v)) return false;
+  return undefined;
+}
+
+/**
+ * One record of Go's encoding/csv (comma-separated, `"` quoting with `""` for a quote), as docker reads a `--mount`
+ * value: the first non-empty line's fields, or Go's parse error (its columns are 1-based byte offsets).
+ */
+export function goCsvRecord(text: string): string[] {
+  const fields: string[] = [];
+  let i = 0;
+  while (text[i] === '\n' || (text[i] === '\r' && text[i + 1] === '\n')) i += text[i] === '\n' ? 1 : 2;
+  if (i >= text.length) throw new Error('EOF');
+  const lineStart = i;
+  const col = (at: number) => Buffer.byteLength(text.slice(lineStart, at)) + 1;
+  const fail = (at: number, what: string) => new Error(`parse error on line 1, column ${col(at)}: ${what}`);
+  for (;;) {
+    if (text[i] !== '"') {
+      let end = i;
+      while (end < text.length && text[end] !== ',' && text[end] !== '\n' && !(text[end] === '\r' && text[end + 1] === '\n')) end++;
+      const field = text.slice(i, end);
+      if (field.includes('"')) throw fail(i + field.indexOf('"'), 'bare " in non-quoted-field');
+      fields.push(field);
+      if (text[end] !== ',') return fields;
+      i = end + 1;
+      continue;
+    }
+    let field = '';
+    let j = i + 1;
+    for (;;) {
+      const q = text.indexOf('"', j);
+      if (q < 0) throw new Error(`parse error on line 1, column ${Buffer.byteLength(text.slice(lineStart)) + 1}: extraneous or missing " in quoted-field`);
+      field += text.slice(j, q);
+      const next = text[q + 1];
+      if (next === '"') {
+        field += '"';
+        j = q + 2;
+      } else if (next === ',' || next === undefined || next === '\n' || (next === '\r' && text[q + 2] === '\n')) {
+        fields.push(field);
+        if (next !== ',') return fields;
+        i = q + 2;
+        break;
+      } else throw fail(q, 'extraneous or missing " in quoted-field');
+    }
+  }
+}
+
+interface MountSpec {
+  Type: string;
+  Source?: string;
+  Target?: string;
+  ReadOnly?: boolean;
+  Consistency?: string;
+  BindOptions?: { Propagation?: string; NonRecursive?: boolean; ReadOnlyNonRecursive?: boolean; ReadOnlyForceRecursive?: boolean };
+  VolumeOptions?: { NoCopy?: boolean; Labels?: Record<string, string>; Subpath?: string; DriverConfig: { Name?: string; Options?: Record<string, string> } };
+  ImageOptions?: { Subpath?: string };
+  TmpfsOptions?: { SizeBytes?: number; Mode?: number };
+}
+
+/**
+ * `--mount` as docker's MountOpt reads it: CSV fields `key=value` (keys case-insensitive), the API's Mount with
+ * only the fields docker sends (an options object appears as soon as one of its keys is given, even to a zero
+ * value). A relative source starting with "." is made absolute, as docker's CLI does. Throws docker's messages.
+ */
+export function mountRequest(value: string): MountSpec {
+  const fail = (message: string) => new FlagError('mount', value, message);
+  let fields: string[];
+  try {
+    fields = goCsvRecord(value);
+  } catch (e) {
+    throw fail((e as Error).message);
+  }
+  const m: MountSpec = { Type: 'volume' };
+  const volume = () => (m.VolumeOptions ??= { DriverConfig: {} });
+  const bind = () => (m.BindOptions ??= {});
+  const tmpfs = () => (m.TmpfsOptions ??= {});
+  // a `k=v` option to a map; an empty key is dropped, as docker's setValueOnMap does
+  const setOn = (map: Record<string, string>, kv: string) => {
+    const eq = kv.indexOf('=');
+    const k = eq < 0 ? kv : kv.slice(0, eq);
+    if (k !== '') map[k] = eq < 0 ? '' : kv.slice(eq + 1);
   };
+  const boolean = (key: string, val: string) => {
+    const b = goBool(val);
+    if (b === undefined) throw fail(`invalid value for ${key}: ${val}`);
+    return b;
+  };
+  for (const field of fields) {
+    const eq = field.indexOf('=');
+    const key = (eq < 0 ? field : field.slice(0, eq)).toLowerCase();
+    const val = field.slice(eq + 1);
+    if (eq < 0) {
+      if (key === 'readonly' || key === 'ro') m.ReadOnly = true;
+      else if (key === 'volume-nocopy') volume().NoCopy = true;
+      else if (key === 'bind-nonrecursive') bind().NonRecursive = true;
+      else throw fail(`invalid field '${field}' must be a key=value pair`);
+      continue;
+    }
+    switch (key) {
+      case 'type':
+        m.Type = val.toLowerCase();
+        break;
+      case 'source':
+      case 'src':
+        m.Source = val;
+        if (val.startsWith('.')) m.Source = resolve(val);
+        break;
+      case 'target':
+      case 'dst':
+      case 'destination':
+        m.Target = val;
+        break;
+      case 'readonly':
+      case 'ro':
+        m.ReadOnly = boolean(key, val);
+        break;
+      case 'consistency':
+        m.Consistency = val.toLowerCase();
+        break;
+      case 'bind-propagation':
+        bind().Propagation = val.toLowerCase();
+        break;
+      case 'bind-nonrecursive':
+        bind().NonRecursive = boolean(key, val);
+        break;
+      case 'bind-recursive':
+        if (val === 'disabled') bind().NonRecursive = true;
+        else if (val === 'writable') bind().ReadOnlyNonRecursive = true;
+        else if (val === 'readonly') bind().ReadOnlyForceRecursive = true;
+        else if (val !== 'enabled') throw fail(`invalid value for ${key}: ${val} (must be "enabled", "disabled", "writable", or "readonly")`);
+        break;
+      case 'volume-subpath':
+        volume().Subpath = val;
+        break;
+      case 'volume-nocopy':
+        volume().NoCopy = boolean('volume-nocopy', val);
+        break;
+      case 'volume-label':
+        setOn((volume().Labels ??= {}), val);
+        break;
+      case 'volume-driver':
+        volume().DriverConfig.Name = val;
+        break;
+      case 'volume-opt':
+        setOn((volume().DriverConfig.Options ??= {}), val);
+        break;
+      case 'image-subpath':
+        (m.ImageOptions ??= {}).Subpath = val;
+        break;
+      case 'tmpfs-size':
+        try {
+          tmpfs().SizeBytes = parseBytes(val);
+        } catch {
+          throw fail(`invalid value for ${key}: ${val}`);
+        }
+        break;
+      case 'tmpfs-mode':
+        // strconv.ParseUint(val, 8, 32)
+        if (!/^[0-7]+$/.test(val) || parseInt(val, 8) > 0xffffffff) throw fail(`invalid value for ${key}: ${val}`);
+        tmpfs().Mode = parseInt(val, 8);
+        break;
+      default:
+        throw fail(`unexpected key '${key}' in '${field}'`);
+    }
+  }
+  if (m.Type === '') throw fail('type is required');
+  if (!m.Target) throw fail('target is required');
+  const mix = (what: string, given: unknown, type: string) => {
+    if (given !== undefined && m.Type !== type) throw fail(`cannot mix '${what}-*' options with mount type '${m.Type}'`);
+  };
+  mix('volume', m.VolumeOptions, 'volume');
+  mix('image', m.ImageOptions, 'image');
+  mix('bind', m.BindOptions, 'bind');
+  mix('tmpfs', m.TmpfsOptions, 'tmpfs');
+  if (m.BindOptions?.ReadOnlyNonRecursive && !m.ReadOnly) throw fail("option 'bind-recursive=writable' requires 'readonly' to be specified in conjunction");
+  if (m.BindOptions?.ReadOnlyForceRecursive) {
+    if (!m.ReadOnly) throw fail("option 'bind-recursive=readonly' requires 'readonly' to be specified in conjunction");
+    if (m.BindOptions.Propagation !== 'rprivate') throw fail("option 'bind-recursive=readonly' requires 'bind-propagation=rprivate' to be specified in conjunction");
+  }
+  // what Go's omitempty leaves out
+  if (m.Source === '') delete m.Source;
+  if (m.ReadOnly === false) delete m.ReadOnly;
+  if (m.Consistency === '') delete m.Consistency;
+  if (m.BindOptions) for (const k of ['Propagation', 'NonRecursive'] as const) if (!m.BindOptions[k]) delete m.BindOptions[k];
+  if (m.VolumeOptions) {
+    const v = m.VolumeOptions;
+    if (!v.NoCopy) delete v.NoCopy;
+    if (!v.Subpath) delete v.Subpath;
+    if (v.Labels && Object.keys(v.Labels).length === 0) delete v.Labels;
+    if (!v.DriverConfig.Name) delete v.DriverConfig.Name;
+    if (v.DriverConfig.Options && Object.keys(v.DriverConfig.Options).length === 0) delete v.DriverConfig.Options;
+  }
+  if (m.ImageOptions && !m.ImageOptions.Subpath) delete m.ImageOptions.Subpath;
+  if (m.TmpfsOptions) for (const k of ['SizeBytes', 'Mode'] as const) if (!m.TmpfsOptions[k]) delete m.TmpfsOptions[k];
+  return m;
+}
+
+/**
+ * The compose loader's ParseVolume, as docker's CLI reads a `-v` spec: `[source:]target[:options]`, where a single
+ * letter before a colon is a Windows drive (so `a:b` is one anonymous target) and a spec of one or two bytes is a
+ * target. Only its source matters here; throws docker's "invalid spec" errors.
+ */
+function volumeSource(spec: string): string {
+  if (spec === '') throw new Error('invalid empty volume spec');
+  if (Buffer.byteLength(spec) <= 2) return '';
+  let source: string | undefined;
+  let target: string | undefined;
+  let buffer = '';
+  const end = spec.length;
+  for (let i = 0; i <= end; i++) {
+    const ch = i < end ? spec[i] : undefined; // undefined: the end of the spec
+    if (ch === ':' && [...buffer].length === 1 && /^\p{L}$/u.test(buffer)) {
+      buffer += ch;
+    } else if (ch === ':' || ch === undefined) {
+      if (buffer === '') throw new Error(`invalid spec: ${spec}: empty section between colons`);
+      if (source === undefined && ch === undefined) target = buffer;
+      else if (source === undefined) source = buffer;
+      else if (target === undefined) target = buffer;
+      else if (ch === ':') throw new Error(`invalid spec: ${spec}: too many colons`);
+      buffer = '';
+    } else buffer += ch;
+  }
+  return source ?? '';
+}
+
+/**
+ * `-v`/`--volume` as docker's CLI splits them: a spec with a source (a host path or a volume name) is a bind,
+ * sent in HostConfig.Binds (a host path starting with "." made absolute); a bare target is an anonymous volume,
+ * sent in Config.Volumes. Repeated specs are sent once, as docker keeps them in a set.
+ */
+export function volumeFlags(specs: string[]): { Volumes: Record<string, object>; Binds: string[] } {
+  const Volumes: Record<string, object> = {};
+  const Binds: string[] = [];
+  for (const spec of new Set(specs)) {
+    const source = volumeSource(spec);
+    if (source === '') {
+      Volumes[spec] = {};
+      continue;
+    }
+    const colon = spec.indexOf(':');
+    const host = spec.slice(0, colon);
+    Binds.push(source.startsWith('.') && !isAbsolute(host) && host.startsWith('.') ? `${resolve(host)}${spec.slice(colon)}` : spec);
+  }
+  return { Volumes, Binds };
 }
 
 /** A flag value docker's flag parser itself refuses: printed with the usage line rather than as `berth: …`. */
 export class FlagError extends CliError {
   constructor(flag: string, value: string, message: string) {
-    super(`invalid argument "${value}" for "--${flag}" flag: ${message}`, ExitCode.Usage);
+    // pflag's %q: quotes and backslashes in the value are escaped
+    super(`invalid argument ${quote(value)} for "--${flag}" flag: ${message}`, ExitCode.Usage);
   }
 }
 
@@ -634,7 +868,7 @@ export function networkingBody(o: RunFlags): { NetworkMode: string; EndpointsCon
 }
 
 /** The HostConfig fields of the device, sysctl, tmpfs and cgroup flags (only those given). */
-function devicesAndKernelBody(o: DeviceAndKernelFlags) {
+function devicesAndKernelBody(o: DeviceAndKernelFlags, binds: string[]) {
   const keyValues = (flag: string, list: string[]) =>
     Object.fromEntries(
       list.map((kv) => {
@@ -667,7 +901,7 @@ function devicesAndKernelBody(o: DeviceAndKernelFlags) {
     ...((o.dnsOption.length || o.dnsOpt.length) && { DnsOptions: [...o.dnsOption, ...o.dnsOpt] }),
     ...(o.annotation.length && { Annotations: keyValues('annotation', o.annotation) }),
     ...(o.mount.length && { Mounts: o.mount.map(mountRequest) }),
-    ...(o.volume.length && { Binds: o.volume }),
+    ...(binds.length && { Binds: binds }),
     ...(o.publish.length && { PortBindings: parsePortSpecs(o.publish).bindings }),
     ...(o.publishAll && { PublishAllPorts: true }),
     ...(o.link.length && { Links: validated('link', o.link, link) }),
@@ -756,6 +990,7 @@ export function createBody(image: string, cmd: string[], o: RunFlags) {
   const { exposed } = parsePortSpecs(o.publish);
   addExposedPorts(exposed, o.expose);
   const { NetworkMode, EndpointsConfig } = networkingBody(o);
+  const { Volumes, Binds } = volumeFlags(o.volume);
   return {
     Image: image,
     ...(cmd.length && { Cmd: cmd }),
@@ -774,6 +1009,7 @@ export function createBody(image: string, cmd: string[], o: RunFlags) {
     ...(o.stopTimeout !== undefined && { StopTimeout: o.stopTimeout }),
     ...healthcheckBody(o),
     ...(Object.keys(exposed).length && { ExposedPorts: exposed }),
+    ...(Object.keys(Volumes).length && { Volumes }),
     HostConfig: {
       AutoRemove: !!o.rm,
       ...resourcesBody(o),
@@ -790,7 +1026,7 @@ export function createBody(image: string, cmd: string[], o: RunFlags) {
       NetworkMode,
       ...(o.oomKillDisable && { OomKillDisable: true }),
       ...(o.shmSize !== undefined && { ShmSize: o.shmSize }),
-      ...devicesAndKernelBody(o),
+      ...devicesAndKernelBody(o, Binds),
       ...(o.runtime && { Runtime: o.runtime }),
       LogConfig: logConfig(o),
       ...(o.tty && process.stdout.isTTY && { ConsoleSize: [process.stdout.rows, process.stdout.columns] }),
