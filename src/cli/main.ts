@@ -9,6 +9,7 @@ import { registerNetworkCommands } from './commands/network.js';
 import { registerPsCommands } from './commands/ps.js';
 import { registerStatsCommands } from './commands/stats.js';
 import { registerSystemCommands } from './commands/system.js';
+import { registerVolumeCommands } from './commands/volume.js';
 
 /** Builds the command tree. Commands get a lazily created client, so `--help` never touches the daemon. */
 export function buildProgram(cliFor: (host?: string) => Cli): Command {
@@ -30,6 +31,7 @@ export function buildProgram(cliFor: (host?: string) => Cli): Command {
   const system = program.command('system').description('Manage Berth');
   const container = program.command('container').description('Manage containers');
   const network = program.command('network').description('Manage networks');
+  const volume = program.command('volume').description('Manage volumes');
   registerImageCommands(program, image, lazy);
   registerSystemCommands(program, system, lazy);
   registerContainerCommands(program, container, lazy);
@@ -39,7 +41,8 @@ export function buildProgram(cliFor: (host?: string) => Cli): Command {
   registerCpCommand(program, container, lazy);
   registerCommitCommand(program, container, lazy);
   registerNetworkCommands(network, lazy);
-  for (const c of [program, image, system, container, ...program.commands, ...image.commands, ...system.commands, ...container.commands, ...network.commands]) {
+  registerVolumeCommands(volume, lazy);
+  for (const c of [program, image, system, container, ...program.commands, ...image.commands, ...system.commands, ...container.commands, ...network.commands, ...volume.commands]) {
     c.exitOverride();
     if (c !== program) c.helpOption('--help', 'Print usage'); // docker's subcommands keep -h for their own flags
   }
