@@ -143,6 +143,9 @@ describe('volumes', () => {
     assert.equal(await runIn(['--mount', 'type=volume,src=bvol-from,dst=/s,volume-subpath=sub', 'busybox', 'cat', '/s/f']), 'in-sub');
     const df = await docker(['system', 'df', '-v', '--format', '{{range .Volumes}}{{.Name}} {{.Links}}\n{{end}}']);
     assert.match(df, /^bvol-from 1$/m);
+    // berth prints what docker prints, here and in the summary.
+    assert.equal((await d.berth(['system', 'df', '-v'])).stdout.split('Local Volumes space usage:')[1]?.split('Build cache')[0], (await d.docker(['system', 'df', '-v'])).stdout.split('Local Volumes space usage:')[1]?.split('Build cache')[0]);
+    assert.equal((await d.berth(['system', 'df'])).stdout, (await d.docker(['system', 'df'])).stdout);
     await docker(['rm', '-f', 'source']);
     for (const [args, message] of [
       [['volume', 'create', 'a/b'], /includes invalid characters for a local volume name/],
