@@ -11,13 +11,12 @@ import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { CACHE_DIR, docker, dockerCli, isMain, log, main, stats, syncDisks } from './lib.mjs';
-import { cached, imageConfig, writeBusyboxLayer, writeSaveArchive } from './savetar.mjs';
+import { BUSYBOX_IMAGE, busyboxArchive } from './savetar.mjs';
 
 const REPS = Number(process.env.BENCH_LOGS_REPS || 3);
 const MIB = Number(process.env.BENCH_LOGS_MIB || 200);
 const BYTES = MIB * 1024 * 1024;
-const IMAGE = 'bench/busybox:latest';
-const ARCHIVE = join(CACHE_DIR, 'busybox-v1.tar');
+const IMAGE = BUSYBOX_IMAGE;
 const LINE = 'x'.repeat(79); // with its newline, 80 bytes
 
 const ROW_WRITE = { name: `write: run -d + wait, ${MIB} MiB to stdout (median of ${REPS})`, unit: 'ms' };
@@ -60,12 +59,7 @@ export const logsBenchmark = {
   name: 'logs',
   rowNames: [ROW_WRITE, ROW_WRITE_RATE, ROW_READ, ROW_READ_RATE, ROW_TAIL],
   async prepare() {
-    archive = await cached(ARCHIVE, async (tmpPath) => {
-      const layer = await writeBusyboxLayer(join(CACHE_DIR, 'busybox-layer.tar'));
-      const config = imageConfig({ diffIds: [layer.diffIdHex], cmd: ['/bin/sh'] });
-      await writeSaveArchive(tmpPath, { layers: [layer], images: [{ config, repoTags: [IMAGE], layers: [layer.diffIdHex] }] });
-      return {};
-    });
+    archive = await busyboxArchive();
   },
   async run(daemon) {
     await docker(daemon, ['load', '-i', archive.path]);

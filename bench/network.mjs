@@ -9,15 +9,14 @@
 //
 //   node bench/network.mjs          BENCH_RUN_REPS=10 BENCH_CONTAINERS=50 BENCH_PARALLEL=8 BENCH_NET_MIB=512
 import { connect } from 'node:net';
-import { join } from 'node:path';
-import { CACHE_DIR, docker, isMain, log, main, timeDocker } from './lib.mjs';
-import { cached, imageConfig, writeBusyboxLayer, writeSaveArchive } from './savetar.mjs';
+import { docker, isMain, log, main, timeDocker } from './lib.mjs';
+import { BUSYBOX_IMAGE, busyboxArchive } from './savetar.mjs';
 
 const REPS = Number(process.env.BENCH_RUN_REPS || 10);
 const COUNT = Number(process.env.BENCH_CONTAINERS || 50);
 const PARALLEL = Number(process.env.BENCH_PARALLEL || 8);
 const MIB = Number(process.env.BENCH_NET_MIB || 512);
-const IMAGE = 'bench/busybox:latest';
+const IMAGE = BUSYBOX_IMAGE;
 const NET = 'bench-net';
 
 const ROW_RUN_BRIDGE = { name: `run --rm busybox true, default bridge (median of ${REPS})`, unit: 'ms' };
@@ -107,12 +106,7 @@ export const networkBenchmark = {
   dockerBridge: true,
   rowNames: [ROW_RUN_BRIDGE, ROW_RUN_NONE, ROW_START, ROW_RM, ROW_START_PAR, ROW_RM_PAR, ROW_TCP_PUBLISHED, ROW_TCP_HOST, ROW_TCP_C2C, ROW_TCP_C2C_HOST],
   async prepare() {
-    archive = await cached(join(CACHE_DIR, 'busybox-v1.tar'), async (tmpPath) => {
-      const layer = await writeBusyboxLayer(join(CACHE_DIR, 'busybox-layer.tar'));
-      const config = imageConfig({ diffIds: [layer.diffIdHex], cmd: ['/bin/sh'] });
-      await writeSaveArchive(tmpPath, { layers: [layer], images: [{ config, repoTags: [IMAGE], layers: [layer.diffIdHex] }] });
-      return {};
-    });
+    archive = await busyboxArchive();
   },
   async run(daemon) {
     await docker(daemon, ['load', '-i', archive.path]);

@@ -12,13 +12,12 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CACHE_DIR, docker, isMain, log, main, syncDisks, timeDocker } from './lib.mjs';
-import { cached, imageConfig, writeBusyboxLayer, writeSaveArchive } from './savetar.mjs';
+import { BUSYBOX_IMAGE, busyboxArchive } from './savetar.mjs';
 
 const REPS = Number(process.env.BENCH_RUN_REPS || 10);
 const COUNT = Number(process.env.BENCH_CONTAINERS || 50);
 const PARALLEL = Number(process.env.BENCH_PARALLEL || 8);
-const IMAGE = 'bench/busybox:latest';
-const ARCHIVE = join(CACHE_DIR, 'busybox-v1.tar');
+const IMAGE = BUSYBOX_IMAGE;
 
 const ROW_RUN = { name: `run --rm busybox true (median of ${REPS})`, unit: 'ms' };
 const ROW_START = { name: `start ${COUNT} detached containers, one by one`, unit: 'ms' };
@@ -113,12 +112,7 @@ export const runBenchmark = {
   name: 'run',
   rowNames: [ROW_RUN, ROW_START, ROW_RM, ROW_PSS, ROW_IDLE, ROW_START_PAR, ROW_RM_PAR],
   async prepare() {
-    archive = await cached(ARCHIVE, async (tmpPath) => {
-      const layer = await writeBusyboxLayer(join(CACHE_DIR, 'busybox-layer.tar'));
-      const config = imageConfig({ diffIds: [layer.diffIdHex], cmd: ['/bin/sh'] });
-      await writeSaveArchive(tmpPath, { layers: [layer], images: [{ config, repoTags: [IMAGE], layers: [layer.diffIdHex] }] });
-      return {};
-    });
+    archive = await busyboxArchive();
   },
   async run(daemon) {
     await docker(daemon, ['load', '-i', archive.path]);

@@ -10,7 +10,8 @@
 // Loaders that read manifest.json (dockerd ≥ 1.10, containerd's importer) ignore VERSION/json/repositories.
 import { createHash, randomFillSync } from 'node:crypto';
 import { createReadStream, createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
+import { CACHE_DIR } from './lib.mjs';
 import tar from 'tar-stream';
 
 export const CREATED = '2024-01-01T00:00:00Z';
@@ -223,4 +224,15 @@ export async function cached(path, make) {
   } finally {
     rmSync(tmp, { force: true });
   }
+}
+
+/** The benchmarks' base image: `bench/busybox:latest` from the host's static busybox, as a docker-save archive (cached). */
+export const BUSYBOX_IMAGE = 'bench/busybox:latest';
+export function busyboxArchive() {
+  return cached(join(CACHE_DIR, 'busybox-v1.tar'), async (tmpPath) => {
+    const layer = await writeBusyboxLayer(join(CACHE_DIR, 'busybox-layer.tar'));
+    const config = imageConfig({ diffIds: [layer.diffIdHex], cmd: ['/bin/sh'] });
+    await writeSaveArchive(tmpPath, { layers: [layer], images: [{ config, repoTags: [BUSYBOX_IMAGE], layers: [layer.diffIdHex] }] });
+    return {};
+  });
 }

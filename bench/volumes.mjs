@@ -6,14 +6,13 @@
 //    fresh volume each, median.
 //
 //   node bench/volumes.mjs          BENCH_CONTAINERS=50 BENCH_VOLUME_MIB=100 BENCH_VOLUME_REPS=3
-import { join } from 'node:path';
-import { CACHE_DIR, docker, isMain, log, main, repeat } from './lib.mjs';
-import { cached, imageConfig, writeBusyboxLayer, writeSaveArchive } from './savetar.mjs';
+import { docker, isMain, log, main, repeat } from './lib.mjs';
+import { BUSYBOX_IMAGE, busyboxArchive } from './savetar.mjs';
 
 const COUNT = Number(process.env.BENCH_CONTAINERS || 50);
 const MIB = Number(process.env.BENCH_VOLUME_MIB || 100);
 const REPS = Number(process.env.BENCH_VOLUME_REPS || 3);
-const IMAGE = 'bench/busybox:latest';
+const IMAGE = BUSYBOX_IMAGE;
 const PAYLOAD = 'bench/payload:latest';
 
 const ROW_RUNS = { name: `${COUNT} × run --rm -v NAME:/data busybox true`, unit: 'ms' };
@@ -25,12 +24,7 @@ export const volumesBenchmark = {
   name: 'volumes',
   rowNames: [ROW_RUNS, ROW_COPYUP],
   async prepare() {
-    archive = await cached(join(CACHE_DIR, 'busybox-v1.tar'), async (tmpPath) => {
-      const layer = await writeBusyboxLayer(join(CACHE_DIR, 'busybox-layer.tar'));
-      const config = imageConfig({ diffIds: [layer.diffIdHex], cmd: ['/bin/sh'] });
-      await writeSaveArchive(tmpPath, { layers: [layer], images: [{ config, repoTags: [IMAGE], layers: [layer.diffIdHex] }] });
-      return {};
-    });
+    archive = await busyboxArchive();
   },
   async run(daemon) {
     await docker(daemon, ['load', '-i', archive.path]);

@@ -2,27 +2,12 @@
 // daemon: what each prints, and its exit code. Needs the daemon's /networks endpoints and bridge networking.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { type Daemon, type RunResult, startDaemon } from '../harness/daemon.js';
-
-/** berth's output in docker's words: the program names its errors and help hints. */
-const asDocker = (s: string) => s.replace(/^berth: /gm, 'docker: ').replace(/'berth /g, "'docker ").replace(/^Usage: {2}berth /gm, 'Usage:  docker ');
+import { compareClis } from '../harness/compare.js';
+import { type Daemon, startDaemon } from '../harness/daemon.js';
 
 describe('berth network and port match the docker CLI', () => {
   let d: Daemon;
-  const same = async (args: string[]): Promise<RunResult> => {
-    const theirs = await d.docker(args);
-    const ours = await d.berth(args);
-    const what = `berth ${args.join(' ')}`;
-    assert.equal(asDocker(ours.stdout), theirs.stdout, `${what}: stdout`);
-    assert.equal(asDocker(ours.stderr), theirs.stderr, `${what}: stderr`);
-    assert.equal(ours.code, theirs.code, `${what}: exit code`);
-    return ours;
-  };
-  const ok = async (args: string[]): Promise<RunResult> => {
-    const r = await d.berth(args);
-    assert.equal(r.code, 0, `berth ${args.join(' ')}: ${r.stderr}`);
-    return r;
-  };
+  const { same, ok } = compareClis(() => d);
 
   before(async () => {
     d = await startDaemon();

@@ -2,27 +2,12 @@
 // and its exit code. Needs the daemon's /volumes endpoints and volume mounts in run.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { type Daemon, type RunResult, startDaemon } from '../harness/daemon.js';
-
-/** berth's output in docker's words: the program names its errors and help hints. */
-const asDocker = (s: string) => s.replace(/^berth: /gm, 'docker: ').replace(/'berth /g, "'docker ").replace(/^Usage: {2}berth /gm, 'Usage:  docker ');
+import { compareClis } from '../harness/compare.js';
+import { type Daemon, startDaemon } from '../harness/daemon.js';
 
 describe('berth volume matches the docker CLI', () => {
   let d: Daemon;
-  const same = async (args: string[], input?: string): Promise<RunResult> => {
-    const theirs = await d.docker(args, ...(input === undefined ? [] : [{ input }]));
-    const ours = await d.berth(args, input === undefined ? {} : { input });
-    const what = `berth ${args.join(' ')}`;
-    assert.equal(asDocker(ours.stdout), theirs.stdout, `${what}: stdout`);
-    assert.equal(asDocker(ours.stderr), theirs.stderr, `${what}: stderr`);
-    assert.equal(ours.code, theirs.code, `${what}: exit code`);
-    return ours;
-  };
-  const ok = async (args: string[]): Promise<RunResult> => {
-    const r = await d.berth(args);
-    assert.equal(r.code, 0, `berth ${args.join(' ')}: ${r.stderr}`);
-    return r;
-  };
+  const { same, ok } = compareClis(() => d);
 
   before(async () => {
     d = await startDaemon();

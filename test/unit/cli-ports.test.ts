@@ -3,22 +3,12 @@
 // bound, the errors and their wording, and the NetworkMode/EndpointsConfig of --network, --ip, --network-alias.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Command } from 'commander';
-import { type RunFlags, addExposedPorts, createBody, networkingBody, parsePortSpecs, withCreateFlags } from '../../src/cli/commands/run-flags.js';
+import { addExposedPorts, createBody, networkingBody, parsePortSpecs } from '../../src/cli/commands/run-flags.js';
 import { ipamConfig } from '../../src/cli/commands/network.js';
+import { createFlags } from '../harness/cli-flags.js';
 
 /** The options `berth create ARGS… busybox` parses to. */
-function flags(...args: string[]): RunFlags {
-  let parsed: RunFlags | undefined;
-  const cmd = withCreateFlags(new Command('create'))
-    .exitOverride()
-    .action((_image: string, _cmd: string[], o: RunFlags) => {
-      parsed = o;
-    });
-  cmd.parse([...args, 'busybox'], { from: 'user' });
-  assert.ok(parsed);
-  return parsed;
-}
+const flags = createFlags;
 
 /** Bindings as `HostIp|HostPort` strings, per port. */
 const compact = (bindings: Record<string, Array<{ HostIp: string; HostPort: string }>>) =>

@@ -9,23 +9,13 @@ import { type IncomingMessage, type Server, type ServerResponse, createServer } 
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Command } from 'commander';
-import { type RunFlags, createBody, goCsvRecord, mountRequest, volumeFlags, withCreateFlags } from '../../src/cli/commands/run-flags.js';
+import { createBody, goCsvRecord, mountRequest, volumeFlags } from '../../src/cli/commands/run-flags.js';
 import { goVolume, volumeCreateBody, volumePruneFilters } from '../../src/cli/commands/volume.js';
+import { createFlags } from '../harness/cli-flags.js';
 import { dist, run } from '../harness/daemon.js';
 
 /** The options `berth create ARGS… busybox` parses to. */
-function flags(...args: string[]): RunFlags {
-  let parsed: RunFlags | undefined;
-  const cmd = withCreateFlags(new Command('create'))
-    .exitOverride()
-    .action((_image: string, _cmd: string[], o: RunFlags) => {
-      parsed = o;
-    });
-  cmd.parse([...args, 'busybox'], { from: 'user' });
-  assert.ok(parsed);
-  return parsed;
-}
+const flags = createFlags;
 
 const cwd = process.cwd();
 
