@@ -4,6 +4,7 @@ import type { Cli } from '../context.js';
 import { CliError, ExitCode, describeError } from '../context.js';
 import { GoNil, marshalJSON } from '../format/gofmt.js';
 import { type Template, TemplateError, lenientMap, parseTemplate } from '../format/template.js';
+import { printList } from '../output.js';
 
 /** Commander accumulator for repeatable flags (`-f a -f b`). */
 export function collect(value: string, previous: string[]): string[] {
@@ -62,6 +63,25 @@ export type InspectKind = keyof typeof inspectKinds;
 /** docker's exit code for an `inspect --format` that does not parse. */
 const TEMPLATE_PARSE_EXIT = 64;
 
+/** An inspect `--format` (none for '' and `json`); one that does not parse exits 64, as docker's. */
+export function inspectTemplate(format: string): Template | undefined {
+  if (format === '' || format === 'json') return undefined;
+  try {
+    return parseTemplate(format);
+  } catch (e) {
+    throw e instanceof TemplateError ? new CliError(e.message, TEMPLATE_PARSE_EXIT) : e;
+  }
+}
+
+/** A list command's table or template, a template's error printed as it is (docker's `ls` commands). */
+export function printListing(...args: Parameters<typeof printList>): void {
+  try {
+    printList(...args);
+  } catch (e) {
+    throw e instanceof TemplateError ? new CliError(e.message) : e;
+  }
+}
+
 export interface InspectOptions {
   format?: string | undefined;
   /** `-s`: containers' sizes (`size=1`); other kinds warn that it does not apply, as `docker inspect` does. */
@@ -79,14 +99,7 @@ export interface InspectOptions {
  */
 export async function inspectNames(cli: Cli, names: string[], kinds: InspectKind[], o: InspectOptions = {}): Promise<void> {
   const format = o.format ?? '';
-  let tmpl: Template | undefined;
-  if (format !== '' && format !== 'json') {
-    try {
-      tmpl = parseTemplate(format);
-    } catch (e) {
-      throw e instanceof TemplateError ? new CliError(e.message, TEMPLATE_PARSE_EXIT) : e;
-    }
-  }
+  const tmpl = inspectTemplate(format);
   const found: unknown[] = [];
   const errors: string[] = [];
   let text = '';

@@ -2,9 +2,7 @@
 import { type Command, Option } from 'commander';
 import { ApiError, ConnectError } from '../../client/index.js';
 import { type Cli, CliError, ExitCode, describeError } from '../context.js';
-import { TemplateError } from '../format/template.js';
-import { printList } from '../output.js';
-import { collect, confirm, filtersQuery, inspectNames } from './common.js';
+import { collect, confirm, filtersQuery, inspectNames, printListing } from './common.js';
 import { naturalLess } from './container.js';
 import { type Cidr, cidrContains, parseCIDR, parseIP } from './netaddr.js';
 
@@ -222,21 +220,16 @@ export function registerNetworkCommands(network: Command, cli: Cli): void {
     .action(async (o: { filter: string[]; format?: string; trunc: boolean; quiet?: boolean }) => {
       const list = await cli.client().json<NetworkSummary[]>('GET', '/networks', { query: { filters: filtersQuery(o.filter) } });
       list.sort((a, b) => (naturalLess(a.Name, b.Name) ? -1 : naturalLess(b.Name, a.Name) ? 1 : 0));
-      try {
-        printList(cli, list.map((n) => networkRow(n, o.trunc)), {
-          format: o.format,
-          quiet: o.quiet,
-          quietField: 'ID',
-          defaultTable: DEFAULT_TABLE,
-          raw: 'network_id: {{.ID}}\\nname: {{.Name}}\\ndriver: {{.Driver}}\\nscope: {{.Scope}}\\n',
-          rawQuiet: 'network_id: {{.ID}}',
-          headers: HEADERS,
-          typeName: '*network.networkContext',
-        });
-      } catch (e) {
-        // docker prints a template's error as it is
-        throw e instanceof TemplateError ? new CliError(e.message) : e;
-      }
+      printListing(cli, list.map((n) => networkRow(n, o.trunc)), {
+        format: o.format,
+        quiet: o.quiet,
+        quietField: 'ID',
+        defaultTable: DEFAULT_TABLE,
+        raw: 'network_id: {{.ID}}\\nname: {{.Name}}\\ndriver: {{.Driver}}\\nscope: {{.Scope}}\\n',
+        rawQuiet: 'network_id: {{.ID}}',
+        headers: HEADERS,
+        typeName: '*network.networkContext',
+      });
     });
 
   network

@@ -3,10 +3,9 @@ import type { Command } from 'commander';
 import { ApiError, ConnectError } from '../../client/index.js';
 import { type Cli, CliError, ExitCode, describeError } from '../context.js';
 import { GoNil, goJSON, goType, marshalJSON, quote } from '../format/gofmt.js';
-import { type Template, TemplateError, parseTemplate } from '../format/template.js';
 import { humanSize4 } from '../format/units.js';
-import { printList } from '../output.js';
-import { collect, confirm } from './common.js';
+import { collect, confirm, inspectTemplate, printListing } from './common.js';
+import { TemplateError } from '../format/template.js';
 import { naturalLess } from './container.js';
 
 /** The API's Volume. */
@@ -95,8 +94,6 @@ function goIndentedJSON(v: unknown): string {
   return JSON.stringify(v, null, 4).replace(/[<>&\u2028\u2029]/g, (c) => escapes[c]!);
 }
 
-/** docker's exit code for an `inspect --format` that does not parse. */
-const TEMPLATE_PARSE_EXIT = 64;
 
 /** A flag value docker's flag parser refuses: its message, the usage line and the help hint, exit 125. */
 function flagError(command: string, usage: string, message: string): CliError {
@@ -175,14 +172,7 @@ export function volumePruneFilters(filter: string[], all: boolean): string | und
 
 /** `volume inspect`: docker's volume inspect re-encodes the Volume it decoded, and has no raw JSON to fall back on. */
 async function inspectVolumes(cli: Cli, names: string[], format: string): Promise<void> {
-  let tmpl: Template | undefined;
-  if (format !== '' && format !== 'json') {
-    try {
-      tmpl = parseTemplate(format);
-    } catch (e) {
-      throw e instanceof TemplateError ? new CliError(e.message, TEMPLATE_PARSE_EXIT) : e;
-    }
-  }
+  const tmpl = inspectTemplate(format);
   const found: object[] = [];
   const errors: string[] = [];
   let text = '';
@@ -242,21 +232,16 @@ export function registerVolumeCommands(volume: Command, cli: Cli): void {
       const filters = filtersParam(volumeFilters('ls', '-f, --filter', o.filter));
       const r = await cli.client().json<{ Volumes: Volume[] | null }>('GET', '/volumes', { query: { filters } });
       const list = [...(r.Volumes ?? [])].sort((a, b) => (naturalLess(a.Name, b.Name) ? -1 : naturalLess(b.Name, a.Name) ? 1 : 0));
-      try {
-        printList(cli, list.map(volumeRow), {
-          format: o.format,
-          quiet: o.quiet,
-          quietField: 'Name',
-          defaultTable: DEFAULT_TABLE,
-          raw: 'name: {{.Name}}\\ndriver: {{.Driver}}\\n',
-          rawQuiet: 'name: {{.Name}}',
-          headers: HEADERS,
-          typeName: '*formatter.volumeContext',
-        });
-      } catch (e) {
-        // docker prints a template's error as it is
-        throw e instanceof TemplateError ? new CliError(e.message) : e;
-      }
+      printListing(cli, list.map(volumeRow), {
+        format: o.format,
+        quiet: o.quiet,
+        quietField: 'Name',
+        defaultTable: DEFAULT_TABLE,
+        raw: 'name: {{.Name}}\\ndriver: {{.Driver}}\\n',
+        rawQuiet: 'name: {{.Name}}',
+        headers: HEADERS,
+        typeName: '*formatter.volumeContext',
+      });
     });
 
   volume
