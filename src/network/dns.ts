@@ -87,12 +87,6 @@ export class NameServer {
       });
     }).then(() => this.log.debug('aardvark-dns started'));
   }
-
-  /** Stops the server (tests; a daemon whose last network went away stops it by emptying the directory). */
-  async stop(): Promise<void> {
-    const pid = await this.serverPid();
-    if (pid) process.kill(pid, 'SIGTERM');
-  }
 }
 
 const pidFile = 'aardvark.pid';

@@ -74,7 +74,7 @@ export class Firewall {
   readonly apply: () => Promise<void>;
 
   constructor(
-    private readonly table: string,
+    table: string,
     state: () => { networks: FirewallNetwork[]; ports: PublishedPort[] },
     log: Logger,
   ) {
@@ -85,10 +85,5 @@ export class Firewall {
         throw error;
       });
     });
-  }
-
-  /** Removes the table (tests, and a host with no network left). */
-  async remove(): Promise<void> {
-    await nft(`table ip ${this.table}\ndelete table ip ${this.table}\n`);
   }
 }

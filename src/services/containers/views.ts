@@ -5,6 +5,8 @@ import { humanDuration } from '../../util/duration.js';
 import { rfc3339Nano, zeroTime } from '../../util/timestamp.js';
 import type { EtcFiles } from './etc.js';
 import { type Health, healthLabel } from './health.js';
+import { NetworkService } from '../networks/index.js';
+import { networkedContainer } from './networking.js';
 import type { ContainerRecord } from './record.js';
 
 
@@ -159,7 +161,7 @@ function networks(c: ContainerRecord): Record<string, EndpointSettings> {
         Aliases: cfg.Aliases ?? null,
         NetworkID: cfg.NetworkID,
         ...(e && { MacAddress: e.MacAddress, EndpointID: e.EndpointID, Gateway: e.Gateway, IPAddress: e.IPAddress, IPPrefixLen: e.IPPrefixLen }),
-        ...(e && name !== 'bridge' && { DNSNames: [c.name, ...(cfg.Aliases ?? []), c.id.slice(0, 12)] }),
+        ...(e && name !== 'bridge' && { DNSNames: NetworkService.dnsNames(networkedContainer(c), name) }),
       };
       return [name, endpoint];
     }),

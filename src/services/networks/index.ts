@@ -620,11 +620,6 @@ export class NetworkService {
   static dnsNames(c: NetworkedContainer, network: string): string[] {
     return [c.name, ...(c.networks[network]?.Aliases ?? []), c.id.slice(0, 12)];
   }
-
-  /** Stops the name server (tests). */
-  async stopNameServer(): Promise<void> {
-    await this.dns.stop();
-  }
 }
 
 function newNetworkId(): string {
