@@ -916,12 +916,15 @@ export class ContainerService {
 
   /** `e`, or dockerd's "not running" when the container turns out to have exited or gone meanwhile (exec, kill, pause). */
   async notRunningOr(c: ContainerRecord, e: unknown): Promise<unknown> {
-    const current = this.store.get(c.id);
-    const exited = await this.d.monitor.exitStatus(c.id, join(this.bundleDir(c.id), 'exits')).catch(() => undefined);
-    if (!current || !isUp(current.state.status) || exited || !(await this.d.monitor.alive(c.id, this.bundleDir(c.id)))) {
-      return new Conflict(`Container ${c.id} is not running`, { cause: e });
-    }
-    return e;
+    const down = async () => {
+      const current = this.store.get(c.id);
+      const exited = await this.d.monitor.exitStatus(c.id, join(this.bundleDir(c.id), 'exits')).catch(() => undefined);
+      return !current || !isUp(current.state.status) || !!exited || !(await this.d.monitor.alive(c.id, this.bundleDir(c.id)));
+    };
+    if (await down()) return new Conflict(`Container ${c.id} is not running`, { cause: e });
+    // Being killed right now (a kill takes the exec monitors first, then the container): its exit comes promptly.
+    await withTimeout(this.waiters.nextExit(c.id), 1000);
+    return (await down()) ? new Conflict(`Container ${c.id} is not running`, { cause: e }) : e;
   }
 
   /** The /etc files of a starting container: its own, rewritten, or those of the container whose network it joins. */
