@@ -202,7 +202,9 @@ describe('container logs', () => {
     const expected = Array.from({ length: 600_000 }, (_, i) => `${i + 1}\n`).join('');
     assert.equal(out.length, expected.length, 'as many bytes as written');
     assert.ok(out === expected, 'every line once, in order');
-    assert.ok(biggest < 20_000_000, `the journal was rotated (it reached ${biggest} bytes of ~30 MB)`);
+    // Unrotated, it would reach ~30 MB; the margin is for a loaded machine, where berthd's restart (and so the
+    // next rotation) comes later while conmon goes on writing.
+    assert.ok(biggest < 26_000_000, `the journal was rotated (it reached ${biggest} bytes of ~30 MB)`);
     assert.deepEqual((await readdir(join(d.dataRoot, 'containers', id))).filter((f) => f.startsWith('conmon') || f.startsWith('logship')), [], 'journal and state cleared');
   });
 });
