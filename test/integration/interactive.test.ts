@@ -57,6 +57,15 @@ describe('interactive containers and exec', () => {
     }
   });
 
+  it("the seed's example: run -it -v mydata:/data, typing into a shell; the data outlives the container", async () => {
+    const berth = `${process.execPath} ${dist('berth')}`;
+    const typed = await inTerminal(`${berth} run --rm -it -v bvol-mydata:/data busybox sh`, "sleep 1.5; printf 'echo kept > /data/f; exit 5\\n'; sleep 1.5");
+    assert.equal(typed.exit, 5, typed.output);
+    const read = await inTerminal(`${berth} run --rm -it -v bvol-mydata:/data busybox cat /data/f`);
+    assert.match(read.output, /^kept$/m, read.output);
+    await ok(['volume', 'rm', 'bvol-mydata']);
+  });
+
   it('resize changes a running TTY container terminal', async () => {
     await ok(['run', '-dit', '--name', 'tty1', 'busybox', 'sh']);
     await d.client.do('POST', '/containers/tty1/resize', { query: { h: '33', w: '77' } });
