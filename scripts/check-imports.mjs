@@ -14,7 +14,7 @@ const allowed = {
   runtime: ['oci', 'kernel', 'errors', 'util'],
   network: ['kernel', 'errors', 'util'],
   volumes: ['kernel', 'errors', 'util'],
-  builder: ['oci', 'errors', 'util'],
+  builder: ['oci', 'layers', 'kernel', 'errors', 'util'],
   'registry/client': ['oci', 'content', 'errors', 'util'],
   'registry/server': ['content', 'oci', 'errors', 'util'],
   client: ['types', 'util'],
