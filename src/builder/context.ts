@@ -1,0 +1,217 @@
+import { spawn } from 'node:child_process';
+import { mkdir, rm } from 'node:fs/promises';
+import { PassThrough, Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { InvalidArgument, isBerthError, isNotExist } from '../errors/index.js';
+import { ScopedRoot, removeAt } from '../kernel/scoped.js';
+import { decompress, extractInRoot } from '../layers/index.js';
+import { DockerIgnore, lstatOrUndefined, pruneIgnored } from './ignore.js';
+
+export interface BuildContext {
+  /** Directory with the unpacked context (files .dockerignore leaves out are not there). */
+  readonly root: string;
+  /** The Dockerfile `name` (relative to the context, may be in a subdirectory); Docker's error when missing. */
+  readDockerfile(name: string): Promise<string>;
+  /** Removes the directory. */
+  close(): Promise<void>;
+}
+
+/** Dockerfiles are read whole; anything larger is not a Dockerfile (dockerd has no limit, but must not OOM). */
+const maxDockerfile = 32 << 20;
+
+export type ArchiveCompression = 'gzip' | 'bzip2' | 'xz' | 'zstd' | 'none';
+
+/** The compression of a stream from its first bytes (the formats ADD and the build context accept). */
+export function sniffCompression(head: Uint8Array): ArchiveCompression {
+  if (head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
+  if (head[0] === 0x42 && head[1] === 0x5a && head[2] === 0x68) return 'bzip2'; // "BZh"
+  if (head[0] === 0xfd && head[1] === 0x37 && head[2] === 0x7a && head[3] === 0x58 && head[4] === 0x5a && head[5] === 0x00) return 'xz';
+  if (head[0] === 0x28 && head[1] === 0xb5 && head[2] === 0x2f && head[3] === 0xfd) return 'zstd';
+  return 'none';
+}
+
+/**
+ * Whether `block` (the first 512 bytes of a stream) is a tar header: its checksum adds up (unsigned or, as some
+ * old tars wrote it, signed), or it is the zero block that ends an empty archive. This is how Go's archive/tar,
+ * and so dockerd and the docker CLI, tell a tar from anything else.
+ */
+export function isTarHeader(block: Uint8Array): boolean {
+  if (block.length < 512) return false;
+  if (block.subarray(0, 512).every((b) => b === 0)) return true;
+  const field = Buffer.from(block.subarray(148, 156)).toString('latin1').replace(/[\0 ]+$/, '').trim();
+  if (!/^[0-7]+$/.test(field)) return false;
+  const want = parseInt(field, 8);
+  let unsigned = 0;
+  let signed = 0;
+  for (let i = 0; i < 512; i++) {
+    const b = i >= 148 && i < 156 ? 0x20 : (block[i] as number);
+    unsigned += b;
+    signed += b > 127 ? b - 256 : b;
+  }
+  return want === unsigned || want === signed;
+}
+
+/** Reads until `n` bytes are available (or the stream ends): the head, and the whole stream again, head first. */
+export async function peek(input: AsyncIterable<Uint8Array>, n: number): Promise<{ head: Buffer; stream: Readable }> {
+  const it = input[Symbol.asyncIterator]();
+  const chunks: Buffer[] = [];
+  let have = 0;
+  let ended = false;
+  while (have < n) {
+    const r = await it.next();
+    if (r.done) {
+      ended = true;
+      break;
+    }
+    const c = Buffer.from(r.value.buffer, r.value.byteOffset, r.value.byteLength);
+    chunks.push(c);
+    have += c.length;
+  }
+  const head = Buffer.concat(chunks);
+  async function* all(): AsyncGenerator<Buffer> {
+    if (head.length) yield head;
+    while (!ended) {
+      const r = await it.next();
+      if (r.done) return;
+      yield Buffer.from(r.value.buffer, r.value.byteOffset, r.value.byteLength);
+    }
+  }
+  return { head: head.subarray(0, n), stream: Readable.from(all(), { objectMode: false, highWaterMark: 1 << 20 }) };
+}
+
+/**
+ * Undoes gzip, bzip2, xz or zstd (sniffed), as Docker's DecompressStream does for contexts and ADD. gzip and zstd
+ * go to the layer code; bzip2 and xz to Debian's `bzip2`/`xz` binaries: C decoders several times faster than the
+ * pure-JS ones on npm, running on another core beside the extraction, and no new dependency (zstd is done alike).
+ */
+export async function decompressAny(input: AsyncIterable<Uint8Array>): Promise<{ kind: ArchiveCompression; stream: Readable }> {
+  const { head, stream } = await peek(input, 6);
+  const kind = sniffCompression(head);
+  if (kind !== 'bzip2' && kind !== 'xz') return { kind, stream: kind === 'none' ? stream : decompress(stream) };
+  const out = new PassThrough({ highWaterMark: 1 << 20 });
+  const child = spawn(kind, ['-dc'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4096)));
+  const exited = new Promise<number>((res, rej) => child.on('error', rej).on('close', (code) => res(code ?? 1)));
+  out.on('close', () => {
+    if (child.exitCode === null) child.kill(); // a reader gone early (bad tar, disconnect) must not leave it
+  });
+  (async () => {
+    const feed = pipeline(stream, child.stdin).catch(() => {}); // the decoder may stop reading early on bad input
+    await pipeline(child.stdout, out, { end: false });
+    await feed;
+    const code = await exited;
+    if (code !== 0) throw new InvalidArgument(`invalid ${kind} stream: ${stderr.trim() || `${kind} exited with ${code}`}`);
+    out.end();
+  })().catch((e: unknown) => {
+    stream.destroy();
+    out.destroy(isBerthError(e) ? e : new InvalidArgument(`cannot decompress ${kind}: ${(e as Error).message}`, { cause: e }));
+  });
+  return { kind, stream: out };
+}
+
+/**
+ * Unpacks the body of POST /build into `dir` (made if missing): a tar, plain or compressed, extracted inside `dir`
+ * (names with `..`, absolute names and symlinks in the tar never lead out of it). A body that is not a tar is taken
+ * as the Dockerfile itself, the context then being empty: what `docker build - < Dockerfile` means (the docker CLI
+ * wraps it in a tar itself; dockerd 20.10 would answer "archive/tar: invalid tar header" to a bare one).
+ * Then .dockerignore is applied as dockerd and the docker CLI together do: everything it matches is removed, the
+ * Dockerfile and .dockerignore included, but only after the Dockerfile was read, so the builder still gets it.
+ */
+export async function openContext(input: Readable | AsyncIterable<Uint8Array>, dir: string, o: { dockerfile: string }): Promise<BuildContext> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const cleanup = () => rm(dir, { recursive: true, force: true });
+  try {
+    const { stream: plain } = await decompressAny(input);
+    const { head, stream } = await peek(plain, 512);
+    const dockerfiles = new Map<string, string>();
+    if (head.length > 0 && !isTarHeader(head)) {
+      const text = await readAll(stream, maxDockerfile);
+      return makeContext(dir, new Map([['', text]]), cleanup);
+    }
+    const root = await ScopedRoot.open(dir);
+    try {
+      if (head.length > 0) await extractInRoot(root, [], stream);
+      else stream.resume();
+      const name = cleanName(o.dockerfile);
+      const found = await findDockerfile(root, name);
+      if (found) dockerfiles.set(found.name, found.text);
+      const ignoreText = await root.readFile('.dockerignore');
+      if (ignoreText) {
+        const keep = new Set(['.dockerignore', ...(found ? [found.name] : [])]);
+        const rules = new DockerIgnore(ignoreText.toString('utf8'));
+        await pruneIgnored(root, rules, keep);
+        for (const k of keep) if (rules.ignores(k)) await removeInRoot(root, k);
+      }
+    } finally {
+      await root.close();
+    }
+    return makeContext(dir, dockerfiles, cleanup);
+  } catch (e) {
+    await cleanup();
+    throw e;
+  }
+}
+
+/** Removes `path` inside the root, never through a symlink. */
+async function removeInRoot(root: ScopedRoot, path: string): Promise<void> {
+  const loc = await root.locate(path).catch((e: unknown) => {
+    if (isNotExist(e) || (e as NodeJS.ErrnoException).code === 'ENOTDIR') return undefined;
+    throw e;
+  });
+  if (!loc) return;
+  try {
+    if (loc.name && (await lstatOrUndefined(loc.path))) await removeAt(loc.dir, loc.name);
+  } finally {
+    await loc.close();
+  }
+}
+
+function makeContext(dir: string, dockerfiles: Map<string, string>, cleanup: () => Promise<void>): BuildContext {
+  return {
+    root: dir,
+    async readDockerfile(name: string) {
+      const bare = dockerfiles.get('');
+      if (bare !== undefined) return bare;
+      const clean = cleanName(name);
+      const cached = dockerfiles.get(clean) ?? (clean === 'Dockerfile' ? dockerfiles.get('dockerfile') : undefined);
+      if (cached !== undefined) return cached;
+      const found = await ScopedRoot.with(dir, (r) => findDockerfile(r, clean));
+      if (!found) throw new InvalidArgument(`Cannot locate specified Dockerfile: ${name}`);
+      return found.text;
+    },
+    close: cleanup,
+  };
+}
+
+/** `name` relative to the context, as dockerd takes the dockerfile parameter (`./x`, `/x` and `x` alike). */
+function cleanName(name: string): string {
+  return (name || 'Dockerfile').split('/').filter((c) => c !== '' && c !== '.').join('/');
+}
+
+/** The Dockerfile, read inside the context; dockerd falls back to `dockerfile` when the default name is missing. */
+async function findDockerfile(root: ScopedRoot, name: string): Promise<{ name: string; text: string } | undefined> {
+  for (const n of name === 'Dockerfile' ? ['Dockerfile', 'dockerfile'] : [name]) {
+    const buf = await root.readFile(n).catch((e: unknown) => {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOTDIR' || code === 'EISDIR' || code === 'ELOOP') return undefined;
+      throw e;
+    });
+    if (buf) return { name: n, text: buf.toString('utf8') };
+  }
+  return undefined;
+}
+
+async function readAll(stream: Readable, limit: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let n = 0;
+  for await (const c of stream) {
+    n += (c as Buffer).length;
+    if (n > limit) {
+      stream.destroy();
+      throw new InvalidArgument(`Dockerfile too large: more than ${limit} bytes`);
+    }
+    chunks.push(c as Buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
