@@ -397,7 +397,7 @@ async function isArchive(dir: FileHandle, n: string): Promise<boolean> {
 /** Copies entries between open directories, never through a symlink on either side. */
 class Copier {
   /** Host path of the copy of each multiply-linked source inode: hard links stay hard links. */
-  private readonly linked = new Map<string, string>();
+  private readonly linked = new Map<string, Promise<string>>();
 
   constructor(
     private readonly owner: { uid: number; gid: number },
@@ -434,7 +434,7 @@ class Copier {
           await this.setMeta(sub, st);
           await this.contents(fh, sub);
           // dated after its contents: writing inside a directory changes its mtime
-          await sub.utimes(st.atime, st.mtime);
+          await sub.utimes(st.atimeMs / 1000, st.mtimeMs / 1000);
         } finally {
           await sub.close();
         }
@@ -446,7 +446,7 @@ class Copier {
       if (st.isSocket()) return;
       await run('mknod', ['-m', ((this.chmod ?? st.mode) & 0o7777).toString(8), fdPathForChild(into, to), ...kind]);
       await lchown(dst, this.owner.uid, this.owner.gid);
-      await lutimes(dst, st.atime, st.mtime);
+      await lutimes(dst, st.atimeMs / 1000, st.mtimeMs / 1000);
     } finally {
       await fh?.close();
     }
@@ -455,25 +455,26 @@ class Copier {
   private async file(fh: FileHandle, st: Stats, into: FileHandle, to: string): Promise<void> {
     const dst = fdPath(into, to);
     const key = `${st.dev}:${st.ino}`;
-    if (st.nlink > 1) {
-      const first = this.linked.get(key);
-      if (first !== undefined) {
-        // A hard link within the copy stays one; failing that (the first copy gone or across roots), a plain copy.
-        const ok = await link(first, dst).then(() => true, () => false);
-        if (ok) return;
-      }
-    }
+    const first = st.nlink > 1 ? this.linked.get(key) : undefined;
+    // A hard link within the copy stays one; failing that (the first copy failed or was replaced), a plain copy.
+    if (first && (await first.then((p) => link(p, dst)).then(() => true, () => false))) return;
+    let done: (p: string) => void = () => {};
+    if (st.nlink > 1 && !first) this.linked.set(key, new Promise<string>((res, rej) => ((done = res), void rej)));
     // The source's descriptor reopened through /proc: copyFile (copy_file_range, in the kernel) reads exactly the
     // file opened without following a symlink; COPYFILE_EXCL never writes through one at the destination.
-    await copyFile(`/proc/self/fd/${fh.fd}`, dst, constants.COPYFILE_EXCL);
-    const out = await open(dst, constants.O_WRONLY | constants.O_NOFOLLOW);
     try {
-      await this.setMeta(out, st);
-      await out.utimes(st.atime, st.mtime);
+      await copyFile(`/proc/self/fd/${fh.fd}`, dst, constants.COPYFILE_EXCL);
+      const out = await open(dst, constants.O_WRONLY | constants.O_NOFOLLOW);
+      try {
+        await this.setMeta(out, st);
+        await out.utimes(st.atimeMs / 1000, st.mtimeMs / 1000);
+      } finally {
+        await out.close();
+      }
     } finally {
-      await out.close();
+      // Links made from a path: the directory handle is closed by then. (A failed copy leaves a path that fails.)
+      done(`${await readlink(fdPath(into))}/${to}`);
     }
-    if (st.nlink > 1 && !this.linked.has(key)) this.linked.set(key, await realProcPath(into, to));
   }
 
   /** chown first: it clears setuid and setgid, which the chmod then sets. */
@@ -481,11 +482,6 @@ class Copier {
     await fh.chown(this.owner.uid, this.owner.gid);
     await fh.chmod((this.chmod ?? st.mode) & 0o7777);
   }
-}
-
-/** A host path for an entry just written (for link(2) later, after its directory handle closed). */
-async function realProcPath(dir: FileHandle, name: string): Promise<string> {
-  return `${await readlink(fdPath(dir))}/${name}`;
 }
 
 const major = (rdev: number) => ((rdev >>> 8) & 0xfff) | (Math.floor(rdev / 2 ** 32) & ~0xfff);
