@@ -6,8 +6,9 @@ cd "$(dirname "$0")/.."
 
 # busybox-static: the bundled base image. runc/crun: OCI runtimes. conmon: per-container monitor.
 # zstd: zstd layers. iproute2/nftables: bridges, namespaces, NAT and published ports. aardvark-dns: names on
-# user-defined networks. util-linux: nsenter. tini: tini-static, the init of `run --init`.
-packages=(busybox-static runc crun conmon zstd iproute2 iptables nftables aardvark-dns util-linux tini)
+# user-defined networks. util-linux: nsenter. tini: tini-static, the init of `run --init`. bzip2/xz-utils: build
+# contexts and ADD archives so compressed.
+packages=(busybox-static runc crun conmon zstd bzip2 xz-utils iproute2 iptables nftables aardvark-dns util-linux tini)
 missing=()
 for p in "${packages[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
