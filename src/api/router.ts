@@ -14,9 +14,7 @@ export interface Match<H = Handler> {
 const versionPrefix = /^\/v(\d+)\.(\d+)(\/.*)$/;
 
 /** Parts of the Engine API Berth does not have yet: saying so beats dockerd's bare "page not found". */
-const missingAreas: Array<[prefix: string, message: string]> = [
-  ['/build', 'berthd cannot build images yet'],
-];
+const missingAreas: Array<[prefix: string, message: string]> = [];
 
 /**
  * Strips and checks the `/vX.Y` prefix (optional, as in Docker), then finds the route. Path parameters are

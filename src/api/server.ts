@@ -17,6 +17,7 @@ import { isUpgraded, socketSession } from './hijack.js';
 import { imageRoutes } from './images.js';
 import { type Req, sendJson } from './http.js';
 import { type Route, matchRoute } from './router.js';
+import { buildRoutes } from './build.js';
 import { statsRoutes } from './stats.js';
 import { systemRoutes } from './system.js';
 
@@ -24,7 +25,7 @@ type HijackHandler = (id: string, raw: IncomingMessage, socket: Duplex, head: Bu
 
 /** The Docker Engine API over HTTP/1.1: every response carries Docker's identification headers. */
 export function createApiServer(services: Services, log: Logger): Server {
-  const routes: Route[] = [...systemRoutes(services), ...imageRoutes(services), ...containerRoutes(services), ...networkRoutes(services), ...volumeRoutes(services), ...archiveRoutes(services), ...execRoutes(services), ...statsRoutes(services)];
+  const routes: Route[] = [...systemRoutes(services), ...imageRoutes(services), ...containerRoutes(services), ...networkRoutes(services), ...volumeRoutes(services), ...archiveRoutes(services), ...execRoutes(services), ...statsRoutes(services), ...buildRoutes(services)];
   const hijackRoutes: Array<[string, RegExp, HijackHandler]> = [
     ['POST', /^\/containers\/([^/]+)\/attach$/, (id, raw, socket, head) => attach(services, id, new URL(raw.url ?? '/', 'http://berth').searchParams, socketSession(socket, head))],
     ['POST', /^\/exec\/([^/]+)\/start$/, (id, raw, socket, head) => execStartHijacked(services, id, raw, socket, head)],

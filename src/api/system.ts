@@ -22,6 +22,8 @@ function ping(res: ServerResponse, head: boolean): void {
     'Content-Type': 'text/plain; charset=utf-8',
     'Cache-Control': 'no-cache, no-store, must-revalidate',
     Pragma: 'no-cache',
+    // The classic builder's API (POST /build): docker CLI 28 then builds without buildx.
+    'Builder-Version': '1',
     'Content-Length': head ? 0 : 2,
   });
   res.end(head ? undefined : 'OK');

@@ -131,7 +131,7 @@ export async function openContext(input: Readable | AsyncIterable<Uint8Array>, d
     }
     const root = await ScopedRoot.open(dir);
     try {
-      if (head.length > 0) await extractInRoot(root, [], stream);
+      if (head.length > 0) await extractInRoot(root, [], Readable.from(completedTar(stream)));
       else stream.resume();
       const name = cleanName(o.dockerfile);
       const found = await findDockerfile(root, name);
@@ -151,6 +151,20 @@ export async function openContext(input: Readable | AsyncIterable<Uint8Array>, d
     await cleanup();
     throw e;
   }
+}
+
+/**
+ * The tar with its last block padded and the end-of-archive blocks added if missing: the docker CLI's tar of a
+ * context with a Dockerfile from outside it ends right after the last file's bytes, which Go's reader (dockerd's)
+ * accepts and tar-stream does not.
+ */
+async function* completedTar(input: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  let length = 0;
+  for await (const chunk of input) {
+    length += chunk.length;
+    yield chunk;
+  }
+  yield Buffer.alloc((512 - (length % 512)) % 512 + 1024);
 }
 
 /** Removes `path` inside the root, never through a symlink. */

@@ -9,12 +9,12 @@ import { openContentStore } from '../content/index.js';
 import { isNotExist } from '../errors/index.js';
 import { hostFacts, which } from '../kernel/host.js';
 import { lockDataRoot } from '../kernel/lock.js';
-import { ensureDir } from '../kernel/fs.js';
+import { ensureDir, removeAll } from '../kernel/fs.js';
 import { openLayerStore } from '../layers/index.js';
 import { openImageMetadata } from '../metadata/index.js';
 import { openRecordStore } from '../metadata/records.js';
 import { CliRuntime, ConmonMonitor, defaultSeccompProfilePath, loadSeccompProfile, probeRuntimes } from '../runtime/index.js';
-import { ContainerService, type ContainerRecord, NetworkService, type NetworkRecord, VolumeService, type VolumeRecord, defaultScope, volumeReferences, EventBus, containerReferences, ExecService, HealthMonitor, ImageService, SystemService, berthVersion, ensureBusyboxImage } from '../services/index.js';
+import { ContainerService, type ContainerRecord, NetworkService, type NetworkRecord, VolumeService, type VolumeRecord, defaultScope, volumeReferences, EventBus, containerReferences, ExecService, HealthMonitor, BuildService, ImageService, SystemService, berthVersion, ensureBusyboxImage } from '../services/index.js';
 import { newId } from '../util/ids.js';
 import { currentRequest } from '../util/request-context.js';
 import { type LogLevel, type Logger, createLogger, isLogLevel } from '../util/logger.js';
@@ -224,6 +224,10 @@ async function main(): Promise<void> {
   await containers.recover();
   await networks.recovered();
   const exec = new ExecService(containers, monitor);
+  // Build contexts are scratch: whatever a crash left there goes.
+  const buildDir = join(cfg.dataRoot, 'builder');
+  await removeAll(buildDir);
+  const build = new BuildService({ containers, images, workDir: buildDir, log: log.child({ service: 'build' }) });
   new HealthMonitor(containers, exec, events, log.child({ service: 'health' })).resume();
   const daemonIdFile = join(cfg.dataRoot, 'engine-id');
   const daemonId = (await readFile(daemonIdFile, 'utf8').catch(() => '')).trim() || newId();
@@ -243,7 +247,7 @@ async function main(): Promise<void> {
 
   const servers: Array<{ server: Server; cleanup: () => Promise<void> }> = [];
   for (const host of hosts) {
-    const server = createApiServer({ images, containers, networks, volumes, exec, system, events }, log.child({ component: 'api' }));
+    const server = createApiServer({ images, build, containers, networks, volumes, exec, system, events }, log.child({ component: 'api' }));
     servers.push({ server, cleanup: await listen(server, host) });
   }
   await writeFile(cfg.pidfile, `${process.pid}\n`);

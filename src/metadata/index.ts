@@ -22,6 +22,17 @@ export interface ImageRecord {
   repoDigests: string[];
   /** When the image was last tagged (Docker's Metadata.LastTagTime). */
   lastTagTime?: string;
+  /** Made by a build step: the step's cache key, and whether it is only cache (no build's result). */
+  build?: BuildStamp;
+}
+
+/** What the builder records on the images its steps make (see services/build/cache.ts). */
+export interface BuildStamp {
+  key: string;
+  /** An intermediate step's image: hidden from `images` (unless -a), counted and pruned as build cache. */
+  intermediate: boolean;
+  /** The step's history line, for `system df`'s build cache description. */
+  createdBy: string;
 }
 
 /**

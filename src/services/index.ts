@@ -1,6 +1,7 @@
 // The daemon's use-cases, as the API layer sees them.
 import type { ContainerService } from './containers/index.js';
 import type { ExecService } from './containers/exec.js';
+import type { BuildService } from './build/index.js';
 import type { ImageService } from './images/index.js';
 import type { NetworkService } from './networks/index.js';
 import type { VolumeService } from './volumes/index.js';
@@ -9,6 +10,7 @@ import type { SystemService } from './system/index.js';
 
 export interface Services {
   images: ImageService;
+  build: BuildService;
   containers: ContainerService;
   networks: NetworkService;
   volumes: VolumeService;
@@ -18,6 +20,7 @@ export interface Services {
 }
 
 export { ImageService } from './images/index.js';
+export { BuildService, BuildFailure, type BuildOptions } from './build/index.js';
 export { NetworkService, type NetworkRecord, defaultScope } from './networks/index.js';
 export { VolumeService, type VolumeRecord } from './volumes/index.js';
 export { ContainerService, type ContainerRecord, type CreateOptions, containerReferences, volumeReferences } from './containers/index.js';

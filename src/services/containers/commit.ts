@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { Conflict, InvalidArgument, NotFound } from '../../errors/index.js';
 import { packLayer } from '../../layers/index.js';
 import { type ContainerConfig as ImageRunConfig, type Digest, type HistoryEntry, type ImageConfig, familiarString, formatReference, parseReference, withDefaultTag } from '../../oci/index.js';
+import type { BuildStamp, ImageRecord } from '../../metadata/index.js';
 import { applyChanges } from '../images/import.js';
 import type { ImageService } from '../images/index.js';
 import type { ContainerRecord, ContainerService } from './index.js';
@@ -50,26 +51,11 @@ export async function commitContainer(d: CommitDeps, o: CommitOptions): Promise<
   const pause = (o.pause ?? true) && (await d.containers.pauseIfRunning(c.id));
   let id: Digest;
   try {
-    // withRootfs holds a stopped container's lock, so it cannot start (or go away) while its changes are read.
-    id = await d.containers.withRootfs(
-      c.id,
-      () =>
-        d.images.withIngestion(async (ing) => {
-          const diffId = (await ing.ingest(packLayer(d.containers.dirs(c).upper, { overlayWhiteouts: true }))).digest;
-          const image = childImage(parentConfig, c, containerConfig, config, diffId, o);
-          const rec = await d.images.createImage(
-            { config: Buffer.from(JSON.stringify(image)), layerBlobs: image.rootfs.diff_ids, parent: parent.id, tagged: !!ref },
-            ing,
-          );
-          if (ref) await d.images.retag(new Map([[formatReference(ref), rec.id]]));
-          return rec.id;
-        }),
-      { readonly: true },
-    ).catch((e: unknown) => {
-      // A running container removed by another request while its changes were read: its files went under us.
-      if (!d.containers.record(c.id)) throw new NotFound(`No such container: ${c.id}`, { cause: e });
-      throw e;
-    });
+    id = (
+      await commitChanges(d, c.id, parent.id, (diffId) => childImage(parentConfig, c, containerConfig, config, diffId, o), {
+        ...(ref && { tag: formatReference(ref) }),
+      })
+    ).id;
   } finally {
     if (pause) await d.containers.setPaused(c.id, false).catch(() => {});
   }
@@ -80,17 +66,59 @@ export async function commitContainer(d: CommitDeps, o: CommitOptions): Promise<
   return id;
 }
 
+/**
+ * The container's changes (its overlay upper directory, whiteouts and opaque directories as OCI `.wh.` entries) as
+ * one layer on `parent`, and the image `image` describes around it (`diffId` undefined when nothing changed).
+ * Shared by `commit` and the builder's steps.
+ */
+export async function commitChanges(
+  d: CommitDeps,
+  containerId: string,
+  parent: Digest | undefined,
+  image: (diffId: Digest | undefined) => ImageConfig,
+  o: { tag?: string; build?: BuildStamp } = {},
+): Promise<ImageRecord> {
+  // withRootfs holds a stopped container's lock, so it cannot start (or go away) while its changes are read.
+  return d.containers
+    .withRootfs(
+      containerId,
+      () =>
+        d.images.withIngestion(async (ing) => {
+          const diffId = (await ing.ingest(packLayer(d.containers.dirs(d.containers.resolve(containerId)).upper, { overlayWhiteouts: true }))).digest;
+          const config = image(diffId === emptyLayer ? undefined : diffId);
+          const rec = await d.images.createImage(
+            {
+              config: Buffer.from(JSON.stringify(config)),
+              layerBlobs: config.rootfs.diff_ids,
+              ...(parent && { parent }),
+              tagged: !!o.tag,
+              ...(o.build && { build: o.build }),
+            },
+            ing,
+          );
+          if (o.tag) await d.images.retag(new Map([[o.tag, rec.id]]));
+          return rec;
+        }),
+      { readonly: true },
+    )
+    .catch((e: unknown) => {
+      // A running container removed by another request while its changes were read: its files went under us.
+      if (!d.containers.record(containerId)) throw new NotFound(`No such container: ${containerId}`, { cause: e });
+      throw e;
+    });
+}
+
 /** The image config: the parent's, plus the layer (unless empty), the history entry and the container's config. */
 function childImage(
   parent: ImageConfig,
   c: ContainerRecord,
   containerConfig: ImageRunConfig,
   config: ImageRunConfig,
-  diffId: Digest,
+  diffId: Digest | undefined,
   o: CommitOptions,
 ): ImageConfig {
   const created = new Date().toISOString();
-  const empty = diffId === emptyLayer;
+  const empty = !diffId;
   const history: HistoryEntry = {
     created,
     ...(o.author && { author: o.author }),
@@ -107,7 +135,7 @@ function childImage(
     container: c.id,
     container_config: containerConfig,
     created,
-    rootfs: { type: 'layers', diff_ids: [...parent.rootfs.diff_ids, ...(empty ? [] : [diffId])] },
+    rootfs: { type: 'layers', diff_ids: [...parent.rootfs.diff_ids, ...(diffId ? [diffId] : [])] },
     history: [...(parent.history ?? []), history],
   };
 }

@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream';
 import { Conflict, FailedPrecondition, InvalidArgument, NotFound } from '../../errors/index.js';
 import type { ContentStore } from '../../content/index.js';
 import { applyLayer, decompress, detectCompression, type LayerStore } from '../../layers/index.js';
-import type { ImageMetadata, ImageRecord } from '../../metadata/index.js';
+import type { BuildStamp, ImageMetadata, ImageRecord } from '../../metadata/index.js';
 import { collectGarbage, type GcResult } from '../../metadata/gc.js';
 import {
   type Digest,
@@ -63,6 +63,22 @@ export interface NewImage {
   parent?: Digest;
   /** The image is about to be tagged: stamp LastTagTime in the same write. */
   tagged?: boolean;
+  /** Made by a build step (its cache key). */
+  build?: BuildStamp;
+}
+
+/** One entry of `system df`'s build cache (the Engine API's BuildCache). */
+export interface BuildCacheEntry {
+  ID: string;
+  Parents: string[] | null;
+  Type: 'regular';
+  Description: string;
+  InUse: boolean;
+  Shared: boolean;
+  Size: number;
+  CreatedAt: string;
+  LastUsedAt: string | null;
+  UsageCount: number;
 }
 
 /**
@@ -157,8 +173,8 @@ export class ImageService {
     const out: ImageSummary[] = [];
     for (const rec of records) {
       const repoTags = (tags.get(rec.id) ?? []).sort();
-      // Without -a, untagged parents of other images are build intermediates and are hidden.
-      if (!opts.all && repoTags.length === 0 && parents.has(rec.id)) continue;
+      // Without -a, untagged parents of other images and the builder's cache are intermediates, and hidden.
+      if (!opts.all && repoTags.length === 0 && (parents.has(rec.id) || rec.build?.intermediate)) continue;
       if (opts.filters && !matchImage(rec, repoTags, opts.filters, byId)) continue;
       const shown = opts.filters ? matchingTags(repoTags, opts.filters) : repoTags;
       out.push(imageSummary(rec, shown, this.d.containers.usedBy(rec.id).length));
@@ -252,6 +268,8 @@ export class ImageService {
       out.push({ Untagged: familiar });
       this.d.events.publish('image', 'untag', rec.id, { name: familiar });
       if (refs.length > 1) return out;
+      // Images built on it keep it (as dockerd does, the name goes and the image stays, without an error).
+      if (this.d.meta.list().some((r) => r.parent === rec.id)) return out;
     } else {
       if (refs.length > 1 && !opts.force) {
         throw new Conflict(
@@ -273,7 +291,20 @@ export class ImageService {
     }
     out.push(...(await this.untagAll(rec, refs.filter((r) => r !== named))));
     out.push(...(await this.deleteRecord(rec)));
+    // As dockerd does: the parents left untagged and childless (a build's steps, a commit's base) go too.
+    for (let p = rec.parent && !opts.noprune ? this.d.meta.get(rec.parent) : undefined; p && this.prunableParent(p); ) {
+      out.push(...(await this.deleteRecord(p)));
+      p = p.parent ? this.d.meta.get(p.parent) : undefined;
+    }
     return out;
+  }
+
+  private prunableParent(rec: ImageRecord): boolean {
+    return (
+      ![...this.d.meta.tags().values()].includes(rec.id) &&
+      !this.d.meta.list().some((r) => r.parent === rec.id) &&
+      this.d.containers.usedBy(rec.id).length === 0
+    );
   }
 
   /** The stored ref the user named, if the name was a reference rather than an ID. */
@@ -321,6 +352,8 @@ export class ImageService {
         for (const rec of this.d.meta.list()) {
           const repoTags = tags.get(rec.id) ?? [];
           if (!opts.all && repoTags.length > 0) continue;
+          // Build cache is `builder prune`'s, as it is with BuildKit.
+          if (repoTags.length === 0 && rec.build?.intermediate) continue;
           if (parents.has(rec.id) || this.d.containers.usedBy(rec.id).length > 0) continue;
           if (!matchImage(rec, repoTags, filters, (n) => this.resolve(n))) continue;
           const refs = [...this.d.meta.tags()].filter(([, id]) => id === rec.id).map(([r]) => r);
@@ -330,6 +363,88 @@ export class ImageService {
       }
       this.d.events.publish('image', 'prune', '', { reclaimed: String(before - this.layersSize()) });
       return { ImagesDeleted: deleted.length ? deleted : null, SpaceReclaimed: before - this.layersSize() };
+    });
+  }
+
+  // ---- build cache -----------------------------------------------------------------------------------------
+
+  /** The image a build step with this cache key made, among `candidates` (default: every image). */
+  findBuildStep(key: string, candidates?: ReadonlySet<Digest>): ImageRecord | undefined {
+    return this.d.meta.list().find((r) => r.build?.key === key && (!candidates || candidates.has(r.id)));
+  }
+
+  /** An image and its ancestors (for `--cache-from`: only their steps are reused). */
+  lineage(id: Digest): Digest[] {
+    const out: Digest[] = [];
+    for (let r = this.d.meta.get(id); r && !out.includes(r.id); r = r.parent ? this.d.meta.get(r.parent) : undefined) out.push(r.id);
+    return out;
+  }
+
+  /** A build's result is an image of its own, no longer only cache (it may have been an intermediate step's). */
+  markBuildResult(id: Digest): Promise<void> {
+    return this.lock.run(async () => {
+      const rec = this.d.meta.get(id);
+      if (!rec?.build?.intermediate) return;
+      await this.d.meta.put({ ...rec, build: { ...rec.build, intermediate: false } });
+    });
+  }
+
+  /** The build cache as `system df` shows it: the intermediate images of builds, with the size of their own layer. */
+  buildCache(): BuildCacheEntry[] {
+    const tagged = new Set(this.d.meta.tags().values());
+    const users = new Map<Digest, number>();
+    const records = this.d.meta.list();
+    for (const r of records) for (const c of r.chain) users.set(c, (users.get(c) ?? 0) + 1);
+    return records
+      .filter((r) => r.build?.intermediate && !tagged.has(r.id))
+      .map((r) => {
+        const parent = r.parent ? this.d.meta.get(r.parent) : undefined;
+        const own = r.chain.at(-1) && r.chain.at(-1) !== parent?.chain.at(-1) ? (r.chain.at(-1) as Digest) : undefined;
+        return {
+          ID: r.id.slice(7, 7 + 25),
+          Parents: r.parent ? [r.parent.slice(7, 7 + 25)] : null,
+          Type: 'regular' as const,
+          Description: r.build?.createdBy ?? '',
+          InUse: this.d.containers.usedBy(r.id).length > 0,
+          Shared: own ? (users.get(own) ?? 0) > 1 : false,
+          Size: own ? (this.d.layers.get(own)?.size ?? 0) : 0,
+          CreatedAt: r.created,
+          LastUsedAt: null,
+          UsageCount: 0,
+        };
+      });
+  }
+
+  /**
+   * `builder prune`: removes the builds' intermediate images nothing stands on (children first); with `all`, also
+   * those under other images, which then no longer name them as parent (their layers stay, the cache goes).
+   */
+  pruneBuildCache(o: { all?: boolean } = {}): Promise<{ CachesDeleted: string[] | null; SpaceReclaimed: number }> {
+    return this.lock.run(async () => {
+      const before = this.layersSize();
+      const deleted: string[] = [];
+      const tagged = () => new Set(this.d.meta.tags().values());
+      const isCache = (r: ImageRecord) => !!r.build?.intermediate && !tagged().has(r.id) && this.d.containers.usedBy(r.id).length === 0;
+      if (o.all) {
+        for (const child of this.d.meta.list()) {
+          const parent = child.parent ? this.d.meta.get(child.parent) : undefined;
+          if (parent && isCache(parent) && !isCache(child)) {
+            const { parent: _dropped, ...rest } = child;
+            await this.d.meta.put(rest);
+          }
+        }
+      }
+      for (let progress = true; progress; ) {
+        progress = false;
+        const parents = new Set(this.d.meta.list().map((r) => r.parent));
+        for (const rec of this.d.meta.list()) {
+          if (!isCache(rec) || parents.has(rec.id)) continue;
+          await this.deleteRecord(rec);
+          deleted.push(rec.id.slice(7, 7 + 25));
+          progress = true;
+        }
+      }
+      return { CachesDeleted: deleted.length ? deleted : null, SpaceReclaimed: before - this.layersSize() };
     });
   }
 
@@ -390,6 +505,7 @@ export class ImageService {
       repoDigests: [...new Set([...(existing?.repoDigests ?? []), ...(img.repoDigests ?? [])])],
       ...((img.parent ?? existing?.parent) && { parent: img.parent ?? existing?.parent }),
       ...((img.tagged || existing?.lastTagTime) && { lastTagTime: img.tagged ? new Date().toISOString() : existing?.lastTagTime }),
+      ...((img.build ?? existing?.build) && { build: img.build ?? existing?.build }),
     };
     await this.d.meta.put(record);
     return record;

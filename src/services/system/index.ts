@@ -2,7 +2,7 @@ import type { HostFacts } from '../../kernel/host.js';
 import type { Digest } from '../../oci/index.js';
 import type { ContainerService } from '../containers/index.js';
 import type { ContainerSummary } from '../containers/views.js';
-import type { ImageService, ImageSummary } from '../images/index.js';
+import type { BuildCacheEntry, ImageService, ImageSummary } from '../images/index.js';
 import type { VolumeService, VolumeView } from '../volumes/index.js';
 
 export const berthVersion = '0.1.0';
@@ -115,7 +115,7 @@ export class SystemService {
   }
 
   /** `system df`: images with their shared sizes, containers with theirs (as `ps -a --size` lists them), volumes with size and users. */
-  async diskUsage(): Promise<{ LayersSize: number; Images: ImageSummary[]; Containers: ContainerSummary[]; Volumes: VolumeView[]; BuildCache: unknown[] }> {
+  async diskUsage(): Promise<{ LayersSize: number; Images: ImageSummary[]; Containers: ContainerSummary[]; Volumes: VolumeView[]; BuildCache: BuildCacheEntry[] }> {
     const shared = this.images.sharedSizes();
     const containers = await this.containers.summaries(true, {}, undefined, true);
     return {
@@ -123,7 +123,7 @@ export class SystemService {
       Images: this.images.list({ all: true }).map((i) => ({ ...i, SharedSize: shared.get(i.Id as Digest) ?? 0 })),
       Containers: containers,
       Volumes: await Promise.all(this.volumes.list().map((v) => this.volumes.viewWithSize(v))),
-      BuildCache: [],
+      BuildCache: this.images.buildCache(),
     };
   }
 }

@@ -1,0 +1,89 @@
+import type { ServerResponse } from 'node:http';
+import { InvalidArgument } from '../errors/index.js';
+import { BuildFailure, type BuildOptions, type Services } from '../services/index.js';
+import { Status, toHttpError } from './errors.js';
+import { type Req, qBool, sendJson } from './http.js';
+import type { Route } from './router.js';
+
+export function buildRoutes(s: Services): Route[] {
+  return [
+    ['POST', /^\/build$/, (req, res) => build(s, req, res)],
+    ['POST', /^\/build\/prune$/, async (req, res) => sendJson(res, Status.OK, await s.images.pruneBuildCache({ all: qBool(req.query, 'all') }))],
+  ];
+}
+
+/**
+ * `POST /build` (the classic builder): the body is the context, the answer Docker's JSON message stream. Errors
+ * before the first message are plain HTTP errors (a Dockerfile that does not parse is a 400); after it, they are
+ * the stream's last message, as dockerd does.
+ */
+async function build(s: Services, req: Req, res: ServerResponse): Promise<void> {
+  const o = buildOptions(req);
+  const quiet = qBool(req.query, 'q');
+  const abort = new AbortController();
+  const cancel = () => abort.abort();
+  res.once('close', cancel);
+  let started = false;
+  const send = (message: Record<string, unknown>) => {
+    if (!started) {
+      res.writeHead(Status.OK, { 'Content-Type': 'application/json' });
+      started = true;
+    }
+    if (!res.destroyed) res.write(`${JSON.stringify(message)}\r\n`);
+  };
+  try {
+    const id = await s.build.build(req.raw, { ...o, signal: abort.signal }, {
+      stream: (text) => {
+        if (!quiet) send({ stream: text });
+      },
+      aux: (ID) => send({ aux: { ID } }),
+    });
+    if (quiet) send({ stream: `${id}\n` });
+  } catch (e) {
+    if (!started) throw e;
+    const { message } = toHttpError(e);
+    send({ errorDetail: { ...(e instanceof BuildFailure && { code: e.exitCode }), message }, error: message });
+  } finally {
+    res.off('close', cancel);
+  }
+  if (started) res.end();
+}
+
+function buildOptions(req: Req): Omit<BuildOptions, 'signal'> {
+  const q = req.query;
+  if (q.get('remote')) throw new InvalidArgument('berthd does not build from remote contexts: send the context as a tar');
+  const buildArgs = new Map<string, string>();
+  // A null value is an arg the client named without a value it could find: not given.
+  for (const [k, v] of Object.entries(jsonParam<Record<string, string | null>>(q, 'buildargs', {}))) if (typeof v === 'string') buildArgs.set(k, v);
+  const memory = Number(q.get('memory') ?? 0);
+  if (!Number.isInteger(memory) || memory < 0) throw new InvalidArgument(`invalid memory value: ${q.get('memory')}`);
+  const target = q.get('target');
+  const networkMode = q.get('networkmode');
+  const cpusetCpus = q.get('cpusetcpus');
+  return {
+    dockerfile: q.get('dockerfile') || 'Dockerfile',
+    tags: q.getAll('t').filter(Boolean),
+    buildArgs,
+    ...(target && { target }),
+    noCache: qBool(q, 'nocache'),
+    pull: qBool(q, 'pull'),
+    labels: jsonParam<Record<string, string>>(q, 'labels', {}),
+    ...(networkMode && { networkMode }),
+    // The API's default is to remove RUN containers; the docker CLI always says which.
+    remove: q.has('rm') ? qBool(q, 'rm') : true,
+    forceRemove: qBool(q, 'forcerm'),
+    ...(cpusetCpus && { cpusetCpus }),
+    ...(memory && { memory }),
+    cacheFrom: jsonParam<string[]>(q, 'cachefrom', []),
+  };
+}
+
+function jsonParam<T>(q: URLSearchParams, name: string, fallback: T): T {
+  const raw = q.get(name);
+  if (!raw) return fallback;
+  try {
+    return (JSON.parse(raw) as T) ?? fallback;
+  } catch {
+    throw new InvalidArgument(`invalid ${name}: ${raw}`);
+  }
+}

@@ -1,0 +1,509 @@
+import { createHash } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { removeAll } from '../../kernel/fs.js';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import {
+  type BuildContext,
+  type Dockerfile,
+  type Instruction,
+  type Source,
+  type Stage,
+  type StageState,
+  type Step,
+  copyCreatedBy,
+  copyIntoRoot,
+  evaluate,
+  expandBase,
+  fetchUrl,
+  heredocBody,
+  hashSources,
+  initialState,
+  metaArgValues,
+  openContext,
+  processWord,
+  parseDockerfile,
+  resolveChown,
+  resolveSources,
+  sourceKind,
+  stageRef,
+  stagesFor,
+  varsOf,
+} from '../../builder/index.js';
+import { InvalidArgument, NotFound } from '../../errors/index.js';
+import type { BuildStamp } from '../../metadata/index.js';
+import type { ContainerConfig, Digest, ImageConfig } from '../../oci/index.js';
+import { familiarString, formatReference, parseReference, withDefaultTag } from '../../oci/index.js';
+import { shortId } from '../../util/ids.js';
+import type { Logger } from '../../util/logger.js';
+import { commitChanges } from '../containers/commit.js';
+import type { ContainerService } from '../containers/index.js';
+import { hostArchitecture } from '../images/import.js';
+import type { ImageService } from '../images/index.js';
+
+export interface BuildOptions {
+  /** The Dockerfile's path in the context. */
+  dockerfile: string;
+  tags: string[];
+  buildArgs: ReadonlyMap<string, string>;
+  target?: string;
+  noCache: boolean;
+  pull: boolean;
+  labels: Record<string, string>;
+  /** RUN containers' network mode (`--network`). */
+  networkMode?: string;
+  /** Remove RUN containers after a successful step (`--rm`, default) or always (`--force-rm`). */
+  remove: boolean;
+  forceRemove: boolean;
+  cpusetCpus?: string;
+  memory?: number;
+  /** Images whose steps may be reused; when given, only theirs are (Docker's classic `--cache-from`). */
+  cacheFrom: string[];
+  signal?: AbortSignal;
+}
+
+/** Where a build's progress goes: docker's `stream` lines, and the resulting image ID (`aux`). */
+export interface BuildOutput {
+  stream(text: string): void;
+  aux(id: Digest): void;
+}
+
+export interface BuildServiceDeps {
+  containers: ContainerService;
+  images: ImageService;
+  /** Scratch space for build contexts (removed after each build, and swept at start-up). */
+  workDir: string;
+  log: Logger;
+}
+
+/** The image a stage has built so far: its record (none yet for `FROM scratch`) and its config. */
+interface Current {
+  id?: Digest;
+  image: ImageConfig;
+}
+
+/** One build: the context, the Dockerfile and what the stages made. */
+interface Build {
+  o: BuildOptions;
+  out: BuildOutput;
+  context: BuildContext;
+  dockerfile: Dockerfile;
+  /** Images that may be reused (`--cache-from`), or every image. */
+  cacheable?: ReadonlySet<Digest>;
+  /** Results of the stages built so far, by index. */
+  stages: Map<number, Current>;
+  step: number;
+  steps: number;
+  usedArgs: Set<string>;
+  /** The index of the stage being built. */
+  stage: number;
+  /** Scratch directories (heredocs, downloads) removed when the build ends. */
+  scratch: string[];
+}
+
+/**
+ * The classic builder (`POST /build`): a Dockerfile's stages run step by step, each step's result an image, reused
+ * when a step with the same cache key made one before. RUN steps are containers of the engine (same runtime, monitor,
+ * mounts and network as `docker run`), COPY/ADD and WORKDIR are copies into a created container's root, and every
+ * change is committed as a read-only layer shared by chain ID.
+ */
+export class BuildService {
+  constructor(private readonly d: BuildServiceDeps) {}
+
+  async build(input: Readable, o: BuildOptions, out: BuildOutput): Promise<Digest> {
+    const tags = o.tags.map((t) => {
+      const ref = withDefaultTag(parseReference(t));
+      if (ref.digest) throw new InvalidArgument(`invalid reference format: ${t}`);
+      return formatReference(ref);
+    });
+    await mkdir(this.d.workDir, { recursive: true, mode: 0o700 });
+    const context = await openContext(input, join(this.d.workDir, `context-${randomHex()}`), { dockerfile: o.dockerfile });
+    const scratch: string[] = [];
+    try {
+      const dockerfile = parseDockerfile(await context.readDockerfile(o.dockerfile));
+      const stages = stagesFor(dockerfile, o.target, metaArgValues(dockerfile, o.buildArgs));
+      const labels = Object.entries(o.labels);
+      const b: Build = {
+        o,
+        out,
+        context,
+        dockerfile,
+        ...(o.cacheFrom.length && { cacheable: this.cacheFromSet(o.cacheFrom) }),
+        stages: new Map(),
+        step: 0,
+        // As the classic builder counts: the ARGs before the first FROM, every instruction of the stages built (FROM
+        // included), and the LABEL `--label` adds at the end.
+        steps: dockerfile.metaArgs.length + stages.reduce((n, s) => n + 1 + s.instructions.length, 0) + (labels.length ? 1 : 0),
+        usedArgs: new Set(),
+        stage: 0,
+        scratch,
+      };
+      // The ARGs before the first FROM are steps of their own in the classic builder's count and output.
+      for (const ins of dockerfile.metaArgs) {
+        this.announce(b, ins);
+        for (const w of ins.args.trim().split(/\s+/)) b.usedArgs.add(w.split('=')[0] ?? '');
+      }
+      let last: Current | undefined;
+      for (const stage of stages) {
+        last = await this.buildStage(b, stage, stage === stages.at(-1) ? labels : []);
+        b.stages.set(stage.index, last);
+      }
+      const unused = [...o.buildArgs.keys()].filter((k) => !b.usedArgs.has(k) && !proxyArgs.has(k.toLowerCase()));
+      if (unused.length) out.stream(`[Warning] One or more build-args [${unused.join(' ')}] were not consumed\n`);
+      const id = (last && (await this.ensureRecord(last))) as Digest;
+      await this.d.images.markBuildResult(id);
+      if (tags.length) {
+        await this.d.images.withIngestion(() => this.d.images.retag(new Map(tags.map((t) => [t, id]))));
+        for (const t of tags) this.d.images.publish('tag', id, familiarString(parseReference(t)));
+      }
+      out.aux(id);
+      out.stream(`Successfully built ${shortId(id)}\n`);
+      for (const t of tags) out.stream(`Successfully tagged ${familiarString(parseReference(t))}\n`);
+      return id;
+    } finally {
+      for (const dir of scratch) await removeAll(dir).catch((e: unknown) => this.d.log.warn('build: removing a scratch directory failed', { dir, error: String(e) }));
+      await context.close().catch((e: unknown) => this.d.log.warn('build: removing the context failed', { error: String(e) }));
+    }
+  }
+
+  private cacheFromSet(names: string[]): Set<Digest> {
+    const ids = new Set<Digest>();
+    for (const name of names) {
+      const rec = this.d.images.find(name);
+      if (rec) for (const id of this.d.images.lineage(rec.id)) ids.add(id);
+    }
+    return ids;
+  }
+
+  private async buildStage(b: Build, stage: Stage, labels: Array<[string, string]>): Promise<Current> {
+    b.stage = stage.index;
+    const metaArgs = metaArgValues(b.dockerfile, b.o.buildArgs);
+    const base = expandBase(stage, metaArgs, b.dockerfile.escape);
+    this.announce(b, stage.from);
+    let cur = await this.baseImage(b, base, stage);
+    b.out.stream(` ---> ${cur.id ? shortId(cur.id) : ''}\n`);
+    let state = initialState(cur.image.config ?? {}, metaArgs, b.o.buildArgs);
+    // ONBUILD triggers of the base run first, as if written right after FROM.
+    const triggers = cur.image.config?.OnBuild ?? [];
+    if (triggers.length) {
+      b.out.stream(`# Executing ${triggers.length} build trigger${triggers.length > 1 ? 's' : ''}\n`);
+      const config = { ...(cur.image.config ?? {}), OnBuild: [] };
+      cur = { ...cur, image: { ...cur.image, config } };
+      state = { ...state, config };
+      for (const trigger of triggers) {
+        const [ins] = parseDockerfile(`FROM scratch\n${trigger}\n`).stages[0]?.instructions ?? [];
+        if (!ins) continue;
+        ({ cur, state } = await this.runStep(b, cur, state, ins));
+      }
+    }
+    for (const ins of stage.instructions) {
+      this.announce(b, ins);
+      ({ cur, state } = await this.runStep(b, cur, state, ins));
+      b.out.stream(` ---> ${cur.id ? shortId(cur.id) : ''}\n`);
+    }
+    for (const k of state.usedBuildArgs) b.usedArgs.add(k);
+    if (labels.length) {
+      const text = `LABEL ${labels.map(([k, v]) => `${JSON.stringify(k)}=${JSON.stringify(v)}`).join(' ')}`;
+      const [ins] = parseDockerfile(`FROM scratch\n${text}\n`).stages[0]?.instructions ?? [];
+      if (ins) {
+        this.announce(b, ins);
+        ({ cur } = await this.runStep(b, cur, state, ins));
+        b.out.stream(` ---> ${cur.id ? shortId(cur.id) : ''}\n`);
+      }
+    }
+    return cur;
+  }
+
+  private announce(b: Build, ins: Instruction): void {
+    b.step++;
+    b.out.stream(`Step ${b.step}/${b.steps} : ${ins.text}\n`);
+  }
+
+  /** FROM: an earlier stage's result, `scratch`, or a local image. */
+  private async baseImage(b: Build, name: string, stage: Stage): Promise<Current> {
+    const earlier = b.dockerfile.stages.find((s) => s.index < stage.index && s.name === name.toLowerCase());
+    if (earlier) {
+      const built = b.stages.get(earlier.index);
+      if (!built) throw new InvalidArgument(`stage ${name} was not built`);
+      return built;
+    }
+    if (name === 'scratch') {
+      return { image: { architecture: hostArchitecture, os: 'linux', rootfs: { type: 'layers', diff_ids: [] }, history: [], config: {} } };
+    }
+    const rec = this.d.images.find(name);
+    if (!rec) {
+      // Pulling needs the registry client (issue 14); until it lands, a missing base image is said plainly.
+      throw new NotFound(`pull access denied for ${name}: the image is not here and berthd has no registry client yet`);
+    }
+    if (b.o.pull) b.out.stream(`[Warning] --pull: berthd has no registry client yet; using the local ${name}\n`);
+    return { id: rec.id, image: await this.d.images.config(rec) };
+  }
+
+  /** One instruction: its cache key, a cache hit, or the work and a new image. */
+  private async runStep(b: Build, cur: Current, state: StageState, ins: Instruction): Promise<{ cur: Current; state: StageState }> {
+    let step: Step;
+    try {
+      step = evaluate(state, ins, b.dockerfile.escape);
+    } catch (e) {
+      throw withLine(e, ins);
+    }
+    const next = step.kind === 'config' || step.kind === 'workdir' ? step.state : state;
+    if (step.kind === 'config' && step.createdBy === '') return { cur, state: next }; // an ARG-only change: no image
+    const plan = await this.plan(b, state, step);
+    const key = cacheKey(cur.id, step, plan.digest);
+    const hit = b.o.noCache ? undefined : this.d.images.findBuildStep(key, b.cacheable);
+    if (hit) {
+      b.out.stream(' ---> Using cache\n');
+      return { cur: { id: hit.id, image: await this.d.images.config(hit) }, state: next };
+    }
+    const stamp: BuildStamp = { key, intermediate: true, createdBy: plan.createdBy };
+    if (step.kind === 'config') return { cur: await this.configImage(cur, next.config, plan.createdBy, stamp, state.author), state: next };
+    return { cur: await this.containerStep(b, cur, next, step, plan, stamp), state: next };
+  }
+
+  /**
+   * What a step will do that its cache key must cover beyond its text: for COPY/ADD, the digest of the sources'
+   * contents and metadata (context files, heredocs), of the image they come from, or of the URLs.
+   */
+  private async plan(b: Build, state: StageState, step: Step): Promise<Plan> {
+    if (step.kind !== 'copy') return { createdBy: step.createdBy };
+    const local = async (fromRoot: string, patterns: string[], kind: string): Promise<Plan> => {
+      const sources = await resolveSources(fromRoot, patterns, { allowWildcards: kind !== 'heredoc', instruction: step.add ? 'ADD' : 'COPY' });
+      const digest = await hashSources(fromRoot, sources);
+      const label = kind === 'heredoc' ? 'heredoc' : sourceKind(sources);
+      return { createdBy: copyCreatedBy(step, `${label}:${digest}`), digest, copy: { fromRoot, sources } };
+    };
+    if (step.heredocs.length) {
+      // Heredoc sources become files of a scratch directory, copied like context files.
+      const dir = await this.scratchDir(b, 'heredoc');
+      const vars = varsOf(state);
+      for (const h of step.heredocs) {
+        const body = h.expand ? processWord(heredocBody(h), vars, b.dockerfile.escape, { raw: true }) : heredocBody(h);
+        await writeFile(join(dir, h.name), body, { mode: 0o644 });
+      }
+      return local(dir, step.heredocs.map((h) => h.name), 'heredoc');
+    }
+    const remote = step.add ? step.sources.filter(isUrl) : [];
+    if (step.from === undefined && remote.length === 0) return local(b.context.root, step.sources, 'context');
+    const from = step.from === undefined ? undefined : this.fromImage(b, step.from);
+    const digest = sha256(JSON.stringify([from?.id ?? '', remote, step.sources]));
+    return { createdBy: copyCreatedBy(step, `${remote.length ? 'url' : 'from'}:${digest}`), digest };
+  }
+
+  private async scratchDir(b: Build, kind: string): Promise<string> {
+    const dir = join(this.d.workDir, `${kind}-${randomHex()}`);
+    await mkdir(dir, { mode: 0o700 });
+    b.scratch.push(dir);
+    return dir;
+  }
+
+  /** COPY --from: an earlier stage (by name or index) or an image. */
+  private fromImage(b: Build, from: string): Current {
+    const stage = stageRef(b.dockerfile, b.stage, from);
+    if (stage) {
+      const built = b.stages.get(stage.index);
+      if (!built) throw new InvalidArgument(`invalid from flag value ${from}: stage not built yet`);
+      return built;
+    }
+    const rec = this.d.images.find(from);
+    if (!rec) throw new NotFound(`invalid from flag value ${from}: pull access denied for ${from}: the image is not here`);
+    return { id: rec.id, image: { architecture: '', os: '', rootfs: { type: 'layers', diff_ids: [] } } };
+  }
+
+  /** A step that changes only the config: a new image over the same layers, with an empty-layer history line. */
+  private async configImage(cur: Current, config: ContainerConfig, createdBy: string, stamp: BuildStamp, author?: string): Promise<Current> {
+    const image = childConfig(cur.image, config, createdBy, undefined, author);
+    const rec = await this.d.images.withIngestion((ing) =>
+      this.d.images.createImage(
+        { config: Buffer.from(JSON.stringify(image)), layerBlobs: image.rootfs.diff_ids, ...(cur.id && { parent: cur.id }), build: stamp },
+        ing,
+      ),
+    );
+    return { id: rec.id, image };
+  }
+
+  /** The record of a stage's result (a `FROM scratch` stage with no step has none yet). */
+  private async ensureRecord(cur: Current): Promise<Digest> {
+    if (cur.id) return cur.id;
+    const rec = await this.configImage(cur, cur.image.config ?? {}, '', { key: cacheKey(undefined, { kind: 'scratch' }, ''), intermediate: true, createdBy: '' });
+    return rec.id as Digest;
+  }
+
+  /** RUN, COPY/ADD and WORKDIR: a container of the current image, its changes committed as a layer. */
+  private async containerStep(b: Build, cur: Current, state: StageState, step: Exclude<Step, { kind: 'config' }>, plan: Plan, stamp: BuildStamp): Promise<Current> {
+    const baseId = cur.id ?? (await this.ensureRecord(cur));
+    const run = step.kind === 'run';
+    // Heredoc scripts a RUN executes are bound in read-only, so they never land in its layer.
+    const binds: string[] = [];
+    if (run && step.files?.length) {
+      const dir = await this.scratchDir(b, 'run');
+      for (const [i, f] of step.files.entries()) {
+        await writeFile(join(dir, String(i)), f.content, { mode: f.mode });
+        binds.push(`${join(dir, String(i))}:${f.path}:ro`);
+      }
+    }
+    const { container } = await this.d.containers.create({
+      image: baseId,
+      cmd: run ? step.argv : ['/bin/sh', '-c', `#(nop) ${plan.createdBy}`],
+      entrypoint: [''],
+      ...(run && { env: step.env }),
+      ...(state.config.User && { user: state.config.User }),
+      ...(state.config.WorkingDir && { workingDir: state.config.WorkingDir }),
+      labels: {},
+      hostConfig: {
+        NetworkMode: (run && step.network) || b.o.networkMode || 'default',
+        ...(binds.length && { Binds: binds }),
+        ...(b.o.cpusetCpus && { CpusetCpus: b.o.cpusetCpus }),
+        ...(b.o.memory && { Memory: b.o.memory }),
+      },
+    });
+    try {
+      if (run) {
+        b.out.stream(` ---> Running in ${shortId(container.id)}\n`);
+        await this.runContainer(b, container.id, step.argv);
+      } else {
+        await this.d.containers.withRootfs(container.id, (rootfs) => this.fill(b, rootfs, step, plan));
+      }
+      const image = await commitChanges(
+        { containers: this.d.containers, images: this.d.images },
+        container.id,
+        baseId,
+        (diffId) => childConfig(cur.image, state.config, plan.createdBy, diffId, state.author),
+        { build: stamp },
+      );
+      return { id: image.id, image: await this.d.images.config(image) };
+    } finally {
+      // Unlike the classic builder, a failed RUN's container goes too (unless --rm=false): a failed build leaves
+      // nothing behind.
+      if (b.o.remove || b.o.forceRemove || !run) {
+        if (run) b.out.stream(`Removing intermediate container ${shortId(container.id)}\n`);
+        await this.removeContainer(container.id);
+      }
+    }
+  }
+
+  /** Runs a RUN container, streaming its output; a non-zero exit is the build's error. */
+  private async runContainer(b: Build, id: string, argv: string[]): Promise<void> {
+    const abort = new AbortController();
+    const output = this.d.containers.attachOutput(id, { signal: abort.signal });
+    const relay = (async () => {
+      for await (const batch of output) for (let i = 0; i < batch.length; i++) b.out.stream(batch.text(i).toString('utf8'));
+    })();
+    const cancel = () => void this.d.containers.kill(id).catch(() => {});
+    b.o.signal?.addEventListener('abort', cancel, { once: true });
+    try {
+      const exited = this.d.containers.wait(id, 'next-exit');
+      await this.d.containers.start(id);
+      const code = await exited;
+      await relay;
+      if (b.o.signal?.aborted) throw new InvalidArgument('the build was cancelled');
+      if (code !== 0) throw new BuildFailure(`The command '${argv.join(' ')}' returned a non-zero code: ${code}`, code);
+    } finally {
+      b.o.signal?.removeEventListener('abort', cancel);
+      abort.abort();
+      await relay.catch(() => {});
+    }
+  }
+
+  /** COPY/ADD and WORKDIR inside a created container's mounted root. */
+  private async fill(b: Build, rootfs: string, step: Exclude<Step, { kind: 'config' | 'run' }>, plan: Plan): Promise<void> {
+    if (step.kind === 'workdir') {
+      await copyIntoRoot({ fromRoot: rootfs, sources: [], rootfs, dest: `${step.path}/`, extractArchives: false });
+      return;
+    }
+    const chown = step.chown ? await resolveChown(rootfs, step.chown) : undefined;
+    const into = { rootfs, dest: step.dest, instruction: step.add ? ('ADD' as const) : ('COPY' as const), ...(chown && { chown }), ...(step.chmod !== undefined && { chmod: step.chmod }) };
+    if (plan.copy) {
+      // ADD unpacks local archives; heredocs and COPY never do.
+      await copyIntoRoot({ ...plan.copy, ...into, extractArchives: step.add && !step.heredocs.length });
+      return;
+    }
+    if (step.from !== undefined) {
+      const from = this.fromImage(b, step.from);
+      const image = from.id ?? (await this.ensureRecord(from));
+      await this.withImageRoot(image, async (fromRoot) => {
+        const sources = await resolveSources(fromRoot, step.sources, { allowWildcards: true });
+        await copyIntoRoot({ fromRoot, sources, ...into, extractArchives: false });
+      });
+      return;
+    }
+    // ADD with URLs, and maybe local files beside them: fetched files are never unpacked, local archives are.
+    const dir = await this.scratchDir(b, 'fetch');
+    for (const url of step.sources.filter(isUrl)) {
+      const fetched = await fetchUrl(url, dir);
+      await copyIntoRoot({ fromRoot: fetched.root, sources: [fetched], ...into, extractArchives: false });
+    }
+    const local = step.sources.filter((s) => !isUrl(s));
+    if (local.length) {
+      await copyIntoRoot({ fromRoot: b.context.root, sources: await resolveSources(b.context.root, local, { allowWildcards: true }), ...into, extractArchives: true });
+    }
+  }
+
+  /** An image's root filesystem, read-only, for the duration of `fn` (a created container's, removed after). */
+  private async withImageRoot<T>(image: Digest, fn: (root: string) => Promise<T>): Promise<T> {
+    const { container } = await this.d.containers.create({ image, cmd: ['/bin/sh'], entrypoint: [''], hostConfig: { NetworkMode: 'none' } });
+    try {
+      return await this.d.containers.withRootfs(container.id, fn, { readonly: true });
+    } finally {
+      await this.removeContainer(container.id);
+    }
+  }
+
+  private async removeContainer(id: string): Promise<void> {
+    await this.d.containers.remove(id, true, true).catch((e: unknown) => this.d.log.warn('build: removing a step container failed', { container: id, error: String(e) }));
+  }
+}
+
+interface Plan {
+  /** The history line (for COPY/ADD, with the sources' digest). */
+  createdBy: string;
+  digest?: string;
+  /** COPY/ADD from files at hand: the context's, or heredocs written out. */
+  copy?: { fromRoot: string; sources: Source[] };
+}
+
+/** A failing RUN: the message, and the exit code Docker's errorDetail carries. */
+export class BuildFailure extends InvalidArgument {
+  constructor(
+    message: string,
+    readonly exitCode: number,
+  ) {
+    super(message);
+  }
+}
+
+const proxyArgs = new Set(['http_proxy', 'https_proxy', 'ftp_proxy', 'no_proxy', 'all_proxy']);
+
+function cacheKey(parent: Digest | undefined, step: Step | { kind: 'scratch' }, digest: string | undefined): string {
+  const what = step.kind === 'scratch' ? 'scratch' : step.kind === 'config' || step.kind === 'workdir' ? [step.createdBy, step.state.config] : step.kind === 'run' ? [step.createdBy, step.env, step.network ?? ''] : [step.createdBy, step.chown ?? '', step.chmod ?? '', step.dest];
+  return sha256(JSON.stringify([parent ?? 'scratch', step.kind, what, digest ?? '']));
+}
+
+function childConfig(parent: ImageConfig, config: ContainerConfig, createdBy: string, diffId: Digest | undefined, author?: string): ImageConfig {
+  const created = new Date().toISOString();
+  return {
+    ...parent,
+    ...(author && { author }),
+    config,
+    created,
+    rootfs: { type: 'layers', diff_ids: [...parent.rootfs.diff_ids, ...(diffId ? [diffId] : [])] },
+    history: [...(parent.history ?? []), { created, created_by: createdBy, ...(!diffId && { empty_layer: true }) }],
+  };
+}
+
+function withLine(e: unknown, ins: Instruction): unknown {
+  if (e instanceof InvalidArgument && !/line \d+/.test(e.message)) return new InvalidArgument(`Dockerfile:${ins.line}: ${e.message}`, { cause: e });
+  return e;
+}
+
+function sha256(s: string): string {
+  return createHash('sha256').update(s).digest('hex');
+}
+
+function randomHex(): string {
+  return createHash('sha256').update(`${process.pid}-${Date.now()}-${Math.random()}`).digest('hex').slice(0, 16);
+}
+
+function isUrl(source: string): boolean {
+  return /^https?:\/\//.test(source);
+}

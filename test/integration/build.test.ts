@@ -1,0 +1,291 @@
+// The builder through the real docker CLI's classic builder (docker 28 uses it on berthd's `Builder-Version: 1`):
+// every instruction, the cache (hits, a touch that changes nothing, a content change invalidating from that step
+// on, --no-cache, --cache-from), multi-stage builds and --target, .dockerignore, ONBUILD, heredocs, ADD's archive
+// extraction and URLs, build args and labels, and the error cases, each leaving no container, mount or image.
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import { chmod, mkdir, mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { containerDirs, type Daemon, run, startDaemon, waitForNoLeftovers } from '../harness/daemon.js';
+
+describe('build', () => {
+  let d: Daemon;
+  let work: string;
+  let web: Server;
+  let webPort = 0;
+  const docker = async (args: string[], input?: string | Buffer) => {
+    const r = await d.docker(args, input === undefined ? {} : { input });
+    assert.equal(r.code, 0, `docker ${args.join(' ')}: ${r.stdout}\n${r.stderr}`);
+    return r.stdout.trim();
+  };
+  /** A context directory with these files (the Dockerfile among them). */
+  const context = async (name: string, files: Record<string, string | Buffer>) => {
+    const dir = join(work, name);
+    for (const [path, content] of Object.entries(files)) {
+      await mkdir(join(dir, path, '..'), { recursive: true });
+      await writeFile(join(dir, path), content);
+    }
+    return dir;
+  };
+  const build = (args: string[], input?: string | Buffer) => d.docker(['build', ...args], input === undefined ? {} : { input });
+  const runOut = (image: string, cmd: string[]) => docker(['run', '--rm', '--pull', 'never', '--network', 'none', image, ...cmd]);
+  const config = async (image: string) => JSON.parse(await docker(['image', 'inspect', '-f', '{{json .Config}}', image]));
+  /** No container of the builder is left, nor a mount or monitor. */
+  const nothingLeft = async () => {
+    assert.equal(await docker(['ps', '-aq']), '');
+    assert.deepEqual(await containerDirs(d), []);
+    await waitForNoLeftovers(d);
+  };
+
+  before(async () => {
+    d = await startDaemon();
+    work = await mkdtemp(join(tmpdir(), 'berth-build-'));
+    web = createServer((req, res) => {
+      if (req.url === '/missing') return void res.writeHead(404).end('no');
+      res.writeHead(200, { 'Content-Type': 'text/plain' }).end(`fetched ${req.url}\n`);
+    });
+    await new Promise<void>((r) => web.listen(0, '127.0.0.1', r));
+    webPort = (web.address() as { port: number }).port;
+  });
+  after(async () => {
+    web.close();
+    await d.destroy();
+    await rm(work, { recursive: true, force: true });
+  });
+
+  it('every instruction, through docker build: the config, the files and the history', async () => {
+    const dir = await context('all', {
+      Dockerfile: [
+        '# syntax=docker/dockerfile:1',
+        'ARG BASE=busybox',
+        'FROM ${BASE} AS base',
+        'MAINTAINER someone@example.com',
+        'ARG GREETING=hello',
+        'ENV APP_HOME=/app PATH=/app/bin:$PATH',
+        'ENV LEGACY value with spaces',
+        'LABEL org.example.name="all instructions" version=${GREETING}',
+        'WORKDIR $APP_HOME',
+        'COPY --chown=1000:1000 --chmod=0750 script.sh bin/',
+        'COPY files/ data/',
+        'ADD archive.tar /unpacked/',
+        `ADD http://127.0.0.1:${webPort}/remote.txt /fetched/`,
+        'RUN echo "$GREETING from $(pwd)" > greeting && \\',
+        '    mkdir -p /var/empty-dir',
+        'RUN ["/bin/sh", "-c", "echo exec-form > exec.txt"]',
+        'SHELL ["/bin/sh", "-e", "-c"]',
+        'RUN echo shell-changed > shell.txt',
+        'EXPOSE 8080 53/udp',
+        'VOLUME ["/data"]',
+        'USER 1000:1000',
+        'STOPSIGNAL SIGTERM',
+        'HEALTHCHECK --interval=5s --timeout=2s --retries=2 CMD true',
+        'ONBUILD RUN echo triggered > /tmp/onbuild',
+        'ENTRYPOINT ["/bin/sh", "-c"]',
+        'CMD ["cat greeting"]',
+      ].join('\n'),
+      'script.sh': '#!/bin/sh\necho script\n',
+      'files/a.txt': 'A\n',
+      'files/sub/b.txt': 'B\n',
+    });
+    // A tar ADD unpacks (made with the host's tar, so the builder reads a real archive).
+    await mkdir(join(work, 'tarsrc'), { recursive: true });
+    await writeFile(join(work, 'tarsrc', 'inside.txt'), 'from the archive\n');
+    assert.equal((await run('tar', ['-C', join(work, 'tarsrc'), '-cf', join(dir, 'archive.tar'), 'inside.txt'])).code, 0);
+
+    const r = await build(['-t', 'every:one', '-t', 'every:two', '--build-arg', 'GREETING=hi', dir]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /^Step 1\/24 : ARG BASE=busybox\nStep 2\/24 : FROM \$\{BASE\} AS base\n/m);
+    assert.match(r.stdout, / ---> Running in [0-9a-f]{12}\n/);
+    assert.match(r.stdout, /Successfully built ([0-9a-f]{12})\nSuccessfully tagged every:one\nSuccessfully tagged every:two\n/);
+    const c = await config('every:one');
+    assert.equal(c.WorkingDir, '/app');
+    assert.equal(c.User, '1000:1000');
+    assert.deepEqual(c.Entrypoint, ['/bin/sh', '-c']);
+    assert.deepEqual(c.Cmd, ['cat greeting']);
+    assert.deepEqual(c.Shell, ['/bin/sh', '-e', '-c']);
+    assert.ok(c.Env.includes('APP_HOME=/app') && c.Env.includes('LEGACY=value with spaces'), c.Env.join(','));
+    assert.ok(c.Env.some((e: string) => e.startsWith('PATH=/app/bin:/usr/local/sbin')), c.Env.join(','));
+    assert.deepEqual(c.Labels, { 'org.example.name': 'all instructions', version: 'hi' });
+    assert.deepEqual(c.ExposedPorts, { '53/udp': {}, '8080/tcp': {} });
+    assert.deepEqual(c.Volumes, { '/data': {} });
+    assert.equal(c.StopSignal, 'SIGTERM');
+    assert.deepEqual(c.Healthcheck, { Test: ['CMD-SHELL', 'true'], Interval: 5e9, Timeout: 2e9, Retries: 2 });
+    assert.deepEqual(c.OnBuild, ['RUN echo triggered > /tmp/onbuild']);
+    assert.equal(JSON.parse(await docker(['image', 'inspect', '-f', '{{json .Author}}', 'every:one'])), 'someone@example.com');
+
+    assert.equal(await runOut('every:one', []), 'hi from /app');
+    // As root: ADD gives a download mode 0600, and the image's USER is 1000.
+    const listing = await docker(['run', '--rm', '--pull', 'never', '--network', 'none', '--user', '0', 'every:one', ...[
+      'stat -c "%n %u:%g %a" bin/script.sh; cat data/a.txt data/sub/b.txt exec.txt shell.txt /unpacked/inside.txt /fetched/remote.txt; test -d /var/empty-dir && echo dir',
+    ]]);
+    assert.equal(listing, 'bin/script.sh 1000:1000 750\nA\nB\nexec-form\nshell-changed\nfrom the archive\nfetched /remote.txt\ndir');
+
+    // history: one row per instruction after FROM, newest first, with classic's created_by lines (in the SHELL
+    // of the moment, as classic writes them).
+    const history = (await docker(['history', '--no-trunc', '--format', '{{.CreatedBy}}|{{.Size}}', 'every:one'])).split('\n');
+    assert.match(history[0] ?? '', /^\/bin\/sh -e -c #\(nop\)  CMD \["cat greeting"\]\|0B$/);
+    assert.ok(history.some((h) => /^\|1 GREETING=hi \/bin\/sh -c echo "\$GREETING from \$\(pwd\)" > greeting/.test(h)), history.join('\n'));
+    // Classic's own spelling, without a space after --chown's value.
+    assert.ok(history.some((h) => /^\/bin\/sh -c #\(nop\) COPY --chown=1000:1000file:[0-9a-f]{64} in bin\/ \|22B$/.test(h)), history.join('\n'));
+    assert.ok(history.some((h) => /^\/bin\/sh -c #\(nop\) COPY dir:[0-9a-f]{64} in data\/ \|4B$/.test(h)), history.join('\n'));
+    await nothingLeft();
+  });
+
+  it('the cache: a rebuild reuses every step; a touch changes nothing; a changed file rebuilds from its COPY on; --no-cache', async () => {
+    const dir = await context('cache', {
+      Dockerfile: 'FROM busybox\nRUN echo one > /one\nCOPY input.txt /input.txt\nRUN cat /input.txt > /copy\nCMD ["cat", "/copy"]\n',
+      'input.txt': 'first\n',
+    });
+    const first = await build(['-t', 'cached', dir]);
+    assert.equal(first.code, 0, first.stderr);
+    assert.equal((first.stdout.match(/Using cache/g) ?? []).length, 0);
+    const again = await build(['-t', 'cached', dir]);
+    assert.equal((again.stdout.match(/Using cache/g) ?? []).length, 4, again.stdout);
+    assert.equal(again.stdout.match(/Successfully built (\w+)/)?.[1], first.stdout.match(/Successfully built (\w+)/)?.[1]);
+    // Only content and metadata count, never times: a touch (or a fresh checkout) keeps the cache.
+    await utimes(join(dir, 'input.txt'), new Date(), new Date(Date.now() + 60_000));
+    assert.equal(((await build(['-t', 'cached', dir])).stdout.match(/Using cache/g) ?? []).length, 4);
+    // A mode change is metadata: it invalidates the COPY.
+    await chmod(join(dir, 'input.txt'), 0o600);
+    assert.equal(((await build(['-t', 'cached', dir])).stdout.match(/Using cache/g) ?? []).length, 1);
+    await writeFile(join(dir, 'input.txt'), 'second\n');
+    const changed = await build(['-t', 'cached', dir]);
+    // FROM is no step of the cache: RUN echo one is the one reused; the COPY and all after it run.
+    assert.equal((changed.stdout.match(/Using cache/g) ?? []).length, 1, changed.stdout);
+    assert.match(changed.stdout, /Step 2\/5 : RUN echo one > \/one\n ---> Using cache\n/);
+    assert.match(changed.stdout, /Step 4\/5 : RUN cat \/input.txt > \/copy\n ---> Running in /);
+    assert.equal(await runOut('cached', []), 'second');
+    const none = await build(['--no-cache', '-t', 'cached', dir]);
+    assert.equal((none.stdout.match(/Using cache/g) ?? []).length, 0);
+    // --cache-from: only the steps of that image (and its parents) are reused.
+    const other = await build(['--cache-from', 'busybox', '-t', 'cached2', dir]);
+    assert.equal((other.stdout.match(/Using cache/g) ?? []).length, 0, other.stdout);
+    const from = await build(['--cache-from', 'cached', '-t', 'cached2', dir]);
+    assert.equal((from.stdout.match(/Using cache/g) ?? []).length, 4, from.stdout);
+    // The build cache is counted by system df and removed by builder prune.
+    const df = await d.client.json<{ BuildCache: unknown[] }>('GET', '/system/df');
+    assert.ok(df.BuildCache.length > 0);
+    await docker(['rmi', 'cached', 'cached2']);
+    const pruned = await docker(['builder', 'prune', '-f', '-a']);
+    assert.match(pruned, /Total reclaimed space:/);
+    assert.equal(((await build(['-t', 'cached', dir])).stdout.match(/Using cache/g) ?? []).length, 0);
+    await docker(['rmi', 'cached']);
+    await nothingLeft();
+  });
+
+  it('multi-stage: --target builds only what the target needs; COPY --from a stage by name, by index, and an image', async () => {
+    const dir = await context('stages', {
+      Dockerfile: [
+        'FROM busybox AS compile',
+        'RUN echo compiled > /artifact',
+        'FROM busybox AS broken',
+        'RUN exit 3',
+        'FROM busybox AS final',
+        'COPY --from=compile /artifact /from-name',
+        'COPY --from=0 /artifact /from-index',
+        'COPY --from=busybox /bin/busybox /from-image',
+        'CMD ["cat", "/from-name", "/from-index"]',
+        'FROM final AS extra',
+        'RUN echo extra > /extra',
+      ].join('\n'),
+    });
+    const r = await build(['--target', 'final', '-t', 'staged', dir]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.doesNotMatch(r.stdout, /exit 3|extra/, 'stages the target does not need are not built');
+    assert.equal(await runOut('staged', []), 'compiled\ncompiled');
+    assert.equal(await runOut('staged', ['sh', '-c', 'test -x /from-image && echo ok']), 'ok');
+    const whole = await build(['-t', 'staged-extra', dir]);
+    assert.equal(whole.code, 0, whole.stderr);
+    assert.equal(await runOut('staged-extra', ['cat', '/extra']), 'extra');
+    const missing = await build(['--target', 'nope', dir]);
+    assert.notEqual(missing.code, 0);
+    assert.match(missing.stderr, /target stage "?nope"? could not be found|failed to reach build target nope/);
+    await docker(['rmi', 'staged', 'staged-extra']);
+    await nothingLeft();
+  });
+
+  it('.dockerignore with ! exceptions and **; -f outside the context; contexts and Dockerfiles on stdin', async () => {
+    const dir = await context('ignore', {
+      Dockerfile: 'FROM busybox\nCOPY . /ctx/\nRUN find /ctx -type f | sort\n',
+      '.dockerignore': 'secret*\n**/*.log\n!keep.log\nnested/deep/\n',
+      'secret.txt': 'no',
+      'a.log': 'no',
+      'keep.log': 'yes',
+      'nested/x.log': 'no',
+      'nested/deep/y': 'no',
+      'nested/ok.txt': 'yes',
+    });
+    const r = await build(['-t', 'ignored', dir]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(await runOut('ignored', ['sh', '-c', 'cd /ctx && find . -type f | sort']), './.dockerignore\n./Dockerfile\n./keep.log\n./nested/ok.txt');
+    // -f from outside the context.
+    const outside = join(work, 'Dockerfile.outside');
+    await writeFile(outside, 'FROM busybox\nCOPY keep.log /k\n');
+    assert.equal((await build(['-f', outside, '-t', 'outside', dir])).code, 0);
+    assert.equal(await runOut('outside', ['cat', '/k']), 'yes');
+    // A Dockerfile on stdin (no context), and a context tar on stdin.
+    assert.equal((await build(['-t', 'stdin-df', '-'], 'FROM busybox\nRUN echo from-stdin > /s\n')).code, 0);
+    assert.equal(await runOut('stdin-df', ['cat', '/s']), 'from-stdin');
+    const tar = await run('tar', ['-C', dir, '-cf', '-', 'Dockerfile', 'keep.log', '.dockerignore']);
+    const fromTar = await d.docker(['build', '-t', 'stdin-tar', '-'], { input: Buffer.from(tar.stdout, 'binary') });
+    assert.equal(fromTar.code, 0, fromTar.stderr);
+    await docker(['rmi', 'ignored', 'outside', 'stdin-df', 'stdin-tar']);
+    await nothingLeft();
+  });
+
+  it('ONBUILD triggers run in the child build; heredocs in RUN and COPY; --label and -q and --iidfile', async () => {
+    const base = await context('onbuild-base', { Dockerfile: 'FROM busybox\nONBUILD RUN echo triggered > /onbuild\n' });
+    assert.equal((await build(['-t', 'with-trigger', base])).code, 0);
+    const child = await context('onbuild-child', {
+      Dockerfile: [
+        'FROM with-trigger',
+        'RUN <<EOF',
+        'echo line one > /heredoc',
+        'echo line two >> /heredoc',
+        'EOF',
+        'ENV WHO=world',
+        'COPY <<EOT /etc/greeting',
+        'hello $WHO',
+        'EOT',
+      ].join('\n'),
+    });
+    const iid = join(work, 'iid');
+    const r = await build(['-q', '--iidfile', iid, '--label', 'built.by=test', '-t', 'triggered', child]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout.trim(), /^sha256:[0-9a-f]{64}$/);
+    // With -q the docker CLI writes what the quiet stream said, newline included.
+    assert.equal((await readFile(iid, 'utf8')).trim(), r.stdout.trim());
+    assert.equal(await runOut('triggered', ['cat', '/onbuild', '/heredoc', '/etc/greeting']), 'triggered\nline one\nline two\nhello world');
+    assert.equal((await config('triggered')).Labels['built.by'], 'test');
+    assert.ok(!(await config('triggered')).OnBuild?.length, 'triggers are not inherited');
+    await docker(['rmi', 'triggered', 'with-trigger']);
+    await nothingLeft();
+  });
+
+  it('bad input: a clear error with the line, a non-zero exit, and nothing left behind', async () => {
+    const images = async () => (await d.client.json<unknown[]>('GET', '/images/json?all=1')).length;
+    const before = await images();
+    const cases: Array<[string, Record<string, string>, RegExp]> = [
+      ['unknown', { Dockerfile: 'FROM busybox\nFOO bar\n' }, /unknown instruction: FOO/i],
+      ['no-from', { Dockerfile: 'RUN true\n' }, /no build stage in current context|FROM/],
+      ['missing-stage', { Dockerfile: 'FROM busybox\nCOPY --from=nowhere /x /y\n' }, /nowhere/],
+      ['missing-file', { Dockerfile: 'FROM busybox\nCOPY nothere.txt /\n' }, /nothere\.txt/],
+      ['outside', { Dockerfile: 'FROM busybox\nCOPY ../../etc/passwd /\n' }, /passwd|outside|forbidden|not found/],
+      ['missing-url', { Dockerfile: `FROM busybox\nADD http://127.0.0.1:${webPort}/missing /x\n` }, /404/],
+      ['no-image', { Dockerfile: 'FROM never-made-here\n' }, /never-made-here/],
+    ];
+    for (const [name, files, message] of cases) {
+      const r = await build([await context(`bad-${name}`, files)]);
+      assert.notEqual(r.code, 0, name);
+      assert.match(r.stderr + r.stdout, message, name);
+    }
+    const failing = await build([await context('bad-run', { Dockerfile: 'FROM busybox\nRUN echo about to fail; exit 7\n' })]);
+    assert.equal(failing.code, 7, 'the docker CLI exits with the code errorDetail carries');
+    assert.match(failing.stdout, /about to fail/);
+    assert.match(failing.stderr, /The command '\/bin\/sh -c echo about to fail; exit 7' returned a non-zero code: 7/);
+    assert.equal(await images(), before, 'no image left by a failed build');
+    await nothingLeft();
+  });
+});
