@@ -1,5 +1,6 @@
 import { Command, CommanderError, type Option } from 'commander';
 import { type Cli, CliError, ExitCode, createCli, describeError } from './context.js';
+import { registerBuildCommands } from './commands/build.js';
 import { registerCommitCommand } from './commands/commit.js';
 import { registerContainerCommands } from './commands/container.js';
 import { registerCpCommand } from './commands/cp.js';
@@ -32,6 +33,7 @@ export function buildProgram(cliFor: (host?: string) => Cli): Command {
   const container = program.command('container').description('Manage containers');
   const network = program.command('network').description('Manage networks');
   const volume = program.command('volume').description('Manage volumes');
+  const builder = program.command('builder').description('Manage builds');
   registerImageCommands(program, image, lazy);
   registerSystemCommands(program, system, lazy);
   registerContainerCommands(program, container, lazy);
@@ -42,7 +44,8 @@ export function buildProgram(cliFor: (host?: string) => Cli): Command {
   registerCommitCommand(program, container, lazy);
   registerNetworkCommands(network, lazy);
   registerVolumeCommands(volume, lazy);
-  for (const c of [program, image, system, container, ...program.commands, ...image.commands, ...system.commands, ...container.commands, ...network.commands, ...volume.commands]) {
+  registerBuildCommands(program, image, builder, lazy);
+  for (const c of [program, image, system, container, ...program.commands, ...image.commands, ...system.commands, ...container.commands, ...network.commands, ...volume.commands, ...builder.commands]) {
     c.exitOverride();
     if (c !== program) c.helpOption('--help', 'Print usage'); // docker's subcommands keep -h for their own flags
   }

@@ -1,0 +1,341 @@
+// The local half of `berth build`: the build context as docker's CLI prepares it — a directory tarred with
+// .dockerignore applied (the Dockerfile and .dockerignore always sent), a Dockerfile from outside the context or
+// from stdin added under a random name, or a tar / bare Dockerfile read from stdin. Everything is streamed: a large
+// context is never held in memory.
+import { randomBytes } from 'node:crypto';
+import { createReadStream, constants } from 'node:fs';
+import { access, lstat, readFile, readdir, readlink, realpath, stat } from 'node:fs/promises';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import dockerignore from '@balena/dockerignore';
+import { type Header as Headers, pack as tarPack } from 'tar-stream';
+import { header, major, minor } from '../util/tar.js';
+
+// The package is CommonJS (`module.exports = factory`) while its types declare an ES default export.
+const ignore = dockerignore as unknown as typeof dockerignore.default;
+
+/** A prepared context: the tar to send and the Dockerfile's name inside it (the API's `dockerfile`). */
+export interface PreparedContext {
+  tar: Readable;
+  dockerfile: string;
+}
+
+/** A failure docker reports as `unable to prepare context: …` or with its own words; the message is docker's. */
+export class ContextError extends Error {}
+
+// Go's error strings for the errno values a path lookup can meet.
+const goErrno: Record<string, string> = {
+  ENOENT: 'no such file or directory',
+  ENOTDIR: 'not a directory',
+  EACCES: 'permission denied',
+  ELOOP: 'too many levels of symbolic links',
+};
+
+/**
+ * Go's filepath.EvalSymlinks: the real path, or its error, which names the first component that failed
+ * ("lstat /ctx/Dockerfile: no such file or directory").
+ */
+async function evalSymlinks(path: string): Promise<string> {
+  try {
+    return await realpath(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? '';
+    const parts = path.split('/').filter(Boolean);
+    for (let i = 1; i <= parts.length; i++) {
+      const prefix = '/' + parts.slice(0, i).join('/');
+      try {
+        await lstat(prefix);
+      } catch (e2) {
+        const c = (e2 as NodeJS.ErrnoException).code ?? '';
+        throw new ContextError(`lstat ${prefix}: ${goErrno[c] ?? (e2 as Error).message}`);
+      }
+    }
+    throw new ContextError(`lstat ${path}: ${goErrno[code] ?? (e as Error).message}`);
+  }
+}
+
+/** True when `p` names an existing path (docker's isLocalDir: a file passes too, and is refused later). */
+export async function isLocalPath(p: string): Promise<boolean> {
+  return stat(p).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** docker's urlutil: what `build` would treat as a remote context. */
+export function isRemoteContext(c: string): boolean {
+  return /^(?:https?:\/\/|git:\/\/|git@|github\.com\/)/.test(c);
+}
+
+/** ResolveAndValidateContextPath: the context directory's absolute, symlink-free path. */
+async function contextDirectory(given: string): Promise<string> {
+  let dir: string;
+  try {
+    dir = await evalSymlinks(resolve(given));
+  } catch (e) {
+    throw new ContextError(`unable to evaluate symlinks in context path: ${(e as Error).message}`);
+  }
+  if (!(await stat(dir)).isDirectory()) throw new ContextError(`context must be a directory: ${dir}`);
+  return dir;
+}
+
+/**
+ * getDockerfileRelPath: the Dockerfile relative to the context. `-f` is relative to the current directory, not the
+ * context; without it `Dockerfile`, or `dockerfile` when only that exists. `-` (stdin) stays `-`.
+ */
+async function dockerfileRelPath(contextDir: string, given: string): Promise<string> {
+  if (given === '-') return given;
+  let abs = given ? resolve(given) : join(contextDir, 'Dockerfile');
+  if (!given && !(await lstat(abs).catch(() => undefined)) && (await lstat(join(contextDir, 'dockerfile')).catch(() => undefined))) {
+    abs = join(contextDir, 'dockerfile');
+  }
+  try {
+    abs = await evalSymlinks(abs);
+  } catch (e) {
+    throw new ContextError(`unable to evaluate symlinks in Dockerfile path: ${(e as Error).message}`);
+  }
+  return relative(contextDir, abs);
+}
+
+/** build.ReadDockerignore: the context's .dockerignore as docker cleans its patterns (none if it has none). */
+async function readDockerignore(contextDir: string): Promise<string[]> {
+  let text: string;
+  try {
+    text = await readFile(join(contextDir, '.dockerignore'), 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw new ContextError(`failed to read .dockerignore: ${(e as Error).message}`);
+  }
+  const out: string[] = [];
+  for (const [i, raw] of text.split(/\r?\n/).entries()) {
+    const line = i === 0 ? raw.replace(/^\uFEFF/, '') : raw;
+    if (line.startsWith('#')) continue;
+    let p = line.trim();
+    if (p === '') continue;
+    const invert = p.startsWith('!');
+    if (invert) p = p.slice(1).trim();
+    if (p.length > 0) {
+      p = cleanPath(p);
+      if (p.length > 1 && p.startsWith('/')) p = p.slice(1);
+    }
+    out.push(invert ? `!${p}` : p);
+  }
+  return out;
+}
+
+/** Go's path.Clean for a relative or absolute slash path. */
+function cleanPath(p: string): string {
+  const abs = p.startsWith('/');
+  const out: string[] = [];
+  for (const part of p.split('/')) {
+    if (part === '' || part === '.') continue;
+    if (part === '..' && out.length > 0 && out[out.length - 1] !== '..') out.pop();
+    else if (part !== '..' || !abs) out.push(part);
+  }
+  const s = (abs ? '/' : '') + out.join('/');
+  return s || (abs ? '/' : '.');
+}
+
+/** Matches paths against .dockerignore patterns as docker does (case-sensitive, with `!` exceptions). */
+function matcher(patterns: string[]) {
+  const ig = ignore({ ignorecase: false }).add(patterns);
+  const exceptions = patterns.filter((p) => p.startsWith('!')).map((p) => p.slice(1));
+  return {
+    ignores: (rel: string) => patterns.length > 0 && ig.ignores(rel),
+    /** An excluded directory must still be walked when an exception may re-include something under it. */
+    mayReinclude: (relDir: string) => exceptions.some((p) => `${p}/`.startsWith(`${relDir}/`)),
+  };
+}
+
+interface Entry {
+  abs: string;
+  name: string;
+  st: import('node:fs').Stats;
+}
+
+/**
+ * The context's entries in docker's order (filepath.Walk: lexical, parents first), .dockerignore applied: an
+ * excluded directory is skipped whole unless an exception pattern reaches into it (then its own entry is left out
+ * and its children are judged one by one). Unreadable files fail here, before anything is sent, as docker's
+ * ValidateContextDirectory does.
+ */
+async function walk(root: string, m: ReturnType<typeof matcher>): Promise<Entry[]> {
+  const out: Entry[] = [];
+  const visit = async (dir: string, relDir: string) => {
+    const names = (await readdir(dir)).sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+    for (const n of names) {
+      const abs = join(dir, n);
+      const rel = relDir ? `${relDir}/${n}` : n;
+      let st;
+      try {
+        st = await lstat(abs);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'EACCES') throw new ContextError(`error checking context: can't stat '${abs}'`);
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue; // gone while walking
+        throw e;
+      }
+      if (m.ignores(rel)) {
+        if (st.isDirectory() && m.mayReinclude(rel)) await visit(abs, rel);
+        continue;
+      }
+      if (st.isFile()) {
+        await access(abs, constants.R_OK).catch(() => {
+          throw new ContextError(`error checking context: no permission to read from '${abs}'`);
+        });
+      }
+      out.push({ abs, name: rel, st });
+      if (st.isDirectory()) await visit(abs, rel);
+    }
+  };
+  await visit(root, '');
+  return out;
+}
+
+/** What a Dockerfile from stdin or from outside the context adds to the tar, as docker's AddDockerfileToBuildContext. */
+interface InjectedDockerfile {
+  name: string;
+  content: Buffer;
+}
+
+/** Adds one tar entry, streaming a file body, honouring back-pressure. */
+function addEntry(out: ReturnType<typeof tarPack>, h: Headers, body?: Readable | Buffer): Promise<void> {
+  if (body instanceof Readable) return pipeline(body, out.entry(h) as unknown as NodeJS.WritableStream);
+  return new Promise((res, rej) => {
+    const done = (e?: Error | null) => (e ? rej(e) : res());
+    if (body) out.entry(h, body, done);
+    else out.entry(h, done);
+  });
+}
+
+/** The tar of `entries` (owners 0:0, as docker's ChownOpts), with an injected Dockerfile if any. */
+function packEntries(entries: Entry[], injected?: InjectedDockerfile): Readable {
+  const out = tarPack();
+  const made = (name: string, mtime: Date, size: number): Headers => ({ ...header(name, madeStats), mode: 0o600, mtime, size });
+  const inodes = new Map<string, string>();
+  (async () => {
+    let sawIgnore = false;
+    for (const { abs, name, st } of entries) {
+      const h = { ...header(name, st), uid: 0, gid: 0 };
+      if (st.isDirectory()) await addEntry(out, { ...h, name: `${name}/`, type: 'directory' });
+      else if (st.isSymbolicLink()) await addEntry(out, { ...h, type: 'symlink', linkname: await readlink(abs) });
+      else if (st.isFile()) {
+        const key = `${st.dev}:${st.ino}`;
+        const first = st.nlink > 1 ? inodes.get(key) : undefined;
+        if (first) {
+          await addEntry(out, { ...h, type: 'link', linkname: first });
+          continue;
+        }
+        if (st.nlink > 1) inodes.set(key, name);
+        if (name === '.dockerignore' && injected) {
+          // The injected Dockerfile is listed in .dockerignore so that the daemon leaves it out of `COPY .`.
+          sawIgnore = true;
+          const content = Buffer.concat([await readFile(abs), Buffer.from(`\n${injected.name}\n`)]);
+          await addEntry(out, { ...h, type: 'file', size: content.length }, content);
+        } else {
+          await addEntry(out, { ...h, type: 'file', size: st.size }, st.size > 0 ? createReadStream(abs, { end: st.size - 1 }) : undefined);
+        }
+      } else if (st.isCharacterDevice() || st.isBlockDevice() || st.isFIFO()) {
+        const type = st.isFIFO() ? 'fifo' : st.isBlockDevice() ? 'block-device' : 'character-device';
+        await addEntry(out, { ...h, type, devmajor: major(st.rdev), devminor: minor(st.rdev) });
+      } // sockets cannot be archived; docker leaves them out too
+    }
+    if (injected) {
+      const now = new Date();
+      await addEntry(out, made(injected.name, now, injected.content.length), injected.content);
+      if (!sawIgnore) {
+        const content = Buffer.from(`\n${injected.name}\n`);
+        await addEntry(out, made('.dockerignore', now, content.length), content);
+      }
+    }
+    out.finalize();
+  })().catch((e: Error) => out.destroy(e));
+  return out as unknown as Readable;
+}
+
+/** Stats of a file the CLI makes up (owners 0:0, its mode and time set by the caller). */
+const madeStats = { mode: 0o600, uid: 0, gid: 0, mtimeMs: 0 } as import('node:fs').Stats;
+
+/** docker's random name for a Dockerfile it adds to the context. */
+const injectedName = () => `.dockerfile.${randomBytes(10).toString('hex')}`;
+
+/**
+ * A directory context. `dockerfile` is `-f` as given ('' for none, '-' for stdin); `stdinDockerfile` reads stdin
+ * when it is '-'.
+ */
+export async function directoryContext(given: string, dockerfile: string, stdinDockerfile: () => Promise<Buffer>): Promise<PreparedContext> {
+  let dir: string;
+  let rel: string;
+  try {
+    dir = await contextDirectory(given);
+    rel = await dockerfileRelPath(dir, dockerfile);
+  } catch (e) {
+    if (e instanceof ContextError) throw new ContextError(`unable to prepare context: ${e.message}`);
+    throw e;
+  }
+  let injected: InjectedDockerfile | undefined;
+  if (rel === '-') injected = { name: injectedName(), content: await stdinDockerfile() };
+  else if (rel.startsWith(`..${sep}`) || isAbsolute(rel)) {
+    try {
+      injected = { name: injectedName(), content: await readFile(dockerfile) };
+    } catch (e) {
+      throw new ContextError(`unable to open Dockerfile: ${(e as Error).message}`);
+    }
+  }
+  const patterns = await readDockerignore(dir);
+  // TrimBuildFilesFromExcludes: .dockerignore and the Dockerfile are sent even when excluded (the daemon needs
+  // them, and drops them itself when the patterns say so).
+  const m0 = matcher(patterns);
+  if (m0.ignores('.dockerignore')) patterns.push('!.dockerignore');
+  if (!injected && m0.ignores(rel)) patterns.push(`!${rel}`);
+  const entries = await walk(dir, matcher(patterns));
+  return { tar: packEntries(entries, injected), dockerfile: injected?.name ?? rel };
+}
+
+/** Compression formats docker recognises at the start of a context, then a tar header with a valid checksum. */
+export function isArchive(head: Buffer): boolean {
+  const starts = (...b: number[]) => b.every((x, i) => head[i] === x);
+  if (starts(0x1f, 0x8b, 0x08) || starts(0x42, 0x5a, 0x68) || starts(0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00) || starts(0x28, 0xb5, 0x2f, 0xfd)) return true;
+  if (head.length < 512 || head.subarray(0, 512).every((b) => b === 0)) return false;
+  const field = head.subarray(148, 156).toString('latin1').replace(/[\0 ]+$/, '').trim();
+  if (!/^[0-7]+$/.test(field)) return false;
+  let sum = 0;
+  for (let i = 0; i < 512; i++) sum += i >= 148 && i < 156 ? 0x20 : head[i]!;
+  return parseInt(field, 8) === sum;
+}
+
+/**
+ * Context `-`: stdin holds a tar (sent as is, possibly compressed) or a bare Dockerfile, which becomes a context of
+ * that one file, as docker's GetContextFromReader decides from the first 512 bytes.
+ */
+export async function stdinContext(input: Readable, dockerfile: string): Promise<PreparedContext> {
+  const it = input[Symbol.asyncIterator]() as AsyncIterator<Buffer | string>;
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let ended = false;
+  while (size < 512) {
+    const r = await it.next();
+    if (r.done) {
+      ended = true;
+      break;
+    }
+    const c = Buffer.isBuffer(r.value) ? r.value : Buffer.from(r.value);
+    chunks.push(c);
+    size += c.length;
+  }
+  const head = Buffer.concat(chunks);
+  const rest = async function* () {
+    yield head;
+    if (ended) return;
+    for (let r = await it.next(); !r.done; r = await it.next()) yield Buffer.isBuffer(r.value) ? r.value : Buffer.from(r.value);
+  };
+  if (isArchive(head)) return { tar: Readable.from(rest(), { objectMode: false }), dockerfile };
+  if (dockerfile !== '') throw new ContextError('unable to prepare context: ambiguous Dockerfile source: both stdin and flag correspond to Dockerfiles');
+  const parts: Buffer[] = [];
+  for await (const c of rest()) parts.push(c);
+  const content = Buffer.concat(parts);
+  const out = tarPack();
+  out.entry({ ...header('Dockerfile', madeStats), mode: 0o644, mtime: new Date(), size: content.length }, content);
+  out.finalize();
+  return { tar: out as unknown as Readable, dockerfile: 'Dockerfile' };
+}
