@@ -79,8 +79,11 @@ export class EngineClient {
       req.on('error', (e: NodeJS.ErrnoException) => {
         reject(['ECONNREFUSED', 'ENOENT', 'EACCES'].includes(e.code ?? '') ? new ConnectError(this.host, e) : e);
       });
-      if (isStream) (opts.body as Readable).pipe(req);
-      else req.end(payload);
+      if (isStream) {
+        // a failing body (a context file that vanished) must end the request, not leave it waiting for more
+        (opts.body as Readable).once('error', (e) => req.destroy(e));
+        (opts.body as Readable).pipe(req);
+      } else req.end(payload);
     });
   }
 
