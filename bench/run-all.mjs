@@ -4,6 +4,7 @@
 //
 //   npm run build && node bench/run-all.mjs
 //   BENCH_ONLY=docker node bench/run-all.mjs     (reference engine alone, while berthd is not ready)
+import { buildBenchmark } from './build.mjs';
 import { imagesBenchmark } from './images.mjs';
 import { main } from './lib.mjs';
 import { loadBenchmark } from './load.mjs';
@@ -11,4 +12,4 @@ import { logsBenchmark } from './logs.mjs';
 import { networkBenchmark } from './network.mjs';
 import { runBenchmark } from './run.mjs';
 
-await main('Berth vs Docker', [loadBenchmark, imagesBenchmark, runBenchmark, logsBenchmark, networkBenchmark]);
+await main('Berth vs Docker', [loadBenchmark, imagesBenchmark, runBenchmark, logsBenchmark, networkBenchmark, buildBenchmark]);
