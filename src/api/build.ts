@@ -31,15 +31,16 @@ async function build(s: Services, req: Req, res: ServerResponse): Promise<void> 
     }
     if (!res.destroyed) res.write(`${JSON.stringify(message)}\r\n`);
   };
+  // With `q`, the output is held back and shown only if the build fails (as dockerd does).
+  const held: Array<Record<string, unknown>> = [];
   try {
     const id = await s.build.build(req.raw, { ...o, signal: abort.signal }, {
-      stream: (text) => {
-        if (!quiet) send({ stream: text });
-      },
+      stream: (text) => (quiet ? held.push({ stream: text }) : send({ stream: text })),
       aux: (ID) => send({ aux: { ID } }),
     });
     if (quiet) send({ stream: `${id}\n` });
   } catch (e) {
+    for (const m of held) send(m);
     if (!started) throw e;
     const { message } = toHttpError(e);
     send({ errorDetail: { ...(e instanceof BuildFailure && { code: e.exitCode }), message }, error: message });

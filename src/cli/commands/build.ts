@@ -342,7 +342,7 @@ export function registerBuildCommands(program: Command, image: Command, builder:
       const r = await cli.client().json<{ CachesDeleted?: string[] | null; SpaceReclaimed?: number }>('POST', '/build/prune', {
         query: { all: o.all, filters: filtersQuery(o.filter), 'keep-storage': keep || undefined },
       });
-      if (r.CachesDeleted?.length) cli.out(`Deleted build cache objects:\n${r.CachesDeleted.join('\n')}\n`);
+      if (r.CachesDeleted?.length) cli.out(`Deleted build cache objects:\n${r.CachesDeleted.join('\n')}\n\n`);
       cli.out(`Total reclaimed space: ${humanSize4(r.SpaceReclaimed ?? 0)}`);
     });
 }

@@ -371,14 +371,12 @@ export class BuildService {
         (diffId) => childConfig(cur.image, state.config, plan.createdBy, diffId, state.author),
         { build: stamp },
       );
+      if (run && (b.o.remove || b.o.forceRemove)) b.out.stream(`Removing intermediate container ${shortId(container.id)}\n`);
       return { id: image.id, image: await this.d.images.config(image) };
     } finally {
-      // Unlike the classic builder, a failed RUN's container goes too (unless --rm=false): a failed build leaves
-      // nothing behind.
-      if (b.o.remove || b.o.forceRemove || !run) {
-        if (run) b.out.stream(`Removing intermediate container ${shortId(container.id)}\n`);
-        await this.removeContainer(container.id);
-      }
+      // Unlike the classic builder, a failed RUN's container goes too (unless --rm=false), quietly: a failed build
+      // leaves nothing behind, and its output ends with the RUN's own.
+      if (b.o.remove || b.o.forceRemove || !run) await this.removeContainer(container.id);
     }
   }
 
