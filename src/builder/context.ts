@@ -10,6 +10,8 @@ import { DockerIgnore, lstatOrUndefined, pruneIgnored } from './ignore.js';
 export interface BuildContext {
   /** Directory with the unpacked context (files .dockerignore leaves out are not there). */
   readonly root: string;
+  /** sha256 (hex) of each regular file's content, by path in the context, hashed while it was unpacked. */
+  readonly digests: ReadonlyMap<string, string>;
   /** The Dockerfile `name` (relative to the context, may be in a subdirectory); Docker's error when missing. */
   readDockerfile(name: string): Promise<string>;
   /** Removes the directory. */
@@ -76,7 +78,9 @@ export async function peek(input: AsyncIterable<Uint8Array>, n: number): Promise
       yield Buffer.from(r.value.buffer, r.value.byteOffset, r.value.byteLength);
     }
   }
-  return { head: head.subarray(0, n), stream: Readable.from(all(), { objectMode: false, highWaterMark: 1 << 20 }) };
+  // Object mode hands the chunks on as they are: a byte-mode Readable joins its buffered chunks into one on every
+  // read, a copy of everything per layer of streams.
+  return { head: head.subarray(0, n), stream: Readable.from(all(), { objectMode: true, highWaterMark: 16 }) };
 }
 
 /**
@@ -125,13 +129,14 @@ export async function openContext(input: Readable | AsyncIterable<Uint8Array>, d
     const { stream: plain } = await decompressAny(input);
     const { head, stream } = await peek(plain, 512);
     const dockerfiles = new Map<string, string>();
+    const digests = new Map<string, string>();
     if (head.length > 0 && !isTarHeader(head)) {
       const text = await readAll(stream, maxDockerfile);
-      return makeContext(dir, new Map([['', text]]), cleanup);
+      return makeContext(dir, new Map([['', text]]), digests, cleanup);
     }
     const root = await ScopedRoot.open(dir);
     try {
-      if (head.length > 0) await extractInRoot(root, [], Readable.from(completedTar(stream)));
+      if (head.length > 0) await extractInRoot(root, [], Readable.from(completedTar(stream), { objectMode: true, highWaterMark: 16 }), { digests });
       else stream.resume();
       const name = cleanName(o.dockerfile);
       const found = await findDockerfile(root, name);
@@ -146,7 +151,7 @@ export async function openContext(input: Readable | AsyncIterable<Uint8Array>, d
     } finally {
       await root.close();
     }
-    return makeContext(dir, dockerfiles, cleanup);
+    return makeContext(dir, dockerfiles, digests, cleanup);
   } catch (e) {
     await cleanup();
     throw e;
@@ -167,6 +172,7 @@ async function* completedTar(input: AsyncIterable<Uint8Array>): AsyncGenerator<U
   yield Buffer.alloc((512 - (length % 512)) % 512 + 1024);
 }
 
+
 /** Removes `path` inside the root, never through a symlink. */
 async function removeInRoot(root: ScopedRoot, path: string): Promise<void> {
   const loc = await root.locate(path).catch((e: unknown) => {
@@ -181,9 +187,10 @@ async function removeInRoot(root: ScopedRoot, path: string): Promise<void> {
   }
 }
 
-function makeContext(dir: string, dockerfiles: Map<string, string>, cleanup: () => Promise<void>): BuildContext {
+function makeContext(dir: string, dockerfiles: Map<string, string>, digests: ReadonlyMap<string, string>, cleanup: () => Promise<void>): BuildContext {
   return {
     root: dir,
+    digests,
     async readDockerfile(name: string) {
       const bare = dockerfiles.get('');
       if (bare !== undefined) return bare;

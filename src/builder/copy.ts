@@ -172,7 +172,7 @@ async function pool<T>(items: T[], n: number, fn: (t: T) => Promise<void>): Prom
  * to --chown whatever their owner in the context (a checkout by another user must not miss the cache); not times:
  * a `touch` or a fresh checkout must not either. Docker's classic tarsum hashes much the same (with owners).
  */
-export async function hashSources(root: string, sources: Source[]): Promise<string> {
+export async function hashSources(root: string, sources: Source[], known?: ReadonlyMap<string, string>): Promise<string> {
   const all = createHash('sha256');
   await ScopedRoot.with(root, async (r) => {
     for (const s of sources) {
@@ -181,8 +181,10 @@ export async function hashSources(root: string, sources: Source[]): Promise<stri
       const dir = await r.openParts(s.dir ? parts : parts.slice(0, -1));
       try {
         const lines: string[] = [];
-        if (s.dir) await hashDir(dir, '', lines);
-        else lines.push(await hashEntry(dir, parts.at(-1) ?? '', '.'));
+        // Content digests already known (the context's, hashed as it was unpacked) are keyed by path in the root.
+        const digestOf = (rel: string) => known?.get(s.dir ? [...parts, ...rel.split('/')].join('/') : parts.join('/'));
+        if (s.dir) await hashDir(dir, '', lines, digestOf);
+        else lines.push(await hashEntry(dir, parts.at(-1) ?? '', '.', digestOf));
         for (const l of lines) all.update(`${l}\n`);
       } finally {
         await dir.close();
@@ -192,12 +194,14 @@ export async function hashSources(root: string, sources: Source[]): Promise<stri
   return all.digest('hex');
 }
 
-async function hashDir(dir: FileHandle, prefix: string, lines: string[]): Promise<void> {
+type KnownDigest = (rel: string) => string | undefined;
+
+async function hashDir(dir: FileHandle, prefix: string, lines: string[], known: KnownDigest): Promise<void> {
   const names = (await readdir(fdPath(dir))).sort();
   const slots: string[] = new Array(names.length);
   const subdirs: number[] = [];
   await pool(names.map((n, i) => [n, i] as const), 8, async ([n, i]) => {
-    const line = await hashEntry(dir, n, prefix + n);
+    const line = await hashEntry(dir, n, prefix + n, known);
     slots[i] = line;
     if (line.startsWith('d ')) subdirs.push(i);
   });
@@ -207,7 +211,7 @@ async function hashDir(dir: FileHandle, prefix: string, lines: string[]): Promis
     const sub = await openDirAt(dir, names[i] as string);
     const l: string[] = [];
     try {
-      await hashDir(sub, `${prefix}${names[i] as string}/`, l);
+      await hashDir(sub, `${prefix}${names[i] as string}/`, l, known);
     } finally {
       await sub.close();
     }
@@ -217,7 +221,7 @@ async function hashDir(dir: FileHandle, prefix: string, lines: string[]): Promis
 }
 
 /** One line for the entry `n` of `dir`, shown as `rel`: its type, permission bits and content digest or target. */
-async function hashEntry(dir: FileHandle, n: string, rel: string): Promise<string> {
+async function hashEntry(dir: FileHandle, n: string, rel: string, known: KnownDigest): Promise<string> {
   const path = fdPath(dir, n);
   const fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK).catch((e: NodeJS.ErrnoException) => {
     if (e.code === 'ELOOP') return undefined; // a symlink
@@ -230,6 +234,8 @@ async function hashEntry(dir: FileHandle, n: string, rel: string): Promise<strin
     const mode = (st.mode & 0o7777).toString(8);
     if (st.isDirectory()) return `d ${name} ${mode}`;
     if (!st.isFile()) return `s ${name} ${mode} ${st.mode & constants.S_IFMT} ${st.rdev}`;
+    const digest = known(rel);
+    if (digest !== undefined) return `f ${name} ${mode} ${digest}`;
     const h = createHash('sha256');
     if (st.size > 0) {
       for await (const c of fh.createReadStream({ start: 0, autoClose: false, highWaterMark: 1 << 20 })) h.update(c as Buffer);

@@ -9,7 +9,7 @@ import { openContentStore } from '../content/index.js';
 import { isNotExist } from '../errors/index.js';
 import { hostFacts, which } from '../kernel/host.js';
 import { lockDataRoot } from '../kernel/lock.js';
-import { ensureDir, removeAll } from '../kernel/fs.js';
+import { ensureDir } from '../kernel/fs.js';
 import { openLayerStore } from '../layers/index.js';
 import { openImageMetadata } from '../metadata/index.js';
 import { openRecordStore } from '../metadata/records.js';
@@ -224,10 +224,8 @@ async function main(): Promise<void> {
   await containers.recover();
   await networks.recovered();
   const exec = new ExecService(containers, monitor);
-  // Build contexts are scratch: whatever a crash left there goes.
-  const buildDir = join(cfg.dataRoot, 'builder');
-  await removeAll(buildDir);
-  const build = new BuildService({ containers, images, workDir: buildDir, log: log.child({ service: 'build' }) });
+  const build = new BuildService({ containers, images, layers, workDir: join(cfg.dataRoot, 'builder'), log: log.child({ service: 'build' }) });
+  await build.recover();
   new HealthMonitor(containers, exec, events, log.child({ service: 'health' })).resume();
   const daemonIdFile = join(cfg.dataRoot, 'engine-id');
   const daemonId = (await readFile(daemonIdFile, 'utf8').catch(() => '')).trim() || newId();

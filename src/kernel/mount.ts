@@ -81,6 +81,11 @@ async function mountPoints(): Promise<Set<string>> {
   return new Set(mounts.split('\n').map((l) => l.split(' ')[4] ?? ''));
 }
 
+/** Mount points under `dir` (a crash's leftovers to unmount before the directory is removed), deepest first. */
+export async function mountsUnder(dir: string): Promise<string[]> {
+  return [...(await mountPoints())].filter((m) => m.startsWith(`${dir}/`)).sort((a, b) => b.length - a.length);
+}
+
 export async function isMounted(target: string): Promise<boolean> {
   return (await mountPoints()).has(target);
 }

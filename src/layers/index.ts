@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdir, readdir, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FailedPrecondition, NotFound } from '../errors/index.js';
@@ -6,6 +7,7 @@ import { type Mount, overlayMount } from '../kernel/mount.js';
 import { type Digest, chainIds, digestHex } from '../oci/index.js';
 import { failpoint } from '../util/failpoint.js';
 
+export { adoptUpperDir } from './adopt.js';
 export { applyLayer, decompress, detectCompression, extractInRoot, packInRoot, packLayer, type ExtractOptions } from './archive/index.js';
 
 /** A read-only image layer as stored: its identity (chain ID) and content identity (diff ID). */
@@ -59,6 +61,9 @@ export interface LayerStore {
   /** Removes unpack temporaries left by a crash. */
   reclaim(): Promise<number>;
 }
+
+/** The diff ID of a layer without a single entry (a tar of only its end marker), which Docker never records. */
+export const emptyLayerDiffId: Digest = `sha256:${createHash('sha256').update(Buffer.alloc(1024)).digest('hex')}`;
 
 const metaFile = 'layer.json';
 const tmpPrefix = '.tmp-';

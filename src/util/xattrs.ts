@@ -32,6 +32,10 @@ export async function setXattr(path: string, name: string, value: Buffer): Promi
   await (await xattr()).setAttribute(path, name, value);
 }
 
+export async function removeXattr(path: string, name: string): Promise<void> {
+  await (await xattr()).removeAttribute(path, name);
+}
+
 /** PAX records for `xattrs`, or undefined when there are none. */
 export function paxOf(xattrs: Map<string, Buffer>): Record<string, string> | undefined {
   if (xattrs.size === 0) return undefined;

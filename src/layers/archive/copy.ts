@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { type Stats, constants } from 'node:fs';
 import { type FileHandle, lchown, link, lstat, lutimes, mkdir, open, readdir, readlink, symlink } from 'node:fs/promises';
@@ -137,6 +138,8 @@ export interface ExtractOptions {
   noOverwriteDirNonDir?: boolean;
   /** Owner for everything extracted (`cp -a` into a container with a user), else the tar's numeric owners. */
   owner?: { uid: number; gid: number };
+  /** Filled with the sha256 (hex) of each regular file's content, by its name under `dest`, hashed as it is written. */
+  digests?: Map<string, string>;
 }
 
 /**
@@ -238,7 +241,24 @@ class ScopedWriter {
         // O_EXCL|O_NOFOLLOW: never write through whatever appeared at the name since it was removed.
         const fh = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
         try {
-          for await (const chunk of body) await fh.write(chunk as Buffer);
+          const hash = this.opts.digests && createHash('sha256');
+          // A few writes in flight at their offsets: the next chunk is parsed and hashed while the last is written.
+          const inflight = new Set<Promise<unknown>>();
+          let at = 0;
+          try {
+            for await (const chunk of body) {
+              hash?.update(chunk as Buffer);
+              const w: Promise<unknown> = fh.write(chunk as Buffer, 0, (chunk as Buffer).length, at).finally(() => inflight.delete(w));
+              inflight.add(w);
+              at += (chunk as Buffer).length;
+              if (inflight.size >= 4) await Promise.race(inflight);
+            }
+          } finally {
+            // Every write has settled before the file is closed, also when one failed.
+            const failed = (await Promise.allSettled(inflight)).find((r) => r.status === 'rejected');
+            if (failed) throw failed.reason;
+          }
+          if (hash) this.opts.digests?.set(name, hash.digest('hex'));
           await setOwnerAndMode(fh, uid, gid, mode);
           await fh.utimes(mtime, mtime);
         } finally {

@@ -62,7 +62,7 @@ export function packLayer(dir: string, opts: PackOptions = {}): Readable {
             await add({ ...h, type: 'link', linkname: first, size: 0 });
           } else {
             if (st.nlink > 1) inodes.set(key, rel);
-            await add({ ...h, type: 'file', size: st.size }, st.size > 0 ? createReadStream(p) : undefined);
+            await add({ ...h, type: 'file', size: st.size }, st.size > 0 ? createReadStream(p, { highWaterMark: 1 << 20 }) : undefined);
           }
         } else if (st.isCharacterDevice() || st.isBlockDevice() || st.isFIFO()) {
           const type = st.isFIFO() ? 'fifo' : st.isBlockDevice() ? 'block-device' : 'character-device';

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { removeAll } from '../../kernel/fs.js';
+import { mountsUnder, unmount } from '../../kernel/mount.js';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import {
@@ -31,12 +32,13 @@ import {
   varsOf,
 } from '../../builder/index.js';
 import { InvalidArgument, NotFound } from '../../errors/index.js';
-import type { BuildStamp } from '../../metadata/index.js';
+import type { LayerStore } from '../../layers/index.js';
+import type { BuildStamp, ImageRecord } from '../../metadata/index.js';
+import { commitUpper, withSnapshot } from './snapshot.js';
 import type { ContainerConfig, Digest, ImageConfig } from '../../oci/index.js';
 import { familiarString, formatReference, parseReference, withDefaultTag } from '../../oci/index.js';
 import { shortId } from '../../util/ids.js';
 import type { Logger } from '../../util/logger.js';
-import { commitChanges } from '../containers/commit.js';
 import type { ContainerService } from '../containers/index.js';
 import { hostArchitecture } from '../images/import.js';
 import type { ImageService } from '../images/index.js';
@@ -71,6 +73,7 @@ export interface BuildOutput {
 export interface BuildServiceDeps {
   containers: ContainerService;
   images: ImageService;
+  layers: LayerStore;
   /** Scratch space for build contexts (removed after each build, and swept at start-up). */
   workDir: string;
   log: Logger;
@@ -109,6 +112,18 @@ interface Build {
  */
 export class BuildService {
   constructor(private readonly d: BuildServiceDeps) {}
+
+  /**
+   * Start-up: what a build cut short by a crash left. Its step containers (a RUN's) are removed, its snapshots
+   * unmounted and its scratch directory (contexts, snapshots, downloads) removed.
+   */
+  async recover(): Promise<void> {
+    for (const c of this.d.containers.list(true).filter((c) => c.scratch)) {
+      await this.d.containers.remove(c.id, true, true).catch((e: unknown) => this.d.log.warn('build: leftover step container not removed', { container: c.id, error: String(e) }));
+    }
+    for (const m of await mountsUnder(this.d.workDir)) await unmount(m);
+    await removeAll(this.d.workDir);
+  }
 
   async build(input: Readable, o: BuildOptions, out: BuildOutput): Promise<Digest> {
     const tags = o.tags.map((t) => {
@@ -258,7 +273,7 @@ export class BuildService {
     }
     const stamp: BuildStamp = { key, intermediate: true, createdBy: plan.createdBy };
     if (step.kind === 'config') return { cur: await this.configImage(cur, next.config, plan.createdBy, stamp, state.author), state: next };
-    return { cur: await this.containerStep(b, cur, next, step, plan, stamp), state: next };
+    return { cur: await this.changeStep(b, cur, next, step, plan, stamp), state: next };
   }
 
   /**
@@ -269,7 +284,7 @@ export class BuildService {
     if (step.kind !== 'copy') return { createdBy: step.createdBy };
     const local = async (fromRoot: string, patterns: string[], kind: string): Promise<Plan> => {
       const sources = await resolveSources(fromRoot, patterns, { allowWildcards: kind !== 'heredoc', instruction: step.add ? 'ADD' : 'COPY' });
-      const digest = await hashSources(fromRoot, sources);
+      const digest = await hashSources(fromRoot, sources, fromRoot === b.context.root ? b.context.digests : undefined);
       const label = kind === 'heredoc' ? 'heredoc' : sourceKind(sources);
       return { createdBy: copyCreatedBy(step, `${label}:${digest}`), digest, copy: { fromRoot, sources } };
     };
@@ -329,13 +344,32 @@ export class BuildService {
     return rec.id as Digest;
   }
 
-  /** RUN, COPY/ADD and WORKDIR: a container of the current image, its changes committed as a layer. */
-  private async containerStep(b: Build, cur: Current, state: StageState, step: Exclude<Step, { kind: 'config' }>, plan: Plan, stamp: BuildStamp): Promise<Current> {
-    const baseId = cur.id ?? (await this.ensureRecord(cur));
-    const run = step.kind === 'run';
+  /**
+   * RUN, COPY/ADD and WORKDIR: the step's changes committed as a layer over the current image. A RUN is a container
+   * of the engine; a copy needs no process, so it goes into a snapshot (an overlay mount of the image's layers).
+   */
+  private async changeStep(b: Build, cur: Current, state: StageState, step: Exclude<Step, { kind: 'config' }>, plan: Plan, stamp: BuildStamp): Promise<Current> {
+    const image = (diffId: Digest | undefined) => childConfig(cur.image, state.config, plan.createdBy, diffId, state.author);
+    let made: ImageRecord;
+    if (step.kind === 'run') {
+      made = await this.runInContainer(b, cur, state, step, (upper) => commitUpper(this.d.images, upper, cur.id, image, stamp));
+    } else {
+      const dir = await this.scratchDir(b, 'step');
+      await withSnapshot(this.d.layers, dir, this.topLayer(cur), (root) => this.fill(b, root, step, plan));
+      made = await commitUpper(this.d.images, join(dir, 'upper'), cur.id, image, stamp);
+    }
+    return { id: made.id, image: await this.d.images.config(made) };
+  }
+
+  private topLayer(cur: Current): Digest | undefined {
+    return cur.id ? this.d.images.resolve(cur.id).chain.at(-1) : undefined;
+  }
+
+  /** A RUN: a container of the current image with the stage's user, directory and environment; `commit` takes its changes. */
+  private async runInContainer(b: Build, cur: Current, state: StageState, step: Extract<Step, { kind: 'run' }>, commit: (upper: string) => Promise<ImageRecord>): Promise<ImageRecord> {
     // Heredoc scripts a RUN executes are bound in read-only, so they never land in its layer.
     const binds: string[] = [];
-    if (run && step.files?.length) {
+    if (step.files?.length) {
       const dir = await this.scratchDir(b, 'run');
       for (const [i, f] of step.files.entries()) {
         await writeFile(join(dir, String(i)), f.content, { mode: f.mode });
@@ -343,40 +377,32 @@ export class BuildService {
       }
     }
     const { container } = await this.d.containers.create({
-      image: baseId,
-      cmd: run ? step.argv : ['/bin/sh', '-c', `#(nop) ${plan.createdBy}`],
+      image: cur.id ?? (await this.ensureRecord(cur)),
+      cmd: step.argv,
       entrypoint: [''],
-      ...(run && { env: step.env }),
+      env: step.env,
       ...(state.config.User && { user: state.config.User }),
       ...(state.config.WorkingDir && { workingDir: state.config.WorkingDir }),
-      labels: {},
+      labels: { [buildLabel]: '' },
+      scratch: true,
       hostConfig: {
-        NetworkMode: (run && step.network) || b.o.networkMode || 'default',
+        NetworkMode: step.network || b.o.networkMode || 'default',
         ...(binds.length && { Binds: binds }),
         ...(b.o.cpusetCpus && { CpusetCpus: b.o.cpusetCpus }),
         ...(b.o.memory && { Memory: b.o.memory }),
       },
     });
     try {
-      if (run) {
-        b.out.stream(` ---> Running in ${shortId(container.id)}\n`);
-        await this.runContainer(b, container.id, step.argv);
-      } else {
-        await this.d.containers.withRootfs(container.id, (rootfs) => this.fill(b, rootfs, step, plan));
-      }
-      const image = await commitChanges(
-        { containers: this.d.containers, images: this.d.images },
-        container.id,
-        baseId,
-        (diffId) => childConfig(cur.image, state.config, plan.createdBy, diffId, state.author),
-        { build: stamp },
-      );
-      if (run && (b.o.remove || b.o.forceRemove)) b.out.stream(`Removing intermediate container ${shortId(container.id)}\n`);
-      return { id: image.id, image: await this.d.images.config(image) };
+      b.out.stream(` ---> Running in ${shortId(container.id)}\n`);
+      await this.runContainer(b, container.id, step.argv);
+      await this.d.containers.settled(container.id);
+      const made = await commit(this.d.containers.dirs(container).upper);
+      if (b.o.remove || b.o.forceRemove) b.out.stream(`Removing intermediate container ${shortId(container.id)}\n`);
+      return made;
     } finally {
       // Unlike the classic builder, a failed RUN's container goes too (unless --rm=false), quietly: a failed build
       // leaves nothing behind, and its output ends with the RUN's own.
-      if (b.o.remove || b.o.forceRemove || !run) await this.removeContainer(container.id);
+      if (b.o.remove || b.o.forceRemove) await this.removeContainer(container.id);
     }
   }
 
@@ -417,9 +443,7 @@ export class BuildService {
       return;
     }
     if (step.from !== undefined) {
-      const from = this.fromImage(b, step.from);
-      const image = from.id ?? (await this.ensureRecord(from));
-      await this.withImageRoot(image, async (fromRoot) => {
+      await this.withImageRoot(b, this.fromImage(b, step.from), async (fromRoot) => {
         const sources = await resolveSources(fromRoot, step.sources, { allowWildcards: true });
         await copyIntoRoot({ fromRoot, sources, ...into, extractArchives: false });
       });
@@ -437,14 +461,9 @@ export class BuildService {
     }
   }
 
-  /** An image's root filesystem, read-only, for the duration of `fn` (a created container's, removed after). */
-  private async withImageRoot<T>(image: Digest, fn: (root: string) => Promise<T>): Promise<T> {
-    const { container } = await this.d.containers.create({ image, cmd: ['/bin/sh'], entrypoint: [''], hostConfig: { NetworkMode: 'none' } });
-    try {
-      return await this.d.containers.withRootfs(container.id, fn, { readonly: true });
-    } finally {
-      await this.removeContainer(container.id);
-    }
+  /** An image's root filesystem for the duration of `fn` (a snapshot nothing is committed from). */
+  private async withImageRoot<T>(b: Build, image: Current, fn: (root: string) => Promise<T>): Promise<T> {
+    return withSnapshot(this.d.layers, await this.scratchDir(b, 'from'), this.topLayer(image), fn);
   }
 
   private async removeContainer(id: string): Promise<void> {
@@ -469,6 +488,9 @@ export class BuildFailure extends InvalidArgument {
     super(message);
   }
 }
+
+/** Marks a RUN step's container, so that one a crash left behind is known for what it is. */
+export const buildLabel = 'com.berth.build.step';
 
 const proxyArgs = new Set(['http_proxy', 'https_proxy', 'ftp_proxy', 'no_proxy', 'all_proxy']);
 

@@ -1,6 +1,5 @@
-import { createHash } from 'node:crypto';
 import { Conflict, InvalidArgument, NotFound } from '../../errors/index.js';
-import { packLayer } from '../../layers/index.js';
+import { emptyLayerDiffId, packLayer } from '../../layers/index.js';
 import { type ContainerConfig as ImageRunConfig, type Digest, type HistoryEntry, type ImageConfig, familiarString, formatReference, parseReference, withDefaultTag } from '../../oci/index.js';
 import type { BuildStamp, ImageRecord } from '../../metadata/index.js';
 import { applyChanges } from '../images/import.js';
@@ -27,8 +26,6 @@ export interface CommitDeps {
   images: ImageService;
 }
 
-/** The diff ID of a layer without a single entry (a tar of only its end marker), which Docker never records. */
-const emptyLayer: Digest = `sha256:${createHash('sha256').update(Buffer.alloc(1024)).digest('hex')}`;
 
 /**
  * `docker commit`: a new image made of the container's image and one more layer holding the container's changes
@@ -85,7 +82,7 @@ export async function commitChanges(
       () =>
         d.images.withIngestion(async (ing) => {
           const diffId = (await ing.ingest(packLayer(d.containers.dirs(d.containers.resolve(containerId)).upper, { overlayWhiteouts: true }))).digest;
-          const config = image(diffId === emptyLayer ? undefined : diffId);
+          const config = image(diffId === emptyLayerDiffId ? undefined : diffId);
           const rec = await d.images.createImage(
             {
               config: Buffer.from(JSON.stringify(config)),

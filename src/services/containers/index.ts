@@ -216,6 +216,14 @@ export class ContainerService {
     });
   }
 
+  /**
+   * Resolves once what the container's last exit releases (runtime state, rootfs mount, network) is released: the
+   * release follows the exit's waiters under the container's lock, so taking the lock waits for it.
+   */
+  async settled(idOrName: string): Promise<void> {
+    await this.store.locked(this.resolve(idOrName).id, async () => {});
+  }
+
   /** `export`: the container's whole filesystem as a tar (a stopped container's rootfs stays mounted while it streams). */
   export(idOrName: string): Promise<Readable> {
     this.publish(this.resolve(idOrName), 'export');
@@ -326,6 +334,7 @@ export class ContainerService {
         hostConfig: { ...hostConfig, Runtime: runtime },
         networks: networking.networks,
         ...(mountPoints.length && { mounts: mountPoints }),
+        ...(o.scratch && { scratch: true }),
         state: { status: 'created', pid: 0, exitCode: 0, startedAt: zeroTime, finishedAt: zeroTime, error: '' },
       };
       // The name is held from the check until the record exists, so two creates cannot both take it.

@@ -33,6 +33,8 @@ export interface CreateOptions {
   volumes?: Record<string, object> | null;
   /** NetworkingConfig.EndpointsConfig: per network, aliases, a static address, links. */
   endpointsConfig?: Record<string, Partial<EndpointConfig>> | null;
+  /** A scratch container (a build's RUN): its root filesystem is mounted volatile (see rootfs.ts). Not in the API. */
+  scratch?: boolean;
 }
 
 /** The container's own settings (Engine API ContainerConfig, the fields Berth keeps). */
@@ -98,5 +100,7 @@ export interface ContainerRecord {
   mounts?: MountPoint[];
   /** The networks it joins at start, by name (older records: none, their mode's network). */
   networks?: Record<string, EndpointConfig>;
+  /** A build step's container (see CreateOptions.scratch). */
+  readonly scratch?: boolean;
   state: ContainerStateRecord;
 }

@@ -1,6 +1,6 @@
 // A container's filesystem: an overlay of its own upper directory over a shared init layer and its image's layers,
 // mounted while it runs and, for `cp`/`export`/`commit` of a stopped container, for the duration of the request.
-import { lstat, readdir } from 'node:fs/promises';
+import { lstat, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { contentSize } from '../../kernel/fs.js';
 import { mount, unmount } from '../../kernel/mount.js';
@@ -36,8 +36,12 @@ export class ContainerRootfs {
   async mount(c: ContainerRecord, o: { readonly?: boolean } = {}): Promise<void> {
     const { upper, work } = this.dirs(c);
     const between = c.initLayer ? [this.initLayers.path(c.initLayer)] : [];
+    // A scratch container (a build's RUN) skips the sync of the whole filesystem its unmount would do; its changes
+    // are kept as a layer tar the content store syncs. A volatile mount leaves a mark its next mount must clear.
+    if (c.scratch) await rm(join(work, 'incompat'), { recursive: true, force: true });
+    const extra = [...(o.readonly ? ['ro'] : []), ...(c.scratch ? ['volatile'] : [])];
     for (const m of this.layers.mounts(c.topLayer, { upper, work }, between)) {
-      await mount(o.readonly ? { ...m, options: [...m.options, 'ro'] } : m, this.merged(c.id));
+      await mount({ ...m, options: [...m.options, ...extra] }, this.merged(c.id));
     }
   }
 

@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import { Conflict, FailedPrecondition, InvalidArgument, NotFound } from '../../errors/index.js';
 import type { ContentStore } from '../../content/index.js';
-import { applyLayer, decompress, detectCompression, type LayerStore } from '../../layers/index.js';
+import { adoptUpperDir, applyLayer, decompress, detectCompression, type LayerStore } from '../../layers/index.js';
 import type { BuildStamp, ImageMetadata, ImageRecord } from '../../metadata/index.js';
 import { collectGarbage, type GcResult } from '../../metadata/gc.js';
 import {
@@ -65,6 +65,8 @@ export interface NewImage {
   tagged?: boolean;
   /** Made by a build step (its cache key). */
   build?: BuildStamp;
+  /** The top layer's content already on disk as an overlay upper directory: moved into place, not unpacked. */
+  prepared?: { diffId: Digest; dir: string };
 }
 
 /** One entry of `system df`'s build cache (the Engine API's BuildCache). */
@@ -491,7 +493,13 @@ export class ImageService {
     const chain = chainIds(diffIds);
     // Layers unpack in parallel; the layer store commits each only after its parent.
     const created = await Promise.all(
-      chain.map((chainId, i) => this.d.layers.create(chainId, chain[i - 1], (dir) => applyLayer(this.d.content.open(diffIds[i] as Digest), dir))),
+      chain.map((chainId, i) =>
+        this.d.layers.create(chainId, chain[i - 1], async (dir) =>
+          img.prepared && i === chain.length - 1 && img.prepared.diffId === diffIds[i]
+            ? { diffId: img.prepared.diffId, size: await adoptUpperDir(img.prepared.dir, dir) }
+            : applyLayer(this.d.content.open(diffIds[i] as Digest), dir),
+        ),
+      ),
     );
     const size = created.reduce((n, l) => n + l.size, 0);
     const existing = this.d.meta.get(id);
