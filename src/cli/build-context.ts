@@ -233,7 +233,7 @@ function packEntries(entries: Entry[], injected?: InjectedDockerfile): Readable 
           const content = Buffer.concat([await readFile(abs), Buffer.from(`\n${injected.name}\n`)]);
           await addEntry(out, { ...h, type: 'file', size: content.length }, content);
         } else {
-          await addEntry(out, { ...h, type: 'file', size: st.size }, st.size > 0 ? createReadStream(abs, { end: st.size - 1 }) : undefined);
+          await addEntry(out, { ...h, type: 'file', size: st.size }, st.size > 0 ? createReadStream(abs, { end: st.size - 1, highWaterMark: 1 << 20 }) : undefined);
         }
       } else if (st.isCharacterDevice() || st.isBlockDevice() || st.isFIFO()) {
         const type = st.isFIFO() ? 'fifo' : st.isBlockDevice() ? 'block-device' : 'character-device';
