@@ -3,12 +3,15 @@
 // on, --no-cache, --cache-from), multi-stage builds and --target, .dockerignore, ONBUILD, heredocs, ADD's archive
 // extraction and URLs, build args and labels, and the error cases, each leaving no container, mount or image.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
-import { chmod, mkdir, mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { containerDirs, type Daemon, run, startDaemon, waitForNoLeftovers } from '../harness/daemon.js';
+import { containerDirs, type Daemon, leftovers, run, startDaemon, waitForNoLeftovers } from '../harness/daemon.js';
+
+const readdirOrEmpty = (dir: string) => readdir(dir).catch(() => [] as string[]);
 
 describe('build', () => {
   let d: Daemon;
@@ -261,6 +264,84 @@ describe('build', () => {
     assert.equal((await config('triggered')).Labels['built.by'], 'test');
     assert.ok(!(await config('triggered')).OnBuild?.length, 'triggers are not inherited');
     await docker(['rmi', 'triggered', 'with-trigger']);
+    await nothingLeft();
+  });
+
+  it('RUN options: --network, -m and --cpuset-cpus reach the step containers; --rm=false keeps them; unused build args are said', async () => {
+    const dir = await context('run-options', {
+      Dockerfile: [
+        'FROM busybox',
+        'ARG USED',
+        'RUN ls /sys/class/net | sort | tr "\\n" " " > /net',
+        'RUN cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/memory.max 2>/dev/null | head -1 > /mem',
+        'RUN cat /sys/fs/cgroup/cpuset/cpuset.cpus /sys/fs/cgroup/cpuset.cpus.effective 2>/dev/null | head -1 > /cpus',
+        'RUN --network=none ls /sys/class/net | sort | tr "\\n" " " > /net-flag',
+      ].join('\n'),
+    });
+    const r = await build(['--network', 'none', '-m', '64m', '--cpuset-cpus', '0', '--build-arg', 'USED=1', '--build-arg', 'UNUSED=2', '-t', 'run-options', dir]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /\[Warning\] One or more build-args \[UNUSED\] were not consumed/);
+    assert.equal(await runOut('run-options', ['cat', '/net', '/net-flag', '/mem', '/cpus']), 'lo lo 67108864\n0');
+    // With the default network the step has the bridge's interface too.
+    const bridged = await build(['--no-cache', '-t', 'run-bridged', await context('run-bridged', { Dockerfile: 'FROM busybox\nRUN ls /sys/class/net | sort | tr "\\n" " " > /net\n' })]);
+    assert.equal(bridged.code, 0, bridged.stderr);
+    assert.equal(await runOut('run-bridged', ['cat', '/net']), 'eth0 lo');
+    const kept = await build(['--rm=false', '--no-cache', await context('run-kept', { Dockerfile: 'FROM busybox\nRUN true\n' })]);
+    assert.equal(kept.code, 0, kept.stderr);
+    assert.doesNotMatch(kept.stdout, /Removing intermediate container/);
+    const left = (await docker(['ps', '-aq'])).split('\n').filter(Boolean);
+    assert.equal(left.length, 1, 'the step container is kept');
+    await docker(['rm', ...left]);
+    await docker(['rmi', 'run-options', 'run-bridged']);
+    await nothingLeft();
+  });
+
+  it('a client gone mid-build, and berthd killed mid-build: the step container, its mounts and scratch files all go', async () => {
+    const dir = await context('interrupted', { Dockerfile: "FROM busybox\nCOPY Dockerfile /\nRUN echo run''ning; sleep 60\n" });
+    const startBuild = () => {
+      const child = spawn('docker', ['build', '--no-cache', dir], { env: { ...process.env, DOCKER_HOST: d.host, DOCKER_CONFIG: join(d.dir, 'docker-config') } });
+      const started = new Promise<void>((resolve, reject) => {
+        let out = '';
+        child.stdout.on('data', (b: Buffer) => {
+          out += b.toString();
+          if (/^running$/m.test(out)) resolve(); // the RUN's output, not its Step line
+        });
+        child.once('exit', () => reject(new Error(`build ended early: ${out}`)));
+      });
+      return { child, started };
+    };
+    const scratch = () => readdirOrEmpty(join(d.dataRoot, 'builder'));
+    // The client goes away: berthd kills the RUN and removes what the build made.
+    const first = startBuild();
+    await first.started;
+    first.child.kill('SIGKILL');
+    for (let i = 0; i < 100 && ((await docker(['ps', '-aq'])) !== '' || (await scratch()).length); i++) await new Promise((r) => setTimeout(r, 100));
+    assert.equal(await docker(['ps', '-aq']), '');
+    assert.deepEqual(await scratch(), []);
+    // berthd dies: at its next start, the step container, its mounts and the scratch directory are gone.
+    const second = startBuild();
+    await second.started;
+    await d.kill9();
+    second.child.kill('SIGKILL');
+    await d.start();
+    assert.equal(await docker(['ps', '-aq']), '');
+    assert.deepEqual(await scratch(), []);
+    assert.deepEqual((await readFile('/proc/self/mountinfo', 'utf8')).split('\n').filter((l) => l.includes(join(d.dataRoot, 'builder'))), []);
+    assert.deepEqual(await leftovers(d), []);
+    await nothingLeft();
+  });
+
+  it('system df counts the build cache; history marks empty layers', async () => {
+    const dir = await context('df', { Dockerfile: 'FROM busybox\nRUN echo cached > /f\nENV A=1\n' });
+    assert.equal((await build(['-t', 'df-image', dir])).code, 0);
+    const df = await docker(['system', 'df', '--format', '{{.Type}} {{.TotalCount}}']);
+    assert.match(df, /^Build Cache [1-9]\d*$/m);
+    const rows = JSON.parse(`[${(await docker(['history', '--format', '{{json .}}', 'df-image'])).split('\n').join(',')}]`) as Array<{ CreatedBy: string; Size: string }>;
+    assert.match(rows[0]?.CreatedBy ?? '', /ENV A=1/);
+    assert.equal(rows[0]?.Size, '0B');
+    assert.match(rows[1]?.CreatedBy ?? '', /echo cached/);
+    assert.notEqual(rows[1]?.Size, '0B');
+    await docker(['rmi', 'df-image']);
     await nothingLeft();
   });
 

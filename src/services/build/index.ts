@@ -31,7 +31,7 @@ import {
   stagesFor,
   varsOf,
 } from '../../builder/index.js';
-import { InvalidArgument, NotFound } from '../../errors/index.js';
+import { InvalidArgument, NotFound, Unavailable } from '../../errors/index.js';
 import type { LayerStore } from '../../layers/index.js';
 import type { BuildStamp, ImageRecord } from '../../metadata/index.js';
 import { commitUpper, withSnapshot } from './snapshot.js';
@@ -230,6 +230,8 @@ export class BuildService {
   }
 
   private announce(b: Build, ins: Instruction): void {
+    // A client gone (or a daemon stopping) ends the build between steps; a RUN in progress is killed (runContainer).
+    if (b.o.signal?.aborted) throw new Cancelled('the build was cancelled: the client went away');
     b.step++;
     b.out.stream(`Step ${b.step}/${b.steps} : ${ins.text}\n`);
   }
@@ -416,11 +418,12 @@ export class BuildService {
     const cancel = () => void this.d.containers.kill(id).catch(() => {});
     b.o.signal?.addEventListener('abort', cancel, { once: true });
     try {
+      if (b.o.signal?.aborted) throw new Cancelled('the build was cancelled: the client went away');
       const exited = this.d.containers.wait(id, 'next-exit');
       await this.d.containers.start(id);
       const code = await exited;
       await relay;
-      if (b.o.signal?.aborted) throw new InvalidArgument('the build was cancelled');
+      if (b.o.signal?.aborted) throw new Cancelled('the build was cancelled: the client went away');
       if (code !== 0) throw new BuildFailure(`The command '${argv.join(' ')}' returned a non-zero code: ${code}`, code);
     } finally {
       b.o.signal?.removeEventListener('abort', cancel);
@@ -478,6 +481,9 @@ interface Plan {
   /** COPY/ADD from files at hand: the context's, or heredocs written out. */
   copy?: { fromRoot: string; sources: Source[] };
 }
+
+/** The client went away: the build stops (nobody is left to tell). */
+class Cancelled extends Unavailable {}
 
 /** A failing RUN: the message, and the exit code Docker's errorDetail carries. */
 export class BuildFailure extends InvalidArgument {
