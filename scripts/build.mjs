@@ -1,8 +1,10 @@
-// Bundles each program into one ESM file under dist/ (fast CLI start-up: one file to load, no resolution).
+// Bundles each program into an ESM entry under dist/, with shared and on-demand code in dist/chunks/ (fast CLI
+// start-up: a command loads the parser and its own module, nothing else; no module resolution at run time).
 import { build } from 'esbuild';
-import { chmod } from 'node:fs/promises';
+import { chmod, rm } from 'node:fs/promises';
 
 const programs = ['berth', 'berthd', 'berth-registry'];
+await rm('dist/chunks', { recursive: true, force: true }); // chunk names carry hashes: old ones would pile up
 await build({
   entryPoints: Object.fromEntries(programs.map((p) => [p, `src/cmd/${p}.ts`])),
   outdir: 'dist',
@@ -10,6 +12,9 @@ await build({
   platform: 'node',
   target: 'node20',
   format: 'esm',
+  // Modules loaded on demand (the CLI's commands) become chunks of their own: a command parses only its code.
+  splitting: true,
+  chunkNames: 'chunks/[name]-[hash]',
   sourcemap: 'linked',
   banner: {
     js: "#!/usr/bin/env node\nimport { createRequire as __berthCreateRequire } from 'node:module'; const require = __berthCreateRequire(import.meta.url);",

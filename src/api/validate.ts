@@ -18,7 +18,8 @@ const compiled = new Map<BodyName, ValidateFunction>();
 async function validatorFor(name: BodyName): Promise<ValidateFunction> {
   let fn = compiled.get(name);
   if (!fn) {
-    ajv ??= import('ajv').then(({ Ajv }) => new Ajv({ allErrors: false, verbose: true, allowUnionTypes: true, strict: true, code: { optimize: false } }).addVocabulary(['x-go', 'x-go-value', 'x-enum']));
+    // ajv is CommonJS: loaded on demand, a bundle chunk hands its exports over as the default export.
+    ajv ??= import('ajv').then((m) => ((m as unknown as { default?: typeof m }).default ?? m).Ajv).then((Ajv) => new Ajv({ allErrors: false, verbose: true, allowUnionTypes: true, strict: true, code: { optimize: false } }).addVocabulary(['x-go', 'x-go-value', 'x-enum']));
     fn = (await ajv).compile(requestSchemas[name] as object);
     compiled.set(name, fn);
   }

@@ -1,19 +1,77 @@
 import { Command, CommanderError, type Option } from 'commander';
 import { type Cli, CliError, ExitCode, createCli, describeError } from './context.js';
-import { registerBuildCommands } from './commands/build.js';
-import { registerCommitCommand } from './commands/commit.js';
-import { registerContainerCommands } from './commands/container.js';
-import { registerCpCommand } from './commands/cp.js';
-import { registerExecCommands } from './commands/exec.js';
-import { registerImageCommands } from './commands/image.js';
-import { registerNetworkCommands } from './commands/network.js';
-import { registerPsCommands } from './commands/ps.js';
-import { registerStatsCommands } from './commands/stats.js';
-import { registerSystemCommands } from './commands/system.js';
-import { registerVolumeCommands } from './commands/volume.js';
+/** The command groups every module registers into. */
+interface Groups {
+  program: Command;
+  image: Command;
+  system: Command;
+  container: Command;
+  network: Command;
+  volume: Command;
+  builder: Command;
+}
 
-/** Builds the command tree. Commands get a lazily created client, so `--help` never touches the daemon. */
-export function buildProgram(cliFor: (host?: string) => Cli): Command {
+type Register = (g: Groups, cli: Cli) => void;
+
+/**
+ * The command modules, loaded when a command needs them: a process that runs `ps` parses and runs none of the
+ * other commands' code (the whole CLI is half a megabyte of JavaScript, and start-up is what users feel).
+ */
+const modules = {
+  image: () => import('./commands/image.js').then((m): Register => (g, cli) => m.registerImageCommands(g.program, g.image, cli)),
+  system: () => import('./commands/system.js').then((m): Register => (g, cli) => m.registerSystemCommands(g.program, g.system, cli)),
+  container: () => import('./commands/container.js').then((m): Register => (g, cli) => m.registerContainerCommands(g.program, g.container, cli)),
+  ps: () => import('./commands/ps.js').then((m): Register => (g, cli) => m.registerPsCommands(g.program, g.container, cli)),
+  exec: () => import('./commands/exec.js').then((m): Register => (g, cli) => m.registerExecCommands(g.program, g.container, cli)),
+  stats: () => import('./commands/stats.js').then((m): Register => (g, cli) => m.registerStatsCommands(g.program, g.container, cli)),
+  cp: () => import('./commands/cp.js').then((m): Register => (g, cli) => m.registerCpCommand(g.program, g.container, cli)),
+  commit: () => import('./commands/commit.js').then((m): Register => (g, cli) => m.registerCommitCommand(g.program, g.container, cli)),
+  network: () => import('./commands/network.js').then((m): Register => (g, cli) => m.registerNetworkCommands(g.network, cli)),
+  volume: () => import('./commands/volume.js').then((m): Register => (g, cli) => m.registerVolumeCommands(g.volume, cli)),
+  build: () => import('./commands/build.js').then((m): Register => (g, cli) => m.registerBuildCommands(g.program, g.image, g.builder, cli)),
+};
+export type CommandModule = keyof typeof modules;
+/** Registration order, as `--help` lists the commands. */
+const allModules = Object.keys(modules) as CommandModule[];
+
+/** The modules that register a top-level command word (a group's subcommands may come from several). */
+export const commandModules: Record<string, CommandModule[]> = {
+  image: ['image', 'build'],
+  system: ['system'],
+  container: ['container', 'ps', 'exec', 'stats', 'cp', 'commit'],
+  network: ['network'],
+  volume: ['volume'],
+  builder: ['build'],
+  ...Object.fromEntries(['images', 'history', 'tag', 'rmi', 'import', 'save', 'load'].map((c) => [c, ['image']])),
+  ...Object.fromEntries(['version', 'info', 'events', 'inspect'].map((c) => [c, ['system']])),
+  ...Object.fromEntries(
+    ['run', 'create', 'start', 'logs', 'rm', 'stop', 'kill', 'restart', 'update', 'wait', 'rename', 'pause', 'unpause', 'port', 'top', 'diff', 'export'].map((c) => [c, ['container']]),
+  ),
+  ps: ['ps'],
+  exec: ['exec'],
+  attach: ['exec'],
+  stats: ['stats'],
+  cp: ['cp'],
+  commit: ['commit'],
+  build: ['build'],
+};
+
+/** The command word of `argv` (after the global flags), or undefined when there is none or a global flag is unknown. */
+export function commandWord(argv: string[]): string | undefined {
+  for (let i = 2; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (arg === '-H' || arg === '--host') i++;
+    else if (arg.startsWith('--host=') || (arg.startsWith('-H') && arg.length > 2)) continue;
+    else return arg.startsWith('-') ? undefined : arg;
+  }
+  return undefined;
+}
+
+/**
+ * Builds the command tree, with the modules `only` names (default: all). Commands get a lazily created client,
+ * so `--help` never touches the daemon.
+ */
+export async function buildProgram(cliFor: (host?: string) => Cli, only: CommandModule[] = allModules): Promise<Command> {
   const program = new Command('berth')
     .description('A self-sufficient runtime for containers, compatible with Docker')
     .option('-H, --host <socket>', 'Daemon socket to connect to (default $BERTH_HOST, $DOCKER_HOST, unix:///run/berth/berth.sock)')
@@ -28,23 +86,18 @@ export function buildProgram(cliFor: (host?: string) => Cli): Command {
     out: (s) => process.stdout.write(s.endsWith('\n') ? s : s + '\n'),
     err: (s) => process.stderr.write(s.endsWith('\n') ? s : s + '\n'),
   };
-  const image = program.command('image').description('Manage images');
-  const system = program.command('system').description('Manage Berth');
-  const container = program.command('container').description('Manage containers');
-  const network = program.command('network').description('Manage networks');
-  const volume = program.command('volume').description('Manage volumes');
-  const builder = program.command('builder').description('Manage builds');
-  registerImageCommands(program, image, lazy);
-  registerSystemCommands(program, system, lazy);
-  registerContainerCommands(program, container, lazy);
-  registerPsCommands(program, container, lazy);
-  registerExecCommands(program, container, lazy);
-  registerStatsCommands(program, container, lazy);
-  registerCpCommand(program, container, lazy);
-  registerCommitCommand(program, container, lazy);
-  registerNetworkCommands(network, lazy);
-  registerVolumeCommands(volume, lazy);
-  registerBuildCommands(program, image, builder, lazy);
+  const groups: Groups = {
+    program,
+    image: program.command('image').description('Manage images'),
+    system: program.command('system').description('Manage Berth'),
+    container: program.command('container').description('Manage containers'),
+    network: program.command('network').description('Manage networks'),
+    volume: program.command('volume').description('Manage volumes'),
+    builder: program.command('builder').description('Manage builds'),
+  };
+  const wanted = allModules.filter((m) => only.includes(m));
+  for (const register of await Promise.all(wanted.map((m) => modules[m]()))) register(groups, lazy);
+  const { image, system, container, network, volume, builder } = groups;
   for (const c of [program, image, system, container, ...program.commands, ...image.commands, ...system.commands, ...container.commands, ...network.commands, ...volume.commands, ...builder.commands]) {
     c.exitOverride();
     if (c !== program) c.helpOption('--help', 'Print usage'); // docker's subcommands keep -h for their own flags
@@ -53,11 +106,8 @@ export function buildProgram(cliFor: (host?: string) => Cli): Command {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  if (argv[2] === '-v' || argv[2] === '--version') {
-    process.stdout.write('Berth version 0.1.0\n');
-    return 0;
-  }
-  const program = buildProgram(createCli);
+  const word = commandWord(argv);
+  const program = await buildProgram(createCli, (word !== undefined && commandModules[word]) || allModules);
   try {
     await program.parseAsync(withPflagBooleans(program, argv));
     return 0;

@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import { buildProgram, withPflagBooleans } from '../../src/cli/main.js';
 import type { Cli } from '../../src/cli/context.js';
 
-const program = buildProgram(() => ({}) as Cli);
+const program = await buildProgram(() => ({}) as Cli);
 const rewrite = (...args: string[]) => withPflagBooleans(program, ['node', 'berth', ...args]).slice(2);
 
 describe('pflag booleans', () => {

@@ -2,7 +2,6 @@
 // (DOCKER_BUILDKIT=0) — its flags, the context it sends, what it prints and its exit codes. Unlike docker, no
 // deprecation notice: Berth's builder is this one.
 import { rm, writeFile } from 'node:fs/promises';
-import { createInterface } from 'node:readline/promises';
 import { type Readable, Transform } from 'node:stream';
 import { createGzip } from 'node:zlib';
 import { type Command, Option } from 'commander';
@@ -11,7 +10,7 @@ import { type Cli, CliError, ExitCode } from '../context.js';
 import { ContextError, type PreparedContext, directoryContext, isLocalPath, isRemoteContext, stdinContext } from '../build-context.js';
 import { humanSize4, parseBytes } from '../format/units.js';
 import { quote } from '../format/gofmt.js';
-import { collect, filtersQuery } from './common.js';
+import { askYesNo, collect, filtersQuery } from './common.js';
 
 interface BuildFlags {
   tag: string[];
@@ -258,17 +257,6 @@ async function runBuild(cli: Cli, command: string, context: string, o: BuildFlag
   }
 }
 
-/** Docker's one-line `[y/N]` prompt; no answer (closed or non-interactive stdin) is no. */
-async function confirmLine(message: string): Promise<boolean> {
-  const rl = createInterface({ input: process.stdin, output: process.stdout });
-  try {
-    return /^y(es)?$/i.test((await rl.question(`${message} [y/N] `)).trim());
-  } catch {
-    return false;
-  } finally {
-    rl.close();
-  }
-}
 
 export function registerBuildCommands(program: Command, image: Command, builder: Command, cli: Cli): void {
   const build = (cmd: Command, command: string) =>
@@ -338,7 +326,7 @@ export function registerBuildCommands(program: Command, image: Command, builder:
       const warning = o.all
         ? 'WARNING! This will remove all build cache. Are you sure you want to continue?'
         : 'WARNING! This will remove all dangling build cache. Are you sure you want to continue?';
-      if (!o.force && !(await confirmLine(warning))) return;
+      if (!o.force && !(await askYesNo(`${warning} [y/N] `))) return;
       const r = await cli.client().json<{ CachesDeleted?: string[] | null; SpaceReclaimed?: number }>('POST', '/build/prune', {
         query: { all: o.all, filters: filtersQuery(o.filter), 'keep-storage': keep || undefined },
       });

@@ -1,4 +1,3 @@
-import { createInterface } from 'node:readline/promises';
 import { ApiError, ConnectError } from '../../client/index.js';
 import type { Cli } from '../context.js';
 import { CliError, ExitCode, describeError } from '../context.js';
@@ -32,16 +31,20 @@ export function splitRepoTag(ref: string): { repo: string; tag: string | undefin
 }
 
 /** Docker's `[y/N]` prompt; no answer (closed or non-interactive stdin) is no. */
-export async function confirm(cli: Cli, warning: string): Promise<boolean> {
+export function confirm(_cli: Cli, warning: string): Promise<boolean> {
+  return askYesNo(`${warning}\nAre you sure you want to continue? [y/N] `);
+}
+
+/** A yes/no question on the terminal (readline is loaded only by the commands that ask). */
+export async function askYesNo(question: string): Promise<boolean> {
+  const { createInterface } = await import('node:readline/promises');
   const rl = createInterface({ input: process.stdin, output: process.stdout });
   try {
-    const answer = await rl.question(`${warning}\nAre you sure you want to continue? [y/N] `);
-    return /^y(es)?$/i.test(answer.trim());
+    return /^y(es)?$/i.test((await rl.question(question)).trim());
   } catch {
     return false;
   } finally {
     rl.close();
-    void cli;
   }
 }
 

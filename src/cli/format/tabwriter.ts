@@ -19,7 +19,8 @@ interface Cell {
   htab: boolean;
 }
 
-const segmenter = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
+// Made at first use: ICU's segmenter costs ~14 ms to create, and most output is plain ASCII (the fast path).
+let segmenter: Intl.Segmenter | undefined;
 const zeroWidthRe = /^[\p{Mn}\p{Me}\p{Cf}\p{Cc}]$/u;
 const emojiRe = /^\p{Extended_Pictographic}$/u;
 
@@ -96,7 +97,7 @@ export function stringWidth(s: string): number {
   // fast path: printable ASCII
   if (/^[\x20-\x7e]*$/.test(s)) return s.length;
   let w = 0;
-  for (const { segment } of segmenter.segment(s)) {
+  for (const { segment } of (segmenter ??= new Intl.Segmenter(undefined, { granularity: 'grapheme' })).segment(s)) {
     let cw = 0;
     for (const ch of segment) {
       const rw = emojiRe.test(ch) && ch.codePointAt(0)! >= 0x1f000 ? 2 : runeWidth(ch);
