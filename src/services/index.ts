@@ -3,6 +3,7 @@ import type { ContainerService } from './containers/index.js';
 import type { ExecService } from './containers/exec.js';
 import type { BuildService } from './build/index.js';
 import type { ImageService } from './images/index.js';
+import type { ImagePuller } from './images/pull.js';
 import type { NetworkService } from './networks/index.js';
 import type { VolumeService } from './volumes/index.js';
 import type { EventBus } from './system/events.js';
@@ -10,6 +11,7 @@ import type { SystemService } from './system/index.js';
 
 export interface Services {
   images: ImageService;
+  pull: ImagePuller;
   build: BuildService;
   containers: ContainerService;
   networks: NetworkService;
@@ -32,4 +34,5 @@ export { SystemService, apiVersion, minApiVersion, berthVersion } from './system
 export { loadImages } from './images/load.js';
 export { saveImages } from './images/save.js';
 export { importImage } from './images/import.js';
+export { ImagePuller, type ProgressMessage, type PullOptions } from './images/pull.js';
 export { ensureBusyboxImage } from './images/baseimage.js';

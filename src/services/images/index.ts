@@ -8,6 +8,7 @@ import {
   type Digest,
   type ImageConfig,
   chainIds,
+  familiarName,
   familiarString,
   formatReference,
   isDigest,
@@ -113,7 +114,9 @@ export class ImageService {
       const ref = withDefaultTag(parseReference(name));
       if (ref.digest) {
         const repo = repositoryName(ref);
-        const byDigest = m.list().find((r) => r.repoDigests.includes(`${repo}@${ref.digest}`));
+        // Pulls record repo digests in Docker's familiar form (`busybox@sha256:…`).
+        const wanted = [`${repo}@${ref.digest}`, `${familiarName(repo)}@${ref.digest}`];
+        const byDigest = m.list().find((r) => wanted.some((w) => r.repoDigests.includes(w)));
         if (byDigest) return byDigest;
       } else {
         const id = m.tags().get(formatReference(ref));

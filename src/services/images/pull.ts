@@ -1,0 +1,246 @@
+import { FailedPrecondition, InvalidArgument } from '../../errors/index.js';
+import {
+  type Descriptor,
+  type Digest,
+  type Reference,
+  familiarName,
+  familiarString,
+  formatReference,
+  parseReference,
+  repositoryName,
+} from '../../oci/index.js';
+import {
+  type Credentials,
+  type FetchedManifest,
+  RegistryClient,
+  chooseManifest,
+  formatPlatform,
+  hostPlatform,
+  parsePlatform,
+  resolveEndpoint,
+} from '../../registry/client/index.js';
+import type { Logger } from '../../util/logger.js';
+import { type ImageService, type Ingestion, parseConfig } from './index.js';
+
+/** One line of docker's JSON progress stream (`docker pull`'s output). */
+export interface ProgressMessage {
+  status: string;
+  id?: string;
+  progressDetail?: { current?: number; total?: number };
+  progress?: string;
+}
+
+export interface PullOptions {
+  /** `os/arch[/variant]`: which entry of a manifest list or index; this host's by default. */
+  platform?: string;
+  credentials?: Credentials;
+  /** Every tag of the repository (`pull -a`); the reference must then name no tag or digest. */
+  allTags?: boolean;
+  signal?: AbortSignal;
+  /** Registries reached over plain HTTP (besides loopback ones): `host[:port]` or IPv4 CIDRs. */
+  insecureRegistries?: readonly string[];
+  /** Layers downloaded at once (dockerd's `max-concurrent-downloads`, 3 by default). */
+  concurrency?: number;
+}
+
+/** The registry side of the image service, with the daemon's registry settings. */
+export class ImagePuller {
+  constructor(
+    private readonly images: ImageService,
+    private readonly cfg: { insecureRegistries: readonly string[]; concurrency?: number; log: Logger },
+  ) {}
+
+  pull(ref: string, opts: Omit<PullOptions, 'insecureRegistries'>, progress: (m: ProgressMessage) => void): Promise<void> {
+    return pullImage(this.images, ref, { concurrency: this.cfg.concurrency, ...opts, insecureRegistries: this.cfg.insecureRegistries }, progress);
+  }
+}
+
+/**
+ * `docker pull`: resolves the reference at its registry, picks this host's image from a manifest list or index,
+ * downloads the layers not yet stored (a few at once, each verified against its digest and, unpacked, against
+ * the config's diff ID) into the content store, and records the image with its repo digest and tag. Progress is
+ * dockerd's message stream. All or nothing: the downloads happen inside `withIngestion`, so a failed or cut pull
+ * leaves no blob and no record.
+ */
+export async function pullImage(images: ImageService, reference: string, opts: PullOptions, progress: (m: ProgressMessage) => void): Promise<void> {
+  const ref = parseReference(reference);
+  if (opts.allTags) {
+    if (ref.tag || ref.digest) throw new InvalidArgument('tag can only be used with --all-tags/-a=false');
+    const client = newClient(ref, opts);
+    const name = familiarName(repositoryName(ref));
+    let newer = false;
+    // As dockerd: each tag's lines and digest, then one status for the repository.
+    for (const tag of (await client.tags(name)).sort()) newer = (await pullOne(images, { ...ref, tag }, opts, progress, client)).newer || newer;
+    progress({ status: `Status: ${newer ? 'Downloaded newer image' : 'Image is up to date'} for ${name}` });
+    return;
+  }
+  const one = ref.tag || ref.digest ? ref : { ...ref, tag: 'latest' };
+  const { newer, warning } = await pullOne(images, one, opts, progress);
+  progress({ status: `Status: ${newer ? 'Downloaded newer image' : 'Image is up to date'} for ${familiarString(one)}` });
+  if (warning) progress({ status: warning });
+}
+
+function newClient(ref: Reference, opts: PullOptions, signal = opts.signal): RegistryClient {
+  return new RegistryClient(resolveEndpoint(ref.domain, opts.insecureRegistries), ref.path, {
+    ...(opts.credentials && { credentials: opts.credentials }),
+    ...(signal && { signal }),
+  });
+}
+
+async function pullOne(
+  images: ImageService,
+  ref: Reference,
+  opts: PullOptions,
+  progress: (m: ProgressMessage) => void,
+  shared?: RegistryClient,
+): Promise<{ newer: boolean; warning?: string }> {
+  // One failed layer stops its siblings; a client gone stops them all.
+  const abort = new AbortController();
+  const onAbort = () => abort.abort();
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    const client = shared ?? newClient(ref, opts, abort.signal);
+    const display = familiarString(ref);
+    const want = opts.platform ? parsePlatform(opts.platform) : hostPlatform();
+    const top = await client.manifest(ref.digest ?? ref.tag ?? 'latest', display);
+    const manifest = await platformManifest(client, top, want, display);
+    const config = await client.blobBytes(manifest.config);
+    const diffIds = parseConfig(config).rootfs.diff_ids;
+    if (diffIds.length !== manifest.layers.length) {
+      throw new InvalidArgument(`manifest for ${display} lists ${manifest.layers.length} layers, its config ${diffIds.length}`);
+    }
+    const configDigest = manifest.config.digest;
+    const repoDigest = `${familiarName(repositoryName(ref))}@${top.digest}`;
+    progress({ status: `Pulling from ${ref.path}`, id: ref.digest ? display : (ref.tag ?? 'latest') });
+
+    const upToDate = await images.withIngestion(async (ing) => {
+      // By digest, no tag moves (a tag given with a digest is only a label, as in dockerd).
+      const tagRef = ref.tag && !ref.digest ? formatReference(ref) : undefined;
+      const existing = images.find(configDigest);
+      const upToDate = !!existing && (tagRef ? images.tagMap().get(tagRef) === configDigest : existing.repoDigests.includes(repoDigest));
+      const downloaded = existing ? [] : await downloadLayers(images, ing, client, manifest.layers, diffIds, opts.concurrency ?? 3, progress, abort);
+      for (const l of downloaded) progress({ status: 'Extracting', progressDetail: { current: l.size, total: l.size }, progress: progressBar(l.size, l.size), id: shortDigest(l.digest) });
+      const rec = await images.createImage({ config, layerBlobs: diffIds, repoDigests: [repoDigest], tagged: !!tagRef && !upToDate }, ing);
+      for (const l of downloaded) progress({ status: 'Pull complete', progressDetail: {}, id: shortDigest(l.digest) });
+      if (tagRef && !upToDate) await images.retag(new Map([[tagRef, rec.id]]));
+      images.publish('pull', display, display);
+      return upToDate;
+    });
+    progress({ status: `Digest: ${top.digest}` });
+    // A single-platform image asked for another platform is still pulled; dockerd warns after its status line.
+    const c = parseConfig(config);
+    const got = { os: c.os, architecture: c.architecture, ...(c.variant && { variant: c.variant }) };
+    const mismatch = opts.platform && top.kind === 'manifest' && (got.os !== want.os || got.architecture !== want.architecture);
+    const warning = `WARNING: image with reference ${familiarName(repositoryName(ref))} was found but does not match the specified platform: wanted ${formatPlatform(want)}, actual: ${formatPlatform(got)}`;
+    return { newer: !upToDate, ...(mismatch && { warning }) };
+  } finally {
+    opts.signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+/** The image manifest for `want`: the manifest itself, or the matching entry of a list or index. */
+async function platformManifest(client: RegistryClient, top: FetchedManifest, want: ReturnType<typeof hostPlatform>, display: string) {
+  if (top.kind === 'manifest') return top.manifest;
+  const entry = chooseManifest(top.index.manifests, want);
+  const m = await client.manifest(entry.digest, `${display}@${entry.digest}`);
+  if (m.kind !== 'manifest') throw new InvalidArgument(`manifest list for ${display} points at another list (${entry.digest})`);
+  return m.manifest;
+}
+
+const layerMediaTypes = new Set([
+  'application/vnd.oci.image.layer.v1.tar',
+  'application/vnd.oci.image.layer.v1.tar+gzip',
+  'application/vnd.oci.image.layer.v1.tar+zstd',
+  'application/vnd.docker.image.rootfs.diff.tar',
+  'application/vnd.docker.image.rootfs.diff.tar.gzip',
+  'application/vnd.docker.image.rootfs.diff.tar.zstd',
+]);
+
+/**
+ * The layers whose uncompressed tar is not stored yet, downloaded `concurrency` at a time and stored
+ * decompressed (the diff ID must be the config's). Returns them (each distinct blob once) in image order.
+ */
+async function downloadLayers(
+  images: ImageService,
+  ing: Ingestion,
+  client: RegistryClient,
+  layers: Descriptor[],
+  diffIds: Digest[],
+  concurrency: number,
+  progress: (m: ProgressMessage) => void,
+  abort: AbortController,
+): Promise<Descriptor[]> {
+  const todo: Array<{ desc: Descriptor; diffId: Digest }> = [];
+  const seen = new Set<string>();
+  for (const [i, desc] of layers.entries()) {
+    const diffId = diffIds[i] as Digest;
+    if (seen.has(desc.digest)) continue;
+    seen.add(desc.digest);
+    if (!layerMediaTypes.has(desc.mediaType)) throw new InvalidArgument(`layer ${desc.digest} has media type ${desc.mediaType}, which Berth cannot unpack`);
+    if (await images.blobs().info(diffId)) progress({ status: 'Already exists', progressDetail: {}, id: shortDigest(desc.digest) });
+    else todo.push({ desc, diffId });
+  }
+  for (const { desc } of todo) progress({ status: 'Pulling fs layer', progressDetail: {}, id: shortDigest(desc.digest) });
+  for (const { desc } of todo.slice(concurrency)) progress({ status: 'Waiting', progressDetail: {}, id: shortDigest(desc.digest) });
+
+  const one = async ({ desc, diffId }: { desc: Descriptor; diffId: Digest }) => {
+    const id = shortDigest(desc.digest);
+    let last = 0;
+    const stream = await client.blob(desc, (n) => {
+      const now = Date.now();
+      // dockerd rate-limits these too; one message per chunk would be thousands for a big layer.
+      if (n !== desc.size && now - last < 100) return;
+      last = now;
+      progress({ status: 'Downloading', progressDetail: { current: n, total: desc.size }, progress: progressBar(n, desc.size), id });
+      if (n === desc.size) progress({ status: 'Verifying Checksum', progressDetail: {}, id });
+    });
+    const got = await ing.ingestLayer(stream);
+    if (got !== diffId) throw new FailedPrecondition(`layer ${desc.digest} unpacks to ${got}, but the image config says ${diffId}`);
+    progress({ status: 'Download complete', progressDetail: {}, id });
+  };
+  await pool(todo, concurrency, one, abort);
+  return todo.map((t) => t.desc);
+}
+
+/**
+ * Runs `fn` over `items`, `limit` at a time. The first failure aborts the rest, and every started call has
+ * finished before this returns or throws (an ingest still running could otherwise commit after the cleanup).
+ */
+async function pool<T>(items: T[], limit: number, fn: (item: T) => Promise<void>, abort: AbortController): Promise<void> {
+  let next = 0;
+  let failure: { e: unknown } | undefined;
+  const worker = async () => {
+    while (!failure && next < items.length) {
+      const item = items[next++] as T;
+      try {
+        await fn(item);
+      } catch (e) {
+        failure ??= { e };
+        abort.abort();
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+  if (failure) throw failure.e;
+}
+
+function shortDigest(d: string): string {
+  return d.slice(d.indexOf(':') + 1, d.indexOf(':') + 13);
+}
+
+/** Go's `%.4g`, as docker's units.HumanSize prints sizes (decimal units). */
+function humanSize(n: number): string {
+  const units = ['B', 'kB', 'MB', 'GB', 'TB', 'PB'];
+  let i = 0;
+  for (; n >= 1000 && i < units.length - 1; i++) n /= 1000;
+  return `${Number(n.toPrecision(4))}${units[i]}`;
+}
+
+/** dockerd's progress text: a 50-wide bar and `current/total`. */
+export function progressBar(current: number, total: number): string {
+  const pct = Math.min(50, Math.floor(Math.floor((current / total) * 100) / 2));
+  const numbers = current > total ? humanSize(current).padStart(8) : `${humanSize(current).padStart(8)}/${humanSize(total)}`;
+  return `[${'='.repeat(pct)}>${' '.repeat(50 - pct)}] ${numbers}`;
+}
+
+export type { Credentials };
