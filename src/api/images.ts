@@ -1,10 +1,10 @@
 import type { ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { InvalidArgument, Unavailable } from '../errors/index.js';
+import { InvalidArgument } from '../errors/index.js';
 import { isDigest, parseReference } from '../oci/index.js';
-import { type Services, importImage, loadImages, saveImages } from '../services/index.js';
-import { Status } from './errors.js';
+import { type PullOptions, type Services, importImage, loadImages, saveImages } from '../services/index.js';
+import { Status, toHttpError } from './errors.js';
 import { type Req, qBool, qFilters, sendJson } from './http.js';
 import type { Route } from './router.js';
 
@@ -70,14 +70,7 @@ async function save(s: Services, names: string[], res: ServerResponse): Promise<
 async function create(s: Services, req: Req, res: ServerResponse): Promise<void> {
   const q = req.query;
   const fromSrc = q.get('fromSrc');
-  if (!fromSrc) {
-    // A bad reference is the client's error whatever the registry's state (dockerd parses it before pulling).
-    const fromImage = q.get('fromImage') ?? '';
-    const tag = q.get('tag');
-    if (fromImage) parseReference(tag ? `${fromImage}${isDigest(tag) ? '@' : ':'}${tag}` : fromImage);
-    // Pulling needs the registry client, which has not landed yet; say so rather than pretend.
-    throw new Unavailable(`pull access for ${q.get('fromImage') ?? '?'} is not available: berthd has no registry client yet`);
-  }
+  if (!fromSrc) return pull(s, req, res);
   let input: Readable = req.raw;
   if (fromSrc !== '-') {
     let url: URL;
@@ -100,4 +93,78 @@ async function create(s: Services, req: Req, res: ServerResponse): Promise<void>
     source: fromSrc,
   });
   sendMessages(res, [{ status: id }]);
+}
+
+/**
+ * `POST /images/create?fromImage=…` (docker pull): docker's JSON progress stream. A bad reference is a 400 before
+ * any network; failures before the first message (manifest unknown, registry unreachable, unauthorized) are
+ * plain HTTP errors, later ones the stream's last message, as dockerd does. No `tag` on a name without one
+ * pulls every tag (the API's documented meaning, which `docker pull -a` uses).
+ */
+async function pull(s: Services, req: Req, res: ServerResponse): Promise<void> {
+  const q = req.query;
+  const fromImage = q.get('fromImage') ?? '';
+  const tag = q.get('tag') ?? '';
+  const ref = tag ? `${fromImage}${isDigest(tag) ? '@' : ':'}${tag}` : fromImage;
+  const parsed = parseReference(ref);
+  const allTags = !parsed.tag && !parsed.digest;
+  const abort = new AbortController();
+  const cancel = () => abort.abort();
+  res.once('close', cancel);
+  let started = false;
+  const send = (message: object) => {
+    if (!started) {
+      res.writeHead(Status.OK, { 'Content-Type': 'application/json' });
+      started = true;
+    }
+    if (!res.destroyed) res.write(`${JSON.stringify(message)}\r\n`);
+  };
+  try {
+    const credentials = registryAuth(req.raw.headers['x-registry-auth']);
+    await s.pull.pull(ref, {
+      allTags,
+      signal: abort.signal,
+      ...(q.get('platform') && { platform: q.get('platform') as string }),
+      ...(credentials && { credentials }),
+    }, send);
+  } catch (e) {
+    if (!started) throw e;
+    const { message } = toHttpError(e);
+    send({ errorDetail: { message }, error: message });
+  } finally {
+    res.off('close', cancel);
+  }
+  if (started) res.end();
+}
+
+/**
+ * The `X-Registry-Auth` header: base64url JSON of an AuthConfig (`username`/`password`, `auth` as
+ * base64 `user:pass`, `identitytoken`, `registrytoken`). Like dockerd, an unreadable header means no credentials.
+ */
+function registryAuth(header: string | string[] | undefined): PullOptions['credentials'] {
+  const h = Array.isArray(header) ? header[0] : header;
+  if (!h) return undefined;
+  let a: Record<string, unknown>;
+  try {
+    a = JSON.parse(Buffer.from(h, 'base64url').toString('utf8')) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+  if (typeof a !== 'object' || a === null) return undefined;
+  const str = (k: string) => (typeof a[k] === 'string' && a[k] ? (a[k] as string) : undefined);
+  let username = str('username');
+  let password = str('password');
+  const auth = str('auth');
+  if (auth && !username && !password) {
+    const pair = Buffer.from(auth, 'base64').toString('utf8');
+    const i = pair.indexOf(':');
+    if (i > 0) [username, password] = [pair.slice(0, i), pair.slice(i + 1)];
+  }
+  const c: NonNullable<PullOptions['credentials']> = {
+    ...(username && { username }),
+    ...(password && { password }),
+    ...(str('identitytoken') && { identityToken: str('identitytoken') }),
+    ...(str('registrytoken') && { registryToken: str('registrytoken') }),
+  };
+  return Object.keys(c).length ? c : undefined;
 }

@@ -14,7 +14,7 @@ import { openLayerStore } from '../layers/index.js';
 import { openImageMetadata } from '../metadata/index.js';
 import { openRecordStore } from '../metadata/records.js';
 import { CliRuntime, ConmonMonitor, defaultSeccompProfilePath, loadSeccompProfile, probeRuntimes } from '../runtime/index.js';
-import { ContainerService, type ContainerRecord, NetworkService, type NetworkRecord, VolumeService, type VolumeRecord, defaultScope, volumeReferences, EventBus, containerReferences, ExecService, HealthMonitor, BuildService, ImageService, SystemService, berthVersion, ensureBusyboxImage } from '../services/index.js';
+import { ContainerService, type ContainerRecord, NetworkService, type NetworkRecord, VolumeService, type VolumeRecord, defaultScope, volumeReferences, EventBus, containerReferences, ExecService, HealthMonitor, BuildService, ImageService, ImagePuller, SystemService, berthVersion, ensureBusyboxImage } from '../services/index.js';
 import { newId } from '../util/ids.js';
 import { currentRequest } from '../util/request-context.js';
 import { type LogLevel, type Logger, createLogger, isLogLevel } from '../util/logger.js';
@@ -31,6 +31,10 @@ interface DaemonConfig {
   /** The default bridge's device (`-b`; another daemon on the host takes another) and `--bip`. */
   bridge: string;
   bip?: string;
+  /** daemon.json's `insecure-registries`: reached over plain HTTP (loopback registries always are). */
+  insecureRegistries: string[];
+  /** daemon.json's `max-concurrent-downloads` (dockerd's default 3). */
+  maxConcurrentDownloads: number;
 }
 
 const defaults = { dataRoot: '/var/lib/berth', execRoot: '/run/berth', configFile: '/etc/berth/daemon.json' };
@@ -76,6 +80,8 @@ async function parseConfig(argv: string[]): Promise<DaemonConfig> {
     cgroupParent: (o.cgroupParent ?? str('cgroup-parent') ?? 'berth').replace(/^\/+|\/+$/g, ''),
     bridge: o.bridge ?? str('bridge') ?? defaultScope.bridge,
     ...((o.bip ?? str('bip')) && { bip: o.bip ?? str('bip') }),
+    insecureRegistries: Array.isArray(file['insecure-registries']) ? (file['insecure-registries'] as unknown[]).filter((r): r is string => typeof r === 'string') : [],
+    maxConcurrentDownloads: typeof file['max-concurrent-downloads'] === 'number' && file['max-concurrent-downloads'] > 0 ? file['max-concurrent-downloads'] : 3,
   };
 }
 
@@ -243,9 +249,10 @@ async function main(): Promise<void> {
     startedAt: new Date(),
   }, images, containers, volumes);
 
+  const pull = new ImagePuller(images, { insecureRegistries: cfg.insecureRegistries, concurrency: cfg.maxConcurrentDownloads, log: log.child({ service: 'pull' }) });
   const servers: Array<{ server: Server; cleanup: () => Promise<void> }> = [];
   for (const host of hosts) {
-    const server = createApiServer({ images, build, containers, networks, volumes, exec, system, events }, log.child({ component: 'api' }));
+    const server = createApiServer({ images, pull, build, containers, networks, volumes, exec, system, events }, log.child({ component: 'api' }));
     servers.push({ server, cleanup: await listen(server, host) });
   }
   await writeFile(cfg.pidfile, `${process.pid}\n`);
