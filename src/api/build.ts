@@ -1,8 +1,9 @@
 import type { ServerResponse } from 'node:http';
 import { InvalidArgument } from '../errors/index.js';
 import { BuildFailure, type BuildOptions, type Services } from '../services/index.js';
-import { Status, toHttpError } from './errors.js';
+import { Status } from './errors.js';
 import { type Req, qBool, sendJson } from './http.js';
+import { MessageStream } from './messages.js';
 import type { Route } from './router.js';
 
 export function buildRoutes(s: Services): Route[] {
@@ -20,34 +21,21 @@ export function buildRoutes(s: Services): Route[] {
 async function build(s: Services, req: Req, res: ServerResponse): Promise<void> {
   const o = buildOptions(req);
   const quiet = qBool(req.query, 'q');
-  const abort = new AbortController();
-  const cancel = () => abort.abort();
-  res.once('close', cancel);
-  let started = false;
-  const send = (message: Record<string, unknown>) => {
-    if (!started) {
-      res.writeHead(Status.OK, { 'Content-Type': 'application/json' });
-      started = true;
-    }
-    if (!res.destroyed) res.write(`${JSON.stringify(message)}\r\n`);
-  };
+  const out = new MessageStream(res);
   // With `q`, the output is held back and shown only if the build fails (as dockerd does).
   const held: Array<Record<string, unknown>> = [];
   try {
-    const id = await s.build.build(req.raw, { ...o, signal: abort.signal }, {
-      stream: (text) => (quiet ? held.push({ stream: text }) : send({ stream: text })),
-      aux: (ID) => send({ aux: { ID } }),
+    const id = await s.build.build(req.raw, { ...o, signal: out.signal }, {
+      stream: (text) => (quiet ? held.push({ stream: text }) : out.send({ stream: text })),
+      aux: (ID) => out.send({ aux: { ID } }),
     });
-    if (quiet) send({ stream: `${id}\n` });
+    if (quiet) out.send({ stream: `${id}\n` });
   } catch (e) {
-    for (const m of held) send(m);
-    if (!started) throw e;
-    const { message } = toHttpError(e);
-    send({ errorDetail: { ...(e instanceof BuildFailure && { code: e.exitCode }), message }, error: message });
+    for (const m of held) out.send(m);
+    out.fail(e, e instanceof BuildFailure ? e.exitCode : undefined);
   } finally {
-    res.off('close', cancel);
+    out.end();
   }
-  if (started) res.end();
 }
 
 function buildOptions(req: Req): Omit<BuildOptions, 'signal'> {

@@ -4,8 +4,9 @@ import { pipeline } from 'node:stream/promises';
 import { InvalidArgument } from '../errors/index.js';
 import { isDigest, parseReference } from '../oci/index.js';
 import { type PullOptions, type Services, importImage, loadImages, saveImages } from '../services/index.js';
-import { Status, toHttpError } from './errors.js';
+import { Status } from './errors.js';
 import { type Req, qBool, qFilters, sendJson } from './http.js';
+import { MessageStream } from './messages.js';
 import type { Route } from './router.js';
 
 export function imageRoutes(s: Services): Route[] {
@@ -108,33 +109,20 @@ async function pull(s: Services, req: Req, res: ServerResponse): Promise<void> {
   const ref = tag ? `${fromImage}${isDigest(tag) ? '@' : ':'}${tag}` : fromImage;
   const parsed = parseReference(ref);
   const allTags = !parsed.tag && !parsed.digest;
-  const abort = new AbortController();
-  const cancel = () => abort.abort();
-  res.once('close', cancel);
-  let started = false;
-  const send = (message: object) => {
-    if (!started) {
-      res.writeHead(Status.OK, { 'Content-Type': 'application/json' });
-      started = true;
-    }
-    if (!res.destroyed) res.write(`${JSON.stringify(message)}\r\n`);
-  };
+  const out = new MessageStream(res);
   try {
     const credentials = registryAuth(req.raw.headers['x-registry-auth']);
     await s.pull.pull(ref, {
       allTags,
-      signal: abort.signal,
+      signal: out.signal,
       ...(q.get('platform') && { platform: q.get('platform') as string }),
       ...(credentials && { credentials }),
-    }, send);
+    }, (m) => out.send(m));
   } catch (e) {
-    if (!started) throw e;
-    const { message } = toHttpError(e);
-    send({ errorDetail: { message }, error: message });
+    out.fail(e);
   } finally {
-    res.off('close', cancel);
+    out.end();
   }
-  if (started) res.end();
 }
 
 /**
