@@ -28,6 +28,7 @@ async function build(s: Services, req: Req, res: ServerResponse): Promise<void> 
     const id = await s.build.build(req.raw, { ...o, signal: out.signal }, {
       stream: (text) => (quiet ? held.push({ stream: text }) : out.send({ stream: text })),
       aux: (ID) => out.send({ aux: { ID } }),
+      message: (m) => (quiet ? held.push(m as Record<string, unknown>) : out.send(m)),
     });
     if (quiet) out.send({ stream: `${id}\n` });
   } catch (e) {

@@ -230,7 +230,8 @@ async function main(): Promise<void> {
   await containers.recover();
   await networks.recovered();
   const exec = new ExecService(containers, monitor);
-  const build = new BuildService({ containers, images, layers, workDir: join(cfg.dataRoot, 'builder'), log: log.child({ service: 'build' }) });
+  const pull = new ImagePuller(images, { insecureRegistries: cfg.insecureRegistries, concurrency: cfg.maxConcurrentDownloads, log: log.child({ service: 'pull' }) });
+  const build = new BuildService({ containers, images, layers, pull, workDir: join(cfg.dataRoot, 'builder'), log: log.child({ service: 'build' }) });
   await build.recover();
   new HealthMonitor(containers, exec, events, log.child({ service: 'health' })).resume();
   const daemonIdFile = join(cfg.dataRoot, 'engine-id');
@@ -249,7 +250,6 @@ async function main(): Promise<void> {
     startedAt: new Date(),
   }, images, containers, volumes);
 
-  const pull = new ImagePuller(images, { insecureRegistries: cfg.insecureRegistries, concurrency: cfg.maxConcurrentDownloads, log: log.child({ service: 'pull' }) });
   const servers: Array<{ server: Server; cleanup: () => Promise<void> }> = [];
   for (const host of hosts) {
     const server = createApiServer({ images, pull, build, containers, networks, volumes, exec, system, events }, log.child({ component: 'api' }));

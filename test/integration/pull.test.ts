@@ -195,6 +195,23 @@ describe('pull from a registry', () => {
     ]);
   });
 
+  it('docker build pulls a base image it does not have, and with --pull pulls again', async () => {
+    const own = await tarOf([{ name: 'own', content: randomBytes(1000) }]);
+    await push(await saveTar([{ tags: ['base:latest'], layers: [bbLayer, own] }]), `${open.host}/buildbase:latest`);
+    const ctx = join(dir, 'build-ctx');
+    await mkdir(ctx, { recursive: true });
+    await writeFile(join(ctx, 'Dockerfile'), `FROM ${open.host}/buildbase\nRUN echo built-on-pulled > /x\n`);
+    const r = await d.docker(['build', '-t', 'from-pulled', ctx]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /Step 1\/2 : FROM 127\.0\.0\.1:\d+\/buildbase\n(.*\n)*.*Pull complete\n(.*\n)*Status: Downloaded newer image for 127\.0\.0\.1:\d+\/buildbase:latest\n/);
+    assert.equal((await docker(['run', '--rm', '--pull', 'never', 'from-pulled', 'cat', '/x'])).trim(), 'built-on-pulled');
+    const again = await d.docker(['build', '--pull', '-t', 'from-pulled', ctx]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stdout, /Status: Image is up to date for 127\.0\.0\.1:\d+\/buildbase:latest\n/);
+    assert.match(again.stdout, / ---> Using cache\n/);
+    await docker(['rmi', 'from-pulled', `${open.host}/buildbase`]);
+  });
+
   it('an OCI image of five layers: the shared base already exists, three download at once, progress as dockerd sends it', async () => {
     const layers = [
       bbLayer,

@@ -42,6 +42,7 @@ import type { Logger } from '../../util/logger.js';
 import type { ContainerService } from '../containers/index.js';
 import { hostArchitecture } from '../images/import.js';
 import type { ImageService } from '../images/index.js';
+import type { ImagePuller } from '../images/pull.js';
 
 export interface BuildOptions {
   /** The Dockerfile's path in the context. */
@@ -64,16 +65,19 @@ export interface BuildOptions {
   signal?: AbortSignal;
 }
 
-/** Where a build's progress goes: docker's `stream` lines, and the resulting image ID (`aux`). */
+/** Where a build's progress goes: docker's `stream` lines, the resulting image ID (`aux`), a pull's messages. */
 export interface BuildOutput {
   stream(text: string): void;
   aux(id: Digest): void;
+  message(m: object): void;
 }
 
 export interface BuildServiceDeps {
   containers: ContainerService;
   images: ImageService;
   layers: LayerStore;
+  /** Pulls a base image that is missing (or every one, with `--pull`). */
+  pull: Pick<ImagePuller, 'pull'>;
   /** Scratch space for build contexts (removed after each build, and swept at start-up). */
   workDir: string;
   log: Logger;
@@ -247,12 +251,13 @@ export class BuildService {
     if (name === 'scratch') {
       return { image: { architecture: hostArchitecture, os: 'linux', rootfs: { type: 'layers', diff_ids: [] }, history: [], config: {} } };
     }
-    const rec = this.d.images.find(name);
-    if (!rec) {
-      // Pulling needs the registry client (issue 14); until it lands, a missing base image is said plainly.
-      throw new NotFound(`pull access denied for ${name}: the image is not here and berthd has no registry client yet`);
+    let rec = this.d.images.find(name);
+    // As the classic builder: a base image not here is pulled, and with --pull every one is.
+    if (!rec || b.o.pull) {
+      await this.d.pull.pull(name, { ...(b.o.signal && { signal: b.o.signal }) }, (m) => b.out.message(m));
+      rec = this.d.images.find(name);
     }
-    if (b.o.pull) b.out.stream(`[Warning] --pull: berthd has no registry client yet; using the local ${name}\n`);
+    if (!rec) throw new NotFound(`No such image: ${name}`);
     return { id: rec.id, image: await this.d.images.config(rec) };
   }
 
