@@ -1,3 +1,4 @@
+import { PassThrough, type Readable } from 'node:stream';
 import { FailedPrecondition, InvalidArgument } from '../../errors/index.js';
 import {
   type Descriptor,
@@ -194,12 +195,37 @@ async function downloadLayers(
       progress({ status: 'Downloading', progressDetail: { current: n, total: desc.size }, progress: progressBar(n, desc.size), id });
       if (n === desc.size) progress({ status: 'Verifying Checksum', progressDetail: {}, id });
     });
-    const got = await ing.ingestLayer(stream);
+    const got = await ingestVerified(ing, stream);
     if (got !== diffId) throw new FailedPrecondition(`layer ${desc.digest} unpacks to ${got}, but the image config says ${diffId}`);
     progress({ status: 'Download complete', progressDetail: {}, id });
   };
   await pool(todo, concurrency, one, abort);
   return todo.map((t) => t.desc);
+}
+
+/**
+ * Ingests a layer from its verifying download stream. A corrupt layer usually breaks its decompression before
+ * the download has ended and its digest been checked: the rest is then read, so that the failure said is the
+ * digest's (dockerd's "filesystem layer verification failed") whenever the bytes are not the layer's.
+ */
+async function ingestVerified(ing: Ingestion, download: Readable): Promise<Digest> {
+  const feed = new PassThrough({ highWaterMark: 1 << 20 });
+  const verified = new Promise<unknown>((resolve) => download.once('error', resolve).once('end', () => resolve(undefined)));
+  download.once('error', (e) => feed.destroy(e)); // pipe() does not pass errors on
+  download.pipe(feed);
+  try {
+    return await ing.ingestLayer(feed);
+  } catch (e) {
+    if (!(e instanceof FailedPrecondition)) {
+      download.unpipe(feed);
+      download.resume();
+      const verification = await verified;
+      if (verification) throw verification;
+    }
+    throw e;
+  } finally {
+    download.destroy();
+  }
 }
 
 /**
