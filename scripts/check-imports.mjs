@@ -16,7 +16,7 @@ const allowed = {
   volumes: ['kernel', 'errors', 'util'],
   builder: ['oci', 'layers', 'kernel', 'errors', 'util'],
   'registry/client': ['oci', 'content', 'errors', 'util'],
-  'registry/server': ['content', 'oci', 'errors', 'util'],
+  'registry/server': ['content', 'oci', 'kernel', 'errors', 'util'],
   client: ['types', 'util'],
   cli: ['client', 'types', 'oci', 'util'],
   oci: ['errors', 'util'],

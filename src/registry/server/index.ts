@@ -1,51 +1,90 @@
-import { type IncomingMessage, type ServerResponse, createServer } from 'node:http';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { openContentStore } from '../../content/index.js';
-import { isDigest } from '../../oci/index.js';
+import { type Logger, createLogger } from '../../util/logger.js';
+import { createHandler } from './handlers.js';
+import { RegistryStorage } from './storage.js';
+import { UploadStore } from './uploads.js';
 
 export interface RegistryOptions {
+  /** `host:port`, `:port` (every interface), `[v6]:port` or a bare port (loopback). Port 0 picks a free one. */
   addr: string;
   root: string;
+  /** Upload sessions idle longer than this are removed (default 24 h). */
+  uploadTtlMs?: number;
+  log?: Logger;
+}
+
+export interface RunningRegistry {
+  host: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+const hour = 60 * 60 * 1000;
+
+export function parseAddr(addr: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(addr) ?? /^()()(\d+)$/.exec(addr);
+  const port = Number(m?.[3]);
+  if (!m || !Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`invalid listen address ${JSON.stringify(addr)} (want HOST:PORT)`);
+  const host = m[1] ?? m[2] ?? '';
+  return { host: host === '' ? (addr.startsWith(':') ? '0.0.0.0' : '127.0.0.1') : host, port };
 }
 
 /**
- * berth-registry, first slice: the distribution API's base endpoint (`GET /v2/`) and blob reads
- * (`GET`/`HEAD /v2/<name>/blobs/<digest>`) from a content store under its own root. Uploads, manifests, tags,
- * auth and GC come with the registry issue; until then those routes answer the spec's UNSUPPORTED error.
+ * berth-registry: an OCI distribution registry over a filesystem root.
+ *
+ *   <root>/content/        one content-addressed blob store for every repository (layers, configs, manifests)
+ *   <root>/repositories/   per-repository links and tags (storage.ts)
+ *   <root>/uploads/        blob upload sessions (uploads.ts)
+ *
+ * Start-up first removes what a crash left: content-store ingests (never visible blobs) and stale sessions.
  */
-export async function startRegistry(opts: RegistryOptions): Promise<void> {
+export async function startRegistry(opts: RegistryOptions): Promise<RunningRegistry> {
+  const log = opts.log ?? createLogger('info', { component: 'berth-registry' });
+  const { host, port } = parseAddr(opts.addr);
   const content = await openContentStore(join(opts.root, 'content'));
-  const [host, port] = opts.addr.includes(':') ? [opts.addr.slice(0, opts.addr.lastIndexOf(':')), opts.addr.slice(opts.addr.lastIndexOf(':') + 1)] : ['127.0.0.1', opts.addr];
-  const error = (code: string, message: string) => JSON.stringify({ errors: [{ code, message, detail: null }] });
-  const handle = async (req: IncomingMessage, res: ServerResponse) => {
-    res.setHeader('Docker-Distribution-API-Version', 'registry/2.0');
-    const path = new URL(req.url ?? '/', 'http://registry').pathname;
-    if (path === '/v2/' || path === '/v2') {
-      res.writeHead(200, { 'Content-Type': 'application/json' }).end('{}');
-      return;
-    }
-    const blob = /^\/v2\/(.+)\/blobs\/([^/]+)$/.exec(path);
-    if (blob && (req.method === 'GET' || req.method === 'HEAD')) {
-      const digest = blob[2] ?? '';
-      const info = isDigest(digest) ? await content.info(digest) : undefined;
-      if (!isDigest(digest) || !info) {
-        res.writeHead(404, { 'Content-Type': 'application/json' }).end(error('BLOB_UNKNOWN', 'blob unknown to registry'));
-        return;
-      }
-      res.writeHead(200, { 'Content-Length': info.size, 'Docker-Content-Digest': digest, 'Content-Type': 'application/octet-stream' });
-      if (req.method === 'HEAD') res.end();
-      else content.open(digest).pipe(res);
-      return;
-    }
-    res.writeHead(405, { 'Content-Type': 'application/json' }).end(error('UNSUPPORTED', 'the operation is unsupported'));
-  };
-  // A request that fails (a blob unreadable, a client gone) ends alone: the server goes on.
-  const server = createServer((req, res) => {
-    handle(req, res).catch((e: unknown) => {
-      if (res.headersSent) res.destroy();
-      else res.writeHead(500, { 'Content-Type': 'application/json' }).end(error('UNKNOWN', e instanceof Error ? e.message : String(e)));
+  const storage = new RegistryStorage(opts.root, content);
+  const uploads = new UploadStore(opts.root, content);
+  await storage.init();
+  await uploads.init();
+  const ttl = opts.uploadTtlMs ?? 24 * hour;
+  const ingests = await content.reclaimIngests();
+  const stale = await uploads.reclaim(ttl);
+  if (ingests || stale) log.info('reclaimed leftovers', { ingests, uploads: stale });
+  const sweep = setInterval(() => {
+    uploads.reclaim(ttl).catch((e: unknown) => log.warn('reclaiming stale uploads failed', { error: e instanceof Error ? e : String(e) }));
+  }, Math.min(ttl, hour));
+  sweep.unref();
+
+  const server = createServer(
+    {
+      // A large layer over a slow link may take longer than Node's default 5-minute request timeout.
+      requestTimeout: 0,
+      headersTimeout: 60_000,
+      keepAliveTimeout: 65_000,
+    },
+    createHandler({ content, storage, uploads, log }),
+  );
+  server.on('clientError', (_err, socket) => socket.destroy());
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
     });
   });
-  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(Number(port), host, () => resolve()));
-  process.stderr.write(`berth-registry listening on ${host}:${port}\n`);
+  server.on('error', (e) => log.error('server error', { error: e }));
+  const bound = server.address() as AddressInfo;
+  return {
+    host: bound.address,
+    port: bound.port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        clearInterval(sweep);
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      }),
+  };
 }
