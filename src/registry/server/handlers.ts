@@ -336,7 +336,7 @@ function handlers(ctx: RegistryContext) {
       } catch {
         throw new RegistryError('MANIFEST_UNKNOWN', 'manifest unknown', { Tag: rawRef });
       }
-      await requireRepo(name);
+      // An unknown repository is MANIFEST_UNKNOWN here, as distribution answers (both are 404s).
       let m = await storage.getManifest(name, ref);
       const accepted = acceptedTypes(req.headers.accept);
       const neg = negotiate(m.mediaType, accepted);

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -100,7 +100,6 @@ export class UploadStore {
       throw new RegistryError('BLOB_UPLOAD_INVALID', `chunk starts at ${range.start}, expected ${s.offset}`, { offset: s.offset }, 416);
     }
     const path = join(this.dir, s.id, 'data');
-    const fh = await open(path, 'r+');
     let written = 0;
     try {
       await pipeline(
@@ -111,7 +110,7 @@ export class UploadStore {
             yield c;
           }
         },
-        fh.createWriteStream({ start: s.offset, autoClose: false }),
+        createWriteStream(path, { flags: 'r+', start: s.offset }),
       );
       if (range && written !== range.end - range.start + 1) {
         throw new RegistryError('SIZE_INVALID', `chunk ${range.start}-${range.end} announced ${range.end - range.start + 1} bytes, got ${written}`);
@@ -119,10 +118,8 @@ export class UploadStore {
       return s.offset + written;
     } catch (e) {
       // Back to the end of the last whole chunk: a retry of this chunk then starts where the client expects.
-      await fh.truncate(s.offset).catch(() => {});
+      await truncate(path, s.offset).catch(() => {});
       throw e;
-    } finally {
-      await fh.close().catch(() => {});
     }
   }
 
