@@ -40,6 +40,8 @@ fi
 npm run --silent build
 
 for p in berth berthd berth-registry; do ln -sf "$PWD/dist/$p.js" "/usr/local/bin/$p"; done
+# Completion for bash, where bash-completion is installed (as docker's package installs its own).
+if [ -d /usr/share/bash-completion/completions ]; then node dist/berth.js completion bash > /usr/share/bash-completion/completions/berth; fi
 
 # Where systemd runs, berthd is a service as dockerd is: its socket (berthd.socket) is held by systemd and starts
 # berthd on the first client; berthd.service restarts it whenever it exits. Elsewhere up.sh starts it.

@@ -29,6 +29,7 @@ const modules = {
   network: () => import('./commands/network.js').then((m): Register => (g, cli) => m.registerNetworkCommands(g.network, cli)),
   volume: () => import('./commands/volume.js').then((m): Register => (g, cli) => m.registerVolumeCommands(g.volume, cli)),
   build: () => import('./commands/build.js').then((m): Register => (g, cli) => m.registerBuildCommands(g.program, g.image, g.builder, cli)),
+  completion: () => import('./commands/completion.js').then((m): Register => (g, cli) => m.registerCompletionCommands(g.program, cli)),
 };
 export type CommandModule = keyof typeof modules;
 /** Registration order, as `--help` lists the commands. */
@@ -54,6 +55,9 @@ export const commandModules: Record<string, CommandModule[]> = {
   cp: ['cp'],
   commit: ['commit'],
   build: ['build'],
+  completion: ['completion'],
+  // Completing walks the whole command tree.
+  __complete: allModules,
 };
 
 /** The command word of `argv` (after the global flags), or undefined when there is none or a global flag is unknown. */
