@@ -203,6 +203,42 @@ export class RegistryStorage {
     return out;
   }
 
+  // --- listings for garbage collection ----------------------------------------------------------------------
+
+  /** Every repository with anything linked (blobs or manifests), in ASCII order. */
+  async repositories(): Promise<string[]> {
+    const out: string[] = [];
+    const walk = async (dir: string, prefix: string): Promise<void> => {
+      const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+      if (prefix && entries.some((e) => e.isDirectory() && (e.name === '_manifests' || e.name === '_layers'))) out.push(prefix);
+      for (const e of entries) {
+        if (e.isDirectory() && !e.name.startsWith('_')) await walk(join(dir, e.name), prefix ? `${prefix}/${e.name}` : e.name);
+      }
+    };
+    await walk(this.reposDir, '');
+    return out.sort();
+  }
+
+  /** Manifests linked into the repository, with the time each link was written. */
+  async revisions(name: string): Promise<{ digest: Digest; mtimeMs: number }[]> {
+    return this.linksIn(join(this.repoDir(name), '_manifests', 'revisions', 'sha256'));
+  }
+
+  /** Blobs linked into the repository, with the time each link was written. */
+  async blobLinks(name: string): Promise<{ digest: Digest; mtimeMs: number }[]> {
+    return this.linksIn(join(this.repoDir(name), '_layers', 'sha256'));
+  }
+
+  private async linksIn(dir: string): Promise<{ digest: Digest; mtimeMs: number }[]> {
+    const out: { digest: Digest; mtimeMs: number }[] = [];
+    for (const n of await readdirOrEmpty(dir)) {
+      if (!hexRe.test(n)) continue;
+      const st = await stat(join(dir, n)).catch(() => undefined);
+      if (st) out.push({ digest: `sha256:${n}`, mtimeMs: st.mtimeMs });
+    }
+    return out;
+  }
+
   /** Every repository holding manifests, in ASCII order. */
   async catalog(): Promise<string[]> {
     const out: string[] = [];
