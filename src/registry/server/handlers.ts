@@ -5,7 +5,10 @@ import type { ContentStore } from '../../content/index.js';
 import { FailedPrecondition } from '../../errors/index.js';
 import { type Digest, MediaType, sha256 } from '../../oci/index.js';
 import type { Logger } from '../../util/logger.js';
+import { type Authenticator, type Grants, type Need, allowAll } from './auth.js';
+import type { Action } from './config.js';
 import { RegistryError, RegistryErrors } from './errors.js';
+import type { GcGuard } from './gc.js';
 import { acceptedTypes, defaultPlatformEntry, negotiate, parseManifest, subjectOf } from './manifests.js';
 import { type ManifestReference, isTag, parseDigestParam, parseReference, validateName } from './names.js';
 import type { RegistryStorage } from './storage.js';
@@ -16,6 +19,9 @@ export interface RegistryContext {
   storage: RegistryStorage;
   uploads: UploadStore;
   log: Logger;
+  /** Absent: no auth, everyone may do everything. */
+  auth?: Authenticator;
+  guard: GcGuard;
 }
 
 /** Clients must be able to push manifests of at least 4 MB (spec); anything larger is refused with 413. */
@@ -23,7 +29,17 @@ const maxManifestBytes = 4 * 1024 * 1024;
 /** `_catalog` pages when the client gives no `n` (distribution's default page is 100; ours is larger). */
 const defaultCatalogPage = 1000;
 
-type Handler = (req: IncomingMessage, res: ServerResponse, url: URL, params: string[]) => Promise<void>;
+type Handler = (req: IncomingMessage, res: ServerResponse, url: URL, params: string[], grants: Grants) => Promise<void>;
+
+/** What a route needs: nothing beyond a known caller (`/v2/`), the catalog, or an action on the named repository. */
+type Guarded = 'base' | 'catalog' | 'repo';
+
+/** The action a repository request needs: reads pull, writes push, deleting content delete (distribution's mapping). */
+function actionFor(method: string, path: string): Action {
+  if (method === 'GET' || method === 'HEAD') return /\/blobs\/uploads\//.test(path) ? 'push' : 'pull';
+  if (method === 'DELETE' && !/\/blobs\/uploads\//.test(path)) return 'delete';
+  return 'push';
+}
 
 /**
  * The distribution API's routes. `<name>` may contain slashes, so each route is a regex anchored on the fixed
@@ -31,20 +47,40 @@ type Handler = (req: IncomingMessage, res: ServerResponse, url: URL, params: str
  */
 export function createHandler(ctx: RegistryContext): (req: IncomingMessage, res: ServerResponse) => void {
   const h = handlers(ctx);
-  const routes: [RegExp, Partial<Record<string, Handler>>][] = [
-    [/^\/v2\/?$/, { GET: h.base, HEAD: h.base }],
-    [/^\/v2\/_catalog$/, { GET: h.catalog }],
-    [/^\/v2\/(.+)\/blobs\/uploads\/?$/, { POST: h.startUpload }],
-    [/^\/v2\/(.+)\/blobs\/uploads\/([^/]+)$/, { GET: h.uploadStatus, PATCH: h.uploadChunk, PUT: h.finishUpload, DELETE: h.cancelUpload }],
-    [/^\/v2\/(.+)\/blobs\/([^/]+)$/, { GET: h.getBlob, HEAD: h.getBlob, DELETE: h.deleteBlob }],
-    [/^\/v2\/(.+)\/manifests\/([^/]+)$/, { GET: h.getManifest, HEAD: h.getManifest, PUT: h.putManifest, DELETE: h.deleteManifest }],
-    [/^\/v2\/(.+)\/tags\/list$/, { GET: h.tagsList }],
-    [/^\/v2\/(.+)\/referrers\/([^/]+)$/, { GET: h.referrers }],
+  const routes: [RegExp, Partial<Record<string, Handler>>, Guarded][] = [
+    [/^\/v2\/?$/, { GET: h.base, HEAD: h.base }, 'base'],
+    [/^\/v2\/_catalog$/, { GET: h.catalog }, 'catalog'],
+    [/^\/v2\/(.+)\/blobs\/uploads\/?$/, { POST: h.startUpload }, 'repo'],
+    [/^\/v2\/(.+)\/blobs\/uploads\/([^/]+)$/, { GET: h.uploadStatus, PATCH: h.uploadChunk, PUT: h.finishUpload, DELETE: h.cancelUpload }, 'repo'],
+    [/^\/v2\/(.+)\/blobs\/([^/]+)$/, { GET: h.getBlob, HEAD: h.getBlob, DELETE: h.deleteBlob }, 'repo'],
+    [/^\/v2\/(.+)\/manifests\/([^/]+)$/, { GET: h.getManifest, HEAD: h.getManifest, PUT: h.putManifest, DELETE: h.deleteManifest }, 'repo'],
+    [/^\/v2\/(.+)\/tags\/list$/, { GET: h.tagsList }, 'repo'],
+    [/^\/v2\/(.+)\/referrers\/([^/]+)$/, { GET: h.referrers }, 'repo'],
   ];
+
+  /** Who the caller is and whether the route allows them; throws the 401/403 the scheme answers with. */
+  const authorize = async (req: IncomingMessage, url: URL, guarded: Guarded, params: string[]): Promise<Grants> => {
+    if (!ctx.auth) return allowAll;
+    let needs: Need[] = [];
+    if (guarded === 'catalog') needs = [{ type: 'registry', name: 'catalog', actions: ['*'] }];
+    else if (guarded === 'repo') {
+      const name = validateName(params[0] ?? '');
+      const action = actionFor(req.method ?? '', url.pathname);
+      // Challenges ask for pull along with push, as distribution's do: clients push only what they can read back.
+      // A push needs push; the challenge asks for pull along with it, as distribution's does (clients push
+      // what they also read back, and docker asks for both anyway).
+      needs = [{ type: 'repository', name, actions: [action], ...(action === 'push' ? { ask: ['pull', 'push'] } : {}) }];
+    }
+    return ctx.auth.authorize(req, needs);
+  };
 
   const route = async (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://registry');
-    for (const [re, methods] of routes) {
+    if (url.pathname === '/token' && ctx.auth?.tokenEnabled && (req.method === 'GET' || req.method === 'HEAD')) {
+      await ctx.auth.serveToken(req, res, url);
+      return;
+    }
+    for (const [re, methods, guarded] of routes) {
       const m = re.exec(url.pathname);
       if (!m) continue;
       const fn = methods[req.method ?? ''];
@@ -55,7 +91,8 @@ export function createHandler(ctx: RegistryContext): (req: IncomingMessage, res:
       } catch {
         throw new RegistryError('NAME_INVALID', 'malformed percent-encoding in path');
       }
-      await fn(req, res, url, params);
+      const grants = await authorize(req, url, guarded, params);
+      await fn(req, res, url, params, grants);
       return;
     }
     res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' }).end('404 page not found\n');
@@ -177,10 +214,11 @@ function uploadHeaders(s: { id: string; name: string; offset: number }): Record<
 }
 
 function handlers(ctx: RegistryContext) {
-  const { content, storage, uploads } = ctx;
+  const { content, storage, uploads, guard } = ctx;
 
   /** Streams a request body straight into the content store, verified against `digest`. */
   const ingestBody = async (req: IncomingMessage, digest: Digest) => {
+    await guard.protect(digest);
     try {
       return await content.ingest(req, { digest });
     } catch (e) {
@@ -258,7 +296,7 @@ function handlers(ctx: RegistryContext) {
       res.writeHead(202, { 'Docker-Content-Digest': digest, 'Content-Length': 0 }).end();
     },
 
-    startUpload: async (req: IncomingMessage, res: ServerResponse, url: URL, [rawName = '']: string[]) => {
+    startUpload: async (req: IncomingMessage, res: ServerResponse, url: URL, [rawName = '']: string[], grants: Grants) => {
       const name = validateName(rawName);
       const q = url.searchParams;
       if (q.has('mount')) {
@@ -266,11 +304,16 @@ function handlers(ctx: RegistryContext) {
         const from = q.get('from');
         // A mount that cannot be done (no such blob there, no `from`) falls back to an ordinary session (202),
         // as the spec asks; the client then uploads.
-        if (from && (await storage.blobSize(validateName(from), digest)) !== undefined) {
-          req.resume();
-          await storage.linkBlob(name, digest);
-          blobCreated(res, name, digest);
-          return;
+        // Mounting reads the source: without pull there, the caller gets a session instead, learning nothing.
+        const source = from ? validateName(from) : undefined;
+        if (source && grants.can(source, 'pull')) {
+          await guard.protect(digest);
+          if ((await storage.blobSize(source, digest)) !== undefined) {
+            req.resume();
+            await storage.linkBlob(name, digest);
+            blobCreated(res, name, digest);
+            return;
+          }
         }
       } else if (q.has('digest')) {
         const digest = parseDigestParam(q.get('digest'));
@@ -314,6 +357,7 @@ function handlers(ctx: RegistryContext) {
           await uploads.remove(s.id);
         } else {
           if (hasBody(req)) s.offset = await with416(s, () => uploads.append(s, req, range));
+          await guard.protect(digest);
           await uploads.commit(s, digest);
         }
         await storage.linkBlob(name, digest);
@@ -370,6 +414,8 @@ function handlers(ctx: RegistryContext) {
         throw new RegistryError('DIGEST_INVALID', 'provided digest did not match uploaded content', { expected: ref.digest, actual: digest });
       }
       const parsed = parseManifest(body, req.headers['content-type']);
+      // Before the references are checked: a collection running now must not take them away after the check.
+      await guard.protect(digest, ...parsed.blobs, ...parsed.manifests, parsed.subject);
       const missing: RegistryError[] = [];
       for (const d of new Set(parsed.blobs)) {
         if ((await storage.blobSize(name, d)) === undefined) missing.push(new RegistryError('MANIFEST_BLOB_UNKNOWN', 'blob unknown to registry', d));
