@@ -5,6 +5,7 @@ const statusOf: Record<ErrorCode, number> = {
   InvalidArgument: 400,
   FailedPrecondition: 400,
   Forbidden: 403,
+  Unauthenticated: 401,
   NotFound: 404,
   Conflict: 409,
   AlreadyExists: 409,

@@ -9,6 +9,7 @@ export type ErrorCode =
   | 'AlreadyExists'
   | 'FailedPrecondition'
   | 'Forbidden'
+  | 'Unauthenticated'
   | 'NotModified'
   | 'Unavailable'
   | 'Internal';
@@ -44,6 +45,10 @@ export class FailedPrecondition extends BerthError {
 /** The operation is never allowed on this object (removing a predefined network, one still in use). */
 export class Forbidden extends BerthError {
   readonly code = 'Forbidden';
+}
+/** Credentials were refused (a registry login). */
+export class Unauthenticated extends BerthError {
+  readonly code = 'Unauthenticated';
 }
 /** Nothing to do: the object is already in the requested state (start of a started container). */
 export class NotModified extends BerthError {

@@ -56,7 +56,7 @@ export async function authorize(ch: Challenge, scope: string, creds: Credentials
     throw new Unavailable(`registry sent an unusable token realm: ${JSON.stringify(realm ?? '')}`);
   }
   const service = ch.params['service'];
-  const scopes = [scope, ...(ch.params['scope'] ? [ch.params['scope']] : [])].filter((s, i, a) => a.indexOf(s) === i);
+  const scopes = [scope, ...(ch.params['scope'] ? [ch.params['scope']] : [])].filter((s, i, a) => s && a.indexOf(s) === i);
   let res: Response;
   if (creds.identityToken) {
     const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: creds.identityToken, client_id: 'berth', scope: scopes.join(' ') });

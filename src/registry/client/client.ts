@@ -15,6 +15,8 @@ export type FetchedManifest =
 
 export interface ClientOptions {
   credentials?: Credentials;
+  /** Authenticate for `pull,push` (uploads, upload.ts) rather than `pull` only. */
+  push?: boolean;
   signal?: AbortSignal;
 }
 
@@ -38,7 +40,7 @@ export class RegistryClient {
     private readonly o: ClientOptions = {},
   ) {
     this.creds = o.credentials ?? {};
-    this.scope = `repository:${repository}:pull`;
+    this.scope = `repository:${repository}:${o.push ? 'pull,push' : 'pull'}`;
   }
 
   /** `GET /v2/`: finds the scheme that answers and authenticates as its challenge asks. */
@@ -80,13 +82,16 @@ export class RegistryClient {
     return this.o.signal ? { signal: this.o.signal } : {};
   }
 
-  /** A request to the registry, answering one 401 challenge (a scope the ping's token did not cover) and retrying. */
-  private async send(path: string, o: RequestOptions = {}): Promise<Response> {
+  /**
+   * A request to the registry (a path or, for upload locations, a URL), answering one 401 challenge (a scope the
+   * ping's token did not cover) and retrying, unless its body is a stream, which cannot be sent twice.
+   */
+  async send(path: string | URL, o: RequestOptions = {}): Promise<Response> {
     await this.ping();
     const url = new URL(path, this.base);
     const go = () => request(url, { ...o, ...this.signal(), unverifiedTls: this.unverifiedTls, ...(this.authorization && { authorization: this.authorization }) });
     let res = await go();
-    if (res.status !== 401) return res;
+    if (res.status !== 401 || (typeof o.body === 'object' && !Buffer.isBuffer(o.body))) return res;
     const ch: Challenge | undefined = parseChallenge(res.headers['www-authenticate']);
     const sent = this.authorization;
     const next = ch ? await authorize(ch, this.scope, this.creds, this.o.signal) : undefined;

@@ -1,5 +1,6 @@
 import http, { type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import https from 'node:https';
+import type { Readable } from 'node:stream';
 import { Unavailable } from '../../errors/index.js';
 
 /** Kept-alive connections: a pull makes a dozen requests to one host, and a TLS handshake each would dominate. */
@@ -19,11 +20,12 @@ export interface Response {
 }
 
 export interface RequestOptions {
-  method?: 'GET' | 'HEAD' | 'POST';
+  method?: 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   headers?: Record<string, string>;
   /** Sent only to the host of the first URL: a redirect to blob storage elsewhere must not carry it. */
   authorization?: string;
-  body?: string;
+  /** A stream is sent chunked and cannot be replayed: its redirects are not followed. */
+  body?: string | Buffer | Readable;
   signal?: AbortSignal;
   unverifiedTls?: boolean;
 }
@@ -42,7 +44,7 @@ export async function request(url: URL, o: RequestOptions = {}): Promise<Respons
     const auth: Record<string, string> = o.authorization && current.host === url.host ? { Authorization: o.authorization } : {};
     const res = await once(current, { ...o, headers: { ...o.headers, ...auth } });
     const location = res.headers.location;
-    if (res.status >= 300 && res.status < 400 && location && hop < maxRedirects) {
+    if (res.status >= 300 && res.status < 400 && location && hop < maxRedirects && !isStream(o.body)) {
       res.body.resume();
       current = new URL(location, current);
       continue;
@@ -55,12 +57,13 @@ function once(url: URL, o: RequestOptions): Promise<Omit<Response, 'url'>> {
   const secure = url.protocol === 'https:';
   const agent = secure ? (o.unverifiedTls ? agents.httpsUnverified : agents.https) : agents.http;
   const method = o.method ?? 'GET';
-  const what = `${method === 'HEAD' ? 'Head' : method === 'POST' ? 'Post' : 'Get'} "${url.href}"`;
+  const what = `${method[0]}${method.slice(1).toLowerCase()} "${url.href}"`;
+  const body = o.body;
   return new Promise((resolve, reject) => {
     const req = (secure ? https : http).request(url, {
       method,
       agent,
-      headers: { 'User-Agent': 'berth', ...o.headers, ...(o.body !== undefined && { 'Content-Length': Buffer.byteLength(o.body) }) },
+      headers: { 'User-Agent': 'berth', ...o.headers, ...(body !== undefined && !isStream(body) && { 'Content-Length': Buffer.byteLength(body) }) },
       ...(o.signal && { signal: o.signal }),
     });
     req.setTimeout(idleTimeoutMs, () => req.destroy(new Error(`no answer within ${idleTimeoutMs / 1000}s`)));
@@ -73,8 +76,18 @@ function once(url: URL, o: RequestOptions): Promise<Omit<Response, 'url'>> {
       res.setTimeout(idleTimeoutMs, () => res.destroy(new Error(`${what}: no data for ${idleTimeoutMs / 1000}s`)));
       resolve({ status: res.statusCode ?? 0, headers: res.headers, body: res });
     });
-    req.end(o.body);
+    if (!isStream(body)) {
+      req.end(body);
+      return;
+    }
+    // A failing source (a content store read error) fails the request instead of sending a short body.
+    body.once('error', (e) => req.destroy(e));
+    body.pipe(req);
   });
+}
+
+function isStream(b: RequestOptions['body']): b is Readable {
+  return typeof b === 'object' && !Buffer.isBuffer(b);
 }
 
 /** Reads a whole (small) body; more than `limit` bytes is refused. */

@@ -3,3 +3,5 @@ export { RegistryClient, manifestAccept, type ClientOptions, type FetchedManifes
 export { type Credentials, parseChallenge } from './auth.js';
 export { type Endpoint, resolveEndpoint } from './endpoint.js';
 export { chooseManifest, formatPlatform, hostPlatform, parsePlatform } from './platform.js';
+export { hasBlob, mountBlob, putManifest, uploadBytes, uploadStream } from './upload.js';
+export { checkLogin } from './login.js';
