@@ -5,7 +5,7 @@ import { InvalidArgument } from '../errors/index.js';
 import { isDigest, parseReference } from '../oci/index.js';
 import { type PullOptions, type Services, importImage, loadImages, saveImages } from '../services/index.js';
 import { Status } from './errors.js';
-import { type Req, qBool, qFilters, sendJson } from './http.js';
+import { type Req, qBool, qFilters, readJsonBody, sendJson } from './http.js';
 import { MessageStream } from './messages.js';
 import type { Route } from './router.js';
 
@@ -25,6 +25,8 @@ export function imageRoutes(s: Services): Route[] {
     ['GET', /^\/images\/(.+)\/json$/, async (req, res) => sendJson(res, Status.OK, versioned(req, await img.inspect(req.params[0] ?? '')))],
     ['GET', /^\/images\/(.+)\/history$/, async (req, res) => sendJson(res, Status.OK, await img.history(req.params[0] ?? ''))],
     ['GET', /^\/images\/(.+)\/get$/, (req, res) => save(s, [req.params[0] ?? ''], res)],
+    ['POST', /^\/images\/(.+)\/push$/, (req, res) => push(s, req, res)],
+    ['POST', /^\/auth$/, (req, res) => login(s, req, res)],
     ['POST', /^\/images\/(.+)\/tag$/, async (req, res) => {
       const repo = req.query.get('repo');
       if (!repo) throw new InvalidArgument('repository name must have at least one component');
@@ -123,6 +125,62 @@ async function pull(s: Services, req: Req, res: ServerResponse): Promise<void> {
   } finally {
     out.end();
   }
+}
+
+/**
+ * `POST /images/{name}/push?tag=` (docker push): docker's JSON progress stream, one digest line and aux message
+ * per tag pushed (every tag of the repository when none is given). Like dockerd, a request without
+ * X-Registry-Auth must carry the AuthConfig as its body. A bad name is a 400; everything after it, local checks
+ * included, is reported in the stream.
+ */
+async function push(s: Services, req: Req, res: ServerResponse): Promise<void> {
+  const name = req.params[0] ?? '';
+  const header = req.raw.headers['x-registry-auth'];
+  let credentials = registryAuth(header);
+  if (!header) {
+    const text = await readText(req);
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch (e) {
+      throw new InvalidArgument(`Bad parameters and missing X-Registry-Auth: ${text.trim() ? (e as Error).message : 'EOF'}`);
+    }
+    credentials = registryAuth(Buffer.from(JSON.stringify(body ?? {})).toString('base64url'));
+  }
+  parseReference(name);
+  const out = new MessageStream(res);
+  try {
+    await s.push.push(name, req.query.get('tag') || undefined, { signal: out.signal, ...(credentials && { credentials }) }, (m) => out.send(m));
+  } catch (e) {
+    out.fail(e);
+  } finally {
+    out.end();
+  }
+}
+
+async function readText(req: Req): Promise<string> {
+  const chunks: Buffer[] = [];
+  let n = 0;
+  for await (const c of req.raw) {
+    n += (c as Buffer).length;
+    if (n > 1 << 20) throw new InvalidArgument('Bad parameters and missing X-Registry-Auth: body too large');
+    chunks.push(c as Buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** `POST /auth` (docker login's check): the credentials tried at the registry; a refusal is dockerd's 401. */
+async function login(s: Services, req: Req, res: ServerResponse): Promise<void> {
+  const body = await readJsonBody<Record<string, unknown>>(req.raw);
+  if (body !== undefined && (typeof body !== 'object' || body === null || Array.isArray(body))) throw new InvalidArgument('invalid auth configuration: not a JSON object');
+  const str = (k: string) => (typeof body?.[k] === 'string' ? (body[k] as string) : undefined);
+  const result = await s.push.login({
+    ...(str('username') !== undefined && { username: str('username') }),
+    ...(str('password') !== undefined && { password: str('password') }),
+    ...(str('serveraddress') !== undefined && { serverAddress: str('serveraddress') }),
+    ...(str('identitytoken') !== undefined && { identityToken: str('identitytoken') }),
+  });
+  sendJson(res, Status.OK, result);
 }
 
 /**

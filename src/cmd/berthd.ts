@@ -14,7 +14,7 @@ import { openLayerStore } from '../layers/index.js';
 import { openImageMetadata } from '../metadata/index.js';
 import { openRecordStore } from '../metadata/records.js';
 import { CliRuntime, ConmonMonitor, defaultSeccompProfilePath, loadSeccompProfile, probeRuntimes } from '../runtime/index.js';
-import { ContainerService, type ContainerRecord, NetworkService, type NetworkRecord, VolumeService, type VolumeRecord, defaultScope, volumeReferences, EventBus, containerReferences, ExecService, HealthMonitor, BuildService, ImageService, ImagePuller, SystemService, berthVersion, ensureBusyboxImage } from '../services/index.js';
+import { ContainerService, type ContainerRecord, NetworkService, type NetworkRecord, VolumeService, type VolumeRecord, defaultScope, volumeReferences, EventBus, containerReferences, ExecService, HealthMonitor, BuildService, ImageService, ImagePuller, ImagePusher, SystemService, berthVersion, ensureBusyboxImage } from '../services/index.js';
 import { newId } from '../util/ids.js';
 import { currentRequest } from '../util/request-context.js';
 import { type LogLevel, type Logger, createLogger, isLogLevel } from '../util/logger.js';
@@ -231,6 +231,7 @@ async function main(): Promise<void> {
   await networks.recovered();
   const exec = new ExecService(containers, monitor);
   const pull = new ImagePuller(images, { insecureRegistries: cfg.insecureRegistries, concurrency: cfg.maxConcurrentDownloads, log: log.child({ service: 'pull' }) });
+  const push = new ImagePusher(images, { insecureRegistries: cfg.insecureRegistries, log: log.child({ service: 'push' }) });
   const build = new BuildService({ containers, images, layers, pull, workDir: join(cfg.dataRoot, 'builder'), log: log.child({ service: 'build' }) });
   await build.recover();
   new HealthMonitor(containers, exec, events, log.child({ service: 'health' })).resume();
@@ -252,7 +253,7 @@ async function main(): Promise<void> {
 
   const servers: Array<{ server: Server; cleanup: () => Promise<void> }> = [];
   for (const host of hosts) {
-    const server = createApiServer({ images, pull, build, containers, networks, volumes, exec, system, events }, log.child({ component: 'api' }));
+    const server = createApiServer({ images, pull, push, build, containers, networks, volumes, exec, system, events }, log.child({ component: 'api' }));
     servers.push({ server, cleanup: await listen(server, host) });
   }
   await writeFile(cfg.pidfile, `${process.pid}\n`);
