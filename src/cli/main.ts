@@ -29,6 +29,7 @@ const modules = {
   network: () => import('./commands/network.js').then((m): Register => (g, cli) => m.registerNetworkCommands(g.network, cli)),
   volume: () => import('./commands/volume.js').then((m): Register => (g, cli) => m.registerVolumeCommands(g.volume, cli)),
   build: () => import('./commands/build.js').then((m): Register => (g, cli) => m.registerBuildCommands(g.program, g.image, g.builder, cli)),
+  registry: () => import('./commands/registry.js').then((m): Register => (g, cli) => m.registerRegistryCommands(g.program, g.image, cli)),
   completion: () => import('./commands/completion.js').then((m): Register => (g, cli) => m.registerCompletionCommands(g.program, cli)),
 };
 export type CommandModule = keyof typeof modules;
@@ -37,7 +38,7 @@ const allModules = Object.keys(modules) as CommandModule[];
 
 /** The modules that register a top-level command word (a group's subcommands may come from several). */
 export const commandModules: Record<string, CommandModule[]> = {
-  image: ['image', 'build'],
+  image: ['image', 'build', 'registry'],
   system: ['system'],
   container: ['container', 'ps', 'exec', 'stats', 'cp', 'commit'],
   network: ['network'],
@@ -55,6 +56,7 @@ export const commandModules: Record<string, CommandModule[]> = {
   cp: ['cp'],
   commit: ['commit'],
   build: ['build'],
+  ...Object.fromEntries(['pull', 'push', 'login', 'logout'].map((c) => [c, ['registry']])),
   completion: ['completion'],
   // Completing walks the whole command tree.
   __complete: allModules,
