@@ -4,7 +4,6 @@
 // a registry gone mid-pull are refused and leave the content store and the image list as they were.
 // Needs the Debian packages docker-registry, skopeo and apache2-utils (htpasswd).
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { type AddressInfo, type Socket, connect, createServer } from 'node:net';
@@ -12,7 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type Daemon, run, startDaemon } from '../harness/daemon.js';
-import { type FileSpec, imageConfig, saveTar, sha, tarOf } from '../harness/images.js';
+import { imageConfig, saveTar, sha, tarOf } from '../harness/images.js';
+import { type Distribution, busyboxLayer, freePort, startDistribution } from '../harness/registries.js';
 
 const accept = [
   'application/vnd.docker.distribution.manifest.v2+json',
@@ -21,91 +21,14 @@ const accept = [
   'application/vnd.oci.image.index.v1+json',
 ].join(', ');
 
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const { port } = srv.address() as AddressInfo;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
-
-interface Registry {
-  host: string;
-  storage: string;
-  stop(): Promise<void>;
-  start(): Promise<void>;
-}
-
-/** distribution 2.8 on a free loopback port, its storage in `dir` (never the packaged service). */
-async function startRegistry(dir: string, o: { htpasswd?: string } = {}): Promise<Registry> {
-  await mkdir(dir, { recursive: true });
-  const port = await freePort();
-  const storage = join(dir, 'storage');
-  const config = join(dir, 'config.yml');
-  await writeFile(
-    config,
-    [
-      'version: 0.1',
-      'log:',
-      '  level: error',
-      'storage:',
-      '  filesystem:',
-      `    rootdirectory: ${storage}`,
-      'http:',
-      `  addr: 127.0.0.1:${port}`,
-      ...(o.htpasswd ? ['auth:', '  htpasswd:', '    realm: basic-realm', `    path: ${o.htpasswd}`] : []),
-      '',
-    ].join('\n'),
-  );
-  let child: ChildProcess | undefined;
-  let output = '';
-  const host = `127.0.0.1:${port}`;
-  const reg: Registry = {
-    host,
-    storage,
-    async start() {
-      const c = spawn('/usr/bin/docker-registry', ['serve', config], { stdio: ['ignore', 'pipe', 'pipe'] });
-      c.stdout?.on('data', (d: Buffer) => (output += d.toString()));
-      c.stderr?.on('data', (d: Buffer) => (output += d.toString()));
-      child = c;
-      for (let i = 0; i < 200; i++) {
-        if (c.exitCode !== null) throw new Error(`docker-registry exited: ${output}`);
-        const ok = await fetch(`http://${host}/v2/`).then((r) => r.status === 200 || r.status === 401, () => false);
-        if (ok) return;
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      throw new Error(`docker-registry did not answer: ${output}`);
-    },
-    async stop() {
-      const c = child;
-      child = undefined;
-      if (!c || c.exitCode !== null) return;
-      const exited = new Promise((r) => c.once('exit', r));
-      c.kill('SIGKILL');
-      await exited;
-    },
-  };
-  await reg.start();
-  return reg;
-}
-
-/** A layer with the host's static busybox and the applets the tests use. */
-async function busyboxLayer(): Promise<Buffer> {
-  const files: FileSpec[] = [
-    { name: 'bin/', type: 'directory' },
-    { name: 'bin/busybox', content: await readFile('/bin/busybox'), mode: 0o755 },
-    ...['sh', 'cat', 'echo', 'true'].map((a): FileSpec => ({ name: `bin/${a}`, type: 'symlink', linkname: 'busybox', mode: 0o777 })),
-  ];
-  return tarOf(files);
-}
 
 describe('pull from a registry', () => {
   let dir: string;
   let d: Daemon;
-  let open: Registry;
-  let authed: Registry;
+  let open: Distribution;
+  let authed: Distribution;
   let bbLayer: Buffer;
-  const registries: Registry[] = [];
+  const registries: Distribution[] = [];
 
   const push = async (archive: Buffer, dest: string, extra: string[] = []) => {
     const file = join(dir, `push-${randomBytes(4).toString('hex')}.tar`);
@@ -114,7 +37,7 @@ describe('pull from a registry', () => {
     await rm(file);
     assert.equal(r.code, 0, `skopeo copy to ${dest}: ${r.stderr}`);
   };
-  const manifestOf = async (reg: Registry, repo: string, ref: string) => {
+  const manifestOf = async (reg: Distribution, repo: string, ref: string) => {
     const res = await fetch(`http://${reg.host}/v2/${repo}/manifests/${ref}`, { headers: { Accept: accept } });
     assert.equal(res.status, 200);
     const bytes = Buffer.from(await res.arrayBuffer());
@@ -147,9 +70,9 @@ describe('pull from a registry', () => {
     const h = await run('htpasswd', ['-Bbn', 'alice', 's3cret']);
     assert.equal(h.code, 0, h.stderr);
     await writeFile(htpasswd, h.stdout);
-    open = await startRegistry(join(dir, 'open'));
+    open = await startDistribution(join(dir, 'open'));
     registries.push(open);
-    authed = await startRegistry(join(dir, 'authed'), { htpasswd });
+    authed = await startDistribution(join(dir, 'authed'), { htpasswd });
     registries.push(authed);
     d = await startDaemon();
 

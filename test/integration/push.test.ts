@@ -5,92 +5,23 @@
 // Berth's store. `berth push|pull|login|logout` print what docker prints. Needs `npm run build`, the Debian
 // packages docker-registry, skopeo and apache2-utils (htpasswd). Everything started is stopped in `after`.
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
-import { type AddressInfo, createServer } from 'node:net';
+import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import { asDocker } from '../harness/compare.js';
-import { type Daemon, dist, run, startDaemon } from '../harness/daemon.js';
-import { type FileSpec, saveTar, sha, tarOf } from '../harness/images.js';
-
-const DOCKER_MANIFEST = 'application/vnd.docker.distribution.manifest.v2+json';
+import { type Daemon, run, startDaemon } from '../harness/daemon.js';
+import { saveTar, sha, tarOf } from '../harness/images.js';
+import { DOCKER_MANIFEST, busyboxLayer, startBerthRegistry, startDistribution } from '../harness/registries.js';
 
 interface Registry {
   host: string;
   stop(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const { port } = srv.address() as AddressInfo;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
-
-function stopper(c: ChildProcess): () => Promise<void> {
-  return async () => {
-    if (c.exitCode !== null || c.signalCode !== null) return;
-    const exited = new Promise((r) => c.once('exit', r));
-    c.kill('SIGKILL');
-    await exited;
-  };
-}
-
-/** berth-registry on a free loopback port (it prints the port it bound). */
-async function startBerthRegistry(root: string): Promise<Registry> {
-  const proc = spawn(process.execPath, [dist('berth-registry'), 'serve', '--addr', '127.0.0.1:0', '--root', root], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let log = '';
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`berth-registry did not start: ${log}`)), 15_000);
-    proc.stderr?.on('data', (c: Buffer) => {
-      log += c.toString();
-      const m = /listening on .*:(\d+)/.exec(log);
-      if (m) {
-        clearTimeout(timer);
-        resolve(Number(m[1]));
-      }
-    });
-    proc.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`berth-registry exited (${code}): ${log}`));
-    });
-  });
-  return { host: `127.0.0.1:${port}`, stop: stopper(proc) };
-}
-
-/** distribution 2.8 on a free loopback port with htpasswd auth (never the packaged service). */
-async function startDistribution(dir: string, htpasswd: string): Promise<Registry> {
-  await mkdir(dir, { recursive: true });
-  const port = await freePort();
-  const config = join(dir, 'config.yml');
-  await writeFile(
-    config,
-    ['version: 0.1', 'log:', '  level: error', 'storage:', '  filesystem:', `    rootdirectory: ${join(dir, 'storage')}`, 'http:', `  addr: 127.0.0.1:${port}`, 'auth:', '  htpasswd:', '    realm: basic-realm', `    path: ${htpasswd}`, ''].join('\n'),
-  );
-  const c = spawn('/usr/bin/docker-registry', ['serve', config], { stdio: 'ignore' });
-  const host = `127.0.0.1:${port}`;
-  for (let i = 0; i < 200; i++) {
-    if (c.exitCode !== null) throw new Error('docker-registry exited');
-    if (await fetch(`http://${host}/v2/`).then((r) => r.status === 401, () => false)) return { host, stop: stopper(c) };
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  await stopper(c)();
-  throw new Error('docker-registry did not answer');
-}
-
-async function busyboxLayer(): Promise<Buffer> {
-  const files: FileSpec[] = [
-    { name: 'bin/', type: 'directory' },
-    { name: 'bin/busybox', content: await readFile('/bin/busybox'), mode: 0o755 },
-    ...['sh', 'cat', 'echo'].map((a): FileSpec => ({ name: `bin/${a}`, type: 'symlink', linkname: 'busybox', mode: 0o777 })),
-  ];
-  return tarOf(files);
-}
+const berthRegistry = (root: string) => startBerthRegistry(['serve', '--addr', '127.0.0.1:0', '--root', root]);
 
 describe('push to a registry', () => {
   let dir: string;
@@ -144,12 +75,12 @@ describe('push to a registry', () => {
     const h = await run('htpasswd', ['-Bbn', 'alice', 's3cret']);
     assert.equal(h.code, 0, h.stderr);
     await writeFile(htpasswd, h.stdout);
-    open = await startBerthRegistry(join(dir, 'breg'));
+    open = await berthRegistry(join(dir, 'breg'));
     registries.push(open);
-    authed = await startDistribution(join(dir, 'dist'), htpasswd);
+    authed = await startDistribution(join(dir, 'dist'), { htpasswd });
     registries.push(authed);
     d = await startDaemon();
-    layers = [await busyboxLayer(), await tarOf([{ name: 'data', content: randomBytes(300_000) }])];
+    layers = [await busyboxLayer(['sh', 'cat', 'echo']), await tarOf([{ name: 'data', content: randomBytes(300_000) }])];
     const archive = join(dir, 'img.tar');
     await writeFile(archive, await saveTar([{ tags: ['pushme:latest'], layers }]));
     await docker(['load', '-i', archive]);
@@ -237,7 +168,7 @@ describe('push to a registry', () => {
   });
 
   it('a registry killed mid-push is a clear error and leaves Berth’s store unchanged', async () => {
-    const doomed = await startBerthRegistry(join(dir, 'doomed'));
+    const doomed = await berthRegistry(join(dir, 'doomed'));
     registries.push(doomed);
     const archive = join(dir, 'big.tar');
     await writeFile(archive, await saveTar([{ tags: [`${doomed.host}/big/img:latest`], layers: [layers[0] as Buffer, await tarOf([{ name: 'big', content: randomBytes(48 << 20) }])] }]));

@@ -3,66 +3,20 @@
 // dockerd 20.10 (vfs storage, no bridge, no iptables rules). htpasswd files come from Debian's `htpasswd -B`, the
 // certificate from `openssl`. Everything a test starts or writes is removed in `after`, also when a test failed.
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { dist, repoRoot, run } from '../harness/daemon.js';
+import { dist, run } from '../harness/daemon.js';
+import { type BerthRegistry, OCI_MANIFEST, type ReferenceDockerd, busyboxArchive, sha, startBerthRegistry, startReferenceDockerd } from '../harness/registries.js';
 
-const sha = (b: string | Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
-const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
+/** Every registry a test started, stopped in `after` whatever happened. */
+const running = new Set<BerthRegistry>();
 
-async function busyboxArchive(): Promise<string> {
-  const mod = (await import(join(repoRoot, 'bench', 'savetar.mjs'))) as { busyboxArchive: () => Promise<{ path: string }> };
-  return (await mod.busyboxArchive()).path;
-}
-
-interface Registry {
-  port: number;
-  host: string;
-  proc: ChildProcess;
-  logs: () => string;
-  stop(): Promise<void>;
-}
-
-const running = new Set<Registry>();
-
-async function startRegistry(args: string[]): Promise<Registry> {
-  const proc = spawn(process.execPath, [dist('berth-registry'), ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let log = '';
-  const reg: Registry = {
-    port: 0,
-    host: '',
-    proc,
-    logs: () => log,
-    stop: async () => {
-      running.delete(reg);
-      if (proc.exitCode !== null || proc.signalCode !== null) return;
-      const exited = new Promise((r) => proc.once('exit', r));
-      proc.kill('SIGKILL');
-      await exited;
-    },
-  };
+async function startRegistry(args: string[]): Promise<BerthRegistry> {
+  const reg = await startBerthRegistry(args);
   running.add(reg);
-  reg.port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`berth-registry did not start: ${log}`)), 15_000);
-    proc.stderr?.on('data', (c: Buffer) => {
-      log += c.toString();
-      const m = /listening on .*:(\d+)/.exec(log);
-      if (m) {
-        clearTimeout(timer);
-        resolve(Number(m[1]));
-      }
-    });
-    proc.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`berth-registry exited (${code}): ${log}`));
-    });
-  });
-  reg.host = `127.0.0.1:${reg.port}`;
   return reg;
 }
 
@@ -159,7 +113,7 @@ describe('berth-registry auth, TLS, config and garbage collection', () => {
   });
 
   describe('htpasswd basic auth', () => {
-    let reg: Registry;
+    let reg: BerthRegistry;
     let u: (p: string) => string;
     before(async () => {
       reg = await withConfig('basic', `auth:\n  anonymous_pull: true\n  htpasswd: {path: ${htpasswd}, realm: "Berth test"}\n${accessRules}\n`);
@@ -217,7 +171,7 @@ describe('berth-registry auth, TLS, config and garbage collection', () => {
   });
 
   describe('token auth', () => {
-    let reg: Registry;
+    let reg: BerthRegistry;
     let u: (p: string) => string;
     const token = async (query: string, user?: [string, string]) => {
       const r = await fetch(u(`/token?service=berth-test&${query}`), user ? { headers: { Authorization: basic(...user) } } : {});
@@ -297,78 +251,24 @@ describe('berth-registry auth, TLS, config and garbage collection', () => {
   });
 
   describe('with dockerd 20.10', () => {
-    let basicReg: Registry;
-    let tokenReg: Registry;
-    let ddir: string;
-    let containerd: ChildProcess | undefined;
-    let dockerd: ChildProcess | undefined;
-    let dockerdLog = '';
-    // A private client config: `docker login` writes credentials there, never to the host's ~/.docker.
-    const docker = (args: string[], input?: string) =>
-      run('/usr/local/bin/docker', ['-H', `unix://${join(ddir, 'docker.sock')}`, ...args], { timeoutMs: 120_000, env: { DOCKER_CONFIG: join(ddir, 'client') }, ...(input !== undefined ? { input } : {}) });
-    const stopProc = async (p: ChildProcess | undefined) => {
-      if (!p || p.exitCode !== null || p.signalCode !== null) return;
-      const exited = new Promise((r) => p.once('exit', r));
-      p.kill('SIGTERM');
-      const timer = setTimeout(() => p.kill('SIGKILL'), 15_000);
-      await exited;
-      clearTimeout(timer);
-    };
+    let basicReg: BerthRegistry;
+    let tokenReg: BerthRegistry;
+    let ref: ReferenceDockerd | undefined;
+    const docker = (args: string[], input?: string) => (ref as ReferenceDockerd).docker(args, input);
+    const dockerdLog = () => ref?.log() ?? '';
 
     before(async () => {
       basicReg = await withConfig('dbasic', `auth:\n  anonymous_pull: true\n  htpasswd: {path: ${htpasswd}}\n${accessRules}\n`);
       tokenReg = await withConfig('dtoken', `auth:\n  anonymous_pull: true\n  htpasswd: {path: ${htpasswd}}\n  token: {}\n${accessRules}\n`);
-      ddir = await mkdtemp(join(tmpdir(), 'berth-regauth-dockerd-'));
-      await mkdir(join(ddir, 'client'));
-      await writeFile(join(ddir, 'containerd.toml'), 'version = 2\ndisabled_plugins = ["io.containerd.grpc.v1.cri"]\n');
-      await writeFile(join(ddir, 'daemon.json'), '{}');
-      const ctdSock = join(ddir, 'containerd.sock');
-      containerd = spawn('containerd', ['--config', join(ddir, 'containerd.toml'), '--address', ctdSock, '--root', join(ddir, 'ctd-root'), '--state', join(ddir, 'ctd-state')], { stdio: 'ignore' });
-      for (let i = 0; i < 100 && !existsSync(ctdSock); i++) await new Promise((r) => setTimeout(r, 100));
-      dockerd = spawn(
-        'dockerd',
-        [
-          `--containerd=${ctdSock}`,
-          '-H',
-          `unix://${join(ddir, 'docker.sock')}`,
-          '--data-root',
-          join(ddir, 'data'),
-          '--exec-root',
-          join(ddir, 'exec'),
-          '--pidfile',
-          join(ddir, 'docker.pid'),
-          '--config-file',
-          join(ddir, 'daemon.json'),
-          '--storage-driver',
-          'vfs',
-          '--bridge=none',
-          '--iptables=false',
-          '--ip-masq=false',
-          // Plain HTTP for the registries and for the token realm on loopback.
-          '--insecure-registry',
-          basicReg.host,
-          '--insecure-registry',
-          tokenReg.host,
-        ],
-        { stdio: ['ignore', 'ignore', 'pipe'] },
-      );
-      dockerd.stderr?.on('data', (c: Buffer) => (dockerdLog += c.toString()));
-      for (let i = 0; i < 150; i++) {
-        if ((await docker(['version', '--format', '{{.Server.Version}}'])).code === 0) {
-          const load = await docker(['load', '-i', archive]);
-          assert.equal(load.code, 0, load.stderr);
-          return;
-        }
-        await new Promise((r) => setTimeout(r, 200));
-      }
-      assert.fail(`dockerd did not start: ${dockerdLog.slice(-2000)}`);
+      // Plain HTTP for the registries and for the token realm on loopback.
+      ref = await startReferenceDockerd(await mkdtemp(join(tmpdir(), 'berth-regauth-dockerd-')), { insecureRegistries: [basicReg.host, tokenReg.host] });
+      const load = await docker(['load', '-i', archive]);
+      assert.equal(load.code, 0, load.stderr);
     });
     after(async () => {
-      await stopProc(dockerd);
-      await stopProc(containerd);
+      await ref?.stop();
       await basicReg?.stop();
       await tokenReg?.stop();
-      if (ddir) await rm(ddir, { recursive: true, force: true });
     });
 
     for (const scheme of ['basic', 'token'] as const) {
@@ -378,12 +278,12 @@ describe('berth-registry auth, TLS, config and garbage collection', () => {
         assert.notEqual(wrong.code, 0);
         assert.match(wrong.stderr, /unauthorized|401/i);
         const login = await docker(['login', '-u', 'alice', '--password-stdin', host], 'alice-secret');
-        assert.equal(login.code, 0, `${login.stderr}\n${dockerdLog.slice(-2000)}`);
+        assert.equal(login.code, 0, `${login.stderr}\n${dockerdLog().slice(-2000)}`);
         assert.match(login.stdout, /Login Succeeded/);
         const ref = `${host}/alice/busybox:v1`;
         assert.equal((await docker(['tag', 'bench/busybox:latest', ref])).code, 0);
         const push = await docker(['push', ref]);
-        assert.equal(push.code, 0, `${push.stderr}\n${dockerdLog.slice(-2000)}`);
+        assert.equal(push.code, 0, `${push.stderr}\n${dockerdLog().slice(-2000)}`);
         const digest = /digest: (sha256:[a-f0-9]{64})/.exec(push.stdout)?.[1];
         assert.ok(digest, push.stdout);
         assert.equal((await docker(['rmi', ref])).code, 0);
@@ -415,7 +315,7 @@ describe('berth-registry auth, TLS, config and garbage collection', () => {
   });
 
   describe('TLS', () => {
-    let reg: Registry;
+    let reg: BerthRegistry;
     let certDir: string;
     before(async () => {
       certDir = join(dir, 'certs');
@@ -439,7 +339,7 @@ describe('berth-registry auth, TLS, config and garbage collection', () => {
   });
 
   describe('garbage collection', () => {
-    let reg: Registry;
+    let reg: BerthRegistry;
     let root: string;
     let u: (p: string) => string;
     before(async () => {

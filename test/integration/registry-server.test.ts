@@ -3,67 +3,14 @@
 // `docker.io`, started privately on vfs storage with no bridge and no iptables rules). Everything a test starts
 // or writes is removed in `after`, also when a test failed.
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { dist, repoRoot, run } from '../harness/daemon.js';
-
-const sha = (b: string | Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
-const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
-const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
-const DOCKER_MANIFEST = 'application/vnd.docker.distribution.manifest.v2+json';
-
-/** The busybox image archive the benchmarks build offline (bench/savetar.mjs, untyped JavaScript). */
-async function busyboxArchive(): Promise<string> {
-  const mod = (await import(join(repoRoot, 'bench', 'savetar.mjs'))) as { busyboxArchive: () => Promise<{ path: string }> };
-  return (await mod.busyboxArchive()).path;
-}
-
-interface Registry {
-  url: string;
-  port: number;
-  proc: ChildProcess;
-  logs: () => string;
-  stop(): Promise<void>;
-}
-
-/** Starts berth-registry on a free loopback port; resolves once it printed the port it bound. */
-async function startRegistry(root: string, args: string[] = ['serve', '--addr', '127.0.0.1:0', '--root', root]): Promise<Registry> {
-  const proc = spawn(process.execPath, [dist('berth-registry'), ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let log = '';
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`berth-registry did not start: ${log}`)), 15_000);
-    proc.stderr?.on('data', (c: Buffer) => {
-      log += c.toString();
-      const m = /listening on .*:(\d+)/.exec(log);
-      if (m) {
-        clearTimeout(timer);
-        resolve(Number(m[1]));
-      }
-    });
-    proc.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`berth-registry exited (${code}): ${log}`));
-    });
-  });
-  return {
-    url: `http://127.0.0.1:${port}`,
-    port,
-    proc,
-    logs: () => log,
-    stop: async () => {
-      if (proc.exitCode !== null || proc.signalCode !== null) return;
-      const exited = new Promise((r) => proc.once('exit', r));
-      proc.kill('SIGKILL');
-      await exited;
-    },
-  };
-}
+import { dist, run } from '../harness/daemon.js';
+import { type BerthRegistry, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST, type ReferenceDockerd, busyboxArchive, sha, startBerthRegistry, startReferenceDockerd } from '../harness/registries.js';
 
 type ErrorBody = { errors: { code: string; message: string; detail: unknown }[] };
 const codes = async (r: Response) => ((await r.json()) as ErrorBody).errors.map((e) => e.code);
@@ -71,7 +18,7 @@ const codes = async (r: Response) => ((await r.json()) as ErrorBody).errors.map(
 describe('berth-registry', () => {
   let dir: string;
   let root: string;
-  let reg: Registry;
+  let reg: BerthRegistry;
   const u = (path: string) => `${reg.url}${path}`;
 
   /** Pushes a blob in one POST; returns its digest. */
@@ -100,7 +47,7 @@ describe('berth-registry', () => {
     assert.ok(existsSync(dist('berth-registry')), 'run `npm run build` first');
     dir = await mkdtemp(join(tmpdir(), 'berth-regsrv-'));
     root = join(dir, 'root');
-    reg = await startRegistry(root);
+    reg = await startBerthRegistry(['serve', '--addr', '127.0.0.1:0', '--root', root]);
   });
   after(async () => {
     await reg?.stop();
@@ -432,7 +379,7 @@ describe('berth-registry', () => {
     await mkdir(join(root, 'uploads', 'not-a-session'));
     await reg.stop();
     // The flags-only form of the first releases.
-    reg = await startRegistry(root, ['--addr', '127.0.0.1:0', '--root', root]);
+    reg = await startBerthRegistry(['--addr', '127.0.0.1:0', '--root', root]);
     assert.deepEqual(await readdir(join(root, 'content', 'ingest')), []);
     const sessions = await readdir(join(root, 'uploads'));
     assert.ok(sessions.includes(loc.split('/').pop() ?? ''), 'the live session survives');
@@ -482,64 +429,15 @@ describe('berth-registry', () => {
   });
 
   describe('with dockerd 20.10', () => {
-    let ddir: string;
-    let containerd: ChildProcess | undefined;
-    let dockerd: ChildProcess | undefined;
-    let dockerdLog = '';
-    const docker = (args: string[]) => run('/usr/local/bin/docker', ['-H', `unix://${join(ddir, 'docker.sock')}`, ...args], { timeoutMs: 120_000 });
-    const stopProc = async (p: ChildProcess | undefined) => {
-      if (!p || p.exitCode !== null || p.signalCode !== null) return;
-      const exited = new Promise((r) => p.once('exit', r));
-      p.kill('SIGTERM');
-      const timer = setTimeout(() => p.kill('SIGKILL'), 15_000);
-      await exited;
-      clearTimeout(timer);
-    };
+    let ref: ReferenceDockerd | undefined;
+    const docker = (args: string[]) => (ref as ReferenceDockerd).docker(args);
+    const dockerdLog = () => ref?.log() ?? '';
 
     before(async () => {
-      ddir = await mkdtemp(join(tmpdir(), 'berth-regsrv-dockerd-'));
-      // A private containerd (its own socket and roots, CRI off) and a dockerd that touches no host network:
-      // vfs storage (no mounts), no bridge, no iptables rules.
-      await writeFile(join(ddir, 'containerd.toml'), 'version = 2\ndisabled_plugins = ["io.containerd.grpc.v1.cri"]\n');
-      await writeFile(join(ddir, 'daemon.json'), '{}');
-      const ctdSock = join(ddir, 'containerd.sock');
-      containerd = spawn('containerd', ['--config', join(ddir, 'containerd.toml'), '--address', ctdSock, '--root', join(ddir, 'ctd-root'), '--state', join(ddir, 'ctd-state')], { stdio: 'ignore' });
-      for (let i = 0; i < 100 && !existsSync(ctdSock); i++) await new Promise((r) => setTimeout(r, 100));
-      dockerd = spawn(
-        'dockerd',
-        [
-          `--containerd=${ctdSock}`,
-          '-H',
-          `unix://${join(ddir, 'docker.sock')}`,
-          '--data-root',
-          join(ddir, 'data'),
-          '--exec-root',
-          join(ddir, 'exec'),
-          '--pidfile',
-          join(ddir, 'docker.pid'),
-          '--config-file',
-          join(ddir, 'daemon.json'),
-          '--storage-driver',
-          'vfs',
-          '--bridge=none',
-          '--iptables=false',
-          '--ip-masq=false',
-          '--insecure-registry',
-          `127.0.0.1:${reg.port}`,
-        ],
-        { stdio: ['ignore', 'ignore', 'pipe'] },
-      );
-      dockerd.stderr?.on('data', (c: Buffer) => (dockerdLog += c.toString()));
-      for (let i = 0; i < 150; i++) {
-        if ((await docker(['version', '--format', '{{.Server.Version}}'])).code === 0) return;
-        await new Promise((r) => setTimeout(r, 200));
-      }
-      assert.fail(`dockerd did not start: ${dockerdLog.slice(-2000)}`);
+      ref = await startReferenceDockerd(await mkdtemp(join(tmpdir(), 'berth-regsrv-dockerd-')), { insecureRegistries: [`127.0.0.1:${reg.port}`] });
     });
     after(async () => {
-      await stopProc(dockerd);
-      await stopProc(containerd);
-      if (ddir) await rm(ddir, { recursive: true, force: true });
+      await ref?.stop();
     });
 
     it('docker push, then pull after removing the image; pulls what skopeo pushed; a second push mounts and skips', async () => {
@@ -548,7 +446,7 @@ describe('berth-registry', () => {
       const ref = `127.0.0.1:${reg.port}/dock/busybox:v1`;
       assert.equal((await docker(['tag', 'bench/busybox:latest', ref])).code, 0);
       const push = await docker(['push', ref]);
-      assert.equal(push.code, 0, `${push.stderr}\n${dockerdLog.slice(-2000)}`);
+      assert.equal(push.code, 0, `${push.stderr}\n${dockerdLog().slice(-2000)}`);
       const pushedDigest = /digest: (sha256:[a-f0-9]{64})/.exec(push.stdout)?.[1];
       assert.ok(pushedDigest, push.stdout);
       const head = await fetch(u('/v2/dock/busybox/manifests/v1'), { method: 'HEAD', headers: { Accept: DOCKER_MANIFEST } });

@@ -22,6 +22,7 @@ import {
 } from '../../registry/client/index.js';
 import type { Logger } from '../../util/logger.js';
 import { type ImageService, type Ingestion, parseConfig } from './index.js';
+import { pool } from '../../util/pool.js';
 
 /** One line of docker's JSON progress stream (`docker pull`'s output). */
 export interface ProgressMessage {
@@ -228,29 +229,9 @@ async function ingestVerified(ing: Ingestion, download: Readable): Promise<Diges
   }
 }
 
-/**
- * Runs `fn` over `items`, `limit` at a time. The first failure aborts the rest, and every started call has
- * finished before this returns or throws (an ingest still running could otherwise commit after the cleanup).
- */
-async function pool<T>(items: T[], limit: number, fn: (item: T) => Promise<void>, abort: AbortController): Promise<void> {
-  let next = 0;
-  let failure: { e: unknown } | undefined;
-  const worker = async () => {
-    while (!failure && next < items.length) {
-      const item = items[next++] as T;
-      try {
-        await fn(item);
-      } catch (e) {
-        failure ??= { e };
-        abort.abort();
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
-  if (failure) throw failure.e;
-}
 
-function shortDigest(d: string): string {
+/** The 12 hex digits docker shows of a digest. */
+export function shortDigest(d: string): string {
   return d.slice(d.indexOf(':') + 1, d.indexOf(':') + 13);
 }
 

@@ -16,7 +16,8 @@ import {
 } from '../../registry/client/index.js';
 import type { Logger } from '../../util/logger.js';
 import type { ImageService } from './index.js';
-import { type ProgressMessage, progressBar } from './pull.js';
+import { type ProgressMessage, progressBar, shortDigest } from './pull.js';
+import { pool } from '../../util/pool.js';
 
 /** The last message of each pushed tag: what `docker push` turns into its digest line's aux data. */
 export interface AuxMessage {
@@ -234,28 +235,4 @@ export function registryDomain(address: string): string {
   return host;
 }
 
-/**
- * Runs `fn` over `items`, `limit` at a time. The first failure aborts the rest, and every started call has
- * finished before this returns or throws.
- */
-async function pool<T>(items: T[], limit: number, fn: (item: T) => Promise<void>, abort: AbortController): Promise<void> {
-  let next = 0;
-  let failure: { e: unknown } | undefined;
-  const worker = async () => {
-    while (!failure && next < items.length) {
-      const item = items[next++] as T;
-      try {
-        await fn(item);
-      } catch (e) {
-        failure ??= { e };
-        abort.abort();
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
-  if (failure) throw failure.e;
-}
 
-function shortDigest(d: string): string {
-  return d.slice(d.indexOf(':') + 1, d.indexOf(':') + 13);
-}
