@@ -22,6 +22,8 @@ export async function collectGarbage(
   content: ContentStore,
   layers: LayerStore,
   extraLayerRoots: Iterable<Digest> = [],
+  /** Blobs an operation in flight holds (a pull downloading without the image lock). */
+  pinnedBlobs: Iterable<Digest> = [],
 ): Promise<GcResult> {
   const result: GcResult = { blobsRemoved: 0, layersRemoved: 0, recordsRemoved: 0, tagsRemoved: 0, bytesReclaimed: 0 };
   const blobs = new Map((await content.list()).map((b) => [b.digest, b.size]));
@@ -41,7 +43,7 @@ export async function collectGarbage(
     result.tagsRemoved = danglingTags.size;
   }
 
-  const liveBlobs = new Set<Digest>();
+  const liveBlobs = new Set<Digest>(pinnedBlobs);
   const liveLayers = new Set<Digest>();
   const markChain = (top: Digest) => {
     for (let cur: Digest | undefined = top; cur && !liveLayers.has(cur); cur = layers.get(cur)?.parent) liveLayers.add(cur);

@@ -283,7 +283,7 @@ describe('pull from a registry', () => {
     assert.deepEqual(await storeState(), before);
   });
 
-  it('the registry gone mid-pull: the pull fails, nothing is kept, and a later pull succeeds', async () => {
+  it('the registry gone mid-pull: other image operations go on meanwhile; the pull fails, nothing is kept, and a later pull succeeds', async () => {
     const big = await tarOf([{ name: 'big', content: randomBytes(24 << 20) }]);
     await push(await saveTar([{ tags: ['big:latest'], layers: [bbLayer, big] }]), `${open.host}/big:latest`);
     // A proxy in front of the registry, so the cut comes after the first bytes of the layer and not before.
@@ -312,6 +312,9 @@ describe('pull from a registry', () => {
       const before = await storeState();
       const pulling = apiPull(`fromImage=${proxyHost}/big&tag=latest`);
       await cutNow;
+      // The stalled download holds no lock other image operations need: they go on meanwhile.
+      await docker(['tag', 'busybox', 'during-pull:x']);
+      await docker(['rmi', 'during-pull:x']);
       await open.stop();
       for (const s of sockets) s.destroy();
       const r = await pulling;

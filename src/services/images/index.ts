@@ -91,6 +91,8 @@ export interface BuildCacheEntry {
  */
 export class ImageService {
   private readonly lock = new Mutex();
+  /** Blobs in-flight operations hold (by count): collections and cleanups leave them. */
+  private readonly pins = new Map<Digest, number>();
   constructor(private readonly d: ImageServiceDeps) {}
 
   /** Start-up: drop crash leftovers (ingests, unpack temporaries) and whatever no record references. */
@@ -98,7 +100,7 @@ export class ImageService {
     return this.lock.run(async () => {
       const ingests = await this.d.content.reclaimIngests();
       const temporaries = await this.d.layers.reclaim();
-      const gc = await collectGarbage(this.d.meta, this.d.content, this.d.layers, this.d.containers.layerRoots());
+      const gc = await collectGarbage(this.d.meta, this.d.content, this.d.layers, this.d.containers.layerRoots(), this.pins.keys());
       return { ...gc, ingests, temporaries };
     });
   }
@@ -337,7 +339,7 @@ export class ImageService {
   private async deleteRecord(rec: ImageRecord): Promise<DeleteItem[]> {
     await this.d.meta.delete(rec.id);
     const before = new Set(this.d.layers.list().map((l) => l.chainId));
-    await collectGarbage(this.d.meta, this.d.content, this.d.layers, this.d.containers.layerRoots());
+    await collectGarbage(this.d.meta, this.d.content, this.d.layers, this.d.containers.layerRoots(), this.pins.keys());
     const removedLayers = [...before].filter((c) => !this.d.layers.get(c)).reverse();
     this.d.events.publish('image', 'delete', rec.id, { name: rec.id });
     return [{ Deleted: rec.id }, ...removedLayers.map((c) => ({ Deleted: c }))];
@@ -458,18 +460,35 @@ export class ImageService {
   /** Runs `fn` under the image lock; on failure, blobs it ingested that no record uses are removed. */
   withIngestion<T>(fn: (ingest: Ingestion) => Promise<T>): Promise<T> {
     return this.lock.run(async () => {
-      const ing = new Ingestion(this.d.content);
+      const ing = new Ingestion(this.d.content, this.pins);
       try {
         return await fn(ing);
       } finally {
+        ing.unpin();
         await this.dropUnreferenced(ing.touched);
       }
     });
   }
 
+  /**
+   * For long transfers (a pull): `fetch` runs without the image lock, so other image operations go on meanwhile;
+   * the blobs it brings in are pinned, so no collection or cleanup sweeps them before `record`, which runs under
+   * the lock with the same ingestion. Blobs no record ends up using are removed after, as withIngestion does.
+   */
+  async withDownloads<T, R>(fetch: (ingest: Ingestion) => Promise<T>, record: (ingest: Ingestion, fetched: T) => Promise<R>): Promise<R> {
+    const ing = new Ingestion(this.d.content, this.pins);
+    try {
+      const fetched = await fetch(ing);
+      return await this.lock.run(() => record(ing, fetched));
+    } finally {
+      ing.unpin();
+      await this.lock.run(() => this.dropUnreferenced(ing.touched));
+    }
+  }
+
   private async dropUnreferenced(blobs: Set<Digest>): Promise<void> {
     if (blobs.size === 0) return;
-    const live = new Set<Digest>();
+    const live = new Set<Digest>(this.pins.keys());
     for (const r of this.d.meta.list()) {
       live.add(r.id);
       for (const b of r.layerBlobs) live.add(b);
@@ -551,12 +570,27 @@ export class ImageService {
  */
 export class Ingestion {
   readonly touched = new Set<Digest>();
-  constructor(private readonly content: ContentStore) {}
+  constructor(
+    private readonly content: ContentStore,
+    private readonly pins: Map<Digest, number>,
+  ) {}
 
   async ingest(source: Readable | Iterable<Uint8Array> | AsyncIterable<Uint8Array>, expected?: { digest?: Digest; size?: number }) {
     const info = await this.content.ingest(source, expected);
-    this.touched.add(info.digest);
+    if (!this.touched.has(info.digest)) {
+      this.touched.add(info.digest);
+      this.pins.set(info.digest, (this.pins.get(info.digest) ?? 0) + 1);
+    }
     return info;
+  }
+
+  /** The operation is over: its blobs are the records' to keep, or the cleanup's to take. */
+  unpin(): void {
+    for (const d of this.touched) {
+      const n = (this.pins.get(d) ?? 1) - 1;
+      if (n > 0) this.pins.set(d, n);
+      else this.pins.delete(d);
+    }
   }
 
   put(data: Uint8Array, expected?: { digest?: Digest }) {

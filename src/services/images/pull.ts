@@ -61,7 +61,7 @@ export class ImagePuller {
  * `docker pull`: resolves the reference at its registry, picks this host's image from a manifest list or index,
  * downloads the layers not yet stored (a few at once, each verified against its digest and, unpacked, against
  * the config's diff ID) into the content store, and records the image with its repo digest and tag. Progress is
- * dockerd's message stream. All or nothing: the downloads happen inside `withIngestion`, so a failed or cut pull
+ * dockerd's message stream. All or nothing: the downloads happen inside `withDownloads`, so a failed or cut pull
  * leaves no blob and no record.
  */
 export async function pullImage(images: ImageService, reference: string, opts: PullOptions, progress: (m: ProgressMessage) => void): Promise<void> {
@@ -115,19 +115,22 @@ async function pullOne(
     const repoDigest = `${familiarName(repositoryName(ref))}@${top.digest}`;
     progress({ status: `Pulling from ${ref.path}`, id: ref.digest ? display : (ref.tag ?? 'latest') });
 
-    const upToDate = await images.withIngestion(async (ing) => {
-      // By digest, no tag moves (a tag given with a digest is only a label, as in dockerd).
-      const tagRef = ref.tag && !ref.digest ? formatReference(ref) : undefined;
-      const existing = images.find(configDigest);
-      const upToDate = !!existing && (tagRef ? images.tagMap().get(tagRef) === configDigest : existing.repoDigests.includes(repoDigest));
-      const downloaded = existing ? [] : await downloadLayers(images, ing, client, manifest.layers, diffIds, opts.concurrency ?? 3, progress, abort);
-      for (const l of downloaded) progress({ status: 'Extracting', progressDetail: { current: l.size, total: l.size }, progress: progressBar(l.size, l.size), id: shortDigest(l.digest) });
-      const rec = await images.createImage({ config, layerBlobs: diffIds, repoDigests: [repoDigest], tagged: !!tagRef && !upToDate }, ing);
-      for (const l of downloaded) progress({ status: 'Pull complete', progressDetail: {}, id: shortDigest(l.digest) });
-      if (tagRef && !upToDate) await images.retag(new Map([[tagRef, rec.id]]));
-      images.publish('pull', display, display);
-      return upToDate;
-    });
+    // The downloads run without the image lock (their blobs pinned); recording the image takes it.
+    const upToDate = await images.withDownloads(
+      (ing) => (images.find(configDigest) ? Promise.resolve([]) : downloadLayers(images, ing, client, manifest.layers, diffIds, opts.concurrency ?? 3, progress, abort)),
+      async (ing, downloaded) => {
+        // By digest, no tag moves (a tag given with a digest is only a label, as in dockerd).
+        const tagRef = ref.tag && !ref.digest ? formatReference(ref) : undefined;
+        const existing = images.find(configDigest);
+        const upToDate = !!existing && (tagRef ? images.tagMap().get(tagRef) === configDigest : existing.repoDigests.includes(repoDigest));
+        for (const l of downloaded) progress({ status: 'Extracting', progressDetail: { current: l.size, total: l.size }, progress: progressBar(l.size, l.size), id: shortDigest(l.digest) });
+        const rec = await images.createImage({ config, layerBlobs: diffIds, repoDigests: [repoDigest], tagged: !!tagRef && !upToDate }, ing);
+        for (const l of downloaded) progress({ status: 'Pull complete', progressDetail: {}, id: shortDigest(l.digest) });
+        if (tagRef && !upToDate) await images.retag(new Map([[tagRef, rec.id]]));
+        images.publish('pull', display, display);
+        return upToDate;
+      },
+    );
     progress({ status: `Digest: ${top.digest}` });
     // A single-platform image asked for another platform is still pulled; dockerd warns after its status line.
     const c = parseConfig(config);
