@@ -4,6 +4,7 @@ import { BuildFailure, type BuildOptions, type Services } from '../services/inde
 import { Status } from './errors.js';
 import { type Req, qBool, sendJson } from './http.js';
 import { MessageStream } from './messages.js';
+import { registryConfig } from './registry-auth.js';
 import type { Route } from './router.js';
 
 export function buildRoutes(s: Services): Route[] {
@@ -65,6 +66,7 @@ function buildOptions(req: Req): Omit<BuildOptions, 'signal'> {
     ...(cpusetCpus && { cpusetCpus }),
     ...(memory && { memory }),
     cacheFrom: jsonParam<string[]>(q, 'cachefrom', []),
+    registryCredentials: registryConfig(req.raw.headers['x-registry-config']),
   };
 }
 

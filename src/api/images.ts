@@ -3,10 +3,11 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { InvalidArgument } from '../errors/index.js';
 import { isDigest, parseReference } from '../oci/index.js';
-import { type PullOptions, type Services, importImage, loadImages, saveImages } from '../services/index.js';
+import { type Services, importImage, loadImages, saveImages } from '../services/index.js';
 import { Status } from './errors.js';
 import { type Req, qBool, qFilters, readJsonBody, sendJson } from './http.js';
 import { MessageStream } from './messages.js';
+import { registryAuth } from './registry-auth.js';
 import type { Route } from './router.js';
 
 export function imageRoutes(s: Services): Route[] {
@@ -183,34 +184,3 @@ async function login(s: Services, req: Req, res: ServerResponse): Promise<void> 
   sendJson(res, Status.OK, result);
 }
 
-/**
- * The `X-Registry-Auth` header: base64url JSON of an AuthConfig (`username`/`password`, `auth` as
- * base64 `user:pass`, `identitytoken`, `registrytoken`). Like dockerd, an unreadable header means no credentials.
- */
-function registryAuth(header: string | string[] | undefined): PullOptions['credentials'] {
-  const h = Array.isArray(header) ? header[0] : header;
-  if (!h) return undefined;
-  let a: Record<string, unknown>;
-  try {
-    a = JSON.parse(Buffer.from(h, 'base64url').toString('utf8')) as Record<string, unknown>;
-  } catch {
-    return undefined;
-  }
-  if (typeof a !== 'object' || a === null) return undefined;
-  const str = (k: string) => (typeof a[k] === 'string' && a[k] ? (a[k] as string) : undefined);
-  let username = str('username');
-  let password = str('password');
-  const auth = str('auth');
-  if (auth && !username && !password) {
-    const pair = Buffer.from(auth, 'base64').toString('utf8');
-    const i = pair.indexOf(':');
-    if (i > 0) [username, password] = [pair.slice(0, i), pair.slice(i + 1)];
-  }
-  const c: NonNullable<PullOptions['credentials']> = {
-    ...(username && { username }),
-    ...(password && { password }),
-    ...(str('identitytoken') && { identityToken: str('identitytoken') }),
-    ...(str('registrytoken') && { registryToken: str('registrytoken') }),
-  };
-  return Object.keys(c).length ? c : undefined;
-}

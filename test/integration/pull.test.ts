@@ -235,6 +235,13 @@ describe('pull from a registry', () => {
       assert.match(wrong.stderr, /unauthorized: authentication required/);
       await login('alice', 's3cret');
       assert.match(await docker(['pull', ref]), /Status: Downloaded newer image for/);
+      // A build pulls its base with the credentials the CLI sends in X-Registry-Config.
+      await docker(['rmi', ref]);
+      const ctx = join(dir, 'private-ctx');
+      await mkdir(ctx, { recursive: true });
+      await writeFile(join(ctx, 'Dockerfile'), `FROM ${ref}\n`);
+      assert.match(await docker(['build', '-t', 'from-private', ctx]), /Status: Downloaded newer image for .*private:latest/);
+      await docker(['rmi', 'from-private']);
     } finally {
       await rm(join(cfgDir, 'config.json'), { force: true });
     }

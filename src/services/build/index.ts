@@ -42,7 +42,7 @@ import type { Logger } from '../../util/logger.js';
 import type { ContainerService } from '../containers/index.js';
 import { hostArchitecture } from '../images/import.js';
 import type { ImageService } from '../images/index.js';
-import type { ImagePuller } from '../images/pull.js';
+import type { Credentials, ImagePuller } from '../images/pull.js';
 
 export interface BuildOptions {
   /** The Dockerfile's path in the context. */
@@ -62,6 +62,8 @@ export interface BuildOptions {
   memory?: number;
   /** Images whose steps may be reused; when given, only theirs are (Docker's classic `--cache-from`). */
   cacheFrom: string[];
+  /** Credentials for pulling base images, by registry (`docker.io`, `host:port`). */
+  registryCredentials?: ReadonlyMap<string, Credentials>;
   signal?: AbortSignal;
 }
 
@@ -254,7 +256,8 @@ export class BuildService {
     let rec = this.d.images.find(name);
     // As the classic builder: a base image not here is pulled, and with --pull every one is.
     if (!rec || b.o.pull) {
-      await this.d.pull.pull(name, { ...(b.o.signal && { signal: b.o.signal }) }, (m) => b.out.message(m));
+      const credentials = b.o.registryCredentials?.get(parseReference(name).domain);
+      await this.d.pull.pull(name, { ...(b.o.signal && { signal: b.o.signal }), ...(credentials && { credentials }) }, (m) => b.out.message(m));
       rec = this.d.images.find(name);
     }
     if (!rec) throw new NotFound(`No such image: ${name}`);
