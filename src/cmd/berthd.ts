@@ -14,7 +14,7 @@ import { openLayerStore } from '../layers/index.js';
 import { openImageMetadata } from '../metadata/index.js';
 import { openRecordStore } from '../metadata/records.js';
 import { CliRuntime, ConmonMonitor, defaultSeccompProfilePath, loadSeccompProfile, probeRuntimes } from '../runtime/index.js';
-import { ContainerService, type ContainerRecord, NetworkService, type NetworkRecord, VolumeService, type VolumeRecord, defaultScope, volumeReferences, EventBus, containerReferences, ExecService, HealthMonitor, BuildService, ImageService, ImagePuller, ImagePusher, SystemService, berthVersion, ensureBusyboxImage } from '../services/index.js';
+import { ContainerService, type ContainerRecord, NetworkService, type NetworkRecord, VolumeService, type VolumeRecord, defaultScope, volumeReferences, EventBus, containerReferences, ExecService, HealthMonitor, BuildService, ImageService, DistributionMetadata, ImagePuller, ImagePusher, SystemService, berthVersion, ensureBusyboxImage } from '../services/index.js';
 import { newId } from '../util/ids.js';
 import { currentRequest } from '../util/request-context.js';
 import { type LogLevel, type Logger, createLogger, isLogLevel } from '../util/logger.js';
@@ -230,8 +230,10 @@ async function main(): Promise<void> {
   await containers.recover();
   await networks.recovered();
   const exec = new ExecService(containers, monitor);
-  const pull = new ImagePuller(images, { insecureRegistries: cfg.insecureRegistries, concurrency: cfg.maxConcurrentDownloads, log: log.child({ service: 'pull' }) });
-  const push = new ImagePusher(images, { insecureRegistries: cfg.insecureRegistries, log: log.child({ service: 'push' }) });
+  // Which registry blob each layer is, from pulls and pushes (dockerd's v2metadata).
+  const known = await DistributionMetadata.open(join(cfg.dataRoot, 'metadata', 'distribution.json'));
+  const pull = new ImagePuller(images, known, { insecureRegistries: cfg.insecureRegistries, concurrency: cfg.maxConcurrentDownloads, log: log.child({ service: 'pull' }) });
+  const push = new ImagePusher(images, known, { insecureRegistries: cfg.insecureRegistries, log: log.child({ service: 'push' }) });
   const build = new BuildService({ containers, images, layers, pull, workDir: join(cfg.dataRoot, 'builder'), log: log.child({ service: 'build' }) });
   await build.recover();
   new HealthMonitor(containers, exec, events, log.child({ service: 'health' })).resume();

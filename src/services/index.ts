@@ -36,6 +36,7 @@ export { SystemService, apiVersion, minApiVersion, berthVersion } from './system
 export { loadImages } from './images/load.js';
 export { saveImages } from './images/save.js';
 export { importImage } from './images/import.js';
+export { DistributionMetadata } from './images/distribution.js';
 export { ImagePuller, type Credentials, type ProgressMessage, type PullOptions } from './images/pull.js';
 export { ImagePusher } from './images/push.js';
 export { ensureBusyboxImage } from './images/baseimage.js';

@@ -105,6 +105,9 @@ describe('push to a registry', () => {
     const inspect = JSON.parse(await docker(['image', 'inspect', `${ref}:v1`]))[0];
     assert.deepEqual(inspect.RepoDigests, [`${ref}@${pushed.digest}`]);
 
+    // Where each layer went is kept on disk: after a restart of berthd the layers are still found.
+    await d.stop();
+    await d.start();
     const again = (await docker(['push', `${ref}:v1`])).trim().split('\n');
     assert.deepEqual(again.slice(3, 5).sort(), ids.map((i) => `${i}: Layer already exists`).sort());
     assert.equal(again[5], `v1: digest: ${pushed.digest} size: ${pushed.size}`);

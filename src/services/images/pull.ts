@@ -23,6 +23,7 @@ import {
 import type { Logger } from '../../util/logger.js';
 import { type ImageService, type Ingestion, parseConfig } from './index.js';
 import { pool } from '../../util/pool.js';
+import type { DistributionMetadata } from './distribution.js';
 
 /** One line of docker's JSON progress stream (`docker pull`'s output). */
 export interface ProgressMessage {
@@ -43,17 +44,24 @@ export interface PullOptions {
   insecureRegistries?: readonly string[];
   /** Layers downloaded at once (dockerd's `max-concurrent-downloads`, 3 by default). */
   concurrency?: number;
+  /** Where each layer's registry blob is remembered (for pushes to find it). */
+  known?: DistributionMetadata;
 }
 
 /** The registry side of the image service, with the daemon's registry settings. */
 export class ImagePuller {
   constructor(
     private readonly images: ImageService,
+    private readonly known: DistributionMetadata,
     private readonly cfg: { insecureRegistries: readonly string[]; concurrency?: number; log: Logger },
   ) {}
 
-  pull(ref: string, opts: Omit<PullOptions, 'insecureRegistries'>, progress: (m: ProgressMessage) => void): Promise<void> {
-    return pullImage(this.images, ref, { concurrency: this.cfg.concurrency, ...opts, insecureRegistries: this.cfg.insecureRegistries }, progress);
+  async pull(ref: string, opts: Omit<PullOptions, 'insecureRegistries' | 'known'>, progress: (m: ProgressMessage) => void): Promise<void> {
+    try {
+      await pullImage(this.images, ref, { concurrency: this.cfg.concurrency, ...opts, insecureRegistries: this.cfg.insecureRegistries, known: this.known }, progress);
+    } finally {
+      await this.known.save().catch((e: unknown) => this.cfg.log.warn('pull: layer locations not saved', { error: String(e) }));
+    }
   }
 }
 
@@ -131,6 +139,7 @@ async function pullOne(
         return upToDate;
       },
     );
+    manifest.layers.forEach((l, i) => opts.known?.add(diffIds[i] as Digest, l, `${client.endpoint.name}/${client.repository}`));
     progress({ status: `Digest: ${top.digest}` });
     // A single-platform image asked for another platform is still pulled; dockerd warns after its status line.
     const c = parseConfig(config);

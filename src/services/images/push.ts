@@ -18,6 +18,7 @@ import type { Logger } from '../../util/logger.js';
 import type { ImageService } from './index.js';
 import { type ProgressMessage, progressBar, shortDigest } from './pull.js';
 import { pool } from '../../util/pool.js';
+import type { DistributionMetadata } from './distribution.js';
 
 /** The last message of each pushed tag: what `docker push` turns into its digest line's aux data. */
 export interface AuxMessage {
@@ -42,25 +43,16 @@ const DockerLayerGzip = 'application/vnd.docker.image.rootfs.diff.tar.gzip';
  */
 const gzipLevel = zlibConstants.Z_BEST_SPEED;
 
-/** A layer as some repository of a registry holds it: the compressed blob made from that uncompressed tar. */
-interface KnownBlob {
-  digest: Digest;
-  size: number;
-  /** `registry/path` of the repositories known to have it. */
-  repos: Set<string>;
-}
 
 /**
- * `docker push` and `docker login`'s check, with the daemon's registry settings. Remembers, for this daemon's
- * lifetime, which compressed blob each pushed layer became and where it went, so that a layer pushed before is
- * found with a `HEAD` (or mounted from a sibling repository) without compressing it again. (dockerd keeps this
- * on disk; here a restarted daemon uploads such a layer again, and the registry keeps one copy.)
+ * `docker push` and `docker login`'s check, with the daemon's registry settings. Which compressed blob each layer
+ * became and where it went (`DistributionMetadata`, also fed by pulls) lets a layer pushed or pulled before be
+ * found with a `HEAD`, or mounted from a sibling repository, without compressing it again.
  */
 export class ImagePusher {
-  private readonly known = new Map<Digest, KnownBlob>();
-
   constructor(
     private readonly images: ImageService,
+    private readonly known: DistributionMetadata,
     private readonly cfg: { insecureRegistries: readonly string[]; concurrency?: number; log: Logger },
   ) {}
 
@@ -119,7 +111,7 @@ export class ImagePusher {
       const id = shortDigest(diffId);
       const known = this.known.get(diffId);
       if (known && (await hasBlob(client, known.digest))) {
-        known.repos.add(target);
+        this.known.add(diffId, known, target);
         pushed.set(diffId, known);
         progress({ status: 'Layer already exists', progressDetail: {}, id });
         return;
@@ -128,22 +120,22 @@ export class ImagePusher {
       if (known && sibling) {
         const from = sibling.slice(registry.length + 1);
         if (await mountBlob(client, known.digest, from)) {
-          known.repos.add(target);
+          this.known.add(diffId, known, target);
           pushed.set(diffId, known);
           progress({ status: `Mounted from ${from}`, progressDetail: {}, id });
           return;
         }
       }
       const blob = await this.uploadLayer(client, diffId, id, progress);
-      const entry = this.known.get(diffId) ?? { ...blob, repos: new Set<string>() };
-      // The same tar always compresses to the same bytes here, but a registry's copy is what counts.
-      Object.assign(entry, blob);
-      entry.repos.add(target);
-      this.known.set(diffId, entry);
+      this.known.add(diffId, blob, target);
       pushed.set(diffId, blob);
       progress({ status: 'Pushed', progressDetail: {}, id });
     };
-    await pool(layers, concurrency, one, abort);
+    try {
+      await pool(layers, concurrency, one, abort);
+    } finally {
+      await this.known.save().catch((e: unknown) => this.cfg.log.warn('push: layer locations not saved', { error: String(e) }));
+    }
 
     const configDigest = rec.id;
     if (!(await hasBlob(client, configDigest))) await uploadBytes(client, config, configDigest);
