@@ -18,6 +18,7 @@ describe('build', () => {
   let work: string;
   let web: Server;
   let webPort = 0;
+  let changing = 'first version\n';
   const docker = async (args: string[], input?: string | Buffer) => {
     const r = await d.docker(args, input === undefined ? {} : { input });
     assert.equal(r.code, 0, `docker ${args.join(' ')}: ${r.stdout}\n${r.stderr}`);
@@ -47,6 +48,7 @@ describe('build', () => {
     work = await mkdtemp(join(tmpdir(), 'berth-build-'));
     web = createServer((req, res) => {
       if (req.url === '/missing') return void res.writeHead(404).end('no');
+      if (req.url === '/changing') return void res.writeHead(200).end(changing);
       res.writeHead(200, { 'Content-Type': 'text/plain' }).end(`fetched ${req.url}\n`);
     });
     await new Promise<void>((r) => web.listen(0, '127.0.0.1', r));
@@ -162,6 +164,14 @@ describe('build', () => {
     assert.equal(await runOut('cached', []), 'second');
     const none = await build(['--no-cache', '-t', 'cached', dir]);
     assert.equal((none.stdout.match(/Using cache/g) ?? []).length, 0);
+    // ADD of a URL is cached by what it downloads, as in Docker: a changed remote file is a changed step.
+    const remote = await context('cache-url', { Dockerfile: `FROM busybox\nADD http://127.0.0.1:${webPort}/changing /c\n` });
+    assert.equal((await build(['-t', 'cached-url', remote])).code, 0);
+    assert.match((await build(['-t', 'cached-url', remote])).stdout, /Using cache/);
+    changing = 'second version\n';
+    assert.doesNotMatch((await build(['-t', 'cached-url', remote])).stdout, /Using cache/);
+    assert.equal(await runOut('cached-url', ['cat', '/c']), 'second version');
+    await docker(['rmi', 'cached-url']);
     // --cache-from: only the steps of that image (and its parents) are reused.
     const other = await build(['--cache-from', 'busybox', '-t', 'cached2', dir]);
     assert.equal((other.stdout.match(/Using cache/g) ?? []).length, 0, other.stdout);

@@ -113,8 +113,8 @@ interface Build {
 /**
  * The classic builder (`POST /build`): a Dockerfile's stages run step by step, each step's result an image, reused
  * when a step with the same cache key made one before. RUN steps are containers of the engine (same runtime, monitor,
- * mounts and network as `docker run`), COPY/ADD and WORKDIR are copies into a created container's root, and every
- * change is committed as a read-only layer shared by chain ID.
+ * mounts and network as `docker run`), COPY/ADD and WORKDIR are copies into a snapshot of the image's layers
+ * (snapshot.ts), and every change is committed as a read-only layer shared by chain ID.
  */
 export class BuildService {
   constructor(private readonly d: BuildServiceDeps) {}
@@ -211,11 +211,7 @@ export class BuildService {
       const config = { ...(cur.image.config ?? {}), OnBuild: [] };
       cur = { ...cur, image: { ...cur.image, config } };
       state = { ...state, config };
-      for (const trigger of triggers) {
-        const [ins] = parseDockerfile(`FROM scratch\n${trigger}\n`).stages[0]?.instructions ?? [];
-        if (!ins) continue;
-        ({ cur, state } = await this.runStep(b, cur, state, ins));
-      }
+      for (const trigger of triggers) ({ cur, state } = await this.runStep(b, cur, state, instructionOf(trigger)));
     }
     for (const ins of stage.instructions) {
       this.announce(b, ins);
@@ -224,13 +220,10 @@ export class BuildService {
     }
     for (const k of state.usedBuildArgs) b.usedArgs.add(k);
     if (labels.length) {
-      const text = `LABEL ${labels.map(([k, v]) => `${JSON.stringify(k)}=${JSON.stringify(v)}`).join(' ')}`;
-      const [ins] = parseDockerfile(`FROM scratch\n${text}\n`).stages[0]?.instructions ?? [];
-      if (ins) {
-        this.announce(b, ins);
-        ({ cur } = await this.runStep(b, cur, state, ins));
-        b.out.stream(` ---> ${cur.id ? shortId(cur.id) : ''}\n`);
-      }
+      const ins = instructionOf(`LABEL ${labels.map(([k, v]) => `${JSON.stringify(k)}=${JSON.stringify(v)}`).join(' ')}`);
+      this.announce(b, ins);
+      ({ cur } = await this.runStep(b, cur, state, ins));
+      b.out.stream(` ---> ${cur.id ? shortId(cur.id) : ''}\n`);
     }
     return cur;
   }
@@ -288,16 +281,17 @@ export class BuildService {
 
   /**
    * What a step will do that its cache key must cover beyond its text: for COPY/ADD, the digest of the sources'
-   * contents and metadata (context files, heredocs), of the image they come from, or of the URLs.
+   * contents and metadata (context files, heredocs, downloads: ADD fetches its URLs first, so a changed remote file
+   * is a changed step, as in Docker), or the ID of the image they come from.
    */
   private async plan(b: Build, state: StageState, step: Step): Promise<Plan> {
     if (step.kind !== 'copy') return { createdBy: step.createdBy };
-    const local = async (fromRoot: string, patterns: string[], kind: string): Promise<Plan> => {
-      const sources = await resolveSources(fromRoot, patterns, { allowWildcards: kind !== 'heredoc', instruction: step.add ? 'ADD' : 'COPY' });
-      const digest = await hashSources(fromRoot, sources, fromRoot === b.context.root ? b.context.digests : undefined);
-      const label = kind === 'heredoc' ? 'heredoc' : sourceKind(sources);
-      return { createdBy: copyCreatedBy(step, `${label}:${digest}`), digest, copy: { fromRoot, sources } };
-    };
+    const instruction = step.add ? ('ADD' as const) : ('COPY' as const);
+    if (step.from !== undefined) {
+      const digest = sha256(JSON.stringify([this.fromImage(b, step.from).id ?? '', step.sources]));
+      return { createdBy: copyCreatedBy(step, `from:${digest}`), digest };
+    }
+    const groups: CopyGroup[] = [];
     if (step.heredocs.length) {
       // Heredoc sources become files of a scratch directory, copied like context files.
       const dir = await this.scratchDir(b, 'heredoc');
@@ -306,13 +300,24 @@ export class BuildService {
         const body = h.expand ? processWord(heredocBody(h), vars, b.dockerfile.escape, { raw: true }) : heredocBody(h);
         await writeFile(join(dir, h.name), body, { mode: 0o644 });
       }
-      return local(dir, step.heredocs.map((h) => h.name), 'heredoc');
+      groups.push({ fromRoot: dir, sources: await resolveSources(dir, step.heredocs.map((h) => h.name), { allowWildcards: false, instruction }), extractArchives: false });
+    } else {
+      const urls = step.add ? step.sources.filter(isUrl) : [];
+      if (urls.length) {
+        const dir = await this.scratchDir(b, 'fetch');
+        // Downloads are never unpacked; local archives beside them are.
+        for (const url of urls) {
+          const fetched = await fetchUrl(url, dir);
+          groups.push({ fromRoot: fetched.root, sources: [fetched], extractArchives: false });
+        }
+      }
+      const local = step.sources.filter((src) => !urls.includes(src));
+      if (local.length) groups.push({ fromRoot: b.context.root, sources: await resolveSources(b.context.root, local, { allowWildcards: true, instruction }), extractArchives: step.add });
     }
-    const remote = step.add ? step.sources.filter(isUrl) : [];
-    if (step.from === undefined && remote.length === 0) return local(b.context.root, step.sources, 'context');
-    const from = step.from === undefined ? undefined : this.fromImage(b, step.from);
-    const digest = sha256(JSON.stringify([from?.id ?? '', remote, step.sources]));
-    return { createdBy: copyCreatedBy(step, `${remote.length ? 'url' : 'from'}:${digest}`), digest };
+    const digests = await Promise.all(groups.map((g) => hashSources(g.fromRoot, g.sources, g.fromRoot === b.context.root ? b.context.digests : undefined)));
+    const digest = digests.length === 1 ? (digests[0] as string) : sha256(digests.join(','));
+    const label = step.heredocs.length ? 'heredoc' : step.add && step.sources.some(isUrl) ? 'url' : sourceKind(groups.flatMap((g) => g.sources));
+    return { createdBy: copyCreatedBy(step, `${label}:${digest}`), digest, copy: groups };
   }
 
   private async scratchDir(b: Build, kind: string): Promise<string> {
@@ -440,7 +445,7 @@ export class BuildService {
     }
   }
 
-  /** COPY/ADD and WORKDIR inside a created container's mounted root. */
+  /** COPY/ADD and WORKDIR inside a step's snapshot. */
   private async fill(b: Build, rootfs: string, step: Exclude<Step, { kind: 'config' | 'run' }>, plan: Plan): Promise<void> {
     if (step.kind === 'workdir') {
       await copyIntoRoot({ fromRoot: rootfs, sources: [], rootfs, dest: `${step.path}/`, extractArchives: false });
@@ -448,28 +453,14 @@ export class BuildService {
     }
     const chown = step.chown ? await resolveChown(rootfs, step.chown) : undefined;
     const into = { rootfs, dest: step.dest, instruction: step.add ? ('ADD' as const) : ('COPY' as const), ...(chown && { chown }), ...(step.chmod !== undefined && { chmod: step.chmod }) };
-    if (plan.copy) {
-      // ADD unpacks local archives; heredocs and COPY never do.
-      await copyIntoRoot({ ...plan.copy, ...into, extractArchives: step.add && !step.heredocs.length });
+    if (step.from === undefined) {
+      for (const g of plan.copy ?? []) await copyIntoRoot({ ...g, ...into });
       return;
     }
-    if (step.from !== undefined) {
-      await this.withImageRoot(b, this.fromImage(b, step.from), async (fromRoot) => {
-        const sources = await resolveSources(fromRoot, step.sources, { allowWildcards: true });
-        await copyIntoRoot({ fromRoot, sources, ...into, extractArchives: false });
-      });
-      return;
-    }
-    // ADD with URLs, and maybe local files beside them: fetched files are never unpacked, local archives are.
-    const dir = await this.scratchDir(b, 'fetch');
-    for (const url of step.sources.filter(isUrl)) {
-      const fetched = await fetchUrl(url, dir);
-      await copyIntoRoot({ fromRoot: fetched.root, sources: [fetched], ...into, extractArchives: false });
-    }
-    const local = step.sources.filter((s) => !isUrl(s));
-    if (local.length) {
-      await copyIntoRoot({ fromRoot: b.context.root, sources: await resolveSources(b.context.root, local, { allowWildcards: true }), ...into, extractArchives: true });
-    }
+    const sources = step.sources;
+    await this.withImageRoot(b, this.fromImage(b, step.from), async (fromRoot) => {
+      await copyIntoRoot({ fromRoot, sources: await resolveSources(fromRoot, sources, { allowWildcards: true }), ...into, extractArchives: false });
+    });
   }
 
   /** An image's root filesystem for the duration of `fn` (a snapshot nothing is committed from). */
@@ -486,8 +477,15 @@ interface Plan {
   /** The history line (for COPY/ADD, with the sources' digest). */
   createdBy: string;
   digest?: string;
-  /** COPY/ADD from files at hand: the context's, or heredocs written out. */
-  copy?: { fromRoot: string; sources: Source[] };
+  /** COPY/ADD from files at hand: the context's, heredocs written out, downloads. */
+  copy?: CopyGroup[];
+}
+
+/** Sources under one root, copied in one go. */
+interface CopyGroup {
+  fromRoot: string;
+  sources: Source[];
+  extractArchives: boolean;
 }
 
 /** The client went away: the build stops (nobody is left to tell). */
@@ -523,6 +521,13 @@ function childConfig(parent: ImageConfig, config: ContainerConfig, createdBy: st
     rootfs: { type: 'layers', diff_ids: [...parent.rootfs.diff_ids, ...(diffId ? [diffId] : [])] },
     history: [...(parent.history ?? []), { created, created_by: createdBy, ...(!diffId && { empty_layer: true }) }],
   };
+}
+
+/** One instruction written outside the Dockerfile (an ONBUILD trigger, the LABEL of `--label`). */
+function instructionOf(text: string): Instruction {
+  const ins = parseDockerfile(`FROM scratch\n${text}\n`).stages[0]?.instructions[0];
+  if (!ins) throw new InvalidArgument(`not an instruction: ${text}`);
+  return ins;
 }
 
 function withLine(e: unknown, ins: Instruction): unknown {
