@@ -10,6 +10,7 @@ import { main } from './lib.mjs';
 import { loadBenchmark } from './load.mjs';
 import { logsBenchmark } from './logs.mjs';
 import { networkBenchmark } from './network.mjs';
+import { registryBenchmark } from './registry.mjs';
 import { runBenchmark } from './run.mjs';
 
-await main('Berth vs Docker', [loadBenchmark, imagesBenchmark, runBenchmark, logsBenchmark, networkBenchmark, buildBenchmark]);
+await main('Berth vs Docker', [loadBenchmark, imagesBenchmark, runBenchmark, logsBenchmark, networkBenchmark, buildBenchmark, registryBenchmark]);
