@@ -130,7 +130,7 @@ export class UploadStore {
    */
   async commit(s: UploadState, digest: Digest): Promise<BlobInfo> {
     try {
-      const info = await this.content.ingest(createReadStream(join(this.dir, s.id, 'data')), { digest });
+      const info = await this.content.ingest(createReadStream(join(this.dir, s.id, 'data'), { highWaterMark: 1 << 20 }), { digest });
       await this.remove(s.id);
       return info;
     } catch (e) {
