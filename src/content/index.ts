@@ -33,6 +33,11 @@ export interface ContentStore {
   /** Streams bytes in; verifies `expected` if given. Throws FailedPrecondition on mismatch (nothing is kept). */
   ingest(source: Readable | Iterable<Uint8Array> | AsyncIterable<Uint8Array>, expected?: Expected): Promise<BlobInfo>;
   put(data: string | Uint8Array, expected?: Expected): Promise<BlobInfo>;
+  /**
+   * Takes a complete file (on the store's filesystem) as a blob: read once to verify `expected`, then synced and
+   * renamed into place rather than copied. The file is gone afterwards, whatever the outcome.
+   */
+  adopt(file: string, expected: Expected & { digest: Digest }): Promise<BlobInfo>;
   read(digest: Digest): Promise<Buffer>;
   open(digest: Digest): Readable;
   /** Path of a committed blob, for callers that hand it to a tool (e.g. a tar writer that needs a file). */
@@ -109,9 +114,38 @@ export async function openContentStore(root: string): Promise<ContentStore> {
     }
   }
 
+  async function adopt(file: string, expected: Expected & { digest: Digest }): Promise<BlobInfo> {
+    try {
+      const hash = createHash('sha256');
+      let size = 0;
+      for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) {
+        hash.update(chunk as Buffer);
+        size += (chunk as Buffer).length;
+      }
+      const digest: Digest = `sha256:${hash.digest('hex')}`;
+      if (digest !== expected.digest) throw new FailedPrecondition(`digest mismatch: expected ${expected.digest}, got ${digest}`);
+      if (expected.size !== undefined && expected.size !== size) throw new FailedPrecondition(`size mismatch: expected ${expected.size} bytes, got ${size}`);
+      if (!(await info(digest))) {
+        await fsyncFile(file);
+        try {
+          await rename(file, blobPath(digest));
+        } catch (e) {
+          // On another filesystem after all: copied in, as any ingest.
+          if ((e as NodeJS.ErrnoException).code !== 'EXDEV') throw e;
+          return await ingest(createReadStream(file, { highWaterMark: 1 << 20 }), expected);
+        }
+        await fsyncDir(blobsDir);
+      }
+      return { digest, size };
+    } finally {
+      await unlink(file).catch(() => {});
+    }
+  }
+
   return {
     info,
     ingest,
+    adopt,
     put: (data, expected) => ingest([typeof data === 'string' ? Buffer.from(data) : data], expected),
     async read(digest) {
       try {

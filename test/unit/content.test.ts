@@ -35,6 +35,18 @@ describe('content store', () => {
     assert.equal((await store.list()).length, before);
     assert.deepEqual(await readdir(join(root, 'ingest')), []);
   });
+  it('adopts a complete file after verifying it, and never keeps a wrong one', async () => {
+    const file = join(root, 'upload');
+    await writeFile(file, 'adopted');
+    const info = await store.adopt(file, { digest: sha256('adopted') });
+    assert.equal((await store.read(info.digest)).toString(), 'adopted');
+    assert.deepEqual((await readdir(root)).includes('upload'), false, 'the file was moved, not copied');
+    const before = (await store.list()).length;
+    await writeFile(file, 'tampered');
+    await assert.rejects(store.adopt(file, { digest: sha256('original') }), FailedPrecondition);
+    assert.equal((await store.list()).length, before);
+    assert.deepEqual((await readdir(root)).includes('upload'), false);
+  });
   it('is idempotent for content it already has', async () => {
     const a = await store.put('same');
     const b = await store.put('same');

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -130,7 +130,8 @@ export class UploadStore {
    */
   async commit(s: UploadState, digest: Digest): Promise<BlobInfo> {
     try {
-      const info = await this.content.ingest(createReadStream(join(this.dir, s.id, 'data'), { highWaterMark: 1 << 20 }), { digest });
+      // The session's file becomes the blob (verified, then renamed): no second copy of a pushed layer.
+      const info = await this.content.adopt(join(this.dir, s.id, 'data'), { digest });
       await this.remove(s.id);
       return info;
     } catch (e) {
