@@ -142,4 +142,19 @@ describe('issue-10: lifecycle', () => {
     await waitForNoLeftovers(d);
     assert.equal((await d.client.raw('GET', '/_ping')).statusCode, 200);
   });
+
+  it('a stop that comes while a restart is stopping the container wins: the restart does not start it again', async () => {
+    // TERM ignored: the restart's stop takes its whole timeout, and the other stop arrives in the middle of it.
+    const id = await create({ Cmd: ['sh', '-c', "trap '' TERM; while true; do sleep 0.1; done"] });
+    await d.client.do('POST', `/containers/${id}/start`);
+    const restarting = d.client.do('POST', `/containers/${id}/restart`, { query: { t: 2 } });
+    await new Promise((r) => setTimeout(r, 500));
+    await d.client.do('POST', `/containers/${id}/stop`, { query: { t: 2 } }).catch(() => {});
+    await restarting;
+    assert.equal(await status(id), 'exited');
+    // A restart alone still starts it.
+    await d.client.do('POST', `/containers/${id}/restart`, { query: { t: 0 } });
+    assert.equal(await status(id), 'running');
+    await d.client.do('DELETE', `/containers/${id}`, { query: { force: 1 } });
+  });
 });

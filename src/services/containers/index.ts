@@ -98,6 +98,8 @@ export function volumeReferences(records: RecordStore<ContainerRecord>): VolumeR
 export class ContainerService {
   private readonly store: ContainerStore;
   private readonly waiters = new Waiters();
+  /** Stops asked per container, so that a restart can tell a stop that came in while it ran (see restart). */
+  private readonly stopRequests = new Map<string, number>();
   private readonly io: ContainerIO;
   private readonly rootfs: ContainerRootfs;
   private readonly restarts: RestartManager;
@@ -534,6 +536,7 @@ export class ContainerService {
   /** The container's stop signal (`--stop-signal`, else the image's, else TERM), then KILL after the timeout. */
   async stop(idOrName: string, timeoutSec?: number, signal?: string): Promise<void> {
     const target = this.resolve(idOrName);
+    this.stopRequests.set(target.id, (this.stopRequests.get(target.id) ?? 0) + 1);
     const stopSignal = signalNumber(signal || target.config.StopSignal || 'TERM');
     const timeout = timeoutSec ?? target.config.StopTimeout ?? 10;
     const stopping = await this.store.transition(idOrName, 'stop', async (c) => {
@@ -573,9 +576,17 @@ export class ContainerService {
   /** `restart`: stop (if running) then start; the restart count and a user's earlier stop are reset. */
   async restart(idOrName: string, timeoutSec?: number, signal?: string): Promise<void> {
     const c = await this.store.transition(idOrName, 'restart', async (current) => current);
-    if (isUp(c.state.status) || c.state.status === 'restarting') await this.stop(c.id, timeoutSec, signal).catch(ignore(NotModified));
-    const started = await this.store.transition(c.id, 'start', async (current) => this.startLocked(await this.store.setState(current, { restartCount: 0 })));
-    this.publish(started, 'restart');
+    // A stop asked by someone else while this one stops the container wins: the restart then does not start it
+    // (its client may be gone, and the container would come back after a stop that answered it was down).
+    let expectedStops = this.stopRequests.get(c.id) ?? 0;
+    if (isUp(c.state.status) || c.state.status === 'restarting') {
+      expectedStops++;
+      await this.stop(c.id, timeoutSec, signal).catch(ignore(NotModified));
+    }
+    const started = await this.store.transition(c.id, 'start', async (current) =>
+      (this.stopRequests.get(c.id) ?? 0) > expectedStops ? undefined : this.startLocked(await this.store.setState(current, { restartCount: 0 })),
+    );
+    if (started) this.publish(started, 'restart');
   }
 
   /** Freezes (pause) or thaws (unpause) all processes of a running container through the runtime's freezer. */
@@ -722,6 +733,7 @@ export class ContainerService {
     // The record goes first: a crash before the directories are gone leaves directories (and at most a runtime
     // state) without a record, which the next start sweeps away (recovery.ts), never a record without its files.
     await this.store.delete(c.id);
+    this.stopRequests.delete(c.id);
     await failpoint('container.remove');
     await Promise.all([removeAll(this.bundleDir(c.id)), removeAll(this.dataDir(c.id)), releasing]);
     // `rm -v` and `--rm` take the container's anonymous volumes with it, never named ones.
