@@ -65,6 +65,17 @@ describe('berth-registry auth, TLS, config and garbage collection', () => {
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
+  /** skopeo pushes to alice/busybox as alice, fails with a wrong password, and is refused as bob: his refusal. */
+  const pushesAsAliceOnly = async (host: string) => {
+    await skopeoOk(['copy', '--dest-tls-verify=false', '--dest-creds', 'alice:alice-secret', `docker-archive:${archive}`, `docker://${host}/alice/busybox:v1`]);
+    const wrong = await skopeo(['copy', '--dest-tls-verify=false', '--dest-creds', 'alice:wrong', `docker-archive:${archive}`, `docker://${host}/alice/busybox:v2`]);
+    assert.notEqual(wrong.code, 0);
+    assert.match(wrong.stderr, /unauthorized|authentication required/i);
+    const denied = await skopeo(['copy', '--dest-tls-verify=false', '--dest-creds', 'bob:bob-secret', `docker-archive:${archive}`, `docker://${host}/alice/busybox:bob`]);
+    assert.notEqual(denied.code, 0);
+    return denied;
+  };
+
   /** Writes a config file and starts a registry with it on a fresh root. */
   const withConfig = async (name: string, yaml: string, extraArgs: string[] = []) => {
     const file = join(dir, `${name}.yml`);
@@ -156,13 +167,7 @@ describe('berth-registry auth, TLS, config and garbage collection', () => {
     });
 
     it('skopeo with --dest-creds / --src-creds: push, denied push, wrong password, anonymous pull', async () => {
-      await skopeoOk(['copy', '--dest-tls-verify=false', '--dest-creds', 'alice:alice-secret', `docker-archive:${archive}`, `docker://${reg.host}/alice/busybox:v1`]);
-      const wrong = await skopeo(['copy', '--dest-tls-verify=false', '--dest-creds', 'alice:wrong', `docker-archive:${archive}`, `docker://${reg.host}/alice/busybox:v2`]);
-      assert.notEqual(wrong.code, 0);
-      assert.match(wrong.stderr, /unauthorized|authentication required/i);
-      const denied = await skopeo(['copy', '--dest-tls-verify=false', '--dest-creds', 'bob:bob-secret', `docker-archive:${archive}`, `docker://${reg.host}/alice/busybox:bob`]);
-      assert.notEqual(denied.code, 0);
-      assert.match(denied.stderr, /denied/i);
+      assert.match((await pushesAsAliceOnly(reg.host)).stderr, /denied/i);
       await skopeoOk(['copy', '--src-tls-verify=false', '--src-creds', 'bob:bob-secret', `docker://${reg.host}/alice/busybox:v1`, `dir:${join(dir, 'basic-bob')}`]);
       await skopeoOk(['copy', '--src-tls-verify=false', '--src-no-creds', `docker://${reg.host}/alice/busybox:v1`, `dir:${join(dir, 'basic-anon')}`]);
       const anonPush = await skopeo(['copy', '--dest-tls-verify=false', '--dest-no-creds', `docker-archive:${archive}`, `docker://${reg.host}/alice/busybox:anon`]);
@@ -236,12 +241,7 @@ describe('berth-registry auth, TLS, config and garbage collection', () => {
     });
 
     it('skopeo follows the token flow: push, denied push, wrong password, anonymous pull, delete', async () => {
-      await skopeoOk(['copy', '--dest-tls-verify=false', '--dest-creds', 'alice:alice-secret', `docker-archive:${archive}`, `docker://${reg.host}/alice/busybox:v1`]);
-      const wrong = await skopeo(['copy', '--dest-tls-verify=false', '--dest-creds', 'alice:wrong', `docker-archive:${archive}`, `docker://${reg.host}/alice/busybox:v2`]);
-      assert.notEqual(wrong.code, 0);
-      assert.match(wrong.stderr, /unauthorized|authentication required/i);
-      const denied = await skopeo(['copy', '--dest-tls-verify=false', '--dest-creds', 'bob:bob-secret', `docker-archive:${archive}`, `docker://${reg.host}/alice/busybox:bob`]);
-      assert.notEqual(denied.code, 0);
+      await pushesAsAliceOnly(reg.host);
       await skopeoOk(['copy', '--src-tls-verify=false', '--src-no-creds', `docker://${reg.host}/alice/busybox:v1`, `dir:${join(dir, 'token-anon')}`]);
       await skopeoOk(['copy', '--src-tls-verify=false', '--dest-tls-verify=false', '--src-creds', 'bob:bob-secret', '--dest-creds', 'bob:bob-secret', `docker://${reg.host}/alice/busybox:v1`, `docker://${reg.host}/bob/busybox:v1`]);
       const noDelete = await skopeo(['delete', '--tls-verify=false', '--creds', 'bob:bob-secret', `docker://${reg.host}/bob/busybox:v1`]);
