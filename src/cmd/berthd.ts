@@ -9,7 +9,7 @@ import { openContentStore } from '../content/index.js';
 import { isNotExist } from '../errors/index.js';
 import { hostFacts, which } from '../kernel/host.js';
 import { lockDataRoot } from '../kernel/lock.js';
-import { ensureDir } from '../kernel/fs.js';
+import { ensureDir, removeAll } from '../kernel/fs.js';
 import { openLayerStore } from '../layers/index.js';
 import { openImageMetadata } from '../metadata/index.js';
 import { openRecordStore } from '../metadata/records.js';
@@ -190,7 +190,11 @@ async function main(): Promise<void> {
     return undefined;
   });
   const initPath = await which('tini-static');
-  const monitor = new ConmonMonitor((await which('conmon')) ?? 'conmon');
+  // conmon's scratch (console sockets of TTY containers): what a killed conmon left is swept here.
+  const conmonTmp = join(cfg.execRoot, 'conmon');
+  await removeAll(conmonTmp);
+  await ensureDir(conmonTmp);
+  const monitor = new ConmonMonitor((await which('conmon')) ?? 'conmon', conmonTmp);
   const networks = new NetworkService({
     records: await openRecordStore<NetworkRecord>(join(cfg.dataRoot, 'metadata', 'networks')),
     log: log.child({ service: 'networks' }),

@@ -78,7 +78,19 @@ export interface MonitorHandle {
  * conmon daemonizes itself; once `create` returns, its pid files are written and the container is "created".
  */
 export class ConmonMonitor {
-  constructor(private readonly conmonPath: string) {}
+  /**
+   * `tmpDir`: where conmon makes the console sockets of TTY containers (its TMPDIR). A conmon killed while it sets
+   * one up leaves its `conmon-term.*` directory behind; under berthd's exec root, start-up sweeps them, where
+   * /tmp would keep them for good.
+   */
+  constructor(
+    private readonly conmonPath: string,
+    private readonly tmpDir?: string,
+  ) {}
+
+  private env(pipes: Record<string, string>): NodeJS.ProcessEnv {
+    return { ...process.env, ...(this.tmpDir && { TMPDIR: this.tmpDir }), ...pipes };
+  }
 
   async create(id: string, runtime: OciRuntime, p: MonitorPaths, opts: StdioOptions = {}): Promise<MonitorHandle> {
     const pidFile = join(p.bundle, 'container.pid');
@@ -147,7 +159,7 @@ export class ConmonMonitor {
     const child = spawn(this.conmonPath, args, {
       cwd: dir,
       stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe', 'pipe'],
-      env: { ...process.env, _OCI_SYNCPIPE: '3', _OCI_STARTPIPE: '4', _OCI_ATTACHPIPE: '5' },
+      env: this.env({ _OCI_SYNCPIPE: '3', _OCI_STARTPIPE: '4', _OCI_ATTACHPIPE: '5' }),
     });
     guardPipes(child);
     let stderr = '';
@@ -182,7 +194,7 @@ export class ConmonMonitor {
    */
   private spawnWithSyncPipe(args: string[], cwd: string): Promise<{ data?: number; message?: string }> {
     return new Promise((resolve, reject) => {
-      const child = spawn(this.conmonPath, args, { cwd, stdio: ['ignore', 'ignore', 'pipe', 'pipe'], env: { ...process.env, _OCI_SYNCPIPE: '3' } });
+      const child = spawn(this.conmonPath, args, { cwd, stdio: ['ignore', 'ignore', 'pipe', 'pipe'], env: this.env({ _OCI_SYNCPIPE: '3' }) });
       guardPipes(child);
       let stderr = '';
       let text = '';
