@@ -248,4 +248,7 @@ export interface LoadOptions {
   cwd?: string;
   /** Contents for `-f -`. */
   stdin?: () => Promise<string>;
+  /** Where warnings go (unset variables, obsolete `version`), without logrus' `WARN[0000] ` prefix; default: that
+   *  prefix and the message on stderr. */
+  warn?: (msg: string) => void;
 }
