@@ -31,6 +31,7 @@ const modules = {
   build: () => import('./commands/build.js').then((m): Register => (g, cli) => m.registerBuildCommands(g.program, g.image, g.builder, cli)),
   registry: () => import('./commands/registry.js').then((m): Register => (g, cli) => m.registerRegistryCommands(g.program, g.image, cli)),
   completion: () => import('./commands/completion.js').then((m): Register => (g, cli) => m.registerCompletionCommands(g.program, cli)),
+  compose: () => import('./compose/commands.js').then((m): Register => (g, cli) => m.registerComposeCommands(g.program, cli)),
 };
 export type CommandModule = keyof typeof modules;
 /** Registration order, as `--help` lists the commands. */
@@ -58,6 +59,7 @@ export const commandModules: Record<string, CommandModule[]> = {
   build: ['build'],
   ...Object.fromEntries(['pull', 'push', 'login', 'logout'].map((c) => [c, ['registry']])),
   completion: ['completion'],
+  compose: ['compose'],
   // Completing walks the whole command tree.
   __complete: allModules,
 };

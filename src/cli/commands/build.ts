@@ -12,7 +12,7 @@ import { humanSize4, parseBytes } from '../format/units.js';
 import { quote } from '../format/gofmt.js';
 import { askYesNo, collect, filtersQuery } from './common.js';
 
-interface BuildFlags {
+export interface BuildFlags {
   tag: string[];
   file?: string;
   buildArg: string[];
@@ -185,7 +185,7 @@ async function prepareContext(command: string, context: string, file: string | u
   }
 }
 
-async function runBuild(cli: Cli, command: string, context: string, o: BuildFlags): Promise<void> {
+export async function runBuild(cli: Cli, command: string, context: string, o: BuildFlags): Promise<void> {
   if (o.iidfile) {
     // no stale ID left behind should this build fail
     await rm(o.iidfile, { force: true }).catch((e: Error) => {

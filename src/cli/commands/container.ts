@@ -434,7 +434,7 @@ export function registerContainerCommands(program: Command, container: Command, 
  * docker's attached run (and `start -a`): attach before starting, so no output is missed; wait for the exit (or
  * the removal, for --rm) concurrently; forward signals without a TTY; exit with the container's code.
  */
-async function attachAndStart(
+export async function attachAndStart(
   cli: Cli,
   id: string,
   o: { tty: boolean; stdin: boolean; stdout: boolean; stderr: boolean; removed: boolean; sigProxy: boolean; detachKeys?: string },

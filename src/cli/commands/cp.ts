@@ -22,7 +22,7 @@ import {
 } from '../copy-archive.js';
 import { humanSize } from '../format/units.js';
 
-interface CpFlags {
+export interface CpFlags {
   archive?: boolean;
   followLink?: boolean;
   quiet?: boolean;
@@ -58,7 +58,7 @@ export function registerCpCommand(program: Command, container: Command, cli: Cli
   cp(container.command('cp').description(about));
 }
 
-async function copy(cli: Cli, source: string, destination: string, o: CpFlags): Promise<void> {
+export async function copy(cli: Cli, source: string, destination: string, o: CpFlags): Promise<void> {
   if (!source) throw new CliError('source can not be empty');
   if (!destination) throw new CliError('destination can not be empty');
   const [srcContainer, srcPath] = splitCpArg(source);

@@ -119,6 +119,24 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
+/** Pulls `ref` with the stored credentials for its registry, printing the progress as `docker pull` does. */
+export async function pullImage(cli: Cli, ref: Reference, o: { platform?: string; quiet?: boolean } = {}): Promise<void> {
+  const res = await cli.client().call('POST', '/images/create', {
+    query: { fromImage: repositoryName(ref), tag: ref.digest ?? ref.tag, platform: o.platform },
+    headers: { 'X-Registry-Auth': registryAuthHeader(ref) },
+  });
+  await render(cli, res, !!o.quiet);
+}
+
+/** Pushes `ref` with the stored credentials for its registry, printing the progress as `docker push` does. */
+export async function pushImage(cli: Cli, ref: Reference, o: { quiet?: boolean } = {}): Promise<void> {
+  const res = await cli.client().call('POST', `/images/${repositoryName(ref)}/push`, {
+    query: { tag: ref.tag },
+    headers: { 'X-Registry-Auth': registryAuthHeader(ref) },
+  });
+  await render(cli, res, !!o.quiet);
+}
+
 export function registerRegistryCommands(program: Command, image: Command, cli: Cli): void {
   const pull = (cmd: Command) =>
     cmd
@@ -134,11 +152,7 @@ export function registerRegistryCommands(program: Command, image: Command, cli: 
           ref = { ...ref, tag: 'latest' };
           if (!o.quiet) cli.out('Using default tag: latest');
         }
-        const res = await cli.client().call('POST', '/images/create', {
-          query: { fromImage: repositoryName(ref), tag: ref.digest ?? ref.tag, platform: o.platform },
-          headers: { 'X-Registry-Auth': registryAuthHeader(ref) },
-        });
-        await render(cli, res, !!o.quiet);
+        await pullImage(cli, ref, o);
         cli.out(familiarString(ref));
       });
   pull(program.command('pull').description('Download an image from a registry'));
@@ -159,11 +173,7 @@ export function registerRegistryCommands(program: Command, image: Command, cli: 
           ref = { ...ref, tag: 'latest' };
           if (!o.quiet) cli.out('Using default tag: latest');
         }
-        const res = await cli.client().call('POST', `/images/${repositoryName(ref)}/push`, {
-          query: { tag: ref.tag },
-          headers: { 'X-Registry-Auth': registryAuthHeader(ref) },
-        });
-        await render(cli, res, !!o.quiet);
+        await pushImage(cli, ref, o);
         if (o.quiet) cli.out(`${repositoryName(ref)}${ref.tag ? `:${ref.tag}` : ''}`);
       });
   push(program.command('push').description('Upload an image to a registry'));
