@@ -3,7 +3,7 @@
 import { build } from 'esbuild';
 import { chmod, rm } from 'node:fs/promises';
 
-const programs = ['berth', 'berthd', 'berth-registry'];
+const programs = ['berth', 'berthd', 'berth-registry', 'docker-compose'];
 await rm('dist/chunks', { recursive: true, force: true }); // chunk names carry hashes: old ones would pile up
 await build({
   entryPoints: Object.fromEntries(programs.map((p) => [p, `src/cmd/${p}.ts`])),

@@ -1,6 +1,7 @@
 // Compose's engine: converges the engine's objects (networks, volumes, images, containers) to a project's model,
 // through the Engine API only, and reports each step as Compose v2 does (`Container x  Started`).
 import { randomBytes } from 'node:crypto';
+import { stat } from 'node:fs/promises';
 import type { Socket } from 'node:net';
 import { pack } from 'tar-stream';
 import { ApiError, type EngineClient } from '../client/index.js';
@@ -109,6 +110,7 @@ export class ComposeEngine {
 
   async create(o: CreateOptions = {}): Promise<ServiceConfig[]> {
     const services = this.services(o.services, o.noDeps);
+    await checkBuildContexts(services);
     await this.checkOrphans(o.removeOrphans);
     await this.ensureNetworks(services);
     await this.ensureVolumes(services);
@@ -229,6 +231,8 @@ export class ComposeEngine {
   async ensureImages(services: ServiceConfig[], o: Pick<CreateOptions, 'build' | 'pull' | 'quietPull'> = {}): Promise<Map<string, string>> {
     const ids = new Map<string, string>();
     const toBuild: ServiceConfig[] = [];
+    // services sharing an image pull it once
+    const pulls = new Map<string, Promise<void>>();
     await Promise.all(
       services.map(async (s) => {
         const ref = builtImageName(this.name, s);
@@ -241,7 +245,8 @@ export class ComposeEngine {
         if (!id) {
           if (policy === 'never') throw new ComposeError(`No such image: ${ref}`);
           if (!s.image) throw new ComposeError(`service "${s.name}" has neither an image nor a build context specified: invalid compose project`);
-          await this.hooks.pull(s, ref, { quiet: o.quietPull });
+          if (!pulls.has(ref)) pulls.set(ref, this.hooks.pull(s, ref, { quiet: o.quietPull }));
+          await pulls.get(ref);
           id = await this.imageId(ref);
           if (!id) throw new ComposeError(`No such image: ${ref}`);
         }
@@ -447,6 +452,7 @@ export class ComposeEngine {
   async createOneoff(service: string, o: RunOverrides & { name?: string; noDeps?: boolean; build?: boolean; pull?: CreateOptions['pull']; removeOrphans?: boolean }): Promise<ProjectContainer> {
     const [s] = this.services([service], true);
     if (!s) throw new ComposeError(`no such service: ${service}`);
+    await checkBuildContexts([s]);
     const deps = Object.keys(s.depends_on ?? {});
     if (!o.noDeps && deps.length) {
       await this.create({ services: deps, recreate: 'diverged', build: o.build, pull: o.pull, removeOrphans: o.removeOrphans });
@@ -596,5 +602,15 @@ export class ComposeEngine {
         }),
       );
     }
+  }
+}
+
+/** A local build context that is not there fails the command before anything is made, as Compose checks it first. */
+async function checkBuildContexts(services: ServiceConfig[]): Promise<void> {
+  for (const s of services) {
+    const context = s.build?.context;
+    if (!context || /^[a-z]+:\/\//.test(context) || context.startsWith('git@')) continue;
+    const st = await stat(context).catch(() => undefined);
+    if (!st?.isDirectory()) throw new ComposeError(`unable to prepare context: path "${context}" not found`);
   }
 }

@@ -1,0 +1,227 @@
+// berth compose (issue 15) against a real berthd: a multi-service project with a user-defined network and a fixed
+// ipv4_address, names between services, a named volume shared by two services, a published port read from the
+// host's loopback, depends_on conditions (healthy, completed), a build, scaling, an override file, profiles, the
+// recreate-on-change rule, one-off runs; the same file through `docker compose` (Berth's plugin) and Debian's
+// docker-compose 1.29; bad input refused before anything is made.
+import assert from 'node:assert/strict';
+import { mkdir, symlink, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, it } from 'node:test';
+import { type Daemon, type RunResult, run, startDaemon } from '../harness/daemon.js';
+import { httpGet, httpGetIn } from '../harness/net.js';
+
+const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const pluginPath = join(repo, 'dist', 'docker-compose.js');
+
+/** The project every client runs: `seed` fills the shared volume and ends, `web` serves it once seed is done. */
+const project = (port: number, subnet: string) => `services:
+  seed:
+    image: busybox
+    command: sh -c 'echo hello-from-volume > /srv/index.html'
+    volumes: [site:/srv]
+    networks: [app]
+  web:
+    image: busybox
+    command: httpd -f -p 80 -h /srv
+    init: true
+    ports: ["\${WEB_PORT:-${port}}:80"]
+    volumes: [site:/srv:ro]
+    networks:
+      app:
+        ipv4_address: ${subnet}.10
+    healthcheck:
+      test: ["CMD", "true"]
+      interval: 200ms
+    depends_on:
+      seed:
+        condition: service_completed_successfully
+  client:
+    build: ./client
+    command: sleep 300
+    init: true
+    environment:
+      ROLE: base
+    networks: [app]
+    depends_on:
+      web:
+        condition: service_healthy
+  debug:
+    image: busybox
+    command: sleep 300
+    init: true
+    profiles: [debug]
+networks:
+  app:
+    ipam:
+      config:
+        - subnet: ${subnet}.0/24
+volumes:
+  site:
+`;
+
+async function writeProject(dir: string, port: number, subnet: string): Promise<void> {
+  await mkdir(join(dir, 'client'), { recursive: true });
+  await writeFile(join(dir, 'compose.yaml'), project(port, subnet));
+  await writeFile(join(dir, 'client', 'Dockerfile'), 'FROM busybox\nRUN echo built-by-compose > /built\n');
+}
+
+/** Waits until a published port answers (the server may still be starting). */
+async function fetchPublished(port: number): Promise<string> {
+  let body = '';
+  for (let i = 0; i < 20 && !body; i++) body = await httpGet(`http://127.0.0.1:${port}/index.html`, { timeoutMs: 1000 });
+  return body;
+}
+
+describe('berth compose', () => {
+  let d: Daemon;
+  let dir: string;
+  const compose = (args: string[], o: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> =>
+    run(process.execPath, [join(repo, 'dist', 'berth.js'), 'compose', ...args], { cwd: o.cwd ?? dir, env: { BERTH_HOST: d.host, ...o.env } });
+  const empty = async () => {
+    assert.equal((await d.docker(['ps', '-aq'])).stdout, '');
+    assert.equal((await d.docker(['network', 'ls', '-q', '--filter', 'type=custom'])).stdout, '');
+    assert.equal((await d.docker(['volume', 'ls', '-q'])).stdout, '');
+  };
+
+  before(async () => {
+    d = await startDaemon();
+    dir = join(d.dir, 'shop');
+    await writeProject(dir, 18401, '10.217.0');
+  });
+  after(async () => {
+    for (const p of ['shop', 'plug', 'legacy']) await compose(['-p', p, 'down', '-v', '--remove-orphans', '--rmi', 'local'], { cwd: d.dir }).catch(() => {});
+    await d?.destroy();
+  });
+
+  it('up -d: network with a fixed address, shared volume, published port, names, conditions, build; ps, logs, exec, labels', async () => {
+    const up = await compose(['up', '-d']);
+    assert.equal(up.code, 0, up.stderr);
+    for (const line of ['Network shop_app  Created', 'Volume shop_site  Created', 'Container shop-seed-1  Exited', 'Container shop-web-1  Healthy', 'Container shop-client-1  Started']) {
+      assert.ok(up.stderr.includes(line), `${line} in:\n${up.stderr}`);
+    }
+    assert.equal(await fetchPublished(18401), 'hello-from-volume');
+    assert.equal((await d.docker(['inspect', '-f', '{{.NetworkSettings.Networks.shop_app.IPAddress}}', 'shop-web-1'])).stdout.trim(), '10.217.0.10');
+    const byName = await compose(['exec', '-T', 'client', 'sh', '-c', `nslookup web | grep "Address: 10"; ${httpGetIn('web', '/index.html')}; cat /built; echo $ROLE`]);
+    assert.equal(byName.code, 0, byName.stderr);
+    assert.match(byName.stdout, /Address: 10\.217\.0\.10/);
+    assert.match(byName.stdout, /hello-from-volume\nbuilt-by-compose\nbase\n$/);
+
+    const ps = await compose(['ps', '-a']);
+    assert.match(ps.stdout, /^NAME +IMAGE +COMMAND +SERVICE +CREATED +STATUS +PORTS\n/);
+    assert.match(ps.stdout, /shop-web-1 +busybox .* web .* Up .*\(healthy\) +0\.0\.0\.0:18401->80\/tcp/);
+    assert.match(ps.stdout, /shop-seed-1 .* Exited \(0\)/);
+    assert.doesNotMatch(ps.stdout, /debug/);
+    assert.equal((await compose(['ps', '--services'])).stdout, 'client\nweb\n');
+    const logs = await compose(['logs', '--no-color', 'seed', 'web']);
+    assert.equal(logs.code, 0, logs.stderr);
+    const labels = await d.docker([
+      'inspect',
+      '-f',
+      '{{index .Config.Labels "com.docker.compose.project"}} {{index .Config.Labels "com.docker.compose.service"}} {{index .Config.Labels "com.docker.compose.container-number"}} {{index .Config.Labels "com.docker.compose.oneoff"}} {{index .Config.Labels "com.docker.compose.project.working_dir"}}',
+      'shop-web-1',
+    ]);
+    assert.equal(labels.stdout.trim(), `shop web 1 False ${dir}`);
+    assert.match((await d.docker(['inspect', '-f', '{{index .Config.Labels "com.docker.compose.config-hash"}}', 'shop-web-1'])).stdout, /^[0-9a-f]{64}\n$/);
+    const ls = await compose(['ls']);
+    assert.match(ls.stdout, new RegExp(`shop +exited\\(1\\), running\\(2\\) +${join(dir, 'compose.yaml')}`));
+  });
+
+  it('up again changes nothing; a changed service is recreated, alone; --scale, profiles, an override file', async () => {
+    const idOf = async (name: string) => (await d.docker(['inspect', '-f', '{{.Id}}', name])).stdout.trim();
+    const [web, client] = [await idOf('shop-web-1'), await idOf('shop-client-1')];
+    const again = await compose(['up', '-d']);
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(await idOf('shop-web-1'), web);
+    assert.equal(await idOf('shop-client-1'), client);
+
+    // an override file in the project directory is merged in (maps merged, the environment value replaced)
+    await writeFile(join(dir, 'compose.override.yaml'), 'services:\n  client:\n    environment:\n      ROLE: override\n');
+    const changed = await compose(['up', '-d']);
+    assert.equal(changed.code, 0, changed.stderr);
+    assert.match(changed.stderr, /Container shop-client-1 {2}Recreated/);
+    assert.equal(await idOf('shop-web-1'), web);
+    assert.notEqual(await idOf('shop-client-1'), client);
+    assert.equal((await compose(['exec', '-T', 'client', 'sh', '-c', 'echo $ROLE'])).stdout, 'override\n');
+
+    const scaled = await compose(['up', '-d', '--scale', 'client=3']);
+    assert.equal(scaled.code, 0, scaled.stderr);
+    assert.equal((await compose(['ps', '-q', 'client'])).stdout.trim().split('\n').length, 3);
+    assert.match((await compose(['ps', 'client'])).stdout, /shop-client-3/);
+    const down1 = await compose(['up', '-d', '--scale', 'client=1']);
+    assert.equal(down1.code, 0, down1.stderr);
+    assert.equal((await compose(['ps', '-q', 'client'])).stdout.trim().split('\n').length, 1);
+
+    const profiled = await compose(['--profile', 'debug', 'up', '-d', 'debug']);
+    assert.equal(profiled.code, 0, profiled.stderr);
+    assert.match((await compose(['ps', '--services'])).stdout, /debug/);
+  });
+
+  it('run: a one-off container with its exit code, --rm leaves nothing; exec exit codes', async () => {
+    const once = await compose(['run', '--rm', '-T', 'client', 'sh', '-c', 'cat /built; exit 7']);
+    assert.equal(once.code, 7, once.stderr);
+    assert.match(once.stdout, /built-by-compose/);
+    assert.equal((await d.docker(['ps', '-aq', '--filter', 'label=com.docker.compose.oneoff=True'])).stdout, '');
+    assert.equal((await compose(['exec', '-T', 'web', 'sh', '-c', 'exit 3'])).code, 3);
+    const stopped = await compose(['stop', 'client']);
+    assert.equal(stopped.code, 0, stopped.stderr);
+    assert.match((await compose(['ps', '-a', 'client'])).stdout, /Exited/);
+    const noTarget = await compose(['exec', '-T', 'client', 'true']);
+    assert.equal(noTarget.code, 1);
+    assert.match(noTarget.stderr, /service "client" is not running/);
+  });
+
+  it('down -v leaves no container, network or volume (and --rmi local removes the built image only)', async () => {
+    const down = await compose(['--profile', 'debug', 'down', '-v', '--rmi', 'local']);
+    assert.equal(down.code, 0, down.stderr);
+    await empty();
+    assert.equal((await d.docker(['images', '-q', 'shop-client'])).stdout, '');
+    assert.notEqual((await d.docker(['images', '-q', 'busybox'])).stdout, '');
+  });
+
+  it('the same file through `docker compose` (the plugin) and through docker-compose 1.29', async () => {
+    const plugins = join(d.dir, 'docker-config', 'cli-plugins');
+    await mkdir(plugins, { recursive: true });
+    await symlink(pluginPath, join(plugins, 'docker-compose'));
+    const plug = join(d.dir, 'plug');
+    await writeProject(plug, 18402, '10.218.0');
+    const docker = (args: string[]) => run('docker', ['compose', ...args], { cwd: plug, env: { DOCKER_HOST: d.host, DOCKER_CONFIG: join(d.dir, 'docker-config') } });
+    const up = await docker(['up', '-d']);
+    assert.equal(up.code, 0, up.stderr);
+    assert.equal(await fetchPublished(18402), 'hello-from-volume');
+    assert.match((await docker(['ps'])).stdout, /plug-web-1 .*\(healthy\)/);
+    const down = await docker(['down', '-v', '--rmi', 'local']);
+    assert.equal(down.code, 0, down.stderr);
+    await empty();
+
+    const legacyDir = join(d.dir, 'legacy');
+    await writeProject(legacyDir, 18403, '10.219.0');
+    const legacy = (args: string[]) => run('docker-compose', args, { cwd: legacyDir, env: { DOCKER_HOST: d.host } });
+    const up1 = await legacy(['up', '-d']);
+    assert.equal(up1.code, 0, up1.stderr);
+    assert.equal(await fetchPublished(18403), 'hello-from-volume');
+    const named = await legacy(['exec', '-T', 'client', 'sh', '-c', `${httpGetIn('web', '/index.html')}; cat /built`]);
+    assert.equal(named.stdout, 'hello-from-volume\nbuilt-by-compose\n', named.stderr);
+    const down1 = await legacy(['down', '-v', '--rmi', 'local']);
+    assert.equal(down1.code, 0, down1.stderr);
+    await empty();
+  });
+
+  it('bad input is refused before anything is made, naming what is wrong', async () => {
+    const bad = join(d.dir, 'bad');
+    await mkdir(bad, { recursive: true });
+    const cases: Array<[string, string, RegExp]> = [
+      ['schema', 'services:\n  web:\n    image: busybox\n    bogus: 1\n', /compose\.yaml.*line 4.*services\.web.*bogus/],
+      ['variable', 'services:\n  web:\n    image: "busybox:${TAG:?set TAG first}"\n', /required variable TAG is missing a value: set TAG first/],
+      ['cycle', 'services:\n  a:\n    image: busybox\n    depends_on: [b]\n  b:\n    image: busybox\n    depends_on: [a]\n', /dependency cycle detected: (a -> b -> a|b -> a -> b)/],
+      ['context', 'services:\n  a:\n    image: busybox\n    networks: [n]\n  b:\n    build: ./missing\n    networks: [n]\nnetworks:\n  n: {}\nvolumes:\n  v: {}\n', /unable to prepare context: path ".*missing" not found/],
+    ];
+    for (const [name, text, message] of cases) {
+      await writeFile(join(bad, 'compose.yaml'), text);
+      const r = await compose(['up', '-d'], { cwd: bad });
+      assert.equal(r.code, 1, `${name}: ${r.stderr}`);
+      assert.match(r.stderr, message, name);
+      await empty();
+    }
+  });
+});
