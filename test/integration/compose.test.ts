@@ -225,3 +225,110 @@ describe('berth compose', () => {
     }
   });
 });
+
+describe('berth compose: the other commands', () => {
+  let d: Daemon;
+  let dir: string;
+  const compose = (args: string[], o: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<RunResult> =>
+    run(process.execPath, [join(repo, 'dist', 'berth.js'), 'compose', ...args], { cwd: dir, env: { BERTH_HOST: d.host, ...o.env }, ...(o.timeoutMs && { timeoutMs: o.timeoutMs }) });
+
+  before(async () => {
+    d = await startDaemon();
+    dir = join(d.dir, 'ops');
+    await mkdir(dir);
+    await writeFile(join(dir, 'token.txt'), 's3cret-from-file\n');
+    await writeFile(
+      join(dir, 'compose.yaml'),
+      `x-common: &common
+  image: busybox
+  init: true
+services:
+  app:
+    <<: *common
+    command: sh -c 'echo app started; while sleep 0.2; do :; done'
+    ports: ["18404:80"]
+    secrets: [token, { source: greeting, target: hello.txt }]
+    configs: [{ source: settings, target: /etc/app.conf }]
+    deploy:
+      resources:
+        limits: { memory: 64m, cpus: "0.5" }
+    labels: [tier=front]
+  once:
+    <<: *common
+    command: sh -c 'echo once ran; exit 0'
+  sidecar:
+    extends: app
+    ports: !reset []
+    command: sh -c 'echo sidecar up; while sleep 0.2; do :; done'
+secrets:
+  token: { file: ./token.txt }
+  greeting: { environment: GREETING }
+configs:
+  settings: { content: "mode=fast" }
+`,
+    );
+  });
+  after(async () => {
+    await compose(['down', '-v', '--remove-orphans']).catch(() => {});
+    await d?.destroy();
+  });
+
+  it('up --wait; secrets and configs from a file, the environment and content; deploy limits; extends and fragments', async () => {
+    const up = await compose(['up', '-d', '--wait', 'app', 'sidecar'], { env: { GREETING: 'hi there' } });
+    assert.equal(up.code, 0, up.stderr);
+    const files = await compose(['exec', '-T', 'app', 'sh', '-c', 'cat /run/secrets/token /run/secrets/hello.txt; echo; cat /etc/app.conf']);
+    assert.equal(files.stdout, 's3cret-from-file\nhi there\nmode=fast', files.stderr);
+    const limits = await d.docker(['inspect', '-f', '{{.HostConfig.Memory}} {{.HostConfig.NanoCpus}} {{index .Config.Labels "tier"}}', 'ops-app-1', 'ops-sidecar-1']);
+    assert.equal(limits.stdout, '67108864 500000000 front\n67108864 500000000 front\n');
+    assert.match((await compose(['logs', '--no-color', 'sidecar'])).stdout, /^sidecar-1 +\| sidecar up$/m);
+  });
+
+  it('port, top, images, cp, pause/unpause, kill, restart, start; ps --format json; config --services; version', async () => {
+    assert.equal((await compose(['port', 'app', '80'])).stdout, '0.0.0.0:18404\n');
+    assert.match((await compose(['top', 'app'])).stdout, /^ops-app-1\nUID +PID +PPID .*CMD\n/);
+    assert.match((await compose(['images'])).stdout, /^CONTAINER +REPOSITORY +TAG +IMAGE ID +SIZE\nops-app-1 +busybox +latest +[0-9a-f]{12} /);
+    await writeFile(join(dir, 'in.txt'), 'copied in\n');
+    assert.equal((await compose(['cp', join(dir, 'in.txt'), 'app:/tmp/in.txt'])).code, 0);
+    assert.equal((await compose(['exec', '-T', 'app', 'cat', '/tmp/in.txt'])).stdout, 'copied in\n');
+    assert.equal((await compose(['cp', 'app:/tmp/in.txt', join(dir, 'out.txt')])).code, 0);
+
+    assert.equal((await compose(['pause', 'app'])).code, 0);
+    assert.match((await compose(['ps', 'app'])).stdout, /Paused/);
+    assert.equal((await compose(['unpause', 'app'])).code, 0);
+    const json = (await compose(['ps', '--format', 'json', 'app'])).stdout.trim().split('\n').map((l) => JSON.parse(l) as { Name: string; Service: string; State: string; Publishers: Array<{ PublishedPort: number }> });
+    assert.deepEqual(json.map((c) => [c.Name, c.Service, c.State, c.Publishers[0]?.PublishedPort]), [['ops-app-1', 'app', 'running', 18404]]);
+
+    const killed = await compose(['kill', 'sidecar']);
+    assert.equal(killed.code, 0, killed.stderr);
+    assert.match((await compose(['ps', '-a', 'sidecar'])).stdout, /Exited \(137\)/);
+    assert.equal((await compose(['start', 'sidecar'])).code, 0);
+    const before = (await d.docker(['inspect', '-f', '{{.State.StartedAt}}', 'ops-app-1'])).stdout;
+    assert.equal((await compose(['restart', 'app'])).code, 0);
+    assert.notEqual((await d.docker(['inspect', '-f', '{{.State.StartedAt}}', 'ops-app-1'])).stdout, before);
+
+    assert.equal((await compose(['config', '--services'])).stdout, 'app\nonce\nsidecar\n');
+    assert.match((await compose(['config'])).stdout, /^name: ops\nservices:\n {2}app:\n/);
+    assert.equal((await compose(['version', '--short'])).stdout, '2.29.0\n');
+  });
+
+  it('attached up: prefixed output, --exit-code-from ends with that service; --remove-orphans; rm', async () => {
+    const attached = await compose(['up', '--exit-code-from', 'once', 'once'], { timeoutMs: 60_000 });
+    assert.equal(attached.code, 0, attached.stderr);
+    assert.match(attached.stdout, /^Attaching to once-1\n/);
+    assert.match(attached.stdout, /^once-1 +\| once ran$/m);
+    assert.match(attached.stdout, /once-1 exited with code 0/);
+
+    // a service gone from the file is an orphan: warned about, then removed with --remove-orphans
+    await writeFile(join(dir, 'compose.yaml'), 'services:\n  app:\n    image: busybox\n    init: true\n    command: sleep 300\n');
+    const warned = await compose(['up', '-d']);
+    assert.match(warned.stderr, /Found orphan containers \(\[.*ops-sidecar-1.*\]\)/);
+    const removed = await compose(['up', '-d', '--remove-orphans']);
+    assert.equal(removed.code, 0, removed.stderr);
+    assert.equal((await d.docker(['ps', '-aq', '--filter', 'name=ops-sidecar-1'])).stdout, '');
+    assert.equal((await d.docker(['ps', '-aq', '--filter', 'name=ops-once-1'])).stdout, '');
+    assert.equal((await compose(['stop'])).code, 0);
+    const rm = await compose(['rm', '-f']);
+    assert.equal(rm.code, 0, rm.stderr);
+    assert.equal((await d.docker(['ps', '-aq'])).stdout, '');
+  });
+});
