@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { type Daemon, type RunResult, run, startDaemon } from '../harness/daemon.js';
 import { httpGet, httpGetIn } from '../harness/net.js';
+import { type BerthRegistry, startBerthRegistry } from '../harness/registries.js';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const pluginPath = join(repo, 'dist', 'docker-compose.js');
@@ -330,5 +331,67 @@ configs:
     const rm = await compose(['rm', '-f']);
     assert.equal(rm.code, 0, rm.stderr);
     assert.equal((await d.docker(['ps', '-aq'])).stdout, '');
+  });
+});
+
+describe('berth compose: build, push and pull through a registry; create, start, events, force-recreate, logs -f', () => {
+  let d: Daemon;
+  let registry: BerthRegistry;
+  let dir: string;
+  let image: string;
+  const compose = (args: string[], o: { timeoutMs?: number } = {}): Promise<RunResult> =>
+    run(process.execPath, [join(repo, 'dist', 'berth.js'), 'compose', ...args], { cwd: dir, env: { BERTH_HOST: d.host }, ...(o.timeoutMs && { timeoutMs: o.timeoutMs }) });
+
+  before(async () => {
+    d = await startDaemon();
+    registry = await startBerthRegistry(['serve', '--addr', '127.0.0.1:0', '--root', join(d.dir, 'registry')]);
+    image = `${registry.host}/shop/api:1`;
+    dir = join(d.dir, 'reg');
+    await mkdir(join(dir, 'api'), { recursive: true });
+    await writeFile(join(dir, 'api', 'Dockerfile'), 'FROM busybox\nARG GREETING\nRUN echo $GREETING > /greeting\n');
+    await writeFile(
+      join(dir, 'compose.yaml'),
+      `services:\n  api:\n    build:\n      context: ./api\n      args: { GREETING: from-args }\n    image: ${image}\n    init: true\n    command: sh -c 'cat /greeting; sleep 300'\n`,
+    );
+  });
+  after(async () => {
+    await compose(['down', '-v', '--rmi', 'all']).catch(() => {});
+    await registry?.stop();
+    await d?.destroy();
+  });
+
+  it('build with args, push to the registry, pull back after rmi', async () => {
+    const build = await compose(['build']);
+    assert.equal(build.code, 0, build.stderr);
+    assert.equal((await d.docker(['run', '--rm', image, 'cat', '/greeting'])).stdout, 'from-args\n');
+    const push = await compose(['push']);
+    assert.equal(push.code, 0, push.stderr);
+    const tags = (await (await fetch(`${registry.url}/v2/shop/api/tags/list`)).json()) as { tags: string[] };
+    assert.deepEqual(tags.tags, ['1']);
+    assert.equal((await d.docker(['rmi', image])).code, 0);
+    const pull = await compose(['pull']);
+    assert.equal(pull.code, 0, pull.stderr);
+    assert.equal((await d.docker(['run', '--rm', image, 'cat', '/greeting'])).stdout, 'from-args\n');
+  });
+
+  it('create, then start while events are followed; up --force-recreate; logs -f follows', async () => {
+    const created = await compose(['create']);
+    assert.equal(created.code, 0, created.stderr);
+    assert.match((await compose(['ps', '-a'])).stdout, /reg-api-1 .* Created/);
+    const events = compose(['events', '--json'], { timeoutMs: 4000 });
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.equal((await compose(['start'])).code, 0);
+    const seen = (await events).stdout.trim().split('\n').map((l) => JSON.parse(l) as { action: string; service: string });
+    assert.ok(seen.some((e) => e.action === 'start' && e.service === 'api'), JSON.stringify(seen));
+
+    const id = (await d.docker(['inspect', '-f', '{{.Id}}', 'reg-api-1'])).stdout;
+    const again = await compose(['up', '-d', '--force-recreate']);
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stderr, /Container reg-api-1 {2}Recreated/);
+    assert.notEqual((await d.docker(['inspect', '-f', '{{.Id}}', 'reg-api-1'])).stdout, id);
+
+    const follow = await compose(['logs', '-f', '--no-color'], { timeoutMs: 3000 });
+    assert.match(follow.stdout, /^api-1 +\| from-args$/m);
+    assert.notEqual(follow.code, 0, 'logs -f ends only when killed');
   });
 });
