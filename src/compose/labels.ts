@@ -45,10 +45,12 @@ export function projectFilter(project: string, more: Record<string, string> = {}
 
 /**
  * The hash that tells whether a container still matches its service: the service's normalised config, without
- * what does not need a new container (its scale). `up` recreates a container whose label differs.
+ * what does not need a new container (as Compose leaves out): scale and replicas, how the image is built or pulled
+ * (a changed image is seen by its ID), the dependencies and the profiles. `up` recreates a container whose label
+ * differs.
  */
 export function serviceHash(service: ServiceConfig): string {
-  const { scale: _scale, deploy, ...rest } = service;
+  const { scale: _scale, build: _build, pull_policy: _pull, depends_on: _deps, profiles: _profiles, deploy, ...rest } = service;
   const { replicas: _replicas, ...deployRest } = deploy ?? {};
   return createHash('sha256')
     .update(canonicalJson({ ...rest, ...(deploy && { deploy: deployRest }) }))
