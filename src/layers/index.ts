@@ -8,7 +8,7 @@ import { type Digest, chainIds, digestHex } from '../oci/index.js';
 import { failpoint } from '../util/failpoint.js';
 
 export { adoptUpperDir } from './adopt.js';
-export { applyLayer, decompress, detectCompression, extractInRoot, packInRoot, packLayer, type ExtractOptions } from './archive/index.js';
+export { applyLayer, createLayerGzip, type GzipStats, decompress, detectCompression, extractInRoot, packInRoot, packLayer, type ExtractOptions } from './archive/index.js';
 
 /** A read-only image layer as stored: its identity (chain ID) and content identity (diff ID). */
 export interface LayerInfo {
