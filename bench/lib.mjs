@@ -599,6 +599,11 @@ async function daemonVersion(socketPath) {
 function networkRestorer({ bridges = [], nftTables = [], iptables = false, netnsPrefix }) {
   const ipForward = readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim();
   const saved = iptables ? ['iptables', 'ip6tables'].map((t) => [t, spawnSync(`${t}-save`, { encoding: 'utf8' }).stdout]) : [];
+  // With iptables-nft, a host with no rules has no tables at all (an empty save, nothing to restore): the tables
+  // dockerd's rules created are deleted instead.
+  const nftTablesNow = () => spawnSync('nft', ['list', 'tables'], { encoding: 'utf8' }).stdout?.split('\n').map((l) => l.replace(/^table /, '').trim()).filter(Boolean) ?? [];
+  const iptTables = /^ip6? (filter|nat|mangle|raw|security)$/;
+  const nftBefore = iptables ? new Set(nftTablesNow()) : new Set();
   return {
     restore() {
       // Namespaces of containers that outlived a daemon stopped mid-run.
@@ -606,6 +611,7 @@ function networkRestorer({ bridges = [], nftTables = [], iptables = false, netns
       for (const b of bridges) spawnSync('ip', ['link', 'del', b], { stdio: 'ignore' });
       for (const t of nftTables) spawnSync('nft', ['delete', 'table', ...t.split(' ')], { stdio: 'ignore' });
       for (const [t, rules] of saved) if (rules) spawnSync(`${t}-restore`, { input: rules, stdio: ['pipe', 'ignore', 'ignore'] });
+      if (iptables) for (const t of nftTablesNow()) if (iptTables.test(t) && !nftBefore.has(t)) spawnSync('nft', ['delete', 'table', ...t.split(' ')], { stdio: 'ignore' });
       writeFileSync('/proc/sys/net/ipv4/ip_forward', ipForward);
     },
   };
