@@ -5,6 +5,7 @@
 //   npm run build && node bench/run-all.mjs
 //   BENCH_ONLY=docker node bench/run-all.mjs     (reference engine alone, while berthd is not ready)
 import { buildBenchmark } from './build.mjs';
+import { composeBenchmark } from './compose.mjs';
 import { imagesBenchmark } from './images.mjs';
 import { main } from './lib.mjs';
 import { loadBenchmark } from './load.mjs';
@@ -13,4 +14,4 @@ import { networkBenchmark } from './network.mjs';
 import { registryBenchmark } from './registry.mjs';
 import { runBenchmark } from './run.mjs';
 
-await main('Berth vs Docker', [loadBenchmark, imagesBenchmark, runBenchmark, logsBenchmark, networkBenchmark, buildBenchmark, registryBenchmark]);
+await main('Berth vs Docker', [loadBenchmark, imagesBenchmark, runBenchmark, logsBenchmark, networkBenchmark, buildBenchmark, registryBenchmark, composeBenchmark]);
