@@ -473,13 +473,15 @@ export class ComposeEngine {
 
   // ---- stop, remove, down ------------------------------------------------------------------------------------
 
-  private async removeContainer(c: ProjectContainer, o: { stop?: boolean; volumes?: boolean; timeout?: number }): Promise<void> {
+  private async stopContainer(c: ProjectContainer, timeout?: number): Promise<void> {
     const s = this.project.services[c.service] ?? this.project.disabledServices[c.service];
-    if (o.stop && c.state === 'running') {
-      this.hooks.progress('Container', c.name, 'Stopping');
-      await this.client.do('POST', `/containers/${c.id}/stop`, { query: this.stopQuery(s, o.timeout) });
-      this.hooks.progress('Container', c.name, 'Stopped');
-    }
+    this.hooks.progress('Container', c.name, 'Stopping');
+    await this.client.do('POST', `/containers/${c.id}/stop`, { query: this.stopQuery(s, timeout) });
+    this.hooks.progress('Container', c.name, 'Stopped');
+  }
+
+  private async removeContainer(c: ProjectContainer, o: { stop?: boolean; volumes?: boolean; timeout?: number }): Promise<void> {
+    if (o.stop && c.state === 'running') await this.stopContainer(c, o.timeout);
     this.hooks.progress('Container', c.name, 'Removing');
     await this.client.do('DELETE', `/containers/${c.id}`, { query: { force: true, v: o.volumes } }).catch((e: unknown) => {
       if (!is404(e)) throw e;
@@ -498,11 +500,7 @@ export class ComposeEngine {
   }
 
   async stop(o: ContainerOperation = {}): Promise<void> {
-    await this.eachContainer({ services: o.services, reverse: true }, async (c, s) => {
-      this.hooks.progress('Container', c.name, 'Stopping');
-      await this.client.do('POST', `/containers/${c.id}/stop`, { query: this.stopQuery(s, o.timeout) });
-      this.hooks.progress('Container', c.name, 'Stopped');
-    });
+    await this.eachContainer({ services: o.services, reverse: true }, (c) => this.stopContainer(c, o.timeout));
   }
 
   async restart(o: ContainerOperation = {}): Promise<void> {
@@ -548,12 +546,18 @@ export class ComposeEngine {
       );
     }
     const all = Object.values({ ...this.project.disabledServices, ...this.project.services });
-    await inDependencyOrder(
-      all,
-      (s) => Promise.all(list.filter((c) => c.service === s.name).map((c) => this.removeContainer(c, { stop: true, volumes: o.volumes, timeout: o.timeout }))).then(() => {}),
-      true,
-    );
-    if (o.removeOrphans) await Promise.all(orphans.map((c) => this.removeContainer(c, { stop: true, volumes: o.volumes, timeout: o.timeout })));
+    // Stopping follows the dependencies (dependents first); removing a stopped container waits for nothing else.
+    const removals: Array<Promise<void>> = [];
+    const stopThenRemove = async (c: ProjectContainer) => {
+      if (c.state === 'running') await this.stopContainer(c, o.timeout);
+      removals.push(this.removeContainer(c, { volumes: o.volumes }));
+    };
+    const stopped = await Promise.allSettled([
+      inDependencyOrder(all, (s) => Promise.all(list.filter((c) => c.service === s.name).map(stopThenRemove)).then(() => {}), true),
+      ...(o.removeOrphans ? orphans.map(stopThenRemove) : []),
+    ]);
+    const failed = [...stopped, ...(await Promise.allSettled(removals))].find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
 
     const networks = await this.client.json<Array<{ Name: string; Labels?: Record<string, string> }>>('GET', '/networks', { query: { filters: projectFilter(this.name) } });
     const external = new Set(Object.values(this.project.networks).filter((n) => n.external).map((n) => n.name));

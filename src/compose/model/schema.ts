@@ -1,20 +1,17 @@
 // Each file is checked against the Compose specification's JSON schema (draft-07, a copy of the spec's own file),
 // after interpolation and before anything else, with errors naming the file, the line and the key path.
 import type { ErrorObject, ValidateFunction } from 'ajv';
-import schema from './compose-spec.schema.json' with { type: 'json' };
 import { ComposeFileError } from './errors.js';
 import { lineFor, type ParsedFile, Tagged } from './yaml.js';
 
 let compiled: Promise<ValidateFunction> | undefined;
 
+/**
+ * The schema compiled ahead of time (scripts/gen-compose-validator.mjs, ajv's standalone code): compiling it here
+ * took ~170 ms of every compose command's start.
+ */
 async function validator(): Promise<ValidateFunction> {
-  // ajv is CommonJS: a bundle chunk hands its exports over as the default export.
-  compiled ??= import('ajv')
-    .then((m) => ((m as unknown as { default?: typeof m }).default ?? m).Ajv)
-    // strict off and no meta-validation: the spec names its draft-07 meta-schema by an https URL ajv does not
-    // know, and uses annotations strict mode refuses. Formats are not
-    // checked (the schema names none the loader relies on).
-    .then((Ajv) => new Ajv({ allErrors: true, strict: false, validateSchema: false, allowUnionTypes: true, validateFormats: false }).compile(schema as object));
+  compiled ??= import('./compose-validator.gen.js').then((m) => m.validate as ValidateFunction);
   return compiled;
 }
 
