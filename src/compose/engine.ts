@@ -3,7 +3,6 @@
 import { randomBytes } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import type { Socket } from 'node:net';
-import { pack } from 'tar-stream';
 import { ApiError, type EngineClient } from '../client/index.js';
 import { parseGoDuration } from '../util/duration.js';
 import { inDependencyOrder, withDependencies } from './graph.js';
@@ -311,6 +310,7 @@ export class ComposeEngine {
   private async inject(id: string, s: ServiceConfig): Promise<void> {
     const files = injections(this.project, s, { ...process.env });
     if (!files.length) return;
+    const { pack } = await import('tar-stream');
     const tar = pack();
     for (const f of files) {
       const dirs = f.target.split('/').slice(1, -1);

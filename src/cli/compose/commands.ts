@@ -22,16 +22,15 @@ import {
 } from '../../compose/index.js';
 import { parseReference } from '../../oci/reference.js';
 import { type Cli, CliError, ExitCode } from '../context.js';
-import { humanSize, timeAgo } from '../format/units.js';
-import { printList } from '../output.js';
-import { type BuildFlags, runBuild } from '../commands/build.js';
+import { timeAgo } from '../format/units.js';
+import type { BuildFlags } from '../commands/build.js';
 import { collect } from '../commands/common.js';
-import { attachAndStart } from '../commands/container.js';
-import { copy } from '../commands/cp.js';
-import { holdSession, sendTerminalSize } from '../commands/interactive.js';
-import { containerRow } from '../commands/ps.js';
-import { pullImage, pushImage } from '../commands/registry.js';
 import { LogPrinter, ProgressPrinter, pipeContainerStream } from './output.js';
+
+// The docker commands' code compose reuses (builds, pulls, sessions, tables) is loaded by the commands that use
+// it: `compose up` or `ps` should not parse the builder's client or the template engine.
+const registry = () => import('../commands/registry.js');
+const tables = () => Promise.all([import('../output.js'), import('../commands/ps.js'), import('../format/units.js')]);
 
 interface GlobalFlags {
   file: string[];
@@ -108,7 +107,7 @@ export function registerComposeCommands(program: Command, cli: Cli): void {
       pull: async (service, image, p) => {
         progress.report('Image', image, 'Pulling');
         progress.flush();
-        await pullImage(cli, parseReference(image), { quiet: p.quiet || g.progress === 'quiet', platform: service.platform });
+        await (await registry()).pullImage(cli, parseReference(image), { quiet: p.quiet || g.progress === 'quiet', platform: service.platform });
         progress.report('Image', image, 'Pulled');
       },
     };
@@ -430,6 +429,7 @@ export function registerComposeCommands(program: Command, cli: Cli): void {
           for (const c of list) process.stdout.write(`${JSON.stringify(psJson(s.project.name, c))}\n`);
           return;
         }
+        const [{ printList }, { containerRow }] = await tables();
         printList(
           cli,
           list.map((c) => ({ ...containerRow(c.summary, o.trunc), Name: c.name, Service: c.service, Project: s.project.name })),
@@ -456,6 +456,7 @@ export function registerComposeCommands(program: Command, cli: Cli): void {
         let projects = await listProjects(cli.client(), !!o.all);
         if (o.filter?.startsWith('name=')) projects = projects.filter((p) => p.name.includes(o.filter!.slice(5)));
         if (o.format === 'json') return void process.stdout.write(`${JSON.stringify(projects.map((p) => ({ Name: p.name, Status: p.status, ConfigFiles: p.configFiles })))}\n`);
+        const [{ printList }] = await tables();
         printList(
           cli,
           projects.map((p) => ({ Name: p.name, Status: p.status, ConfigFiles: p.configFiles })),
@@ -474,6 +475,7 @@ export function registerComposeCommands(program: Command, cli: Cli): void {
       action(async (services: string[], o: { quiet?: boolean; format: string }) => {
         const s = await session();
         const list = await s.engine.containers({ all: true, services });
+        const [{ printList }, , { humanSize }] = await tables();
         const rows = await Promise.all(
           list.map(async (c) => {
             const image = await cli.client().json<{ Id: string; RepoTags?: string[]; Size: number }>('GET', `/images/${c.summary.ImageID ?? c.summary.Image}/json`);
@@ -632,6 +634,7 @@ export function registerComposeCommands(program: Command, cli: Cli): void {
         if (o.detach) return client.do('POST', `/exec/${id}/start`, { body: { Detach: true, Tty: tty } });
         const socket = await client.hijack('POST', `/exec/${id}/start`, { body: { Detach: false, Tty: tty, ...(tty && { ConsoleSize: [process.stdout.rows, process.stdout.columns] }) } });
         const resize = (h: number, w: number) => client.do('POST', `/exec/${id}/resize`, { query: { h: String(h), w: String(w) } });
+        const { holdSession, sendTerminalSize } = await import('../commands/interactive.js');
         const done = holdSession(socket, { tty, stdin: true, resize });
         if (tty) await sendTerminalSize(resize);
         await done;
@@ -723,6 +726,7 @@ export function registerComposeCommands(program: Command, cli: Cli): void {
           process.stdout.write(`${c.name}\n`);
           return;
         }
+        const { attachAndStart } = await import('../commands/container.js');
         await attachAndStart(cli, c.id, { tty, stdin, stdout: true, stderr: true, removed: !!o.rm, sigProxy: true });
       }),
     );
@@ -744,6 +748,7 @@ export function registerComposeCommands(program: Command, cli: Cli): void {
           const c = await serviceContainer(s, arg.slice(0, colon), Number(o.index));
           return `${c.id}:${arg.slice(colon + 1)}`;
         };
+        const { copy } = await import('../commands/cp.js');
         await copy(cli, await swap(src), await swap(dest), { archive: o.archive, followLink: o.followLink, quiet: true });
       }),
     );
@@ -789,7 +794,7 @@ export function registerComposeCommands(program: Command, cli: Cli): void {
           s.progress.report('Service', svc.name, 'Pulling');
           s.progress.flush();
           try {
-            await pullImage(cli, parseReference(svc.image), { quiet: true, platform: svc.platform });
+            await (await registry()).pullImage(cli, parseReference(svc.image), { quiet: true, platform: svc.platform });
             s.progress.report('Service', svc.name, 'Pulled');
           } catch (e) {
             // a service that builds may not be in any registry yet: Compose warns and goes on
@@ -817,7 +822,7 @@ export function registerComposeCommands(program: Command, cli: Cli): void {
           s.progress.report('Service', svc.name, 'Pushing');
           s.progress.flush();
           try {
-            await pushImage(cli, parseReference(svc.image), { quiet: o.quiet || !process.stdout.isTTY });
+            await (await registry()).pushImage(cli, parseReference(svc.image), { quiet: o.quiet || !process.stdout.isTTY });
             s.progress.report('Service', svc.name, 'Pushed');
           } catch (e) {
             s.progress.report('Service', svc.name, 'Error', true);
@@ -913,7 +918,7 @@ async function buildService(cli: Cli, progress: ProgressPrinter, service: Projec
     ulimit: [],
   };
   try {
-    await runBuild(cli, 'build', b.context, flags);
+    await (await import('../commands/build.js')).runBuild(cli, 'build', b.context, flags);
   } catch (e) {
     progress.report('Service', service.name, 'Error', true);
     if (e instanceof CliError) throw new ComposeError(`failed to solve: ${e.message || 'build failed'}`, e.exitCode || 1);
