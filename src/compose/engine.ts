@@ -310,8 +310,9 @@ export class ComposeEngine {
   private async inject(id: string, s: ServiceConfig): Promise<void> {
     const files = injections(this.project, s, { ...process.env });
     if (!files.length) return;
-    const { pack } = await import('tar-stream');
-    const tar = pack();
+    // CommonJS: a bundle chunk hands its exports over as the default export.
+    const tarStream = await import('tar-stream');
+    const tar = ((tarStream as unknown as { default?: typeof tarStream }).default ?? tarStream).pack();
     for (const f of files) {
       const dirs = f.target.split('/').slice(1, -1);
       for (let i = 1; i <= dirs.length; i++) tar.entry({ name: dirs.slice(0, i).join('/'), type: 'directory', mode: 0o755 });
