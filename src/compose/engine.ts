@@ -81,6 +81,11 @@ export interface ContainerOperation {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const is404 = (e: unknown) => e instanceof ApiError && e.status === 404;
+/** A 404 (the object is not there) as undefined: for lookups, and for removals of what is already gone. */
+const ignore404 = (e: unknown): undefined => {
+  if (!is404(e)) throw e;
+  return undefined;
+};
 
 export class ComposeEngine {
   constructor(
@@ -144,10 +149,7 @@ export class ComposeEngine {
       this.usedNetworks(services).map(async (key) => {
         const n = this.project.networks[key];
         if (!n) throw new ComposeError(`service uses undefined network ${key}`);
-        const existing = await this.client.json<{ Labels?: Record<string, string> }>('GET', `/networks/${encodeURIComponent(n.name)}`).catch((e: unknown) => {
-          if (is404(e)) return undefined;
-          throw e;
-        });
+        const existing = await this.client.json<{ Labels?: Record<string, string> }>('GET', `/networks/${encodeURIComponent(n.name)}`).catch(ignore404);
         if (n.external) {
           if (!existing) throw new ComposeError(`network ${n.name} declared as external, but could not be found`);
           return;
@@ -192,10 +194,7 @@ export class ComposeEngine {
       [...keys].sort().map(async (key) => {
         const v = this.project.volumes[key];
         if (!v) throw new ComposeError(`service refers to undefined volume ${key}: invalid compose project`);
-        const existing = await this.client.json<{ Labels?: Record<string, string> }>('GET', `/volumes/${encodeURIComponent(v.name)}`).catch((e: unknown) => {
-          if (is404(e)) return undefined;
-          throw e;
-        });
+        const existing = await this.client.json<{ Labels?: Record<string, string> }>('GET', `/volumes/${encodeURIComponent(v.name)}`).catch(ignore404);
         if (v.external) {
           if (!existing) throw new ComposeError(`external volume "${v.name}" not found`);
           return;
@@ -217,13 +216,7 @@ export class ComposeEngine {
 
   /** The image ID of a reference, or undefined when the engine does not have it. */
   async imageId(ref: string): Promise<string | undefined> {
-    return this.client.json<{ Id: string }>('GET', `/images/${encodeURIComponent(ref)}/json`).then(
-      (i) => i.Id,
-      (e: unknown) => {
-        if (is404(e)) return undefined;
-        throw e;
-      },
-    );
+    return this.client.json<{ Id: string }>('GET', `/images/${encodeURIComponent(ref)}/json`).then((i) => i.Id, ignore404);
   }
 
   /** Builds and pulls what the services need; returns each service's image ID. Pulls run together, builds one at a time. */
@@ -484,9 +477,7 @@ export class ComposeEngine {
   private async removeContainer(c: ProjectContainer, o: { stop?: boolean; volumes?: boolean; timeout?: number }): Promise<void> {
     if (o.stop && c.state === 'running') await this.stopContainer(c, o.timeout);
     this.hooks.progress('Container', c.name, 'Removing');
-    await this.client.do('DELETE', `/containers/${c.id}`, { query: { force: true, v: o.volumes } }).catch((e: unknown) => {
-      if (!is404(e)) throw e;
-    });
+    await this.client.do('DELETE', `/containers/${c.id}`, { query: { force: true, v: o.volumes } }).catch(ignore404);
     this.hooks.progress('Container', c.name, 'Removed');
   }
 
@@ -539,6 +530,9 @@ export class ComposeEngine {
 
   async down(o: DownOptions = {}): Promise<void> {
     const known = new Set([...Object.keys(this.project.services), ...Object.keys(this.project.disabledServices)]);
+    // the project's networks are listed while the containers are stopped
+    const listingNetworks = this.client.json<Array<{ Name: string }>>('GET', '/networks', { query: { filters: projectFilter(this.name) } });
+    listingNetworks.catch(() => {}); // awaited below; a failure is reported there
     const list = await this.containers({ all: true, oneoff: 'include' });
     const orphans = list.filter((c) => !known.has(c.service));
     if (orphans.length && !o.removeOrphans) {
@@ -560,49 +554,30 @@ export class ComposeEngine {
     const failed = [...stopped, ...(await Promise.allSettled(removals))].find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
 
-    const networks = await this.client.json<Array<{ Name: string; Labels?: Record<string, string> }>>('GET', '/networks', { query: { filters: projectFilter(this.name) } });
+    // Networks and volumes go together once no container uses them.
     const external = new Set(Object.values(this.project.networks).filter((n) => n.external).map((n) => n.name));
-    await Promise.all(
-      networks
-        .filter((n) => !external.has(n.Name))
-        .map(async (n) => {
-          this.hooks.progress('Network', n.Name, 'Removing');
-          await this.client.do('DELETE', `/networks/${encodeURIComponent(n.Name)}`).catch((e: unknown) => {
-            if (!is404(e)) throw e;
-          });
-          this.hooks.progress('Network', n.Name, 'Removed');
-        }),
-    );
-    if (o.volumes) {
-      await Promise.all(
-        Object.values(this.project.volumes)
-          .filter((v) => !v.external)
-          .map(async (v) => {
-            const gone = await this.client.do('DELETE', `/volumes/${encodeURIComponent(v.name)}`).then(
-              () => false,
-              (e: unknown) => {
-                if (is404(e)) return true;
-                throw e;
-              },
-            );
-            if (!gone) {
-              this.hooks.progress('Volume', v.name, 'Removing');
-              this.hooks.progress('Volume', v.name, 'Removed');
-            }
-          }),
-      );
-    }
+    const networks = (await listingNetworks).filter((n) => !external.has(n.Name));
+    const volumes = o.volumes ? Object.values(this.project.volumes).filter((v) => !v.external) : [];
+    const gone = await Promise.allSettled([
+      ...networks.map(async (n) => {
+        this.hooks.progress('Network', n.Name, 'Removing');
+        await this.client.do('DELETE', `/networks/${encodeURIComponent(n.Name)}`).catch(ignore404);
+        this.hooks.progress('Network', n.Name, 'Removed');
+      }),
+      ...volumes.map(async (v) => {
+        // Compose reports only the volumes that were there
+        if ((await this.client.do('DELETE', `/volumes/${encodeURIComponent(v.name)}`).then(() => true, ignore404)) !== true) return;
+        this.hooks.progress('Volume', v.name, 'Removing');
+        this.hooks.progress('Volume', v.name, 'Removed');
+      }),
+    ]);
+    const failedRemoval = gone.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failedRemoval) throw failedRemoval.reason;
     if (o.rmi) {
       const images = new Set(all.filter((s) => o.rmi === 'all' || !s.image).map((s) => builtImageName(this.name, s)));
       await Promise.all(
         [...images].map(async (ref) => {
-          const removed = await this.client.do('DELETE', `/images/${encodeURIComponent(ref)}`).then(
-            () => true,
-            (e: unknown) => {
-              if (is404(e)) return false;
-              throw e;
-            },
-          );
+          const removed = await this.client.do('DELETE', `/images/${encodeURIComponent(ref)}`).then(() => true, ignore404);
           if (removed) this.hooks.progress('Image', ref, 'Removed');
         }),
       );
