@@ -11,8 +11,11 @@ import { IpSession, ipBatch, linkExists, netnsDir, netnsNamed, nft, runWithInput
  * default daemon); names of any other shape are not its own. Host-side changes go through one long-lived `ip`
  * (IpSession): making a namespace, a veth and deleting a namespace cost a couple of milliseconds, no process.
  */
+/** The host side's `ip` (bridges, namespaces, veths): one long-lived process, shared. */
+const hostIp = new IpSession();
+
 export class Sandboxes {
-  private readonly host = new IpSession();
+  private readonly host = hostIp;
 
   constructor(private readonly prefix: string) {}
 
@@ -123,7 +126,7 @@ export const hostIfname = (containerId: string, n: number) => `bv${containerId.s
  */
 export async function ensureBridge(b: BridgeSpec): Promise<void> {
   if (!(await linkExists(b.bridge))) {
-    await ipBatch([`link add ${b.bridge} mtu ${b.mtu} type bridge`, `addr replace ${b.gateway}/${b.prefix} dev ${b.bridge}`, `link set ${b.bridge} up`]).catch(async (e: unknown) => {
+    await hostIp.run([`link add ${b.bridge} mtu ${b.mtu} type bridge`, `addr replace ${b.gateway}/${b.prefix} dev ${b.bridge}`, `link set ${b.bridge} up`]).catch(async (e: unknown) => {
       if (!(await linkExists(b.bridge))) throw e; // made by a concurrent call
     });
   }
@@ -138,5 +141,5 @@ export async function uplinkMtu(): Promise<number> {
 }
 
 export async function removeBridge(name: string): Promise<void> {
-  if (await linkExists(name)) await ipBatch([`link del ${name}`]);
+  if (await linkExists(name)) await hostIp.run([`link del ${name}`]);
 }
