@@ -5,7 +5,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { hostname } from 'node:os';
-import type { Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import { Conflict, Forbidden, InvalidArgument, NotFound, NotModified, isBerthError } from '../../errors/index.js';
 import { cgroupPids, oomKilled, pidInCgroup } from '../../kernel/cgroups.js';
 import { removeAll } from '../../kernel/fs.js';
@@ -226,19 +226,34 @@ export class ContainerService {
     await this.store.locked(this.resolve(idOrName).id, async () => {});
   }
 
-  /** `export`: the container's whole filesystem as a tar (a stopped container's rootfs stays mounted while it streams). */
+  /**
+   * `export`: the container's whole filesystem as a tar. A stopped container's rootfs stays mounted while it
+   * streams, and the stream ends only once it is unmounted again: a client that has the whole tar finds no mount.
+   */
   export(idOrName: string): Promise<Readable> {
     this.publish(this.resolve(idOrName), 'export');
+    const out = new PassThrough();
     return new Promise((resolve, reject) => {
       this.withRootfs(
         idOrName,
         (root) => {
           const tar = packLayer(root);
-          resolve(tar);
+          tar.once('error', (e) => out.destroy(e));
+          out.once('close', () => tar.destroy()); // the client went away
+          tar.pipe(out, { end: false });
+          resolve(out);
           return new Promise<void>((done) => tar.once('close', done));
         },
         { readonly: true },
-      ).catch(reject);
+      ).then(
+        () => {
+          if (!out.destroyed) out.end();
+        },
+        (e: unknown) => {
+          out.destroy(e as Error);
+          reject(e);
+        },
+      );
     });
   }
 
