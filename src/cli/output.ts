@@ -47,8 +47,4 @@ function headersFor(o: ListOptions): Record<string, string> {
   return { ...headers, ...o.headers };
 }
 
-/** Go's time.Time.String(): `2024-01-02 15:04:05 +0000 UTC`. */
-export function goTime(d: Date): string {
-  const p = (n: number) => String(n).padStart(2, '0');
-  return `${d.getUTCFullYear()}-${p(d.getUTCMonth() + 1)}-${p(d.getUTCDate())} ${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())} +0000 UTC`;
-}
+export { goTime } from './format/units.js';

@@ -1,9 +1,6 @@
 import { ApiError, ConnectError } from '../../client/index.js';
 import type { Cli } from '../context.js';
 import { CliError, ExitCode, describeError } from '../context.js';
-import { GoNil, marshalJSON } from '../format/gofmt.js';
-import { type Template, TemplateError, lenientMap, parseTemplate } from '../format/template.js';
-import { printList } from '../output.js';
 
 /** Commander accumulator for repeatable flags (`-f a -f b`). */
 export function collect(value: string, previous: string[]): string[] {
@@ -63,28 +60,6 @@ export const inspectKinds = {
 } as const;
 export type InspectKind = keyof typeof inspectKinds;
 
-/** docker's exit code for an `inspect --format` that does not parse. */
-const TEMPLATE_PARSE_EXIT = 64;
-
-/** An inspect `--format` (none for '' and `json`); one that does not parse exits 64, as docker's. */
-export function inspectTemplate(format: string): Template | undefined {
-  if (format === '' || format === 'json') return undefined;
-  try {
-    return parseTemplate(format);
-  } catch (e) {
-    throw e instanceof TemplateError ? new CliError(e.message, TEMPLATE_PARSE_EXIT) : e;
-  }
-}
-
-/** A list command's table or template, a template's error printed as it is (docker's `ls` commands). */
-export function printListing(...args: Parameters<typeof printList>): void {
-  try {
-    printList(...args);
-  } catch (e) {
-    throw e instanceof TemplateError ? new CliError(e.message) : e;
-  }
-}
-
 export interface InspectOptions {
   format?: string | undefined;
   /** `-s`: containers' sizes (`size=1`); other kinds warn that it does not apply, as `docker inspect` does. */
@@ -102,7 +77,9 @@ export interface InspectOptions {
  */
 export async function inspectNames(cli: Cli, names: string[], kinds: InspectKind[], o: InspectOptions = {}): Promise<void> {
   const format = o.format ?? '';
-  const tmpl = inspectTemplate(format);
+  // the template engine only for a --format template: plain inspect prints JSON
+  const templates = format === '' || format === 'json' ? undefined : await import('./templates.js');
+  const tmpl = templates?.inspectTemplate(format);
   const found: unknown[] = [];
   const errors: string[] = [];
   let text = '';
@@ -126,14 +103,14 @@ export async function inspectNames(cli: Cli, names: string[], kinds: InspectKind
       continue;
     }
     if (o.size && hit.kind !== 'container' && kinds.length > 1) cli.err(`WARNING: --size ignored for ${hit.kind}`);
-    if (!tmpl) {
+    if (!tmpl || !templates) {
       found.push(hit.object);
       continue;
     }
     try {
-      text += `${executeInspect(tmpl, hit.kind, hit.object)}\n`;
+      text += `${templates.executeInspect(tmpl, hit.kind, hit.object)}\n`;
     } catch (e) {
-      if (!(e instanceof TemplateError)) throw e;
+      if (!(e instanceof templates.TemplateError)) throw e;
       errors.push(e.message);
     }
   }
@@ -150,72 +127,3 @@ function isSkippable(e: unknown): boolean {
   return msg.includes('not supported') || msg.includes('invalid reference format');
 }
 
-/**
- * The template with `missingkey=error`, so a misspelt field is an error as in docker. Docker runs the template on
- * its Go types first, where a field the JSON leaves out (omitempty) is still a zero value and a missing key of a
- * real map (Labels…) prints "<no value>"; Berth keeps to the JSON and marks those cases for the kinds' common
- * paths (see inspectShapes).
- */
-function executeInspect(tmpl: Template, kind: InspectKind, object: unknown): string {
-  // As docker's tryRawInspectFallback: when the typed run fails, the template runs again on the plain JSON, and
-  // that run's result (or error) is the answer.
-  const raw: unknown = JSON.parse(JSON.stringify(object));
-  const shape = inspectShapes[kind];
-  if (shape && typeof object === 'object' && object !== null) {
-    for (const path of shape.maps) {
-      const map = at(object, path);
-      if (typeof map === 'object' && map !== null) Object.defineProperty(map, lenientMap, { value: true });
-      // a nil map (JSON null): its keys have no value, and it still marshals as null
-      const dot = path.lastIndexOf('.');
-      const parent = dot < 0 ? object : at(object, path.slice(0, dot));
-      if (map === null && typeof parent === 'object' && parent !== null) {
-        const nil = Object.defineProperties({}, { [lenientMap]: { value: true }, [marshalJSON]: { value: () => 'null' } });
-        Object.defineProperty(parent, path.slice(dot + 1), { value: nil, enumerable: true });
-      }
-    }
-    for (const [path, zero] of Object.entries(shape.optional)) {
-      const dot = path.lastIndexOf('.');
-      const parent = dot < 0 ? object : at(object, path.slice(0, dot));
-      const key = path.slice(dot + 1);
-      // Not enumerable: readable by the template, left out of {{json}} and printing as omitempty leaves it out.
-      const value = zero === nilMap ? Object.defineProperty({}, lenientMap, { value: true }) : zero;
-      if (typeof parent === 'object' && parent !== null && !Object.hasOwn(parent, key)) Object.defineProperty(parent, key, { value });
-    }
-  }
-  try {
-    return tmpl.execute(object, { missingKey: 'error' });
-  } catch {
-    return tmpl.execute(raw, { missingKey: 'error' });
-  }
-}
-
-const at = (object: unknown, path: string): unknown =>
-  path.split('.').reduce<unknown>((o, k) => (typeof o === 'object' && o !== null ? (o as Record<string, unknown>)[k] : undefined), object);
-
-/** Stands for a nil map in inspectShapes: missing keys give "no value". */
-const nilMap = Symbol('nil map');
-
-/** Map-valued fields, and omitempty fields with their zero values, of docker's container and image inspect types. */
-const inspectShapes: Partial<Record<InspectKind, { maps: string[]; optional: Record<string, unknown> }>> = {
-  container: {
-    maps: ['Config.Labels', 'Config.ExposedPorts', 'Config.Volumes', 'NetworkSettings.Networks', 'NetworkSettings.Ports', 'HostConfig.LogConfig.Config', 'HostConfig.PortBindings', 'HostConfig.Sysctls', 'HostConfig.Tmpfs', 'HostConfig.StorageOpt', 'GraphDriver.Data'],
-    optional: {
-      SizeRw: new GoNil('*int64'),
-      SizeRootFs: new GoNil('*int64'),
-      'State.Health': new GoNil('*container.Health'),
-      'Config.Healthcheck': new GoNil('*v1.HealthcheckConfig'),
-      'Config.StopSignal': '',
-      'Config.StopTimeout': new GoNil('*int'),
-      'Config.Shell': [],
-      'HostConfig.Init': new GoNil('*bool'),
-      'HostConfig.Runtime': '',
-      'HostConfig.Mounts': [],
-      'Config.Labels': nilMap,
-    },
-  },
-  network: { maps: ['Labels', 'Options', 'Containers', 'IPAM.Options'], optional: { Labels: nilMap, Options: nilMap, 'IPAM.Options': nilMap } },
-  image: {
-    maps: ['Config.Labels', 'Config.ExposedPorts', 'Config.Volumes', 'GraphDriver.Data'],
-    optional: { Parent: '', Comment: '', DockerVersion: '', Author: '', Variant: '', 'Config.Healthcheck': new GoNil('*v1.HealthcheckConfig'), 'Config.StopSignal': '', 'Config.Shell': [], 'Config.Labels': nilMap },
-  },
-};

@@ -2,8 +2,9 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import type { Command } from 'commander';
 import { pipeline } from 'node:stream/promises';
 import { type Cli, CliError, forEachName } from '../context.js';
-import { printList, goTime } from '../output.js';
-import { humanSize, timeAgo } from '../format/units.js';
+import { printList } from '../output.js';
+import { printRows } from '../list.js';
+import { goTime, humanSize, timeAgo } from '../format/units.js';
 import { collect, confirm, filtersQuery, inspectNames, splitRepoTag } from './common.js';
 
 interface ImageSummary {
@@ -61,7 +62,7 @@ export function registerImageCommands(program: Command, image: Command, cli: Cli
         const images = await cli.client().json<ImageSummary[]>('GET', '/images/json', { query: { all: o.all, filters: filtersQuery(filters) } });
         const digests = !!o.digests || !!o.format?.includes('.Digest');
         const rows = imageRows(images, !o.trunc, digests);
-        printList(cli, rows, {
+        await printRows(cli, rows, {
           format: o.format,
           quiet: o.quiet,
           quietField: 'ID',

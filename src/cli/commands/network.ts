@@ -2,7 +2,8 @@
 import { type Command, Option } from 'commander';
 import { ApiError, ConnectError } from '../../client/index.js';
 import { type Cli, CliError, ExitCode, describeError } from '../context.js';
-import { collect, confirm, filtersQuery, inspectNames, printListing } from './common.js';
+import { collect, confirm, filtersQuery, inspectNames } from './common.js';
+import { printRows } from '../list.js';
 import { naturalLess } from './container.js';
 import { type Cidr, cidrContains, parseCIDR, parseIP } from './netaddr.js';
 
@@ -220,7 +221,8 @@ export function registerNetworkCommands(network: Command, cli: Cli): void {
     .action(async (o: { filter: string[]; format?: string; trunc: boolean; quiet?: boolean }) => {
       const list = await cli.client().json<NetworkSummary[]>('GET', '/networks', { query: { filters: filtersQuery(o.filter) } });
       list.sort((a, b) => (naturalLess(a.Name, b.Name) ? -1 : naturalLess(b.Name, a.Name) ? 1 : 0));
-      printListing(cli, list.map((n) => networkRow(n, o.trunc)), {
+      const rows = list.map((n) => networkRow(n, o.trunc));
+      const opts = {
         format: o.format,
         quiet: o.quiet,
         quietField: 'ID',
@@ -229,7 +231,8 @@ export function registerNetworkCommands(network: Command, cli: Cli): void {
         rawQuiet: 'network_id: {{.ID}}',
         headers: HEADERS,
         typeName: '*network.networkContext',
-      });
+      };
+      await printRows(cli, rows, opts, async () => (await import('./templates.js')).printListing(cli, rows, opts));
     });
 
   network

@@ -2,11 +2,9 @@
 import { type Command, Option } from 'commander';
 import type { Cli } from '../context.js';
 import { CliError } from '../context.js';
-import { executeOnRow } from '../format/formatter.js';
 import { GoNil, goJSON, goType, marshalJSON, quote } from '../format/gofmt.js';
-import { TemplateError } from '../format/template.js';
-import { humanSize, timeAgo } from '../format/units.js';
-import { goTime, printList } from '../output.js';
+import { goTime, humanSize, timeAgo } from '../format/units.js';
+import { printRows } from '../list.js';
 import { familiarString, parseReference } from '../../oci/index.js';
 import { collect, filtersQuery } from './common.js';
 
@@ -232,6 +230,7 @@ export function registerPsCommands(program: Command, container: Command, cli: Cl
         if (format) {
           // docker runs the format once on an empty row: to check it, and to see whether it reads .Size
           let readsSize = false;
+          const [{ executeOnRow }, { TemplateError }] = await Promise.all([import('../format/formatter.js'), import('../format/template.js')]);
           try {
             executeOnRow(format, containerRow(emptySummary, false, () => (readsSize = true)), ROW_TYPE);
           } catch (e) {
@@ -244,7 +243,7 @@ export function registerPsCommands(program: Command, container: Command, cli: Cl
         const list = await cli.client().json<ContainerSummary[]>('GET', '/containers/json', {
           query: { all: o.all, size, filters: filtersQuery(o.filter), limit: limit !== undefined && limit > 0 ? String(limit) : undefined },
         });
-        printList(
+        await printRows(
           cli,
           list.map((c) => containerRow(c, o.trunc)),
           {

@@ -4,7 +4,8 @@ import { ApiError, ConnectError } from '../../client/index.js';
 import { type Cli, CliError, ExitCode, describeError } from '../context.js';
 import { GoNil, goJSON, goType, marshalJSON, quote } from '../format/gofmt.js';
 import { humanSize4 } from '../format/units.js';
-import { collect, confirm, inspectTemplate, printListing } from './common.js';
+import { collect, confirm } from './common.js';
+import { inspectTemplate, printListing } from './templates.js';
 import { TemplateError } from '../format/template.js';
 import { naturalLess } from './container.js';
 

@@ -64,3 +64,9 @@ export function timeAgo(date: Date | number | string, now: Date | number = Date.
 }
 
 export { SizeError, parseBytes, parseHumanSize } from '../../util/size.js';
+
+/** Go's time.Time.String(): `2024-01-02 15:04:05 +0000 UTC`. */
+export function goTime(d: Date): string {
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${d.getUTCFullYear()}-${p(d.getUTCMonth() + 1)}-${p(d.getUTCDate())} ${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())} +0000 UTC`;
+}
