@@ -2,7 +2,6 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import type { Command } from 'commander';
 import { pipeline } from 'node:stream/promises';
 import { type Cli, CliError, forEachName } from '../context.js';
-import { printList } from '../output.js';
 import { printRows } from '../list.js';
 import { goTime, humanSize, timeAgo } from '../format/units.js';
 import { collect, confirm, filtersQuery, inspectNames, splitRepoTag } from './common.js';
@@ -104,7 +103,7 @@ export function registerImageCommands(program: Command, image: Command, cli: Cli
             Comment: h.Comment,
           };
         });
-        printList(cli, rows, {
+        await printRows(cli, rows, {
           format: o.format,
           quiet: o.quiet,
           quietField: 'ID',

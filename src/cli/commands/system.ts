@@ -3,10 +3,11 @@ import { clientApiVersion } from '../../client/index.js';
 import { type Cli, CliError } from '../context.js';
 import { humanSize, humanSize4, timeAgo } from '../format/units.js';
 import { familiarString, parseReference } from '../../oci/index.js';
-import { printList } from '../output.js';
-import { parseTemplate } from '../format/template.js';
 import { type InspectKind, collect, filtersQuery, inspectKinds, inspectNames } from './common.js';
 import { type ContainerSummary, containerRow } from './ps.js';
+
+/** The Go-template engine, loaded only by a run with --format (or a table that needs it). */
+const template = () => import('../format/template.js');
 
 const clientVersion = '0.1.0';
 const goArch = process.arch === 'x64' ? 'amd64' : process.arch;
@@ -26,7 +27,7 @@ export function registerSystemCommands(program: Command, system: Command, cli: C
         failure = e;
       }
       if (o.format) {
-        cli.out(parseTemplate(o.format).execute({ Client: client, Server: server ?? null }));
+        cli.out((await template()).parseTemplate(o.format).execute({ Client: client, Server: server ?? null }));
       } else {
         const lines = [
           'Client:',
@@ -55,7 +56,7 @@ export function registerSystemCommands(program: Command, system: Command, cli: C
   const info = (cmd: Command) =>
     cmd.option('-f, --format <string>', 'Format output using a custom template').action(async (o: { format?: string }) => {
       const i = await cli.client().json<Record<string, unknown>>('GET', '/info');
-      if (o.format) return cli.out(parseTemplate(o.format).execute(i));
+      if (o.format) return cli.out((await template()).parseTemplate(o.format).execute(i));
       const runtimes = Object.keys((i['Runtimes'] as object | undefined) ?? {}).join(' ');
       const driverStatus = (i['DriverStatus'] as string[][] | undefined) ?? [];
       cli.out(
@@ -128,6 +129,7 @@ export function registerSystemCommands(program: Command, system: Command, cli: C
         { Type: 'Build Cache', TotalCount: '0', Active: '0', Size: '0B', Reclaimable: '0B' },
       ];
       const headers = { TotalCount: 'TOTAL', Reclaimable: 'RECLAIMABLE' };
+      const { printList } = await import('../output.js');
       if (!o.verbose) {
         printList(cli, rows, { format: o.format, quietField: 'Type', headers, defaultTable: 'table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}' });
         return;
@@ -178,7 +180,7 @@ export function registerSystemCommands(program: Command, system: Command, cli: C
       .option('--until <string>', 'Stream events until this timestamp')
       .action(async (o: { filter: string[]; format?: string; since?: string; until?: string }) => {
         const res = await cli.client().call('GET', '/events', { query: { filters: filtersQuery(o.filter), since: o.since, until: o.until } });
-        const tmpl = o.format && o.format !== 'json' ? parseTemplate(o.format) : undefined;
+        const tmpl = o.format && o.format !== 'json' ? (await template()).parseTemplate(o.format) : undefined;
         await cli.client().messages(res, (e) => {
           if (o.format === 'json') return cli.out(JSON.stringify(e));
           if (tmpl) return cli.out(tmpl.execute(e));
