@@ -20,6 +20,7 @@ type Register = (g: Groups, cli: Cli) => void;
 const modules = {
   image: () => import('./commands/image.js').then((m): Register => (g, cli) => m.registerImageCommands(g.program, g.image, cli)),
   system: () => import('./commands/system.js').then((m): Register => (g, cli) => m.registerSystemCommands(g.program, g.system, cli)),
+  run: () => import('./commands/container.js').then((m): Register => (g, cli) => m.registerRunCommands(g.program, g.container, cli)),
   container: () => import('./commands/container.js').then((m): Register => (g, cli) => m.registerContainerCommands(g.program, g.container, cli)),
   ps: () => import('./commands/ps.js').then((m): Register => (g, cli) => m.registerPsCommands(g.program, g.container, cli)),
   exec: () => import('./commands/exec.js').then((m): Register => (g, cli) => m.registerExecCommands(g.program, g.container, cli)),
@@ -41,15 +42,17 @@ const allModules = Object.keys(modules) as CommandModule[];
 export const commandModules: Record<string, CommandModule[]> = {
   image: ['image', 'build', 'registry'],
   system: ['system'],
-  container: ['container', 'ps', 'exec', 'stats', 'cp', 'commit'],
+  container: ['run', 'container', 'ps', 'exec', 'stats', 'cp', 'commit'],
   network: ['network'],
   volume: ['volume'],
   builder: ['build'],
   ...Object.fromEntries(['images', 'history', 'tag', 'rmi', 'import', 'save', 'load'].map((c) => [c, ['image']])),
   ...Object.fromEntries(['version', 'info', 'events', 'inspect'].map((c) => [c, ['system']])),
   ...Object.fromEntries(
-    ['run', 'create', 'start', 'logs', 'rm', 'stop', 'kill', 'restart', 'update', 'wait', 'rename', 'pause', 'unpause', 'port', 'top', 'diff', 'export'].map((c) => [c, ['container']]),
+    ['start', 'logs', 'rm', 'stop', 'kill', 'restart', 'update', 'wait', 'rename', 'pause', 'unpause', 'port', 'top', 'diff', 'export'].map((c) => [c, ['container']]),
   ),
+  run: ['run'],
+  create: ['run'],
   ps: ['ps'],
   exec: ['exec'],
   attach: ['exec'],

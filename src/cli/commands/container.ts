@@ -116,13 +116,11 @@ function portError(port: string): string | undefined {
   return undefined;
 }
 
-export function registerContainerCommands(program: Command, container: Command, cli: Cli): void {
-  /** `stop`/`kill`/`rm`/…: one request per container, its name echoed on success, like docker. */
-  const eachContainer = (names: string[], method: string, action: string, query: Record<string, string | boolean | undefined> = {}) =>
-    forEachName(cli, names, async (n) => {
-      await cli.client().do(method, `/containers/${encodeURIComponent(n)}${action}`, { query });
-      cli.out(n);
-    });
+/**
+ * `run` and `create`, registered apart from the other container commands: their two hundred options are most of
+ * the container commands' set-up, which `stop`, `rm` or `logs` need not pay.
+ */
+export function registerRunCommands(program: Command, container: Command, cli: Cli): void {
 
   /** `POST /images/create` for a missing image, its progress on stderr as docker shows it. */
   const pull = async (ref: Reference, quiet = false): Promise<void> => {
@@ -205,6 +203,15 @@ export function registerContainerCommands(program: Command, container: Command, 
     });
   createCmd(program.command('create').description('Create a new container'));
   createCmd(container.command('create').description('Create a new container'));
+}
+
+export function registerContainerCommands(program: Command, container: Command, cli: Cli): void {
+  /** `stop`/`kill`/`rm`/…: one request per container, its name echoed on success, like docker. */
+  const eachContainer = (names: string[], method: string, action: string, query: Record<string, string | boolean | undefined> = {}) =>
+    forEachName(cli, names, async (n) => {
+      await cli.client().do(method, `/containers/${encodeURIComponent(n)}${action}`, { query });
+      cli.out(n);
+    });
 
   /**
    * Each container started in turn, failures printed as they come and named together at the end, as docker does;
