@@ -12,7 +12,10 @@ import { type Reference, familiarString, parseReference, repositoryName, withDef
 import { collect, confirm, filtersQuery, inspectNames } from './common.js';
 import { checkTty, demux, holdSession, proxySignals, sendTerminalSize } from './interactive.js';
 import { joinHostPort } from './ps.js';
+import { naturalLess } from '../format/natural.js';
 import { FlagError, type ResourceFlags, type RunFlags, createBody, localhostDNSWarning, resourcesBody, withCreateFlags, withResourceFlags } from './run-flags.js';
+
+export { naturalLess }; // where the tests and older callers find it
 
 /**
  * `--since`/`--until` as the API takes them, Unix seconds with nine fractional digits: from a duration before now
@@ -78,36 +81,6 @@ function parseCreateFlags(image: string, cmd: string[], o: RunFlags, command: st
   }
 }
 
-
-/** sortorder.NaturalLess, as docker sorts `port`'s lines: runs of digits compare as numbers. */
-export function naturalLess(a: string, b: string): boolean {
-  const digit = (c: string | undefined) => c !== undefined && c >= '0' && c <= '9';
-  let i = 0;
-  let j = 0;
-  while (i < a.length && j < b.length) {
-    const da = digit(a[i]);
-    const db = digit(b[j]);
-    if (da !== db) return da;
-    if (!da) {
-      if (a[i] !== b[j]) return a[i]! < b[j]!;
-      i++;
-      j++;
-      continue;
-    }
-    while (a[i] === '0') i++;
-    while (b[j] === '0') j++;
-    const si = i;
-    const sj = j;
-    while (digit(a[i])) i++;
-    while (digit(b[j])) j++;
-    if (i - si !== j - sj) return i - si < j - sj;
-    const na = a.slice(si, i);
-    const nb = b.slice(sj, j);
-    if (na !== nb) return na < nb;
-    if (si !== sj) return si < sj;
-  }
-  return a.length < b.length;
-}
 
 /** strconv.ParseUint(s, 10, 16)'s errors. */
 function portError(port: string): string | undefined {

@@ -4,7 +4,7 @@ import { ApiError, ConnectError } from '../../client/index.js';
 import { type Cli, CliError, ExitCode, describeError } from '../context.js';
 import { collect, confirm, filtersQuery, inspectNames } from './common.js';
 import { printRows } from '../list.js';
-import { naturalLess } from './container.js';
+import { naturalLess } from '../format/natural.js';
 import { type Cidr, cidrContains, parseCIDR, parseIP } from './netaddr.js';
 
 /** An entry of GET /networks (the Network shape of the API). */
