@@ -5,9 +5,8 @@ import { type Cli, CliError, ExitCode, describeError } from '../context.js';
 import { GoNil, goJSON, goType, marshalJSON, quote } from '../format/gofmt.js';
 import { humanSize4 } from '../format/units.js';
 import { collect, confirm } from './common.js';
-import { inspectTemplate, printListing } from './templates.js';
-import { TemplateError } from '../format/template.js';
-import { naturalLess } from './container.js';
+import { printRows } from '../list.js';
+import { naturalLess } from '../format/natural.js';
 
 /** The API's Volume. */
 export interface Volume {
@@ -173,7 +172,9 @@ export function volumePruneFilters(filter: string[], all: boolean): string | und
 
 /** `volume inspect`: docker's volume inspect re-encodes the Volume it decoded, and has no raw JSON to fall back on. */
 async function inspectVolumes(cli: Cli, names: string[], format: string): Promise<void> {
-  const tmpl = inspectTemplate(format);
+  // the template engine only for a --format template
+  const templates = format === '' || format === 'json' ? undefined : await import('./templates.js');
+  const tmpl = templates?.inspectTemplate(format);
   const found: object[] = [];
   const errors: string[] = [];
   let text = '';
@@ -194,7 +195,7 @@ async function inspectVolumes(cli: Cli, names: string[], format: string): Promis
       text += `${tmpl.execute(volume)}\n`;
     } catch (e) {
       // docker drops what the template wrote before failing
-      if (!(e instanceof TemplateError)) throw e;
+      if (!templates || !(e instanceof templates.TemplateError)) throw e;
       errors.push(e.message);
     }
   }
@@ -233,7 +234,8 @@ export function registerVolumeCommands(volume: Command, cli: Cli): void {
       const filters = filtersParam(volumeFilters('ls', '-f, --filter', o.filter));
       const r = await cli.client().json<{ Volumes: Volume[] | null }>('GET', '/volumes', { query: { filters } });
       const list = [...(r.Volumes ?? [])].sort((a, b) => (naturalLess(a.Name, b.Name) ? -1 : naturalLess(b.Name, a.Name) ? 1 : 0));
-      printListing(cli, list.map(volumeRow), {
+      const rows = list.map(volumeRow);
+      const opts = {
         format: o.format,
         quiet: o.quiet,
         quietField: 'Name',
@@ -242,7 +244,8 @@ export function registerVolumeCommands(volume: Command, cli: Cli): void {
         rawQuiet: 'name: {{.Name}}',
         headers: HEADERS,
         typeName: '*formatter.volumeContext',
-      });
+      };
+      await printRows(cli, rows, opts, async () => (await import('./templates.js')).printListing(cli, rows, opts));
     });
 
   volume
