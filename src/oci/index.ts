@@ -1,3 +1,4 @@
 export * from './digest.js';
+export * from './hash.js';
 export * from './image.js';
 export * from './reference.js';

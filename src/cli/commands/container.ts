@@ -8,7 +8,7 @@ import { quote } from '../format/gofmt.js';
 import { tabulate } from '../format/tabwriter.js';
 import { humanSize } from '../format/units.js';
 import { parseTimeFilter } from '../../util/timestamp.js';
-import { type Reference, familiarString, parseReference, repositoryName, withDefaultTag } from '../../oci/index.js';
+import { type Reference, familiarString, parseReference, repositoryName, withDefaultTag } from '../../oci/reference.js';
 import { collect, confirm, filtersQuery, inspectNames } from './common.js';
 import { checkTty, demux, holdSession, proxySignals, sendTerminalSize } from './interactive.js';
 import { joinHostPort } from './ps.js';

@@ -5,7 +5,7 @@ import { CliError } from '../context.js';
 import { GoNil, goJSON, goType, marshalJSON, quote } from '../format/gofmt.js';
 import { goTime, humanSize, timeAgo } from '../format/units.js';
 import { printRows } from '../list.js';
-import { familiarString, parseReference } from '../../oci/index.js';
+import { familiarString, parseReference } from '../../oci/reference.js';
 import { collect, filtersQuery } from './common.js';
 
 /** An entry of GET /containers/json. */

@@ -3,7 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Command } from 'commander';
-import { familiarString, parseReference, repositoryName, type Reference } from '../../oci/index.js';
+import { familiarString, parseReference, repositoryName, type Reference } from '../../oci/reference.js';
 import { type Cli, CliError } from '../context.js';
 
 /** Docker Hub's key in config.json, as the docker CLI writes it. */

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { clientApiVersion } from '../../client/index.js';
 import { type Cli, CliError } from '../context.js';
 import { humanSize, humanSize4, timeAgo } from '../format/units.js';
-import { familiarString, parseReference } from '../../oci/index.js';
+import { familiarString, parseReference } from '../../oci/reference.js';
 import { type InspectKind, collect, filtersQuery, inspectKinds, inspectNames } from './common.js';
 import { type ContainerSummary, containerRow } from './ps.js';
 
