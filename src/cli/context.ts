@@ -37,6 +37,12 @@ export function describeError(e: unknown): string {
   return `Error: ${e instanceof Error ? e.message : String(e)}`;
 }
 
+/** Prints a command's failure as docker does and returns the exit code (flag errors are commander's, in main.ts). */
+export function reportFailure(e: unknown): number {
+  if (!(e instanceof CliError && e.message === '')) process.stderr.write(describeError(e) + '\n');
+  return e instanceof CliError ? e.exitCode : ExitCode.Failure;
+}
+
 /** Runs `fn` for each name, printing each failure like docker and failing at the end if any did. */
 export async function forEachName(cli: Cli, names: string[], fn: (name: string) => Promise<void>): Promise<void> {
   let failed = false;

@@ -1,5 +1,5 @@
 import { Command, CommanderError, type Option } from 'commander';
-import { type Cli, CliError, ExitCode, createCli, describeError } from './context.js';
+import { type Cli, ExitCode, createCli, reportFailure } from './context.js';
 /** The command groups every module registers into. */
 interface Groups {
   program: Command;
@@ -128,9 +128,7 @@ export async function main(argv: string[]): Promise<number> {
       // Commander has printed its message; docker exits 125 on flag errors.
       return ExitCode.Usage;
     }
-    const msg = describeError(e);
-    if (!(e instanceof CliError && e.message === '')) process.stderr.write(msg + '\n');
-    return e instanceof CliError ? e.exitCode : ExitCode.Failure;
+    return reportFailure(e);
   }
 }
 

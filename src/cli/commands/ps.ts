@@ -1,5 +1,5 @@
 // `ps` (`container ls`): the daemon's container list through docker's ContainerContext, field for field.
-import { type Command, Option } from 'commander';
+import type { Command } from 'commander';
 import type { Cli } from '../context.js';
 import { CliError } from '../context.js';
 import { GoNil, goJSON, goType, marshalJSON, quote } from '../format/gofmt.js';
@@ -211,6 +211,56 @@ export function containerRow(c: ContainerSummary, trunc: boolean, onSize: () => 
 /** The empty ContainerContext docker runs a `--format` on before listing: errors there fail the command. */
 const emptySummary: ContainerSummary = { Id: '', Names: [], Image: '', Command: '', Created: 0, State: '', Status: '' };
 
+/** `ps`'s options as commander gives them (see fast.ts for the same without commander). */
+export interface PsOptions {
+  all?: boolean;
+  filter: string[];
+  last?: string;
+  latest?: boolean;
+  quiet?: boolean;
+  size?: boolean;
+  trunc: boolean;
+  format?: string;
+}
+
+/** `ps`: the daemon's list through docker's ContainerContext. */
+export async function listContainers(cli: Cli, o: PsOptions): Promise<void> {
+  const format = o.format ?? '';
+  if (format && o.quiet) cli.err('WARNING: Ignoring custom format, because both --format and --quiet are set.');
+  let size = !!o.size;
+  if (format) {
+    // docker runs the format once on an empty row: to check it, and to see whether it reads .Size
+    let readsSize = false;
+    const [{ executeOnRow }, { TemplateError }] = await Promise.all([import('../format/formatter.js'), import('../format/template.js')]);
+    try {
+      executeOnRow(format, containerRow(emptySummary, false, () => (readsSize = true)), ROW_TYPE);
+    } catch (e) {
+      if (!(e instanceof TemplateError)) throw e;
+      throw new CliError(`${e.kind === 'parse' ? 'failed to parse template' : 'failed to execute template'}: ${e.goMessage}`);
+    }
+    if (!o.quiet && !size && o.size === undefined && readsSize) size = true;
+  }
+  const limit = o.latest && o.last === undefined ? 1 : o.last !== undefined ? Number(o.last) : undefined;
+  const list = await cli.client().json<ContainerSummary[]>('GET', '/containers/json', {
+    query: { all: o.all, size, filters: filtersQuery(o.filter), limit: limit !== undefined && limit > 0 ? String(limit) : undefined },
+  });
+  await printRows(
+    cli,
+    list.map((c) => containerRow(c, o.trunc)),
+    {
+      format,
+      quiet: o.quiet,
+      quietField: 'ID',
+      quietOverridesFormat: true,
+      defaultTable: size ? `${DEFAULT_TABLE}\t{{.Size}}` : DEFAULT_TABLE,
+      raw: size ? `${RAW}size: {{.Size}}\n` : RAW,
+      rawQuiet: 'container_id: {{.ID}}',
+      headers: HEADERS,
+      typeName: ROW_TYPE,
+    },
+  );
+}
+
 export function registerPsCommands(program: Command, container: Command, cli: Cli): void {
   const ps = (cmd: Command) =>
     cmd
@@ -220,45 +270,10 @@ export function registerPsCommands(program: Command, container: Command, cli: Cl
       .option('-l, --latest', 'Show the latest created container (includes all states)')
       .option('-q, --quiet', 'Only display container IDs')
       .option('-s, --size', 'Display total file sizes')
-      .addOption(new Option('--no-size').hideHelp()) // what `--size=false` becomes
+      .addOption(cmd.createOption('--no-size').hideHelp()) // what `--size=false` becomes
       .option('--no-trunc', "Don't truncate output")
       .option('--format <string>', 'Format output using a custom template')
-      .action(async (o: { all?: boolean; filter: string[]; last?: string; latest?: boolean; quiet?: boolean; size?: boolean; trunc: boolean; format?: string }) => {
-        const format = o.format ?? '';
-        if (format && o.quiet) cli.err('WARNING: Ignoring custom format, because both --format and --quiet are set.');
-        let size = !!o.size;
-        if (format) {
-          // docker runs the format once on an empty row: to check it, and to see whether it reads .Size
-          let readsSize = false;
-          const [{ executeOnRow }, { TemplateError }] = await Promise.all([import('../format/formatter.js'), import('../format/template.js')]);
-          try {
-            executeOnRow(format, containerRow(emptySummary, false, () => (readsSize = true)), ROW_TYPE);
-          } catch (e) {
-            if (!(e instanceof TemplateError)) throw e;
-            throw new CliError(`${e.kind === 'parse' ? 'failed to parse template' : 'failed to execute template'}: ${e.goMessage}`);
-          }
-          if (!o.quiet && !size && o.size === undefined && readsSize) size = true;
-        }
-        const limit = o.latest && o.last === undefined ? 1 : o.last !== undefined ? Number(o.last) : undefined;
-        const list = await cli.client().json<ContainerSummary[]>('GET', '/containers/json', {
-          query: { all: o.all, size, filters: filtersQuery(o.filter), limit: limit !== undefined && limit > 0 ? String(limit) : undefined },
-        });
-        await printRows(
-          cli,
-          list.map((c) => containerRow(c, o.trunc)),
-          {
-            format,
-            quiet: o.quiet,
-            quietField: 'ID',
-            quietOverridesFormat: true,
-            defaultTable: size ? `${DEFAULT_TABLE}\t{{.Size}}` : DEFAULT_TABLE,
-            raw: size ? `${RAW}size: {{.Size}}\n` : RAW,
-            rawQuiet: 'container_id: {{.ID}}',
-            headers: HEADERS,
-            typeName: ROW_TYPE,
-          },
-        );
-      });
+      .action((o: PsOptions) => listContainers(cli, o));
   ps(program.command('ps').description('List containers'));
   ps(container.command('ls').alias('list').alias('ps').description('List containers'));
 }
