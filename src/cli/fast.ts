@@ -1,9 +1,13 @@
-// The hottest commands run without commander when their command line is plain: commander's loading and the
-// command tree it builds are ~10 ms of a run that otherwise takes ~50 ms over Node's own start. "Plain" is a
-// narrow grammar whose meaning is certain (known flags, values in their own word or after `=`); anything else —
-// help, an unknown or malformed flag, an operand, a pflag boolean with a value — goes to commander (main.ts),
-// which gives the usual result or error. The options object handed to the command is what commander would give.
-import { createCli, reportFailure } from './context.js';
+// The hottest commands (ps, images, version, inspect, logs, stop, rm) run without commander when their command
+// line is plain: commander's loading and the command tree it builds are ~10 ms of a run that otherwise takes
+// ~50 ms over Node's own start. "Plain" is a narrow grammar whose meaning is certain (known flags, values in their
+// own word or after `=`, as many operands as the command takes); anything else — help, an unknown or malformed
+// flag, operands commander would refuse, a pflag boolean with a value — goes to commander (main.ts), which gives
+// the usual result or error. The options object handed to the command is what commander would give.
+import type { LogsOptions } from './commands/container.js';
+import type { ImagesOptions } from './commands/image.js';
+import type { PsOptions } from './commands/ps.js';
+import { type Cli, createCli, reportFailure } from './context.js';
 
 /** A flag of a fast command: a boolean, its `--no-` form, a value, or a repeatable value (commander's collect). */
 interface Flag {
@@ -15,13 +19,24 @@ interface Flag {
 
 interface FastCommand {
   flags: Flag[];
+  /** How many operands commander accepts: fewer or more is its error to give. */
+  operands: [min: number, max: number];
   /** commander's defaults: lists start empty, a flag defined only as `--no-x` defaults to true. */
   defaults: () => Record<string, unknown>;
-  run: (cli: ReturnType<typeof createCli>, o: Record<string, unknown>) => Promise<void>;
+  run: (cli: Cli, operands: string[], o: Record<string, unknown>) => Promise<void>;
 }
 
+/** The options as the command's own type: the object is what commander would fill for it. */
+const as = <T>(o: Record<string, unknown>) => o as unknown as T;
+const str = (v: unknown) => v as string | undefined;
+const bool = (v: unknown) => v as boolean | undefined;
+
+const format: Flag = { long: '--format', key: 'format', kind: 'value' };
+const formatF: Flag = { long: '--format', short: '-f', key: 'format', kind: 'value' };
+const many: [number, number] = [1, Infinity];
+
+/** Each as its register function in commands/ defines it (test/unit/cli-fast.test.ts compares them). */
 const commands: Record<string, FastCommand> = {
-  // as registerPsCommands (commands/ps.ts) defines it
   ps: {
     flags: [
       { long: '--all', short: '-a', key: 'all', kind: 'bool' },
@@ -32,10 +47,67 @@ const commands: Record<string, FastCommand> = {
       { long: '--size', short: '-s', key: 'size', kind: 'bool' },
       { long: '--no-size', key: 'size', kind: 'negate' },
       { long: '--no-trunc', key: 'trunc', kind: 'negate' },
-      { long: '--format', key: 'format', kind: 'value' },
+      format,
     ],
+    operands: [0, 0],
     defaults: () => ({ filter: [], trunc: true }),
-    run: async (cli, o) => (await import('./commands/ps.js')).listContainers(cli, o as unknown as import('./commands/ps.js').PsOptions),
+    run: async (cli, _, o) => (await import('./commands/ps.js')).listContainers(cli, as<PsOptions>(o)),
+  },
+  images: {
+    flags: [
+      { long: '--all', short: '-a', key: 'all', kind: 'bool' },
+      { long: '--digests', key: 'digests', kind: 'bool' },
+      { long: '--filter', short: '-f', key: 'filter', kind: 'list' },
+      format,
+      { long: '--no-trunc', key: 'trunc', kind: 'negate' },
+      { long: '--quiet', short: '-q', key: 'quiet', kind: 'bool' },
+    ],
+    operands: [0, 1],
+    defaults: () => ({ filter: [], trunc: true }),
+    run: async (cli, [ref], o) => (await import('./commands/image.js')).listImages(cli, ref, as<ImagesOptions>(o)),
+  },
+  version: {
+    flags: [formatF],
+    operands: [0, 0],
+    defaults: () => ({}),
+    run: async (cli, _, o) => (await import('./commands/system.js')).showVersion(cli, o),
+  },
+  inspect: {
+    flags: [formatF, { long: '--size', short: '-s', key: 'size', kind: 'bool' }, { long: '--type', key: 'type', kind: 'value' }],
+    operands: many,
+    defaults: () => ({}),
+    run: async (cli, names, o) => (await import('./commands/system.js')).inspectAny(cli, names, o),
+  },
+  logs: {
+    flags: [
+      { long: '--follow', short: '-f', key: 'follow', kind: 'bool' },
+      { long: '--tail', short: '-n', key: 'tail', kind: 'value' },
+      { long: '--timestamps', short: '-t', key: 'timestamps', kind: 'bool' },
+      { long: '--since', key: 'since', kind: 'value' },
+      { long: '--until', key: 'until', kind: 'value' },
+      { long: '--details', key: 'details', kind: 'bool' },
+    ],
+    operands: [1, 1],
+    defaults: () => ({ tail: 'all' }),
+    run: async (cli, [name], o) => (await import('./commands/container.js')).showLogs(cli, name!, as<LogsOptions>(o)),
+  },
+  stop: {
+    flags: [
+      { long: '--signal', short: '-s', key: 'signal', kind: 'value' },
+      { long: '--timeout', short: '-t', key: 'timeout', kind: 'value' },
+    ],
+    operands: many,
+    defaults: () => ({}),
+    run: async (cli, names, o) => (await import('./commands/container.js')).onEachContainer(cli, names, 'POST', '/stop', { t: str(o['timeout']), signal: str(o['signal']) }),
+  },
+  rm: {
+    flags: [
+      { long: '--force', short: '-f', key: 'force', kind: 'bool' },
+      { long: '--volumes', short: '-v', key: 'volumes', kind: 'bool' },
+    ],
+    operands: many,
+    defaults: () => ({}),
+    run: async (cli, names, o) => (await import('./commands/container.js')).onEachContainer(cli, names, 'DELETE', '', { force: bool(o['force']), v: bool(o['volumes']) }),
   },
 };
 
@@ -46,7 +118,7 @@ export const fastWords: readonly string[] = Object.keys(commands);
  * The global `-H` and the command's options from a plain command line, or undefined when it is not plain.
  * Short flags follow commander: `-aq` is `-a -q`, `-fX` and `-af X` give `-f` its value.
  */
-export function parsePlain(argv: string[]): { host: string | undefined; word: string; options: Record<string, unknown> } | undefined {
+export function parsePlain(argv: string[]): { host: string | undefined; word: string; operands: string[]; options: Record<string, unknown> } | undefined {
   let i = 2;
   let host: string | undefined;
   for (; i < argv.length; i++) {
@@ -62,6 +134,7 @@ export function parsePlain(argv: string[]): { host: string | undefined; word: st
   const command = word === undefined ? undefined : Object.hasOwn(commands, word) ? commands[word] : undefined;
   if (!command || word === undefined) return undefined;
   const o = command.defaults();
+  const operands: string[] = [];
   const set = (flag: Flag, value?: string): boolean => {
     if (flag.kind === 'bool' || flag.kind === 'negate') o[flag.key] = flag.kind === 'bool';
     else if (value === undefined || value.startsWith('-')) return false;
@@ -90,9 +163,11 @@ export function parsePlain(argv: string[]): { host: string | undefined; word: st
         if (!set(flag, j + 1 < arg.length ? arg.slice(j + 1) : argv[++i])) return undefined;
         break;
       }
-    } else return undefined; // an operand, `-`, `--`: commander's to judge
+    } else if (arg.startsWith('-')) return undefined; // `-`, `--`, a pflag `-x=…`: commander's to judge
+    else operands.push(arg);
   }
-  return { host, word, options: o };
+  if (operands.length < command.operands[0] || operands.length > command.operands[1]) return undefined;
+  return { host, word, operands, options: o };
 }
 
 /** Runs a plain fast command and returns its exit code, or undefined when main.ts must handle the command line. */
@@ -100,7 +175,7 @@ export async function runFast(argv: string[]): Promise<number | undefined> {
   const plain = parsePlain(argv);
   if (!plain) return undefined;
   try {
-    await commands[plain.word]!.run(createCli(plain.host), plain.options);
+    await commands[plain.word]!.run(createCli(plain.host), plain.operands, plain.options);
     return 0;
   } catch (e) {
     return reportFailure(e);

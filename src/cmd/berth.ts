@@ -3,7 +3,7 @@
 // the parser and their own module (see cli/main.ts).
 const argv = process.argv;
 /** The words cli/fast.ts answers (its fastWords); a command line without one does not load it. */
-const fastWords = ['ps'];
+const fastWords = ['ps', 'images', 'version', 'inspect', 'logs', 'stop', 'rm'];
 
 function main(): Promise<number> {
   return import('../cli/main.js').then((m) => m.main(argv));

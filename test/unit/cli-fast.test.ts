@@ -7,18 +7,20 @@ import type { Cli } from '../../src/cli/context.js';
 import { fastWords, parsePlain } from '../../src/cli/fast.js';
 import { buildProgram, commandModules, withPflagBooleans } from '../../src/cli/main.js';
 
-/** What commander makes of a command line: the global host and the command's options (its action replaced). */
-async function viaCommander(args: string[]): Promise<{ host: string | undefined; options: Record<string, unknown> }> {
+/** What commander makes of a command line: the global host, the operands and the options (its action replaced). */
+async function viaCommander(args: string[]): Promise<{ host: string | undefined; operands: string[]; options: Record<string, unknown> }> {
   const argv = ['node', 'berth', ...args];
   const word = parsePlain(argv)!.word;
   const program = await buildProgram(() => ({}) as Cli, commandModules[word]);
   let options: Record<string, unknown> = {};
+  let operands: string[] = [];
   const command = program.commands.find((c: Command) => c.name() === word)!;
-  command.action((o: Record<string, unknown>) => {
-    options = { ...o };
+  command.action((...a: unknown[]) => {
+    options = { ...(a[a.length - 2] as Record<string, unknown>) };
+    operands = a.slice(0, -2).flat().filter((x): x is string => x !== undefined);
   });
   await program.parseAsync(withPflagBooleans(program, argv));
-  return { host: program.opts<{ host?: string }>().host, options };
+  return { host: program.opts<{ host?: string }>().host, operands, options };
 }
 
 describe('fast command lines', () => {
@@ -46,18 +48,38 @@ describe('fast command lines', () => {
       ['--host', 'unix:///y.sock', 'ps'],
       ['--host=unix:///z.sock', 'ps'],
       ['-Hunix:///w.sock', 'ps', '-q'],
+      ['images'],
+      ['images', 'busybox'],
+      ['images', '-aq', '--digests', 'busybox:1', '--no-trunc'],
+      ['images', '--format', '{{.ID}}', '-f', 'dangling=true'],
+      ['version'],
+      ['version', '-f', '{{.Server.Version}}'],
+      ['version', '--format={{json .}}'],
+      ['inspect', 'a'],
+      ['inspect', 'a', 'b', '-s', '--type', 'container'],
+      ['inspect', '-f{{.Id}}', 'a'],
+      ['inspect', '--type=image', '--format', '{{.Id}}', 'a'],
+      ['logs', 'c'],
+      ['logs', '--tail', '5', 'c'],
+      ['logs', '-n5', '-ft', 'c', '--since', '10m', '--until=1h', '--details'],
+      ['stop', 'a'],
+      ['stop', '-t', '1', 'a', 'b', '-s', 'KILL'],
+      ['stop', '--timeout=0', '--signal=TERM', 'a'],
+      ['rm', 'a'],
+      ['rm', '-fv', 'a', 'b'],
+      ['rm', '--force', '--volumes', 'a'],
+      ['-H', 'unix:///x.sock', 'rm', '-f', 'a'],
     ];
     for (const args of lines) {
       const fast = parsePlain(['node', 'berth', ...args]);
       assert.ok(fast, `${args.join(' ')} is plain`);
-      assert.deepEqual({ host: fast.host, options: fast.options }, await viaCommander(args), args.join(' '));
+      assert.deepEqual({ host: fast.host, operands: fast.operands, options: fast.options }, await viaCommander(args), args.join(' '));
     }
   });
 
   it('leaves to commander what is not plain', () => {
     const declined = [
       [],
-      ['images'],
       ['ps', '--help'],
       ['ps', '-h'],
       ['ps', 'x'],
@@ -76,7 +98,18 @@ describe('fast command lines', () => {
       ['-v', 'ps'],
       ['-H'],
       ['container', 'ls'],
-      ['logs', 'ps'],
+      ['logs', 'ps', 'x'],
+      ['logs'],
+      ['logs', '-n', '-1', 'c'],
+      ['images', 'a', 'b'],
+      ['version', 'x'],
+      ['inspect'],
+      ['inspect', '--size=true', 'a'],
+      ['stop'],
+      ['stop', '--', 'a'],
+      ['rm', '-f=true', 'a'],
+      ['rm', '--force=false', 'a'],
+      ['rm', '--link', 'a'],
     ];
     for (const args of declined) assert.equal(parsePlain(['node', 'berth', ...args]), undefined, args.join(' '));
   });

@@ -89,6 +89,33 @@ function portError(port: string): string | undefined {
   return undefined;
 }
 
+/** `stop`/`kill`/`rm`/…: one request per container, its name echoed on success, like docker. */
+export function onEachContainer(cli: Cli, names: string[], method: string, action: string, query: Record<string, string | boolean | undefined> = {}): Promise<void> {
+  return forEachName(cli, names, async (n) => {
+    await cli.client().do(method, `/containers/${encodeURIComponent(n)}${action}`, { query });
+    cli.out(n);
+  });
+}
+
+export interface LogsOptions {
+  follow?: boolean;
+  tail: string;
+  timestamps?: boolean;
+  since?: string;
+  until?: string;
+  details?: boolean;
+}
+
+/** `logs`: the container's log, demultiplexed unless it is a TTY's raw stream. */
+export async function showLogs(cli: Cli, name: string, o: LogsOptions): Promise<void> {
+  const res = await cli.client().call('GET', `/containers/${encodeURIComponent(name)}/logs`, {
+    query: { stdout: true, stderr: true, follow: o.follow, tail: o.tail, timestamps: o.timestamps, details: o.details, since: apiTimestamp(o.since, 'since'), until: apiTimestamp(o.until, 'until') },
+  });
+  // A TTY container's log is its raw output (the daemon says so), anything else comes in frames.
+  if (String(res.headers['content-type']).includes('raw-stream')) await pipeline(res, process.stdout, { end: false });
+  else await demux(res);
+}
+
 /**
  * `run` and `create`, registered apart from the other container commands: their two hundred options are most of
  * the container commands' set-up, which `stop`, `rm` or `logs` need not pay.
@@ -179,12 +206,8 @@ export function registerRunCommands(program: Command, container: Command, cli: C
 }
 
 export function registerContainerCommands(program: Command, container: Command, cli: Cli): void {
-  /** `stop`/`kill`/`rm`/…: one request per container, its name echoed on success, like docker. */
   const eachContainer = (names: string[], method: string, action: string, query: Record<string, string | boolean | undefined> = {}) =>
-    forEachName(cli, names, async (n) => {
-      await cli.client().do(method, `/containers/${encodeURIComponent(n)}${action}`, { query });
-      cli.out(n);
-    });
+    onEachContainer(cli, names, method, action, query);
 
   /**
    * Each container started in turn, failures printed as they come and named together at the end, as docker does;
@@ -229,14 +252,7 @@ export function registerContainerCommands(program: Command, container: Command, 
       .option('--since <string>', 'Show logs since timestamp (e.g. "2013-01-02T13:23:37Z") or relative (e.g. "42m" for 42 minutes)')
       .option('--until <string>', 'Show logs before a timestamp (e.g. "2013-01-02T13:23:37Z") or relative (e.g. "42m" for 42 minutes)')
       .option('--details', 'Show extra details provided to logs')
-      .action(async (name: string, o: { follow?: boolean; tail: string; timestamps?: boolean; since?: string; until?: string; details?: boolean }) => {
-        const res = await cli.client().call('GET', `/containers/${encodeURIComponent(name)}/logs`, {
-          query: { stdout: true, stderr: true, follow: o.follow, tail: o.tail, timestamps: o.timestamps, details: o.details, since: apiTimestamp(o.since, 'since'), until: apiTimestamp(o.until, 'until') },
-        });
-        // A TTY container's log is its raw output (the daemon says so), anything else comes in frames.
-        if (String(res.headers['content-type']).includes('raw-stream')) await pipeline(res, process.stdout, { end: false });
-        else await demux(res);
-      });
+      .action((name: string, o: LogsOptions) => showLogs(cli, name, o));
   logs(program.command('logs').description('Fetch the logs of a container'));
   logs(container.command('logs').description('Fetch the logs of a container'));
 

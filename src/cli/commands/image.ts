@@ -46,6 +46,32 @@ function imageRows(images: ImageSummary[], noTrunc: boolean, digests: boolean) {
   return rows;
 }
 
+export interface ImagesOptions {
+  all?: boolean;
+  digests?: boolean;
+  filter: string[];
+  format?: string;
+  trunc: boolean;
+  quiet?: boolean;
+}
+
+/** `images`: the daemon's list as docker's image table. */
+export async function listImages(cli: Cli, ref: string | undefined, o: ImagesOptions): Promise<void> {
+  const filters = [...o.filter, ...(ref ? [`reference=${ref}`] : [])];
+  const images = await cli.client().json<ImageSummary[]>('GET', '/images/json', { query: { all: o.all, filters: filtersQuery(filters) } });
+  const digests = !!o.digests || !!o.format?.includes('.Digest');
+  const rows = imageRows(images, !o.trunc, digests);
+  await printRows(cli, rows, {
+    format: o.format,
+    quiet: o.quiet,
+    quietField: 'ID',
+    defaultTable: o.digests
+      ? 'table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}'
+      : 'table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}',
+    headers: { ID: 'IMAGE ID', CreatedSince: 'CREATED', CreatedAt: 'CREATED AT', SharedSize: 'SHARED SIZE', UniqueSize: 'UNIQUE SIZE', VirtualSize: 'VIRTUAL SIZE' },
+  });
+}
+
 export function registerImageCommands(program: Command, image: Command, cli: Cli): void {
   const ls = (cmd: Command) =>
     cmd
@@ -56,21 +82,7 @@ export function registerImageCommands(program: Command, image: Command, cli: Cli
       .option('--format <string>', 'Format output using a custom template')
       .option('--no-trunc', "Don't truncate output")
       .option('-q, --quiet', 'Only show image IDs')
-      .action(async (ref: string | undefined, o: { all?: boolean; digests?: boolean; filter: string[]; format?: string; trunc: boolean; quiet?: boolean }) => {
-        const filters = [...o.filter, ...(ref ? [`reference=${ref}`] : [])];
-        const images = await cli.client().json<ImageSummary[]>('GET', '/images/json', { query: { all: o.all, filters: filtersQuery(filters) } });
-        const digests = !!o.digests || !!o.format?.includes('.Digest');
-        const rows = imageRows(images, !o.trunc, digests);
-        await printRows(cli, rows, {
-          format: o.format,
-          quiet: o.quiet,
-          quietField: 'ID',
-          defaultTable: o.digests
-            ? 'table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}'
-            : 'table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}',
-          headers: { ID: 'IMAGE ID', CreatedSince: 'CREATED', CreatedAt: 'CREATED AT', SharedSize: 'SHARED SIZE', UniqueSize: 'UNIQUE SIZE', VirtualSize: 'VIRTUAL SIZE' },
-        });
-      });
+      .action((ref: string | undefined, o: ImagesOptions) => listImages(cli, ref, o));
   ls(program.command('images').description('List images'));
   ls(image.command('ls').alias('list').description('List images'));
 

@@ -12,46 +12,66 @@ const template = () => import('../format/template.js');
 const clientVersion = '0.1.0';
 const goArch = process.arch === 'x64' ? 'amd64' : process.arch;
 
+/** `version`: the client's and the daemon's versions, or a --format over both. */
+export async function showVersion(cli: Cli, o: { format?: string }): Promise<void> {
+  const client = { Version: clientVersion, ApiVersion: clientApiVersion, GoVersion: `node${process.versions.node}`, Os: 'linux', Arch: goArch };
+  let server: Record<string, unknown> | undefined;
+  let failure: unknown;
+  try {
+    server = await cli.client().json<Record<string, unknown>>('GET', '/version');
+  } catch (e) {
+    failure = e;
+  }
+  if (o.format) {
+    cli.out((await template()).parseTemplate(o.format).execute({ Client: client, Server: server ?? null }));
+  } else {
+    const lines = [
+      'Client:',
+      ` Version:           ${client.Version}`,
+      ` API version:       ${client.ApiVersion}`,
+      ` Go version:        ${client.GoVersion}`,
+      ` OS/Arch:           linux/${goArch}`,
+    ];
+    if (server) {
+      lines.push(
+        '',
+        `Server: ${(server['Platform'] as { Name?: string } | undefined)?.Name ?? ''}`,
+        ' Engine:',
+        `  Version:          ${String(server['Version'])}`,
+        `  API version:      ${String(server['ApiVersion'])} (minimum version ${String(server['MinAPIVersion'])})`,
+        `  Go version:       ${String(server['GoVersion'])}`,
+        `  OS/Arch:          ${String(server['Os'])}/${String(server['Arch'])}`,
+        `  Kernel version:   ${String(server['KernelVersion'])}`,
+      );
+    }
+    cli.out(lines.join('\n'));
+  }
+  if (failure) throw failure;
+}
+
+export interface InspectAnyOptions {
+  format?: string;
+  size?: boolean;
+  type?: string;
+}
+
+/** `inspect`: each name as the kinds docker tries, or as --type. */
+export async function inspectAny(cli: Cli, names: string[], o: InspectAnyOptions): Promise<void> {
+  const all = Object.keys(inspectKinds).sort() as InspectKind[];
+  const expected = `must be one of "${all.join('", "')}"`;
+  if (o.type === '') throw new CliError(`type is empty: ${expected}`);
+  if (o.type !== undefined && !all.includes(o.type as InspectKind)) throw new CliError(`unknown type: "${o.type}": ${expected}`);
+  // without --type: what docker tries on a daemon that is not a swarm manager
+  const kinds: InspectKind[] = o.type ? [o.type as InspectKind] : ['container', 'image', 'network', 'volume'];
+  await inspectNames(cli, names, kinds, o);
+}
+
 export function registerSystemCommands(program: Command, system: Command, cli: Cli): void {
   program
     .command('version')
     .description('Show the Berth version information')
     .option('-f, --format <string>', 'Format output using a custom template')
-    .action(async (o: { format?: string }) => {
-      const client = { Version: clientVersion, ApiVersion: clientApiVersion, GoVersion: `node${process.versions.node}`, Os: 'linux', Arch: goArch };
-      let server: Record<string, unknown> | undefined;
-      let failure: unknown;
-      try {
-        server = await cli.client().json<Record<string, unknown>>('GET', '/version');
-      } catch (e) {
-        failure = e;
-      }
-      if (o.format) {
-        cli.out((await template()).parseTemplate(o.format).execute({ Client: client, Server: server ?? null }));
-      } else {
-        const lines = [
-          'Client:',
-          ` Version:           ${client.Version}`,
-          ` API version:       ${client.ApiVersion}`,
-          ` Go version:        ${client.GoVersion}`,
-          ` OS/Arch:           linux/${goArch}`,
-        ];
-        if (server) {
-          lines.push(
-            '',
-            `Server: ${(server['Platform'] as { Name?: string } | undefined)?.Name ?? ''}`,
-            ' Engine:',
-            `  Version:          ${String(server['Version'])}`,
-            `  API version:      ${String(server['ApiVersion'])} (minimum version ${String(server['MinAPIVersion'])})`,
-            `  Go version:       ${String(server['GoVersion'])}`,
-            `  OS/Arch:          ${String(server['Os'])}/${String(server['Arch'])}`,
-            `  Kernel version:   ${String(server['KernelVersion'])}`,
-          );
-        }
-        cli.out(lines.join('\n'));
-      }
-      if (failure) throw failure;
-    });
+    .action((o: { format?: string }) => showVersion(cli, o));
 
   const info = (cmd: Command) =>
     cmd.option('-f, --format <string>', 'Format output using a custom template').action(async (o: { format?: string }) => {
@@ -202,15 +222,7 @@ export function registerSystemCommands(program: Command, system: Command, cli: C
     .option('-f, --format <string>', 'Format output using a custom template')
     .option('-s, --size', 'Display total file sizes if the type is container')
     .option('--type <string>', 'Only inspect objects of the given type')
-    .action(async (names: string[], o: { format?: string; size?: boolean; type?: string }) => {
-      const all = Object.keys(inspectKinds).sort() as InspectKind[];
-      const expected = `must be one of "${all.join('", "')}"`;
-      if (o.type === '') throw new CliError(`type is empty: ${expected}`);
-      if (o.type !== undefined && !all.includes(o.type as InspectKind)) throw new CliError(`unknown type: "${o.type}": ${expected}`);
-      // without --type: what docker tries on a daemon that is not a swarm manager
-      const kinds: InspectKind[] = o.type ? [o.type as InspectKind] : ['container', 'image', 'network', 'volume'];
-      await inspectNames(cli, names, kinds, o);
-    });
+    .action((names: string[], o: InspectAnyOptions) => inspectAny(cli, names, o));
 }
 
 /** Go's "2006-01-02T15:04:05.000000000Z07:00" in UTC, as docker events prints times. */
