@@ -4,7 +4,7 @@
 // own word or after `=`, as many operands as the command takes); anything else — help, an unknown or malformed
 // flag, operands commander would refuse, a pflag boolean with a value — goes to commander (main.ts), which gives
 // the usual result or error. The options object handed to the command is what commander would give.
-import type { LogsOptions } from './commands/container.js';
+import type { LogsOptions } from './commands/container-ops.js';
 import type { ImagesOptions } from './commands/image.js';
 import type { PsOptions } from './commands/ps.js';
 import { type Cli, createCli, reportFailure } from './context.js';
@@ -89,7 +89,7 @@ const commands: Record<string, FastCommand> = {
     ],
     operands: [1, 1],
     defaults: () => ({ tail: 'all' }),
-    run: async (cli, [name], o) => (await import('./commands/container.js')).showLogs(cli, name!, as<LogsOptions>(o)),
+    run: async (cli, [name], o) => (await import('./commands/container-ops.js')).showLogs(cli, name!, as<LogsOptions>(o)),
   },
   stop: {
     flags: [
@@ -98,7 +98,7 @@ const commands: Record<string, FastCommand> = {
     ],
     operands: many,
     defaults: () => ({}),
-    run: async (cli, names, o) => (await import('./commands/container.js')).onEachContainer(cli, names, 'POST', '/stop', { t: str(o['timeout']), signal: str(o['signal']) }),
+    run: async (cli, names, o) => (await import('./commands/container-ops.js')).onEachContainer(cli, names, 'POST', '/stop', { t: str(o['timeout']), signal: str(o['signal']) }),
   },
   rm: {
     flags: [
@@ -107,7 +107,7 @@ const commands: Record<string, FastCommand> = {
     ],
     operands: many,
     defaults: () => ({}),
-    run: async (cli, names, o) => (await import('./commands/container.js')).onEachContainer(cli, names, 'DELETE', '', { force: bool(o['force']), v: bool(o['volumes']) }),
+    run: async (cli, names, o) => (await import('./commands/container-ops.js')).onEachContainer(cli, names, 'DELETE', '', { force: bool(o['force']), v: bool(o['volumes']) }),
   },
 };
 
