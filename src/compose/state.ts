@@ -1,22 +1,10 @@
 // A project's state, read back from the engine by label: Compose keeps no state of its own, so two clients (or a
 // `docker compose` beside `berth compose`) always agree on what a project has.
 import type { EngineClient } from '../client/index.js';
+import type { ContainerSummary } from '../client/types.js';
 import { Label, projectFilter } from './labels.js';
 
-export interface ContainerSummary {
-  Id: string;
-  Names: string[];
-  Image: string;
-  ImageID?: string;
-  Command: string;
-  Created: number;
-  State: string;
-  Status: string;
-  Labels?: Record<string, string>;
-  Ports?: Array<{ IP?: string; PrivatePort: number; PublicPort?: number; Type: string }>;
-  NetworkSettings?: { Networks?: Record<string, unknown> };
-  Mounts?: Array<{ Type: string; Name?: string; Source?: string; Destination: string; Driver?: string }>;
-}
+export type { ContainerSummary };
 
 /** A project container with what Compose reads from its labels. */
 export interface ProjectContainer {

@@ -7,40 +7,9 @@ import { goTime, humanSize, timeAgo } from '../format/units.js';
 import { printRows } from '../list.js';
 import { familiarString, parseReference } from '../../oci/reference.js';
 import { collect, filtersQuery } from './common.js';
+import type { ContainerSummary, OciPlatform, Port } from '../../client/types.js';
 
-/** An entry of GET /containers/json. */
-export interface ContainerSummary {
-  Id: string;
-  Names: string[];
-  Image: string;
-  ImageID?: string;
-  Command: string;
-  Created: number;
-  State: string;
-  Status: string;
-  Ports?: Port[] | null;
-  Labels?: Record<string, string> | null;
-  SizeRw?: number;
-  SizeRootFs?: number;
-  NetworkSettings?: { Networks?: Record<string, unknown> | null } | null;
-  Mounts?: Array<{ Name?: string; Source?: string; Driver?: string }> | null;
-  ImageManifestDescriptor?: { platform?: OciPlatform | null } | null;
-}
-
-export interface Port {
-  IP?: string;
-  PrivatePort: number;
-  PublicPort?: number;
-  Type: string;
-}
-
-interface OciPlatform {
-  architecture: string;
-  os: string;
-  'os.version'?: string;
-  'os.features'?: string[];
-  variant?: string;
-}
+export type { ContainerSummary, Port } from '../../client/types.js';
 
 const ROW_TYPE = '*formatter.ContainerContext';
 
