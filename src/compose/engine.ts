@@ -94,6 +94,9 @@ export class ComposeEngine {
     private readonly hooks: EngineHooks,
   ) {}
 
+  /** Services `create` recreated containers of: their dependents with `depends_on.restart` are restarted by `start`. */
+  private readonly recreated = new Set<string>();
+
   private get name(): string {
     return this.project.name;
   }
@@ -265,7 +268,10 @@ export class ComposeEngine {
     const work: Array<Promise<void>> = [];
     for (const [i, c] of ranked.entries()) {
       if (i >= scale) work.push(this.removeContainer(c, { stop: true }));
-      else if (this.diverged(c, hash, imageId, policy)) work.push(this.recreate(s, c, imageId, hash, o.renewAnonVolumes));
+      else if (this.diverged(c, hash, imageId, policy)) {
+        this.recreated.add(s.name);
+        work.push(this.recreate(s, c, imageId, hash, o.renewAnonVolumes));
+      }
       else if (c.state === 'running') this.hooks.progress('Container', c.name, 'Running');
     }
     let next = Math.max(0, ...existing.map((c) => c.number)) + 1;
@@ -346,9 +352,15 @@ export class ComposeEngine {
       async (s) => {
         await this.waitForDependencies(s);
         const list = await this.containers({ all: true, services: [s.name] });
+        const restart = Object.entries(s.depends_on ?? {}).some(([dep, d]) => d.restart && this.recreated.has(dep));
         await Promise.all(
           list.map(async (c) => {
             await o.attach?.(c);
+            if (c.state === 'running' && restart) {
+              this.hooks.progress('Container', c.name, 'Restarting');
+              await this.client.do('POST', `/containers/${c.id}/restart`, { query: this.stopQuery(s) });
+              return this.hooks.progress('Container', c.name, 'Started');
+            }
             if (c.state === 'running') return;
             this.hooks.progress('Container', c.name, 'Starting');
             await this.client.do('POST', `/containers/${c.id}/start`);

@@ -332,6 +332,24 @@ configs:
     assert.equal(rm.code, 0, rm.stderr);
     assert.equal((await d.docker(['ps', '-aq'])).stdout, '');
   });
+
+  it('depends_on restart: a dependency recreated restarts its dependent (same container, started again)', async () => {
+    const file = (greeting: string) =>
+      `services:\n  a:\n    image: busybox\n    init: true\n    command: sleep 300\n    environment: { GREETING: ${greeting} }\n  b:\n    image: busybox\n    init: true\n    command: sleep 300\n    depends_on:\n      a: { condition: service_started, restart: true }\n`;
+    await writeFile(join(dir, 'compose.yaml'), file('one'));
+    assert.equal((await compose(['up', '-d'])).code, 0);
+    const state = async () => (await d.docker(['inspect', '-f', '{{.Id}} {{.State.StartedAt}}', 'ops-b-1'])).stdout.trim().split(' ');
+    const [id, started] = await state();
+    await writeFile(join(dir, 'compose.yaml'), file('two'));
+    const up = await compose(['up', '-d']);
+    assert.equal(up.code, 0, up.stderr);
+    assert.match(up.stderr, /Container ops-a-1 {2}Recreated/);
+    assert.match(up.stderr, /Container ops-b-1 {2}Restarting/);
+    const [id2, started2] = await state();
+    assert.equal(id2, id);
+    assert.notEqual(started2, started);
+    assert.equal((await compose(['down'])).code, 0);
+  });
 });
 
 describe('berth compose: build, push and pull through a registry; create, start, events, force-recreate, logs -f', () => {
