@@ -37,6 +37,8 @@ export interface LayerDirs {
  */
 export interface LayerStore {
   get(chainId: Digest): LayerInfo | undefined;
+  /** Whether the layer is stored or being created (a `create` of it now would not call its `fill`). */
+  has(chainId: Digest): boolean;
   list(): LayerInfo[];
   /**
    * Returns the layer `chainId`, creating it if needed: `fill` unpacks the layer into the empty `diffDir` given and
@@ -111,6 +113,7 @@ export async function openLayerStore(root: string): Promise<LayerStore> {
 
   const store: LayerStore = {
     get: (chainId) => layers.get(chainId),
+    has: (chainId) => layers.has(chainId) || inflight.has(chainId),
     list: () => [...layers.values()],
     create(chainId, parent, fill) {
       const existing = layers.get(chainId);

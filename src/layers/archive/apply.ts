@@ -24,6 +24,14 @@ export interface AppliedLayer {
   size: number;
 }
 
+export interface ApplyOptions {
+  /**
+   * The input is an uncompressed tar that another reader of the same bytes hashes (a download stored and
+   * unpacked at once): its digest is awaited instead of hashing the tar a second time.
+   */
+  diffId?: Promise<Digest>;
+}
+
 /**
  * Unpacks a layer tar (plain, gzip or zstd) into `dest`, an empty overlay "diff" directory, converting OCI
  * whiteouts to overlayfs ones (`.wh.x` → char device 0/0 at `x`; `.wh..wh..opq` → `trusted.overlay.opaque=y`).
@@ -34,7 +42,7 @@ export interface AppliedLayer {
  *
  * Node has no mknod, so device nodes and whiteouts are made by Debian's `mknod`; layers have few of them.
  */
-export async function applyLayer(input: Readable | AsyncIterable<Uint8Array>, dest: string): Promise<AppliedLayer> {
+export async function applyLayer(input: Readable | AsyncIterable<Uint8Array>, dest: string, opts: ApplyOptions = {}): Promise<AppliedLayer> {
   const hash = createHash('sha256');
   const hasher = new Transform({
     transform(chunk: Buffer, _enc, cb) {
@@ -52,7 +60,7 @@ export async function applyLayer(input: Readable | AsyncIterable<Uint8Array>, de
       entry.resume(); // drain whatever the writer did not read (directories, links, whiteouts)
     }
   })();
-  const feed = pipeline(decompress(input), hasher, ex as unknown as NodeJS.WritableStream);
+  const feed = opts.diffId ? pipeline(input, ex as unknown as NodeJS.WritableStream) : pipeline(decompress(input), hasher, ex as unknown as NodeJS.WritableStream);
   try {
     await Promise.all([feed, consume]);
   } catch (e) {
@@ -64,7 +72,7 @@ export async function applyLayer(input: Readable | AsyncIterable<Uint8Array>, de
     throw new InvalidArgument(`invalid layer tar: ${(e as Error).message}`, { cause: e });
   }
   await writer.finish();
-  return { diffId: `sha256:${hash.digest('hex')}`, size: writer.size };
+  return { diffId: opts.diffId ? await opts.diffId : `sha256:${hash.digest('hex')}`, size: writer.size };
 }
 
 class LayerWriter {

@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import { Conflict, FailedPrecondition, InvalidArgument, NotFound } from '../../errors/index.js';
 import type { ContentStore } from '../../content/index.js';
 import { adoptUpperDir, applyLayer, decompress, detectCompression, type LayerStore } from '../../layers/index.js';
@@ -100,7 +100,7 @@ export class ImageService {
     return this.lock.run(async () => {
       const ingests = await this.d.content.reclaimIngests();
       const temporaries = await this.d.layers.reclaim();
-      const gc = await collectGarbage(this.d.meta, this.d.content, this.d.layers, this.d.containers.layerRoots(), this.pins.keys());
+      const gc = await collectGarbage(this.d.meta, this.d.content, this.d.layers, [...this.d.containers.layerRoots(), ...this.pins.keys()], this.pins.keys());
       return { ...gc, ingests, temporaries };
     });
   }
@@ -339,7 +339,7 @@ export class ImageService {
   private async deleteRecord(rec: ImageRecord): Promise<DeleteItem[]> {
     await this.d.meta.delete(rec.id);
     const before = new Set(this.d.layers.list().map((l) => l.chainId));
-    await collectGarbage(this.d.meta, this.d.content, this.d.layers, this.d.containers.layerRoots(), this.pins.keys());
+    await collectGarbage(this.d.meta, this.d.content, this.d.layers, [...this.d.containers.layerRoots(), ...this.pins.keys()], this.pins.keys());
     const removedLayers = [...before].filter((c) => !this.d.layers.get(c)).reverse();
     this.d.events.publish('image', 'delete', rec.id, { name: rec.id });
     return [{ Deleted: rec.id }, ...removedLayers.map((c) => ({ Deleted: c }))];
@@ -460,7 +460,7 @@ export class ImageService {
   /** Runs `fn` under the image lock; on failure, blobs it ingested that no record uses are removed. */
   withIngestion<T>(fn: (ingest: Ingestion) => Promise<T>): Promise<T> {
     return this.lock.run(async () => {
-      const ing = new Ingestion(this.d.content, this.pins);
+      const ing = new Ingestion(this.d.content, this.pins, this.d.layers);
       try {
         return await fn(ing);
       } finally {
@@ -476,14 +476,29 @@ export class ImageService {
    * the lock with the same ingestion. Blobs no record ends up using are removed after, as withIngestion does.
    */
   async withDownloads<T, R>(fetch: (ingest: Ingestion) => Promise<T>, record: (ingest: Ingestion, fetched: T) => Promise<R>): Promise<R> {
-    const ing = new Ingestion(this.d.content, this.pins);
+    const ing = new Ingestion(this.d.content, this.pins, this.d.layers);
     try {
       const fetched = await fetch(ing);
       return await this.lock.run(() => record(ing, fetched));
     } finally {
       ing.unpin();
-      await this.lock.run(() => this.dropUnreferenced(ing.touched));
+      await this.lock.run(async () => {
+        await this.dropUnreferenced(ing.touched);
+        await this.dropUnreferencedLayers(ing.unpacked);
+      });
     }
+  }
+
+  /** Layers an operation unpacked that no image or container ended up on (a failed pull's), children first. */
+  private async dropUnreferencedLayers(made: Digest[]): Promise<void> {
+    if (made.length === 0) return;
+    const live = new Set<Digest>(this.pins.keys());
+    const mark = (top: Digest | undefined) => {
+      for (let cur = top; cur && !live.has(cur); cur = this.d.layers.get(cur)?.parent) live.add(cur);
+    };
+    for (const r of this.d.meta.list()) mark(r.chain.at(-1));
+    for (const c of this.d.containers.layerRoots()) mark(c);
+    for (const c of [...made].reverse()) if (!live.has(c) && this.d.layers.get(c)) await this.d.layers.remove(c);
   }
 
   private async dropUnreferenced(blobs: Set<Digest>): Promise<void> {
@@ -570,23 +585,30 @@ export class ImageService {
  */
 export class Ingestion {
   readonly touched = new Set<Digest>();
+  /** Layers (chain IDs) unpacked by `ingestLayer`, pinned as the blobs are, in the order they were started. */
+  readonly unpacked: Digest[] = [];
   constructor(
     private readonly content: ContentStore,
     private readonly pins: Map<Digest, number>,
+    private readonly layers?: LayerStore,
   ) {}
+
+  private pin(d: Digest): void {
+    this.pins.set(d, (this.pins.get(d) ?? 0) + 1);
+  }
 
   async ingest(source: Readable | Iterable<Uint8Array> | AsyncIterable<Uint8Array>, expected?: { digest?: Digest; size?: number }) {
     const info = await this.content.ingest(source, expected);
     if (!this.touched.has(info.digest)) {
       this.touched.add(info.digest);
-      this.pins.set(info.digest, (this.pins.get(info.digest) ?? 0) + 1);
+      this.pin(info.digest);
     }
     return info;
   }
 
   /** The operation is over: its blobs are the records' to keep, or the cleanup's to take. */
   unpin(): void {
-    for (const d of this.touched) {
+    for (const d of [...this.touched, ...this.unpacked]) {
       const n = (this.pins.get(d) ?? 1) - 1;
       if (n > 0) this.pins.set(d, n);
       else this.pins.delete(d);
@@ -597,9 +619,45 @@ export class Ingestion {
     return this.ingest([data], expected);
   }
 
-  /** Stores a layer as its uncompressed tar (gzip and zstd are undone), returning the diff ID. */
-  async ingestLayer(source: Readable): Promise<Digest> {
-    return (await this.ingest(decompress(source))).digest;
+  /**
+   * Stores a layer as its uncompressed tar (gzip and zstd are undone), returning the diff ID. With `unpack`, the
+   * same pass also unpacks it into the layer store as `chainId` (a download is then read, decompressed and hashed
+   * once, not stored and read back); that layer is committed only once the blob is, and only if the blob's digest
+   * makes that chain ID. Callers check first that the layer is neither stored nor being made and that its parent
+   * is or soon will be (`canUnpack`).
+   */
+  async ingestLayer(source: Readable, unpack?: { chainId: Digest; parent: Digest | undefined }): Promise<Digest> {
+    const layers = this.layers;
+    if (!unpack || !layers) return (await this.ingest(decompress(source))).digest;
+    const tar = decompress(source);
+    // Default buffers: the chunks are large, and a read() of several buffered ones would copy them into one.
+    const toStore = new PassThrough();
+    const toLayer = new PassThrough();
+    const fail = (e: Error) => {
+      tar.destroy(e);
+      toStore.destroy(e);
+      toLayer.destroy(e);
+    };
+    tar.once('error', fail);
+    // pipe() to both: the slower of the two sets the pace.
+    tar.pipe(toStore);
+    tar.pipe(toLayer);
+    const stored = this.ingest(toStore);
+    stored.catch(fail);
+    this.pin(unpack.chainId);
+    this.unpacked.push(unpack.chainId);
+    const made = layers.create(unpack.chainId, unpack.parent, (dir) => applyLayer(toLayer, dir, { diffId: stored.then((b) => b.digest) }));
+    made.catch(fail);
+    const [blob, layer] = await Promise.allSettled([stored, made]);
+    if (blob.status === 'rejected') throw blob.reason;
+    // A blob that is not the layer the chain names: the caller's diff ID check says so in its words.
+    if (layer.status === 'rejected' && !(layer.reason instanceof FailedPrecondition)) throw layer.reason;
+    return blob.value.digest;
+  }
+
+  /** Whether `ingestLayer` may unpack `chainId` as it stores it: not there yet, and its parent there or coming. */
+  canUnpack(chainId: Digest, parent: Digest | undefined): boolean {
+    return !!this.layers && !this.layers.has(chainId) && (!parent || this.layers.has(parent));
   }
 
   /**

@@ -3,6 +3,7 @@ import { FailedPrecondition, InvalidArgument } from '../../errors/index.js';
 import {
   type Descriptor,
   type Digest,
+  chainIds,
   type Reference,
   familiarName,
   familiarString,
@@ -184,20 +185,28 @@ async function downloadLayers(
   progress: (m: ProgressMessage) => void,
   abort: AbortController,
 ): Promise<Descriptor[]> {
-  const todo: Array<{ desc: Descriptor; diffId: Digest }> = [];
+  const todo: Array<{ desc: Descriptor; diffId: Digest; chainId: Digest; parent?: Digest; prev?: Promise<unknown>; started: () => void }> = [];
   const seen = new Set<string>();
+  const chain = chainIds(diffIds);
+  let prev: Promise<unknown> | undefined;
   for (const [i, desc] of layers.entries()) {
     const diffId = diffIds[i] as Digest;
     if (seen.has(desc.digest)) continue;
     seen.add(desc.digest);
     if (!layerMediaTypes.has(desc.mediaType)) throw new InvalidArgument(`layer ${desc.digest} has media type ${desc.mediaType}, which Berth cannot unpack`);
-    if (await images.blobs().info(diffId)) progress({ status: 'Already exists', progressDetail: {}, id: shortDigest(desc.digest) });
-    else todo.push({ desc, diffId });
+    if (await images.blobs().info(diffId)) {
+      progress({ status: 'Already exists', progressDetail: {}, id: shortDigest(desc.digest) });
+      continue;
+    }
+    let started = () => {};
+    const p = new Promise<void>((r) => (started = r));
+    todo.push({ desc, diffId, chainId: chain[i] as Digest, ...(i > 0 && { parent: chain[i - 1] }), ...(prev && { prev }), started });
+    prev = p;
   }
   for (const { desc } of todo) progress({ status: 'Pulling fs layer', progressDetail: {}, id: shortDigest(desc.digest) });
   for (const { desc } of todo.slice(concurrency)) progress({ status: 'Waiting', progressDetail: {}, id: shortDigest(desc.digest) });
 
-  const one = async ({ desc, diffId }: { desc: Descriptor; diffId: Digest }) => {
+  const one = async ({ desc, diffId, chainId, parent, prev, started }: (typeof todo)[number]) => {
     const id = shortDigest(desc.digest);
     let last = 0;
     const stream = await client.blob(desc, (n) => {
@@ -208,7 +217,17 @@ async function downloadLayers(
       progress({ status: 'Downloading', progressDetail: { current: n, total: desc.size }, progress: progressBar(n, desc.size), id });
       if (n === desc.size) progress({ status: 'Verifying Checksum', progressDetail: {}, id });
     });
-    const got = await ingestVerified(ing, stream);
+    // Unpacked as it arrives when its parent is stored or on its way: the layer below has decided first.
+    let got: Digest;
+    try {
+      await prev;
+      const unpack = ing.canUnpack(chainId, parent) ? { chainId, parent } : undefined;
+      const ingesting = ingestVerified(ing, stream, unpack);
+      started();
+      got = await ingesting;
+    } finally {
+      started();
+    }
     if (got !== diffId) throw new FailedPrecondition(`layer ${desc.digest} unpacks to ${got}, but the image config says ${diffId}`);
     progress({ status: 'Download complete', progressDetail: {}, id });
   };
@@ -221,13 +240,14 @@ async function downloadLayers(
  * the download has ended and its digest been checked: the rest is then read, so that the failure said is the
  * digest's (dockerd's "filesystem layer verification failed") whenever the bytes are not the layer's.
  */
-async function ingestVerified(ing: Ingestion, download: Readable): Promise<Digest> {
-  const feed = new PassThrough({ highWaterMark: 1 << 20 });
+async function ingestVerified(ing: Ingestion, download: Readable, unpack?: { chainId: Digest; parent: Digest | undefined }): Promise<Digest> {
+  // The default buffer: a reader's read() joins whatever is buffered into one new Buffer, a copy per chunk.
+  const feed = new PassThrough();
   const verified = new Promise<unknown>((resolve) => download.once('error', resolve).once('end', () => resolve(undefined)));
   download.once('error', (e) => feed.destroy(e)); // pipe() does not pass errors on
   download.pipe(feed);
   try {
-    return await ing.ingestLayer(feed);
+    return await ing.ingestLayer(feed, unpack);
   } catch (e) {
     if (!(e instanceof FailedPrecondition)) {
       download.unpipe(feed);
