@@ -290,6 +290,32 @@ describe('pull from a registry', () => {
     assert.deepEqual(await storeState(), before);
   });
 
+  it('a layer the unpack refuses while its download is sound: the pull fails with the unpack’s reason, nothing is kept, berthd serves on', async () => {
+    // Refused early (a write through a symlink), with megabytes still to come, and refused at the very end: the
+    // unpack fails while the download and the store of the same bytes are still running, and after they are done.
+    const early = await tarOf([
+      { name: 'escape', type: 'symlink', linkname: '/tmp' },
+      { name: 'escape/x', content: 'x' },
+      { name: 'big', content: randomBytes(8 << 20) },
+    ]);
+    const late = await tarOf([
+      { name: 'big', content: randomBytes(1 << 20) },
+      { name: 'escape', type: 'symlink', linkname: '/tmp' },
+      { name: 'escape/y', content: 'y' },
+    ]);
+    for (const [tag, layer, file] of [['early', early, 'x'], ['late', late, 'y']] as const) {
+      await push(await saveTar([{ tags: [`refused:${tag}`], layers: [layer] }]), `${open.host}/refused:${tag}`);
+      const before = await storeState();
+      const r = await d.docker(['pull', `${open.host}/refused:${tag}`]);
+      assert.notEqual(r.code, 0, r.stdout);
+      assert.match(r.stdout + r.stderr, new RegExp(`refusing to write escape/${file}: .*escape is a symlink`));
+      assert.deepEqual(await storeState(), before);
+    }
+    const ping = await d.client.raw('GET', '/_ping');
+    ping.resume();
+    assert.equal(ping.statusCode, 200);
+  });
+
   it('the registry gone mid-pull: other image operations go on meanwhile; the pull fails, nothing is kept, and a later pull succeeds', async () => {
     const big = await tarOf([{ name: 'big', content: randomBytes(24 << 20) }]);
     await push(await saveTar([{ tags: ['big:latest'], layers: [bbLayer, big] }]), `${open.host}/big:latest`);

@@ -633,23 +633,47 @@ export class Ingestion {
     // Default buffers: the chunks are large, and a read() of several buffered ones would copy them into one.
     const toStore = new PassThrough();
     const toLayer = new PassThrough();
+    // A failure of either side or of the decompression ends every stream of the split, so that the other side
+    // fails too and nothing is kept (`source` is its caller's to end). The first failure is the one reported: the
+    // others are its echoes ("Premature close" and the like).
+    let cause: Error | undefined;
     const fail = (e: Error) => {
+      cause ??= e;
       tar.destroy(e);
       toStore.destroy(e);
       toLayer.destroy(e);
     };
-    tar.once('error', fail);
+    tar.on('error', fail);
+    // A side's failure rejects its promise below, with its own reason; what its stream then says is an echo. Still
+    // listened to from the start: the content store and the layer store attach their readers only after an await
+    // (a file opened, directories made), and a pipe() destination failing with no listener of its own throws.
+    for (const s of [toStore, toLayer]) s.on('error', () => {});
     // pipe() to both: the slower of the two sets the pace.
     tar.pipe(toStore);
     tar.pipe(toLayer);
     const stored = this.ingest(toStore);
-    stored.catch(fail);
+    const diffId = stored.then((b) => b.digest);
+    diffId.catch(() => {}); // awaited by the unpack only if it gets that far; `stored` itself is awaited below
     this.pin(unpack.chainId);
     this.unpacked.push(unpack.chainId);
-    const made = layers.create(unpack.chainId, unpack.parent, (dir) => applyLayer(toLayer, dir, { diffId: stored.then((b) => b.digest) }));
-    made.catch(fail);
-    const [blob, layer] = await Promise.allSettled([stored, made]);
-    if (blob.status === 'rejected') throw blob.reason;
+    let filling = false;
+    const made = layers.create(unpack.chainId, unpack.parent, (dir) => {
+      filling = true;
+      return applyLayer(toLayer, dir, { diffId });
+    });
+    // A layer made meanwhile by another (create() then never calls fill) must not hold the stored side back.
+    const settled = made.then(
+      () => {
+        if (!filling) {
+          tar.unpipe(toLayer);
+          toLayer.destroy();
+        }
+      },
+      (e: Error) => fail(e),
+    );
+    stored.catch((e: Error) => fail(e));
+    const [blob, layer] = await Promise.allSettled([stored, made, settled]);
+    if (blob.status === 'rejected') throw cause ?? blob.reason;
     // A blob that is not the layer the chain names: the caller's diff ID check says so in its words.
     if (layer.status === 'rejected' && !(layer.reason instanceof FailedPrecondition)) throw layer.reason;
     return blob.value.digest;

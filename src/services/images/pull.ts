@@ -243,8 +243,12 @@ async function downloadLayers(
 async function ingestVerified(ing: Ingestion, download: Readable, unpack?: { chainId: Digest; parent: Digest | undefined }): Promise<Digest> {
   // The default buffer: a reader's read() joins whatever is buffered into one new Buffer, a copy per chunk.
   const feed = new PassThrough();
-  const verified = new Promise<unknown>((resolve) => download.once('error', resolve).once('end', () => resolve(undefined)));
+  // 'close' too: a download destroyed without an error (its request aborted) must not leave this waiting.
+  const verified = new Promise<unknown>((resolve) => download.once('error', resolve).once('end', () => resolve(undefined)).once('close', () => resolve(undefined)));
   download.once('error', (e) => feed.destroy(e)); // pipe() does not pass errors on
+  // The ingest reads `feed` and reports its failures; once it has stopped reading, a later error of the download
+  // (reported above, through `verified`) would reach a pipe() destination with no listener, which throws.
+  feed.on('error', () => {});
   download.pipe(feed);
   try {
     return await ing.ingestLayer(feed, unpack);
@@ -258,6 +262,7 @@ async function ingestVerified(ing: Ingestion, download: Readable, unpack?: { cha
     throw e;
   } finally {
     download.destroy();
+    feed.destroy();
   }
 }
 
