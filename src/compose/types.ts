@@ -251,4 +251,7 @@ export interface LoadOptions {
   /** Where warnings go (unset variables, obsolete `version`), without logrus' `WARN[0000] ` prefix; default: that
    *  prefix and the message on stderr. */
   warn?: (msg: string) => void;
+  /** A file remembering the contents that passed the schema, which are then not validated again (model/verdicts.ts);
+   *  unset: every file is validated. */
+  validatedCache?: string;
 }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -194,6 +194,32 @@ describe('compose model: files and merge', () => {
     const warnings: string[] = [];
     await load(dir4, {}, warnings);
     assert.deepEqual(warnings, [`${join(dir4, 'compose.yaml')}: the attribute \`version\` is obsolete, it will be ignored, please remove it to avoid potential confusion`]);
+  });
+
+  it('remembers the contents that passed the schema, and still refuses a changed one', async () => {
+    const cache = join(root, 'cache', 'berth', 'compose-validated');
+    const dir = await project({ 'compose.yaml': 'services:\n  web:\n    image: a\n' });
+    await load(dir, { validatedCache: cache });
+    const keys = (await readFile(cache, 'utf8')).trim().split('\n');
+    assert.equal(keys.length, 1);
+    assert.match(keys[0]!, /^[0-9a-f]{64}$/);
+    // The same content again (another directory, same text): a hit, nothing added.
+    const again = await project({ 'compose.yaml': 'services:\n  web:\n    image: a\n' });
+    assert.equal((await load(again, { validatedCache: cache })).services['web']?.image, 'a');
+    assert.deepEqual((await readFile(cache, 'utf8')).trim().split('\n'), keys);
+    // A key is the content after interpolation: another value is another key.
+    const interp = await project({ 'compose.yaml': 'services:\n  web:\n    image: ${IMG}\n' });
+    await load(interp, { validatedCache: cache, environment: { IMG: 'b' } });
+    await load(interp, { validatedCache: cache, environment: { IMG: 'c' } });
+    assert.equal((await readFile(cache, 'utf8')).trim().split('\n').length, 3);
+    // The file edited into an invalid one is validated, and refused.
+    await writeFile(join(dir, 'compose.yaml'), 'services:\n  web:\n    image: a\n    privileged: [1]\n');
+    assert.match(await loadError(dir, { validatedCache: cache }), /line 4: services\.web\.privileged: must be a boolean or string/);
+    // An unusable cache is no cache: the file is validated and the load works.
+    await writeFile(join(root, 'cache', 'not-a-dir'), '');
+    const unusable = join(root, 'cache', 'not-a-dir', 'x');
+    assert.match(await loadError(dir, { validatedCache: unusable }), /privileged: must be a boolean or string/);
+    assert.equal((await load(again, { validatedCache: unusable })).services['web']?.image, 'a');
   });
 
   it('supports anchors, merge keys and x- fragments', async () => {

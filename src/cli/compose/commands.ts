@@ -1,6 +1,8 @@
 // `berth compose`: Compose v2's commands, flags and output, as a client of the Engine API. The project model and
 // the convergence are src/compose's; this file reads the flags, prints, and holds the interactive sessions.
 import { writeFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import type { Socket } from 'node:net';
 import { Command, Option } from 'commander';
 import {
@@ -78,6 +80,7 @@ export function registerComposeCommands(program: Command, cli: Cli): void {
       projectDirectory: g.projectDirectory,
       profiles: g.profile,
       envFiles: g.envFile.length ? g.envFile : undefined,
+      validatedCache: join(process.env['XDG_CACHE_HOME'] || join(homedir(), '.cache'), 'berth', 'compose-validated'),
       stdin: async () => {
         const chunks: Buffer[] = [];
         for await (const c of process.stdin) chunks.push(c as Buffer);

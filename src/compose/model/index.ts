@@ -12,6 +12,7 @@ import { type Env, interpolateTree } from './interpolate.js';
 import { clean, mergeFiles } from './merge.js';
 import { normalize } from './normalize.js';
 import { validateFile } from './schema.js';
+import { VerdictCache } from './verdicts.js';
 import { type Dict, isDict, parseYaml } from './yaml.js';
 
 export { ComposeFileError } from './errors.js';
@@ -24,6 +25,7 @@ interface Ctx {
   warn: (msg: string) => void;
   /** Files being included, to refuse an include cycle. */
   including: string[];
+  verdicts?: VerdictCache;
 }
 
 export async function loadProject(opts: LoadOptions = {}): Promise<Project> {
@@ -48,7 +50,7 @@ export async function loadProject(opts: LoadOptions = {}): Promise<Project> {
   const lookup = (n: string): string | undefined => fromEnv(n) ?? dotenv[n];
   const env: Env = { lookup, warn, warned: new Set() };
 
-  const raw = await loadFiles(files, env, { cwd, stdin: opts.stdin, warn, including: [] });
+  const raw = await loadFiles(files, env, { cwd, stdin: opts.stdin, warn, including: [], ...(opts.validatedCache && { verdicts: new VerdictCache(opts.validatedCache) }) });
 
   const name = projectName(opts.projectName, lookup('COMPOSE_PROJECT_NAME'), raw.name, workingDir);
   const profiles = [...(opts.profiles ?? []), ...(lookup('COMPOSE_PROFILES') ?? '').split(',')].map((p) => p.trim()).filter(Boolean);
@@ -85,7 +87,7 @@ async function readOne(path: string, env: Env, ctx: Ctx): Promise<Dict> {
   }
   const parsed = parseYaml(text, path);
   const data = interpolateTree(parsed.data, env, '') as Dict;
-  await validateFile(parsed, data);
+  await validateFile(parsed, data, ctx.verdicts);
   if (data.version !== undefined) {
     ctx.warn(`${path}: the attribute \`version\` is obsolete, it will be ignored, please remove it to avoid potential confusion`);
     delete data.version;

@@ -2,6 +2,7 @@
 // after interpolation and before anything else, with errors naming the file, the line and the key path.
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { ComposeFileError } from './errors.js';
+import type { VerdictCache } from './verdicts.js';
 import { lineFor, type ParsedFile, Tagged } from './yaml.js';
 
 let compiled: Promise<ValidateFunction> | undefined;
@@ -30,9 +31,16 @@ function untag(v: unknown): unknown {
   return v;
 }
 
-export async function validateFile(f: ParsedFile, data: Record<string, unknown>): Promise<void> {
+/** Checks one file's data; with `verdicts`, a content that passed before is not checked again. */
+export async function validateFile(f: ParsedFile, data: Record<string, unknown>, verdicts?: VerdictCache): Promise<void> {
+  const value = untag(data);
+  const key = verdicts?.key(value);
+  if (key && (await verdicts?.isValid(key))) return;
   const validate = await validator();
-  if (validate(untag(data))) return;
+  if (validate(value)) {
+    if (key) await verdicts?.remember(key);
+    return;
+  }
   const err = pick(validate.errors ?? []);
   let path = err.instancePath.split('/').slice(1).map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~')).join('.');
   let msg: string;
