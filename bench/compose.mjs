@@ -2,7 +2,7 @@
 // Compose: `up -d` (from nothing to all 10 containers running) and `down -v` (to nothing left) of a 10-service
 // stack on the busybox bench image, whole CLI process wall time, median of REPS (after one untimed warm-up pair):
 //
-//   Berth:  `berth compose`; `docker compose` (the docker 28 CLI running Berth's plugin, dist/docker-compose.js,
+//   Berth:  `berth compose`; `docker compose` (the docker 28 CLI running Berth's plugin, dist/docker-compose,
 //           from a private DOCKER_CONFIG's cli-plugins/); Debian's docker-compose 1.29 — all against berthd.
 //   Docker: Debian's docker-compose 1.29 against dockerd 20.10 (with its bridge, iptables and docker-proxy, as its
 //           users run it: the stack publishes ports).
@@ -113,7 +113,7 @@ function makeWork() {
   mkdirSync(project);
   const dockerConfig = join(dir, 'docker-config');
   mkdirSync(join(dockerConfig, 'cli-plugins'), { recursive: true });
-  symlinkSync(join(REPO, 'dist', 'docker-compose.js'), join(dockerConfig, 'cli-plugins', 'docker-compose'));
+  symlinkSync(join(REPO, 'dist', 'docker-compose'), join(dockerConfig, 'cli-plugins', 'docker-compose'));
   return { dir, project, dockerConfig };
 }
 

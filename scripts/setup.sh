@@ -41,7 +41,7 @@ npm run --silent build
 
 for p in berth berthd berth-registry; do ln -sf "$PWD/dist/$p.js" "/usr/local/bin/$p"; done
 # Compose as a docker CLI plugin (`docker compose …`), in the system plugin directory the docker CLI searches.
-mkdir -p /usr/local/lib/docker/cli-plugins && ln -sf "$PWD/dist/docker-compose.js" /usr/local/lib/docker/cli-plugins/docker-compose
+mkdir -p /usr/local/lib/docker/cli-plugins && ln -sf "$PWD/dist/docker-compose" /usr/local/lib/docker/cli-plugins/docker-compose
 # Completion for bash, where bash-completion is installed (as docker's package installs its own).
 if [ -d /usr/share/bash-completion/completions ]; then node dist/berth.js completion bash > /usr/share/bash-completion/completions/berth; fi
 

@@ -9,6 +9,7 @@ import { openContentStore } from '../content/index.js';
 import { isNotExist } from '../errors/index.js';
 import { hostFacts, which } from '../kernel/host.js';
 import { lockDataRoot } from '../kernel/lock.js';
+import { useLauncher } from '../kernel/launcher.js';
 import { ensureDir, removeAll } from '../kernel/fs.js';
 import { openLayerStore } from '../layers/index.js';
 import { openImageMetadata } from '../metadata/index.js';
@@ -164,6 +165,10 @@ async function main(): Promise<void> {
   await ensureDir(cfg.dataRoot, 0o711);
   await ensureDir(cfg.execRoot, 0o700);
   const lock = await lockDataRoot(cfg.dataRoot);
+  const launcherDir = join(cfg.execRoot, 'launcher');
+  await removeAll(launcherDir);
+  await ensureDir(launcherDir, 0o700);
+  useLauncher(launcherDir);
 
   const content = await openContentStore(join(cfg.dataRoot, 'content'));
   const layers = await openLayerStore(join(cfg.dataRoot, 'overlay2'));

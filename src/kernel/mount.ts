@@ -1,9 +1,6 @@
-import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
-import { promisify } from 'node:util';
 import { Internal } from '../errors/index.js';
-
-const run = promisify(execFile);
+import { runProgram } from './launcher.js';
 
 /** A mount as a value (containerd's "lingua franca"): what to mount, how, and with which options. */
 export interface Mount {
@@ -19,7 +16,7 @@ export interface Mount {
  */
 export async function mount(m: Mount, target: string): Promise<void> {
   try {
-    await run('mount', ['-t', m.type, '-o', m.options.join(','), m.source, target]);
+    await runProgram('mount', ['-t', m.type, '-o', m.options.join(','), m.source, target]);
   } catch (e) {
     throw new Internal(`mount ${m.type} on ${target} failed: ${(e as { stderr?: string }).stderr?.trim() || (e as Error).message}`, { cause: e });
   }
@@ -59,7 +56,7 @@ async function drainUnmounts(): Promise<void> {
         const mounted = await mountPoints();
         const targets = [...batch.keys()].filter((t) => mounted.has(t));
         let failure = '';
-        if (targets.length) await run('umount', ['-l', ...targets]).catch((e: { stderr?: string; message: string }) => (failure = e.stderr?.trim() || e.message));
+        if (targets.length) await runProgram('umount', ['-l', ...targets]).catch((e: { stderr?: string; message: string }) => (failure = e.stderr?.trim() || e.message));
         const still = failure ? await mountPoints() : new Set<string>();
         for (const [target, waiters] of batch) {
           for (const w of waiters) {

@@ -4,26 +4,19 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { Internal } from '../errors/index.js';
+import { runProgram } from './launcher.js';
 
 /** Where iproute2 keeps named network namespaces (a bind mount of the namespace per file). */
 export const netnsDir = '/run/netns';
 
 /** Runs a program with `input` on its stdin; a non-zero exit becomes an Internal error carrying its stderr. */
-export function runWithInput(program: string, args: string[], input: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(program, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (b: Buffer) => out.push(b));
-    child.stderr.on('data', (b: Buffer) => err.push(b));
-    child.stdin.on('error', () => {}); // a program that exits early closes its stdin: its exit status tells
-    child.on('error', (e) => reject(new Internal(`${program}: ${e.message}`, { cause: e })));
-    child.on('close', (code) => {
-      if (code === 0) resolve(Buffer.concat(out).toString());
-      else reject(new Internal(`${program} ${args.join(' ')}: ${Buffer.concat(err).toString().trim() || `exit status ${code}`}`));
-    });
-    child.stdin.end(input);
-  });
+export async function runWithInput(program: string, args: string[], input: string): Promise<string> {
+  try {
+    return (await runProgram(program, args, { input })).stdout;
+  } catch (e) {
+    const { stderr = '', code } = e as { stderr?: string; code?: number | string };
+    throw new Internal(`${program} ${args.join(' ')}: ${stderr.trim() || (typeof code === 'number' ? `exit status ${code}` : (e as Error).message)}`, { cause: e });
+  }
 }
 
 /**

@@ -1,9 +1,6 @@
-import { execFile } from 'node:child_process';
 import type { LinuxResources } from './spec.js';
-import { promisify } from 'node:util';
 import { Internal, NotFound } from '../errors/index.js';
-
-const run = promisify(execFile);
+import { runProgram } from '../kernel/launcher.js';
 
 /** `runtime state` output (runtime-spec runtime.md "State"). */
 export interface ContainerState {
@@ -48,10 +45,7 @@ export class CliRuntime implements OciRuntime {
 
   private async exec(args: string[], input?: string): Promise<string> {
     try {
-      if (input === undefined) return (await run(this.path, [...this.globalArgs, ...args])).stdout;
-      const child = run(this.path, [...this.globalArgs, ...args]);
-      child.child.stdin?.end(input);
-      return (await child).stdout;
+      return (await runProgram(this.path, [...this.globalArgs, ...args], { ...(input !== undefined && { input }) })).stdout;
     } catch (e) {
       const stderr = ((e as { stderr?: string }).stderr ?? '').trim();
       // runc and crun both say "does not exist" for an unknown container.

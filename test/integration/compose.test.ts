@@ -13,7 +13,7 @@ import { httpGet, httpGetIn } from '../harness/net.js';
 import { type BerthRegistry, startBerthRegistry } from '../harness/registries.js';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const pluginPath = join(repo, 'dist', 'docker-compose.js');
+const pluginPath = join(repo, 'dist', 'docker-compose');
 
 /** The project every client runs: `seed` fills the shared volume and ends, `web` serves it once seed is done. */
 const project = (port: number, subnet: string) => `services:
