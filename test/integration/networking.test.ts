@@ -5,7 +5,7 @@
 // Only the test daemon's own networks and the namespace made here are used, besides loopback.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readdir } from 'node:fs/promises';
+import { access, readdir } from 'node:fs/promises';
 import { type Server, createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { type Daemon, bridgeOf, run, startDaemon } from '../harness/daemon.js';
@@ -108,8 +108,20 @@ describe('networking', () => {
     const sent = await d.docker(['exec', 'plain', 'sh', '-c', `dd if=/dev/urandom bs=1k count=3000 2>/dev/null | nc ${outside.ip} 9103`]);
     assert.equal(sent.code, 0, sent.stderr);
     assert.equal((await counted).stdout, String(3000 * 1024));
+    // Restarts right after each stop: the veths of the namespace just deleted (the kernel removes them in the
+    // background) never stand in the way of making them again.
+    const hostEnd = `/sys/class/net/bv${id.slice(0, 10)}00`;
+    for (let i = 0; i < 3; i++) await docker(['restart', '-t', '0', 'plain']);
+    assert.match(await inspect('plain', '{{.State.Running}} {{.NetworkSettings.IPAddress}}'), /^true \d+\.\d+\.\d+\.\d+$/);
+    assert.ok(await access(hostEnd).then(() => true, () => false), 'the host end of the restarted container');
     await docker(['rm', '-f', 'plain']);
     assert.deepEqual(await netns(), []);
+    let gone = false;
+    for (let i = 0; i < 40 && !gone; i++) {
+      gone = await access(hostEnd).then(() => false, () => true);
+      if (!gone) await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.ok(gone, `${hostEnd} still there 2 s after rm`);
   });
 
   it('user-defined networks: static addresses, names by container name, alias and short ID, isolation and --internal', async () => {
