@@ -135,7 +135,7 @@ export const buildBenchmark = {
     await docker(daemon, ['load', '-i', archive.path]);
     const classicCli = [dockerCli()];
     if (daemon.name === 'berth') {
-      const own = await measure(daemon, 'berth build', [process.execPath, join(REPO, 'dist', 'berth.js')], {});
+      const own = await measure(daemon, 'berth build', [process.execPath, join(REPO, 'dist', 'berth.cjs')], {});
       const out = [
         { ...rows.classicCold, value: own.cold },
         { ...rows.classicWarm, value: own.warm },

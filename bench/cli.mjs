@@ -30,7 +30,7 @@ export async function runCliBenchmark() {
     await docker(daemon, ['load', '-i', archive.path]);
     await docker(daemon, ['run', '-d', '--name', 'bench-cli', '--network', 'none', BUSYBOX_IMAGE, 'sleep', '600']);
     const env = { ...process.env, DOCKER_HOST: daemon.host, BERTH_HOST: daemon.host, DOCKER_CLI_HINTS: 'false' };
-    const berth = [process.execPath, join(REPO, 'dist', 'berth.js')];
+    const berth = [process.execPath, join(REPO, 'dist', 'berth.cjs')];
     const floor = time([process.execPath, '-e', '0'], env);
     const rows = [];
     for (const args of [['ps'], ['images'], ['inspect', BUSYBOX_IMAGE], ['version'], ['--version'], ['exec', 'bench-cli', 'true'], ['run', '--rm', '--network', 'none', BUSYBOX_IMAGE, 'true']]) {

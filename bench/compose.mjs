@@ -129,7 +129,7 @@ function clients(daemon) {
   const v1 = which(process.env.BENCH_COMPOSE_V1 || '/usr/bin/docker-compose');
   const list = [];
   if (daemon.name === 'berth') {
-    list.push({ key: 'own', what: 'berth compose', argv: [process.execPath, join(REPO, 'dist', 'berth.js'), 'compose'], env: clientEnv(daemon) });
+    list.push({ key: 'own', what: 'berth compose', argv: [process.execPath, join(REPO, 'dist', 'berth.cjs'), 'compose'], env: clientEnv(daemon) });
     list.push({ key: 'plug', what: 'docker compose (plugin)', argv: [dockerCli(), 'compose'], env: clientEnv(daemon) });
   }
   if (v1) list.push({ key: 'v1', what: 'docker-compose 1.29', argv: [v1], env: clientEnv(daemon) });

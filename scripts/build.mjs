@@ -1,13 +1,17 @@
 // Bundles each program into an ESM entry under dist/, with shared and on-demand code in dist/chunks/ (fast CLI
 // start-up: a command loads the parser and its own module, nothing else; no module resolution at run time).
+// The CLI's entry and its hot path are CommonJS bundles beside them (see src/cmd/berth.ts).
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { chmod, rm, writeFile } from 'node:fs/promises';
 
-const programs = ['berth', 'berthd', 'berth-registry', 'docker-compose'];
+const programs = ['berthd', 'berth-registry', 'docker-compose'];
+// Native addons, loaded from node_modules at run time: SOCK_SEQPACKET for conmon's attach socket, and xattrs
+// (and ws's optional accelerators, which it does without when they are absent).
+const external = ['node-unix-socket-linux-x64-gnu', '@napi-rs/xattr', 'bufferutil', 'utf-8-validate'];
 await rm('dist/chunks', { recursive: true, force: true }); // chunk names carry hashes: old ones would pile up
 await build({
-  entryPoints: Object.fromEntries(programs.map((p) => [p, `src/cmd/${p}.ts`])),
+  entryPoints: { ...Object.fromEntries(programs.map((p) => [p, `src/cmd/${p}.ts`])), 'cli-main': 'src/cli/main.ts' },
   outdir: 'dist',
   bundle: true,
   platform: 'node',
@@ -20,12 +24,29 @@ await build({
   banner: {
     js: "#!/usr/bin/env node\nimport { createRequire as __berthCreateRequire } from 'node:module'; const require = __berthCreateRequire(import.meta.url);",
   },
-  // Native addons, loaded from node_modules at run time: SOCK_SEQPACKET for conmon's attach socket, and xattrs
-  // (and ws's optional accelerators, which it does without when they are absent).
-  external: ['node-unix-socket-linux-x64-gnu', '@napi-rs/xattr', 'bufferutil', 'utf-8-validate'],
+  external,
   logLevel: 'warning',
 });
 for (const p of programs) await chmod(`dist/${p}.js`, 0o755);
+const cjs = {
+  outdir: 'dist',
+  outExtension: { '.js': '.cjs' },
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  sourcemap: 'linked',
+  minifyWhitespace: true,
+  minifySyntax: true,
+  external,
+  logLevel: 'warning',
+};
+await build({ ...cjs, entryPoints: { berth: 'src/cmd/berth.ts' }, banner: { js: '#!/usr/bin/env node' } });
+// The fast path, compiled by the entry through node:vm (see src/cmd/berth.ts): no shebang line, and `import()` of
+// what is not bundled (node: modules) made a require, as such code has no module loader for import().
+await build({ ...cjs, entryPoints: { 'cli-fast': 'src/cli/fast.ts' }, supported: { 'dynamic-import': false } });
+await chmod('dist/berth.cjs', 0o755);
+await rm('dist/berth.js', { force: true }); // the entry of earlier builds
 
 // The docker CLI plugin's entry: the docker CLI asks a plugin for its metadata before every run, and a Node start
 // just to print a constant was ~100 ms of every `docker compose …`. The shell answers that; anything else runs

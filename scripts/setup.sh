@@ -39,11 +39,12 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
 fi
 npm run --silent build
 
-for p in berth berthd berth-registry; do ln -sf "$PWD/dist/$p.js" "/usr/local/bin/$p"; done
+ln -sf "$PWD/dist/berth.cjs" /usr/local/bin/berth
+for p in berthd berth-registry; do ln -sf "$PWD/dist/$p.js" "/usr/local/bin/$p"; done
 # Compose as a docker CLI plugin (`docker compose …`), in the system plugin directory the docker CLI searches.
 mkdir -p /usr/local/lib/docker/cli-plugins && ln -sf "$PWD/dist/docker-compose" /usr/local/lib/docker/cli-plugins/docker-compose
 # Completion for bash, where bash-completion is installed (as docker's package installs its own).
-if [ -d /usr/share/bash-completion/completions ]; then node dist/berth.js completion bash > /usr/share/bash-completion/completions/berth; fi
+if [ -d /usr/share/bash-completion/completions ]; then node dist/berth.cjs completion bash > /usr/share/bash-completion/completions/berth; fi
 
 # Where systemd runs, berthd is a service as dockerd is: its socket (berthd.socket) is held by systemd and starts
 # berthd on the first client; berthd.service restarts it whenever it exits. Elsewhere up.sh starts it.

@@ -8,7 +8,8 @@ import { basename, join, resolve } from 'node:path';
 import { EngineClient } from '../../src/client/index.js';
 
 export const repoRoot = resolve(import.meta.dirname, '..', '..');
-export const dist = (p: string) => join(repoRoot, 'dist', `${p}.js`);
+/** A program the build makes: the CLI's entry is CommonJS (dist/berth.cjs), the others ES modules. */
+export const dist = (p: string) => join(repoRoot, 'dist', p === 'berth' ? 'berth.cjs' : `${p}.js`);
 
 export interface RunResult {
   code: number;

@@ -78,7 +78,7 @@ describe('berth compose', () => {
   let d: Daemon;
   let dir: string;
   const compose = (args: string[], o: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> =>
-    run(process.execPath, [join(repo, 'dist', 'berth.js'), 'compose', ...args], { cwd: o.cwd ?? dir, env: { BERTH_HOST: d.host, ...o.env } });
+    run(process.execPath, [join(repo, 'dist', 'berth.cjs'), 'compose', ...args], { cwd: o.cwd ?? dir, env: { BERTH_HOST: d.host, ...o.env } });
   const empty = async () => {
     assert.equal((await d.docker(['ps', '-aq'])).stdout, '');
     assert.equal((await d.docker(['network', 'ls', '-q', '--filter', 'type=custom'])).stdout, '');
@@ -231,7 +231,7 @@ describe('berth compose: the other commands', () => {
   let d: Daemon;
   let dir: string;
   const compose = (args: string[], o: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<RunResult> =>
-    run(process.execPath, [join(repo, 'dist', 'berth.js'), 'compose', ...args], { cwd: dir, env: { BERTH_HOST: d.host, ...o.env }, ...(o.timeoutMs && { timeoutMs: o.timeoutMs }) });
+    run(process.execPath, [join(repo, 'dist', 'berth.cjs'), 'compose', ...args], { cwd: dir, env: { BERTH_HOST: d.host, ...o.env }, ...(o.timeoutMs && { timeoutMs: o.timeoutMs }) });
 
   before(async () => {
     d = await startDaemon();
@@ -358,7 +358,7 @@ describe('berth compose: build, push and pull through a registry; create, start,
   let dir: string;
   let image: string;
   const compose = (args: string[], o: { timeoutMs?: number } = {}): Promise<RunResult> =>
-    run(process.execPath, [join(repo, 'dist', 'berth.js'), 'compose', ...args], { cwd: dir, env: { BERTH_HOST: d.host }, ...(o.timeoutMs && { timeoutMs: o.timeoutMs }) });
+    run(process.execPath, [join(repo, 'dist', 'berth.cjs'), 'compose', ...args], { cwd: dir, env: { BERTH_HOST: d.host }, ...(o.timeoutMs && { timeoutMs: o.timeoutMs }) });
 
   before(async () => {
     d = await startDaemon();
