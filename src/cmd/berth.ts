@@ -31,11 +31,12 @@ function requireWithCodeCache(file: string): unknown {
   const { readFileSync, statSync, writeFileSync, mkdirSync, renameSync, readdirSync, rmSync } = require('node:fs') as typeof import('node:fs');
   const { Script } = require('node:vm') as typeof import('node:vm');
   const { wrap } = require('node:module') as { wrap(source: string): string };
-  const path = `${__dirname}/${file}`;
+  const name = file.replace(/^\.\//, '');
+  const path = `${__dirname}/${name}`;
   const st = statSync(path);
   const home = process.env['XDG_CACHE_HOME'] || `${process.env['HOME'] || '/root'}/.cache`;
   const cacheDir = `${home}/berth`;
-  const cacheFile = `${cacheDir}/${file}-${st.ino}-${st.size}-${Math.trunc(st.mtimeMs)}.v8`;
+  const cacheFile = `${cacheDir}/${name}-${st.ino}-${st.size}-${Math.trunc(st.mtimeMs)}.v8`;
   let cachedData: Buffer | undefined;
   try {
     cachedData = readFileSync(cacheFile);
@@ -51,7 +52,7 @@ function requireWithCodeCache(file: string): unknown {
         writeFileSync(`${cacheFile}.${process.pid}`, script.createCachedData());
         renameSync(`${cacheFile}.${process.pid}`, cacheFile);
         // Earlier builds' caches go.
-        for (const f of readdirSync(cacheDir)) if (f.startsWith(`${file}-`) && `${cacheDir}/${f}` !== cacheFile) rmSync(`${cacheDir}/${f}`, { force: true });
+        for (const f of readdirSync(cacheDir)) if (f.startsWith(`${name}-`) && `${cacheDir}/${f}` !== cacheFile) rmSync(`${cacheDir}/${f}`, { force: true });
       } catch {
         // no cache
       }

@@ -120,3 +120,33 @@ describe('fast command lines', () => {
     assert.deepEqual(JSON.parse(/const fastWords = (\[.*\]);/.exec(entry)![1]!.replace(/'/g, '"')), [...fastWords]);
   });
 });
+
+describe("the fast path's code cache", () => {
+  it("is written by the first run and used after; a cache V8 refuses is made again, an earlier build's removed", async () => {
+    const { mkdtemp, readdir, readFile, rm, writeFile } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { dist, run } = await import('../harness/daemon.js');
+    const home = await mkdtemp(join(tmpdir(), 'berth-cli-cache-'));
+    try {
+      // No daemon behind this address: the command fails the same way each time, and the cache is made at exit.
+      const ps = () => run(process.execPath, [dist('berth'), 'ps'], { env: { XDG_CACHE_HOME: home, BERTH_HOST: `unix://${join(home, 'none.sock')}` } });
+      const caches = async () => (await readdir(join(home, 'berth')).catch(() => [] as string[])).filter((f) => f.startsWith('cli-fast.cjs-'));
+      const first = await ps();
+      assert.equal(first.code, 1);
+      assert.match(first.stderr, /Cannot connect to the Berth daemon/);
+      const [made] = await caches();
+      assert.match(made ?? '', /^cli-fast\.cjs-\d+-\d+-\d+\.v8$/);
+      const size = (await readFile(join(home, 'berth', made!))).length;
+      assert.ok(size > 10_000, `a code cache of ${size} bytes`);
+      assert.deepEqual(await ps(), first);
+      await writeFile(join(home, 'berth', made!), 'not a code cache');
+      await writeFile(join(home, 'berth', 'cli-fast.cjs-1-2-3.v8'), 'an older build');
+      assert.deepEqual(await ps(), first);
+      assert.deepEqual(await caches(), [made]);
+      assert.ok((await readFile(join(home, 'berth', made!))).length > 10_000, 'the refused cache was made again');
+    } finally {
+      await rm(home, { recursive: true, force: true });
+    }
+  });
+});
