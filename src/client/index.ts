@@ -136,7 +136,12 @@ export class EngineClient {
           ...(payload && { 'Content-Type': 'application/json', 'Content-Length': String(payload.length) }),
         },
       });
-      req.on('upgrade', (_res, socket) => resolve(socket as Socket));
+      req.on('upgrade', (_res, socket: Socket, head: Buffer) => {
+        // What the daemon sent right behind its 101 (an exec's error message, a quick command's whole output) came
+        // in the same read as the headers: it goes back in front of the stream, or it would be lost.
+        if (head.length) socket.unshift(head);
+        resolve(socket);
+      });
       req.on('response', (res) => {
         readAll(res).then((text) => {
           let message = text.trim();
