@@ -47,6 +47,15 @@ interface Pending {
 
 const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
+/** SIGKILL to a program that may have ended meanwhile (then there is nothing to do). */
+function kill(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // gone already
+  }
+}
+
 class Launcher {
   private shell: ChildProcessWithoutNullStreams | undefined;
   private readonly pending = new Map<number, Pending>();
@@ -67,7 +76,7 @@ class Launcher {
         if (o.timeoutMs) {
           p.timer = setTimeout(() => {
             p.timedOut = true;
-            if (p.pid) process.kill(p.pid, 'SIGKILL');
+            if (p.pid) kill(p.pid);
           }, o.timeoutMs);
         }
         const cmd = [program, ...args].map(quote).join(' ');
@@ -137,8 +146,12 @@ class Launcher {
       if (!p) continue;
       if (kind === 'p') {
         p.pid = Number(value);
-        if (p.timedOut) process.kill(p.pid, 'SIGKILL');
-      } else if (kind === 'd') p.done(Number(value));
+        if (p.timedOut) kill(p.pid);
+      } else if (kind === 'd') {
+        clearTimeout(p.timer); // its pid may be another process's from now on
+        p.pid = undefined;
+        p.done(Number(value));
+      }
     }
   }
 }
