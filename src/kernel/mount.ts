@@ -27,7 +27,9 @@ export async function mount(m: Mount, target: string): Promise<void> {
  * an `umount` runs are coalesced into the next one (umount takes many targets), so removing many containers at
  * once costs a few processes rather than one each.
  */
-export function unmount(target: string): Promise<void> {
+export async function unmount(target: string): Promise<void> {
+  // Not mounted (the usual case of a removal, after the exit released it): done, without waiting for the queue.
+  if (!(await isMounted(target))) return;
   return new Promise((resolve, reject) => {
     const waiters = queued.get(target) ?? [];
     waiters.push({ resolve, reject });
