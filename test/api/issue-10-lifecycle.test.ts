@@ -4,10 +4,10 @@ import assert from 'node:assert/strict';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { ApiError } from '../../src/client/index.js';
+import { ApiError, readAll } from '../../src/client/index.js';
 import { type Daemon, startDaemon, waitForNoLeftovers } from '../harness/daemon.js';
 
-type Inspect = { Id: string; Name: string; State: { Status: string; Running: boolean; ExitCode: number; FinishedAt: string; Restarting: boolean } };
+type Inspect = { Id: string; Name: string; RestartCount: number; State: { Status: string; Running: boolean; ExitCode: number; FinishedAt: string; Restarting: boolean } };
 
 describe('issue-10: lifecycle', () => {
   let d: Daemon;
@@ -33,6 +33,31 @@ describe('issue-10: lifecycle', () => {
     assert.equal((await d.client.raw('GET', '/_ping')).statusCode, 200);
     assert.doesNotMatch(d.logs(), /ENOENT|unhandled|uncaught/i);
     await waitForNoLeftovers(d);
+  });
+
+  it('a container waiting for its restart: restarting when its exit is told, listed as running, a stop ends it with a stop event', async () => {
+    const id = await create({ Cmd: ['sh', '-c', 'sleep 0.3; exit 1'], HostConfig: { RestartPolicy: { Name: 'always' } } });
+    const since = (Date.now() / 1000).toFixed(3);
+    await d.client.do('POST', `/containers/${id}/start`);
+    await d.client.json('POST', `/containers/${id}/wait`);
+    // as dockerd: the policy has decided before the exit is told (Compose re-attaches on what it inspects then)
+    assert.equal(await status(id), 'restarting');
+    const listed = await d.client.json<Array<{ Id: string }>>('GET', '/containers/json');
+    assert.ok(listed.some((c) => c.Id === id), 'docker ps lists a restarting container without -a');
+    // stopped while it waits (its back-off doubles each time: catch it restarting)
+    for (let i = 0; i < 50 && (await status(id)) !== 'restarting'; i++) await new Promise((r) => setTimeout(r, 20));
+    await d.client.do('POST', `/containers/${id}/stop`, { query: { t: 1 } });
+    assert.equal(await status(id), 'exited');
+    const until = (Date.now() / 1000 + 1).toFixed(3);
+    const events = (await readAll(await d.client.call('GET', '/events', { query: { since, until, filters: JSON.stringify({ container: [id] }) } })))
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as { Action: string }).Action);
+    assert.equal(events.at(-1), 'stop', events.join(' '));
+    const count = (await inspect(id)).RestartCount;
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal((await inspect(id)).RestartCount, count, 'no restart after the stop');
+    await d.client.do('DELETE', `/containers/${id}`);
   });
 
   it('issue-10 crash 1: a restarting container whose directory was lost does not crash berthd at start-up', async () => {

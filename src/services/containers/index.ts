@@ -133,11 +133,12 @@ export class ContainerService {
     checkListFilters(filters);
     const ancestorIds = (filters['ancestor'] ?? []).map((a) => this.d.images.find(a)?.id ?? a);
     const matches = listFilter(filters, { createdOf: (name) => this.resolve(name).created, ancestorIds });
-    // As dockerd: stopped containers are listed with -a, -n or a status filter (not with other filters).
+    // As dockerd: stopped containers are listed with -a, -n or a status filter (not with other filters); one
+    // waiting to be restarted counts as running.
     const showAll = all || limit !== undefined || (filters['status']?.length ?? 0) > 0;
     const out = this.store
       .list()
-      .filter((c) => (showAll || isUp(c.state.status)) && matches(c))
+      .filter((c) => (showAll || isUp(c.state.status) || c.state.status === 'restarting') && matches(c))
       .sort((a, b) => b.created.localeCompare(a.created));
     return limit !== undefined && limit > 0 ? out.slice(0, limit) : out;
   }
@@ -515,18 +516,19 @@ export class ContainerService {
       return;
     }
     const ranMs = Date.now() - Date.parse(c.state.startedAt);
-    const exited = await this.recordExit(c, { code: exit.code, oom, finishedAt });
+    // The policy decides before the exit is told, as dockerd does: whoever sees `die` and inspects the container
+    // (Compose re-attaching, say) finds it restarting, not exited.
+    const restart = wantsRestart({ ...c, state: { ...c.state, exitCode: exit.code } }) && !this.store.isRemoving(id);
+    await this.recordExit(c, { code: exit.code, oom, finishedAt, restarting: restart });
     if (processesGone) await release();
-    if (wantsRestart(exited) && !this.store.isRemoving(id)) {
-      await this.store.setState(exited, { status: 'restarting' });
-      this.restarts.schedule(id, ranMs);
-    }
+    // A stop or removal meanwhile made it exited: the scheduled restart then finds nothing to do.
+    if (restart) this.restarts.schedule(id, ranMs);
   }
 
   /** Records an exit (or a failed restart) and tells waiters, followers and the event stream. */
-  private async recordExit(c: ContainerRecord, o: { code: number; error?: string; oom?: boolean; finishedAt?: string; persist?: boolean }): Promise<ContainerRecord> {
+  private async recordExit(c: ContainerRecord, o: { code: number; error?: string; oom?: boolean; finishedAt?: string; persist?: boolean; restarting?: boolean }): Promise<ContainerRecord> {
     const { network: _released, ...state } = c.state;
-    const next: ContainerRecord = { ...c, state: { ...state, status: 'exited', pid: 0, exitCode: o.code, error: o.error ?? '', oomKilled: !!o.oom, finishedAt: o.finishedAt ?? nowNano() } };
+    const next: ContainerRecord = { ...c, state: { ...state, status: o.restarting ? 'restarting' : 'exited', pid: 0, exitCode: o.code, error: o.error ?? '', oomKilled: !!o.oom, finishedAt: o.finishedAt ?? nowNano() } };
     // Not written when the record is about to go (auto-removal), but kept in memory: followers see the exit.
     if (o.persist !== false) await this.store.save(next);
     else this.store.keep(next);
@@ -556,7 +558,11 @@ export class ContainerService {
     const timeout = timeoutSec ?? target.config.StopTimeout ?? 10;
     const stopping = await this.store.transition(idOrName, 'stop', async (c) => {
       const stopped = await this.stoppedByUser(c);
-      if (!isUp(stopped.state.status)) return undefined; // it was restarting: cancelling that was the stop
+      if (!isUp(stopped.state.status)) {
+        // it was restarting: cancelling that was the stop, told as one (attached clients wait for it)
+        this.publish(stopped, 'stop');
+        return undefined;
+      }
       // Registered under the lock, before the signal: the exit cannot be recorded before we listen for it.
       const exited = this.waiters.nextExit(c.id);
       await this.signal(stopped, stopSignal).catch((error: unknown) => this.d.log.debug('stop signal not delivered', { container: c.id, error }));
