@@ -2,6 +2,7 @@
 // through the Engine API only, and reports each step as Compose v2 does (`Container x  Started`).
 import { randomBytes } from 'node:crypto';
 import { stat } from 'node:fs/promises';
+import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { ApiError, type EngineClient } from '../client/index.js';
 import { parseGoDuration } from '../util/duration.js';
@@ -10,6 +11,21 @@ import { Label, builtImageName, composeVersion, containerName, oneoffName, proje
 import { type RunOverrides, containerCreateBody, injections } from './spec.js';
 import { type ContainerQuery, type ProjectContainer, asProjectContainer, projectContainers } from './state.js';
 import type { Project, ServiceConfig } from './types.js';
+
+interface InspectState {
+  RestartCount: number;
+  State: { Status: string; Restarting: boolean; ExitCode: number; FinishedAt: string };
+}
+
+/** What an attached `up` follows of its containers (see watchContainers). */
+export interface ContainerWatch {
+  /**
+   * Resolves when the container's restart policy has it running again for its `runs`-th restart, or with
+   * undefined if it ended for good (stopped, removed, no restart due).
+   */
+  restarted(id: string, runs: number): Promise<InspectState | undefined>;
+  close(): Promise<void>;
+}
 
 /** A user-facing failure: its message is what the CLI prints. */
 export class ComposeError extends Error {
@@ -452,6 +468,58 @@ export class ComposeEngine {
     return this.client.hijack('POST', `/containers/${c.id}/attach`, { query: { stream: true, stdout: true, stderr: true } });
   }
 
+  /**
+   * The time of the container's last log line (RFC 3339 with nanoseconds), or undefined for an empty log. Taken
+   * while a container waits to be restarted, it marks where the next run's output begins: the exit time does not,
+   * as the monitor stamps the last lines after the process has gone.
+   */
+  async lastOutputTime(c: ProjectContainer): Promise<string | undefined> {
+    const res = await this.client.call('GET', `/containers/${c.id}/logs`, { query: { stdout: true, stderr: true, tail: 1, timestamps: true } });
+    const chunks: Buffer[] = [];
+    for await (const chunk of res) chunks.push(chunk as Buffer);
+    return /(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z) /.exec(Buffer.concat(chunks).toString('latin1'))?.[1];
+  }
+
+  /** A container's output after the line stamped `after` (all of it without), followed until it exits. */
+  follow(c: ProjectContainer, after: string | undefined): Promise<IncomingMessage> {
+    return this.client.call('GET', `/containers/${c.id}/logs`, { query: { stdout: true, stderr: true, follow: true, ...(after && { since: unixSecondsAfter(after) }) } });
+  }
+
+  /**
+   * Follows the project's container events, so an attached `up` learns when a container its restart policy
+   * restarts is running again. Closed by the caller.
+   */
+  async watchContainers(): Promise<ContainerWatch> {
+    const listeners = new Map<string, Array<() => void>>();
+    const res = await this.client.call('GET', '/events', { query: { filters: JSON.stringify({ type: ['container'], label: [`${Label.project}=${this.project.name}`] }) } });
+    const wake = (id: string) => {
+      for (const f of listeners.get(id) ?? []) f();
+      listeners.delete(id);
+    };
+    const done = this.client
+      .messages(res, (m) => wake(String((m['Actor'] as { ID?: string } | undefined)?.ID ?? m['id'] ?? '')))
+      .catch(() => {})
+      .finally(() => [...listeners.keys()].forEach(wake));
+    let closed = false;
+    return {
+      restarted: async (id, runs) => {
+        for (;;) {
+          // listening before looking: an event between the two still wakes us
+          const next = closed ? undefined : new Promise<void>((resolve) => listeners.set(id, [...(listeners.get(id) ?? []), resolve]));
+          const c = await this.client.json<InspectState>('GET', `/containers/${id}/json`).catch(() => undefined);
+          if (c && !c.State.Restarting) return c.State.Status === 'running' && c.RestartCount >= runs ? c : undefined;
+          if (!c || !next) return undefined;
+          await next;
+        }
+      },
+      close: async () => {
+        closed = true;
+        res.destroy();
+        await done;
+      },
+    };
+  }
+
   // ---- run: one-off containers --------------------------------------------------------------------------------
 
   /** Creates a one-off container of a service (`compose run`); its dependencies are started first unless `noDeps`. */
@@ -605,4 +673,12 @@ async function checkBuildContexts(services: ServiceConfig[]): Promise<void> {
     const st = await stat(context).catch(() => undefined);
     if (!st?.isDirectory()) throw new ComposeError(`unable to prepare context: path "${context}" not found`);
   }
+}
+
+/** The API's `since` (Unix seconds and nanoseconds, inclusive) for what comes after an RFC 3339 time. */
+function unixSecondsAfter(rfc3339: string): string {
+  const [whole = '', fraction = ''] = rfc3339.replace(/Z$/, '').split('.');
+  const nanos = Number(fraction.padEnd(9, '0').slice(0, 9)) + 1;
+  const seconds = Math.floor(Date.parse(`${whole}Z`) / 1000) + Math.floor(nanos / 1e9);
+  return `${seconds}.${String(nanos % 1e9).padStart(9, '0')}`;
 }

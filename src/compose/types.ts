@@ -59,6 +59,8 @@ export interface ServiceConfig {
   healthcheck?: HealthcheckConfig;
   restart?: string;
   init?: boolean;
+  /** false: an attached `up` does not stream this service's output */
+  attach?: boolean;
   privileged?: boolean;
   read_only?: boolean;
   tty?: boolean;

@@ -350,6 +350,42 @@ configs:
     assert.notEqual(started2, started);
     assert.equal((await compose(['down'])).code, 0);
   });
+
+  it('attached up follows a container its restart policy restarts; --no-attach and attach: false; dockerfile_inline; --progress json', async () => {
+    await writeFile(
+      join(dir, 'compose.yaml'),
+      `services:
+  flaky:
+    build:
+      context: .
+      dockerfile_inline: |
+        FROM busybox
+        RUN echo inline-built > /origin
+    command: sh -c 'echo "run $$(cat /origin)"; exit 3'
+    restart: on-failure:2
+  hidden:
+    image: busybox
+    command: echo hidden-output
+  muted:
+    image: busybox
+    attach: false
+    command: echo muted-output
+`,
+    );
+    const up = await compose(['--progress', 'json', 'up', '--no-attach', 'hidden'], { timeoutMs: 60_000 });
+    assert.equal(up.code, 0, up.stderr);
+    // three runs (the first and two restarts), each followed and its exit told
+    assert.deepEqual(up.stdout.match(/^flaky-1 +\| run inline-built$/gm)?.length, 3, up.stdout);
+    assert.deepEqual(up.stdout.match(/^flaky-1 exited with code 3$/gm)?.length, 3, up.stdout);
+    assert.match(up.stdout, /^Attaching to flaky-1$/m);
+    assert.doesNotMatch(up.stdout, /hidden-output|muted-output/);
+    const progress = up.stderr.trim().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { id: string; status: string });
+    assert.ok(progress.some((e) => e.id === 'Container ops-flaky-1' && e.status === 'Started'), up.stderr);
+    assert.equal((await d.docker(['inspect', '-f', '{{.RestartCount}} {{.State.Status}}', 'ops-flaky-1'])).stdout, '2 exited\n');
+    assert.match((await compose(['logs', '--no-color', 'hidden'])).stdout, /^hidden-1 +\| hidden-output\n$/);
+    assert.equal((await compose(['down', '--rmi', 'local'])).code, 0);
+    assert.equal((await d.docker(['images', '-q', 'ops-flaky'])).stdout, '');
+  });
 });
 
 describe('berth compose: build, push and pull through a registry; create, start, events, force-recreate, logs -f', () => {

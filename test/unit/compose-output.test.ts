@@ -41,6 +41,19 @@ describe('compose output', () => {
     assert.match(text, /\[\+\] Running 2\/2\n.*✔.*Container demo-web-1 +Started .*s\n.*✘.*Container demo-db-1 +Error/s);
   });
 
+  it('json progress: an object per event, on a terminal too, as Compose v2 prints with --progress json', () => {
+    const out = fakeStream(true);
+    const p = new ProgressPrinter('json', 'Running', out.stream);
+    p.report('Container', 'demo-web-1', 'Creating');
+    p.report('Container', 'demo-web-1', 'Error', true);
+    p.flush();
+    const events = out.text().trim().split('\n').map((l) => JSON.parse(l) as unknown);
+    assert.deepEqual(events, [
+      { id: 'Container demo-web-1', status: 'Creating' },
+      { id: 'Container demo-web-1', status: 'Error' },
+    ]);
+  });
+
   it('quiet progress prints nothing', () => {
     const out = fakeStream(true);
     const p = new ProgressPrinter('quiet', 'Running', out.stream);

@@ -172,11 +172,11 @@ function withProgress(tar: Readable, sink: Sink, tty: boolean): Readable {
   return tar.pipe(counter);
 }
 
-async function prepareContext(command: string, context: string, file: string | undefined): Promise<PreparedContext> {
+async function prepareContext(command: string, context: string, file: string | undefined, dockerfileInput: () => Promise<Buffer>): Promise<PreparedContext> {
   if (file === '-' && context === '-') throw new CliError("invalid argument: can't use stdin for both build context and dockerfile");
   try {
     if (context === '-') return await stdinContext(process.stdin, file ?? '');
-    if (await isLocalPath(context)) return await directoryContext(context, file ?? '', readStdin);
+    if (await isLocalPath(context)) return await directoryContext(context, file ?? '', dockerfileInput);
     if (isRemoteContext(context)) throw new ContextError(`unable to prepare context: remote build contexts (${context}) are not supported by berth ${command}; clone or download it and build the directory`);
     throw new ContextError(`unable to prepare context: path ${quote(context)} not found`);
   } catch (e) {
@@ -185,7 +185,11 @@ async function prepareContext(command: string, context: string, file: string | u
   }
 }
 
-export async function runBuild(cli: Cli, command: string, context: string, o: BuildFlags): Promise<void> {
+/**
+ * Sends a build and prints its output. `inlineDockerfile` is a Dockerfile given as text (compose's
+ * `dockerfile_inline`): it goes into the context as `-f -` from stdin would.
+ */
+export async function runBuild(cli: Cli, command: string, context: string, o: BuildFlags, inlineDockerfile?: string): Promise<void> {
   if (o.iidfile) {
     // no stale ID left behind should this build fail
     await rm(o.iidfile, { force: true }).catch((e: Error) => {
@@ -194,7 +198,7 @@ export async function runBuild(cli: Cli, command: string, context: string, o: Bu
   }
   // the flags first: a bad one must not consume stdin
   buildQuery(command, o, undefined);
-  const ctx = await prepareContext(command, context, o.file);
+  const ctx = inlineDockerfile === undefined ? await prepareContext(command, context, o.file, readStdin) : await prepareContext(command, context, '-', async () => Buffer.from(inlineDockerfile));
   const query = buildQuery(command, o, ctx.dockerfile || undefined);
 
   let progBuf = '';

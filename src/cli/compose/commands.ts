@@ -3,13 +3,13 @@
 import { writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import type { Socket } from 'node:net';
 import { Command, Option } from 'commander';
 import {
   ComposeEngine,
   ComposeError,
   ComposeFileError,
   type ContainerSummary,
+  type ContainerWatch,
   type EngineHooks,
   Label,
   type LoadOptions,
@@ -110,7 +110,7 @@ export function registerComposeCommands(program: Command, cli: Cli): void {
       pull: async (service, image, p) => {
         progress.report('Image', image, 'Pulling');
         progress.flush();
-        await (await registry()).pullImage(cli, parseReference(image), { quiet: p.quiet || g.progress === 'quiet', platform: service.platform });
+        await (await registry()).pullImage(cli, parseReference(image), { quiet: p.quiet || g.progress === 'quiet' || g.progress === 'json', platform: service.platform });
         progress.report('Image', image, 'Pulled');
       },
     };
@@ -129,6 +129,16 @@ export function registerComposeCommands(program: Command, cli: Cli): void {
         throw e;
       }
     };
+
+  /**
+   * `--no-attach SERVICE`: commander reads a `--no-` flag as the negation of `--attach`; this one is a list of
+   * its own (`noAttach`), as in Compose v2.
+   */
+  const noAttachOption = () => {
+    const option = new Option('--no-attach <service>', 'Do not attach (stream logs) to the specified services').argParser(collect).default([]);
+    option.negate = false;
+    return option;
+  };
 
   // ---- up, create, start ------------------------------------------------------------------------------------
 
@@ -154,6 +164,7 @@ export function registerComposeCommands(program: Command, cli: Cli): void {
     timeout?: string;
     timestamps?: boolean;
     attach: string[];
+    noAttach: string[];
     renewAnonVolumes?: boolean;
     attachDependencies?: boolean;
   }
@@ -209,6 +220,7 @@ export function registerComposeCommands(program: Command, cli: Cli): void {
     .option('--timestamps', 'Show timestamps')
     .option('--attach <service>', 'Restrict attaching to the specified services. Incompatible with --attach-dependencies.', collect, [])
     .option('--attach-dependencies', 'Automatically attach to log output of dependent services')
+    .addOption(noAttachOption())
     .option('-V, --renew-anon-volumes', 'Recreate anonymous volumes instead of retrieving data from the previous containers')
     .action(
       action(async (services: string[], o: UpFlags) => {
@@ -229,7 +241,9 @@ export function registerComposeCommands(program: Command, cli: Cli): void {
 
   /** Attached `up`: every container's output prefixed, until they all exit (or one does, with --abort-on-container-exit), ^C stops them. */
   const upAttached = async (s: Session, services: string[], selected: string[], o: UpFlags): Promise<void> => {
-    const attachTo = new Set(o.attach.length ? o.attach : services.length && !o.attachDependencies ? services : selected);
+    const attachable = (names: string[]) => names.filter((n) => s.project.services[n]?.attach !== false);
+    const attachTo = new Set(o.attach.length ? o.attach : attachable(services.length && !o.attachDependencies ? services : selected));
+    for (const n of o.noAttach) attachTo.delete(n);
     const logs = new LogPrinter({ color: s.color && o.color !== false, prefix: o.logPrefix !== false });
     const ended: Array<Promise<void>> = [];
     let firstExit: { name: string; service: string; code: number } | undefined;
@@ -238,30 +252,43 @@ export function registerComposeCommands(program: Command, cli: Cli): void {
     const labelOf = (c: ProjectContainer) => (c.name.startsWith(`${s.project.name}-`) ? c.name.slice(s.project.name.length + 1) : c.name);
     const attach = async (c: ProjectContainer) => {
       if (!attachTo.has(c.service) || c.oneoff) return;
-      const label = labelOf(c);
       const info = await s.engine.client.json<{ Config: { Tty: boolean } }>('GET', `/containers/${c.id}/json`);
-      const socket: Socket = await s.engine.attach(c);
-      const out = logs.writer(label);
-      ended.push(
-        pipeContainerStream(socket, info.Config.Tty, out)
-          .catch(() => {})
-          .then(async () => {
-            const st = await s.engine.client.json<{ State: { ExitCode: number; Running: boolean } }>('GET', `/containers/${c.id}/json`).catch(() => undefined);
-            const code = st?.State.ExitCode ?? 0;
-            if (st && !st.State.Running) logs.event(label, `exited with code ${code}`);
-            if (!firstExit && (!o.exitCodeFrom || o.exitCodeFrom === c.service)) firstExit = { name: c.name, service: c.service, code };
-            if (!o.exitCodeFrom || o.exitCodeFrom === c.service) onExit?.();
-          }),
-      );
+      ended.push(follow(c, info.Config.Tty, await s.engine.attach(c)));
     };
+    /** Prints a container's output until it ends for good: each restart by its policy is followed from its start. */
+    const follow = async (c: ProjectContainer, tty: boolean, attached: AsyncIterable<Buffer>) => {
+      const label = labelOf(c);
+      let stream = attached;
+      let code = 0;
+      for (;;) {
+        await pipeContainerStream(stream, tty, logs.writer(label)).catch(() => {});
+        // where this run's output ends, looked up before the state: a restart seen after it has not yet begun
+        const outputEnd = await s.engine.lastOutputTime(c).catch(() => undefined);
+        const now = await s.engine.client.json<{ RestartCount: number; State: { ExitCode: number; Running: boolean; Restarting: boolean } }>('GET', `/containers/${c.id}/json`).catch(() => undefined);
+        const st = now?.State;
+        if (!now || !st || (st.Running && !st.Restarting)) break; // gone, or only our connection ended
+        code = st.ExitCode;
+        logs.event(label, `exited with code ${code}`);
+        if (!st.Restarting || interrupted || !watch) break;
+        if (!(await watch.restarted(c.id, now.RestartCount + 1))) break;
+        stream = await s.engine.follow(c, outputEnd);
+      }
+      if (!firstExit && (!o.exitCodeFrom || o.exitCodeFrom === c.service)) firstExit = { name: c.name, service: c.service, code };
+      if (!o.exitCodeFrom || o.exitCodeFrom === c.service) onExit?.();
+    };
+    let watch: ContainerWatch | undefined;
     let interrupted = 0;
     const onSigint = () => {
       interrupted++;
       if (interrupted > 1) process.exit(130);
       s.progress.flush();
       process.stderr.write('Gracefully stopping... (press Ctrl+C again to force)\n');
-      void s.engine.stop({ services: selected, timeout: o.timeout ? Number(o.timeout) : undefined }).catch((e: unknown) => warn((e as Error).message));
+      stopping = s.engine.stop({ services: selected, timeout: o.timeout ? Number(o.timeout) : undefined }).catch((e: unknown) => {
+        warn((e as Error).message);
+      });
     };
+    // awaited before returning: a container that ends by itself meanwhile must not cut the stop of the others short
+    let stopping: Promise<void> | undefined;
     process.on('SIGINT', onSigint);
     process.on('SIGTERM', onSigint);
     try {
@@ -269,6 +296,7 @@ export function registerComposeCommands(program: Command, cli: Cli): void {
       for (const n of names) logs.register(n);
       s.progress.flush();
       process.stdout.write(`Attaching to ${names.join(', ')}\n`);
+      watch = await s.engine.watchContainers();
       await s.engine.start({ services, attach });
       s.progress.flush();
       if (o.abortOnContainerExit) {
@@ -279,10 +307,12 @@ export function registerComposeCommands(program: Command, cli: Cli): void {
         }
       }
       await Promise.all(ended);
+      await stopping;
       s.progress.flush();
     } finally {
       process.off('SIGINT', onSigint);
       process.off('SIGTERM', onSigint);
+      await watch?.close();
     }
     if (interrupted) throw new CliError('', 130);
     if (o.abortOnContainerExit && firstExit?.code) throw new CliError('', firstExit.code);
@@ -900,12 +930,11 @@ async function buildService(cli: Cli, progress: ProgressPrinter, service: Projec
   const b = service.build;
   if (!b) return;
   if (/^[a-z]+:\/\//.test(b.context) || b.context.startsWith('git@')) throw new ComposeError(`service "${service.name}": remote build contexts are not supported (${b.context})`);
-  if (b.dockerfile_inline) throw new ComposeError(`service "${service.name}": dockerfile_inline is not supported yet`);
   progress.report('Service', service.name, 'Building');
   progress.flush();
   const flags: BuildFlags = {
     tag: [tag, ...(b.tags ?? [])],
-    file: b.dockerfile ? (b.dockerfile.startsWith('/') ? b.dockerfile : `${b.context}/${b.dockerfile}`) : undefined,
+    file: b.dockerfile_inline === undefined && b.dockerfile ? (b.dockerfile.startsWith('/') ? b.dockerfile : `${b.context}/${b.dockerfile}`) : undefined,
     buildArg: Object.entries(b.args ?? {}).flatMap(([k, v]) => (v === null ? [k] : [`${k}=${v}`])),
     target: b.target,
     cache: !(o.noCache || b.no_cache),
@@ -921,7 +950,7 @@ async function buildService(cli: Cli, progress: ProgressPrinter, service: Projec
     ulimit: [],
   };
   try {
-    await (await import('../commands/build.js')).runBuild(cli, 'build', b.context, flags);
+    await (await import('../commands/build.js')).runBuild(cli, 'build', b.context, flags, b.dockerfile_inline);
   } catch (e) {
     progress.report('Service', service.name, 'Error', true);
     if (e instanceof CliError) throw new ComposeError(`failed to solve: ${e.message || 'build failed'}`, e.exitCode || 1);
@@ -954,4 +983,3 @@ function psJson(project: string, c: ProjectContainer) {
     Status: sum.Status,
   };
 }
-

@@ -22,23 +22,26 @@ export class ProgressPrinter {
   private readonly rows: Row[] = [];
   private drawn = 0;
   private timer: NodeJS.Timeout | undefined;
-  private readonly tty: boolean;
+
+  private readonly mode: 'tty' | 'plain' | 'json' | 'quiet';
 
   constructor(
     mode: string,
     private readonly title = 'Running',
     private readonly stream: NodeJS.WriteStream = process.stderr,
   ) {
-    this.tty = mode === 'tty' || (mode === 'auto' && stream.isTTY === true);
-    this.quiet = mode === 'quiet';
+    this.mode = mode === 'auto' ? (stream.isTTY === true ? 'tty' : 'plain') : (mode as ProgressPrinter['mode']);
   }
 
-  private readonly quiet: boolean;
-
   readonly report: Progress = (kind, name, status, error = false) => {
-    if (this.quiet) return;
-    if (!this.tty) {
+    if (this.mode === 'quiet') return;
+    if (this.mode === 'plain') {
       this.stream.write(` ${kind} ${name}  ${status}\n`);
+      return;
+    }
+    if (this.mode === 'json') {
+      // Compose v2's machine-readable stream: one object per event, the same ids and statuses as the plain lines
+      this.stream.write(`${JSON.stringify({ id: `${kind} ${name}`, status })}\n`);
       return;
     }
     let row = this.rows.find((r) => r.kind === kind && r.name === name);
@@ -53,7 +56,7 @@ export class ProgressPrinter {
   flush(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    if (this.tty && this.rows.length) this.draw();
+    if (this.mode === 'tty' && this.rows.length) this.draw();
   }
 
   private draw(): void {

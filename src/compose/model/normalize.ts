@@ -46,7 +46,7 @@ function absPath(p: string, dir: string): string {
 
 export const isUrlContext = (s: string): boolean => /^[a-z][a-z0-9+.-]*:\/\//i.test(s) || s.startsWith('git@') || s.startsWith('github.com/');
 
-const boolKeys = ['init', 'privileged', 'read_only', 'tty', 'stdin_open', 'oom_kill_disable'];
+const boolKeys = ['attach', 'init', 'privileged', 'read_only', 'tty', 'stdin_open', 'oom_kill_disable'];
 const intKeys = ['cpu_shares', 'pids_limit', 'oom_score_adj', 'cpu_count', 'cpu_percent', 'cpu_quota', 'cpu_period', 'cpu_rt_runtime', 'cpu_rt_period', 'mem_swappiness'];
 const stringKeys = ['mem_limit', 'mem_reservation', 'memswap_limit', 'shm_size', 'cpuset', 'user', 'stop_grace_period', 'hostname', 'domainname', 'working_dir', 'container_name', 'image'];
 const listKeys = ['dns', 'dns_search', 'dns_opt', 'tmpfs', 'expose', 'cap_add', 'cap_drop', 'security_opt', 'devices', 'group_add', 'links', 'external_links', 'volumes_from', 'profiles'];
