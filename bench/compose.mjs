@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Compose: `up -d` (from nothing to all 10 containers running) and `down -v` (to nothing left) of a 10-service
-// stack on the busybox bench image, whole CLI process wall time, median of REPS (after one untimed warm-up pair):
+// stack on the busybox bench image, whole CLI process wall time, median of REPS rounds (after one untimed warm-up
+// round). Both daemons are up for the whole benchmark and each round runs every client once, in turn:
 //
 //   Berth:  `berth compose`; `docker compose` (the docker 28 CLI running Berth's plugin, dist/docker-compose,
 //           from a private DOCKER_CONFIG's cli-plugins/); Debian's docker-compose 1.29 — all against berthd.
@@ -124,16 +125,17 @@ function clientEnv(daemon, extra = {}) {
   return { ...env, DOCKER_HOST: daemon.host, BERTH_HOST: daemon.host, DOCKER_CONFIG: work.dockerConfig, DOCKER_CLI_HINTS: 'false', ...extra };
 }
 
-/** The compose clients measured against a daemon: { what, argv (up to the subcommand), env }. */
-function clients(daemon) {
+/** The compose clients measured: { key, what, daemon, argv (up to the subcommand), env }; docker-compose 1.29 on dockerd first. */
+function clients(daemons) {
   const v1 = which(process.env.BENCH_COMPOSE_V1 || '/usr/bin/docker-compose');
-  const list = [];
-  if (daemon.name === 'berth') {
-    list.push({ key: 'own', what: 'berth compose', argv: [process.execPath, join(REPO, 'dist', 'berth.cjs'), 'compose'], env: clientEnv(daemon) });
-    list.push({ key: 'plug', what: 'docker compose (plugin)', argv: [dockerCli(), 'compose'], env: clientEnv(daemon) });
-  }
-  if (v1) list.push({ key: 'v1', what: 'docker-compose 1.29', argv: [v1], env: clientEnv(daemon) });
-  return list;
+  if (!v1) throw new Error('docker-compose 1.29 (the baseline) is not installed: apt-get install docker-compose');
+  const { berth, docker: dockerd } = daemons;
+  return [
+    { key: 'base', what: 'docker-compose 1.29 on dockerd', daemon: dockerd, argv: [v1], env: clientEnv(dockerd) },
+    { key: 'own', what: 'berth compose', daemon: berth, argv: [process.execPath, join(REPO, 'dist', 'berth.cjs'), 'compose'], env: clientEnv(berth) },
+    { key: 'plug', what: 'docker compose (plugin)', daemon: berth, argv: [dockerCli(), 'compose'], env: clientEnv(berth) },
+    { key: 'v1', what: 'docker-compose 1.29 on berthd', daemon: berth, argv: [v1], env: clientEnv(berth) },
+  ];
 }
 
 /** Runs a client to its end in the project dir; resolves its wall time in ms (spawn to exit), rejects on failure. */
@@ -178,32 +180,21 @@ async function verifyEmpty(daemon, what) {
   if (left.length) throw new Error(`${what}: left on ${daemon.name}: ${left.join('; ')}`);
 }
 
-/** One client: a warm-up up/down (untimed), then REPS timed `up -d` + `down -v`, each checked. */
-async function measure(daemon, client) {
-  const up = [];
-  const down = [];
+/** One round of a client: `up -d` then `down -v`, each timed and checked; resolves { up, down } in ms. */
+async function round(client) {
+  const { daemon, what } = client;
   try {
-    for (let i = -1; i < REPS; i++) {
-      await verifyEmpty(daemon, client.what);
-      const u = await timed(client, ['up', '-d']);
-      await verifyUp(daemon, client.what);
-      const d = await timed(client, ['down', '-v']);
-      await verifyEmpty(daemon, client.what);
-      if (i >= 0) {
-        up.push(u);
-        down.push(d);
-      }
-    }
+    await verifyEmpty(daemon, what);
+    const up = await timed(client, ['up', '-d']);
+    await verifyUp(daemon, what);
+    const down = await timed(client, ['down', '-v']);
+    await verifyEmpty(daemon, what);
+    return { up, down };
   } catch (e) {
     // Leave the engine empty for the next client (the daemon's own teardown would remove the rest anyway).
     await timed(client, ['down', '-v', '--remove-orphans', '-t', '1']).catch(() => {});
     throw e;
   }
-  const u = stats(up);
-  const d = stats(down);
-  const list = (s) => s.values.map((v) => v.toFixed(0)).join(', ');
-  log(`  ${daemon.name}, ${client.what}: up -d ${u.median.toFixed(0)} ms (${list(u)}), down -v ${d.median.toFixed(0)} ms (${list(d)})`);
-  return { up: u.median, down: d.median };
 }
 
 export const composeBenchmark = {
@@ -217,29 +208,46 @@ export const composeBenchmark = {
     ports = await freePorts(2);
     writeFileSync(join(work.project, 'compose.yaml'), composeFile(ports));
   },
-  async run(daemon) {
-    await docker(daemon, ['load', '-i', archive.path]);
-    const out = [];
+  /**
+   * A warm-up round, then REPS rounds; each round runs every client once, in turn (both daemons are up), so a
+   * spell of a slower VM falls on both sides of a ratio.
+   */
+  async runPaired(daemons) {
+    const list = clients(daemons);
+    const times = new Map(list.map((c) => [c.key, { up: [], down: [], error: undefined }]));
+    for (const d of Object.values(daemons)) await docker(d, ['load', '-i', archive.path]);
     try {
-      for (const c of clients(daemon)) {
-        const pair = { own: [rows.ownUp, rows.ownDown], plug: [rows.plugUp, rows.plugDown], v1: [rows.v1Up, rows.v1Down] }[c.key];
-        try {
-          const m = await measure(daemon, c);
-          if (daemon.name === 'docker') {
-            // docker-compose 1.29 on dockerd is the baseline of every row.
-            for (const [u, d] of [[rows.ownUp, rows.ownDown], [rows.plugUp, rows.plugDown], [rows.v1Up, rows.v1Down]]) out.push({ ...u, value: m.up }, { ...d, value: m.down });
-          } else out.push({ ...pair[0], value: m.up }, { ...pair[1], value: m.down });
-        } catch (e) {
-          log(`  ${daemon.name}, ${c.what}: ${e.message}`);
-          if (daemon.name === 'docker') throw e;
-          out.push({ ...pair[0], value: 'error' }, { ...pair[1], value: 'error' });
+      for (let i = -1; i < REPS; i++) {
+        for (const c of list) {
+          const t = times.get(c.key);
+          if (t.error) continue;
+          try {
+            const m = await round(c);
+            if (i < 0) continue;
+            t.up.push(m.up);
+            t.down.push(m.down);
+          } catch (e) {
+            if (c.key === 'base') throw e; // no baseline, no row
+            log(`  ${c.what}: ${e.message}`);
+            t.error = e;
+          }
         }
       }
     } finally {
-      await docker(daemon, ['rmi', BUSYBOX_IMAGE], { allowFail: true });
+      for (const d of Object.values(daemons)) await docker(d, ['rmi', BUSYBOX_IMAGE], { allowFail: true });
     }
-    if (daemon.name === 'docker' && out.length === 0) for (const r of Object.values(rows)) out.push({ ...r, value: 'n/a' }); // no docker-compose 1.29
-    return out;
+    const median = (key, what) => {
+      const t = times.get(key);
+      if (t.error) return 'error';
+      const s = stats(t[what]);
+      log(`  ${list.find((c) => c.key === key).what}: ${what} ${s.median.toFixed(0)} ms (${s.values.map((v) => v.toFixed(0)).join(', ')})`);
+      return s.median;
+    };
+    const base = { up: median('base', 'up'), down: median('base', 'down') };
+    return ['own', 'plug', 'v1'].flatMap((key) => [
+      { ...rows[`${key}Up`], cells: { berth: median(key, 'up'), docker: base.up } },
+      { ...rows[`${key}Down`], cells: { berth: median(key, 'down'), docker: base.down } },
+    ]);
   },
 };
 

@@ -840,7 +840,18 @@ export async function runSuite(title, benchmarks) {
 
   for (const b of benchmarks) if (b.prepare) await b.prepare();
 
+  // Paired benchmarks run with both daemons up and alternate between them round by round: this VM's speed drifts
+  // by half within minutes, and a ratio near its goal must not depend on which side ran in the faster spell.
+  const paired = benchmarks.filter((b) => b.runPaired);
+  if (paired.length) {
+    const result = await runPaired(paired, sides);
+    failed ||= result.failed;
+    notes.push(...result.notes);
+    for (const r of result.rows) Object.assign(cell(r.name, r.unit), r.cells);
+  }
+
   for (const side of ['berth', 'docker']) {
+    if (benchmarks.every((b) => b.runPaired)) break;
     if (!sides[side]) {
       notes.push(`${side}: skipped (BENCH_ONLY=${process.env.BENCH_ONLY})`);
       missing[side] = 'skipped';
@@ -865,6 +876,7 @@ export async function runSuite(title, benchmarks) {
     notes.push(`${side}: ${side === 'berth' ? 'berthd' : 'dockerd'} ${daemon.version}`);
     try {
       for (const b of benchmarks) {
+        if (b.runPaired) continue;
         if (exiting) break;
         log(`${side}: ${b.name}…`);
         try {
@@ -891,6 +903,63 @@ export async function runSuite(title, benchmarks) {
   const cli = spawnSync(dockerCli(), ['--version'], { encoding: 'utf8' }).stdout.trim();
   const out = [`\n${title}`, `client: ${cli} (the same CLI against both daemons)`, '', formatTable(rows), '', ...notes.map((n) => `- ${n}`), ''];
   process.stdout.write(out.join('\n') + '\n');
+  return { rows, notes, failed };
+}
+
+/**
+ * Runs benchmarks that need both daemons at once (`runPaired({ berth, docker })` returning rows with both cells),
+ * the host's network state checked around the pair.
+ */
+async function runPaired(benchmarks, sides) {
+  const notes = [];
+  const rows = [];
+  const fill = (value) => {
+    for (const b of benchmarks) for (const n of b.rowNames ?? []) rows.push({ ...n, cells: { berth: value, docker: value } });
+  };
+  if (!sides.berth || !sides.docker) {
+    notes.push(`${benchmarks.map((b) => b.name).join(', ')}: skipped (needs both daemons; BENCH_ONLY=${process.env.BENCH_ONLY})`);
+    fill('skipped');
+    return { rows, notes, failed: false };
+  }
+  const netBefore = hostNetState();
+  const daemons = {};
+  let failed = false;
+  try {
+    log('starting berthd, containerd + dockerd (paired)…');
+    daemons.berth = await startBerthd();
+    daemons.docker = await startDockerd({ bridge: benchmarks.some((b) => b.dockerBridge) });
+    if (!daemons.docker) {
+      notes.push(`${benchmarks.map((b) => b.name).join(', ')}: docker not available`);
+      fill('n/a');
+      return { rows, notes, failed: false };
+    }
+    notes.push(`paired: berthd ${daemons.berth.version} and dockerd ${daemons.docker.version}, up together, alternating round by round`);
+    for (const b of benchmarks) {
+      if (exiting) break;
+      log(`paired: ${b.name}…`);
+      try {
+        rows.push(...(await b.runPaired(daemons)));
+      } catch (e) {
+        failed = true;
+        notes.push(`${b.name} failed: ${e.message}`);
+        for (const n of b.rowNames ?? []) rows.push({ ...n, cells: { berth: 'error', docker: 'error' } });
+      }
+    }
+  } catch (e) {
+    failed = true;
+    notes.push(`paired: could not start the daemons: ${e.message}`);
+    fill('error');
+  } finally {
+    await daemons.docker?.stop();
+    await daemons.berth?.stop();
+  }
+  if (netBefore) {
+    const diff = diffHostNetState(netBefore, hostNetState());
+    if (diff.length) {
+      failed = true;
+      notes.push(`paired: WARNING: the host's network state changed during the run:\n${diff.join('\n')}`);
+    }
+  }
   return { rows, notes, failed };
 }
 
