@@ -184,6 +184,11 @@ describe('networking', () => {
     }
     assert.equal(await docker(['network', 'ls', '-q', '--filter', 'type=custom']), '');
     assert.deepEqual(await netns(), []);
+    // the removed networks' rules went with them (applied while their bridges were deleted)
+    const rules = await run('nft', ['list', 'table', 'ip', `berth-${bridgeOf(d.dir)}`]);
+    assert.equal(rules.code, 0, rules.stderr);
+    assert.doesNotMatch(rules.stdout, /berth-[0-9a-f]{9}\b|10\.213\./);
+    assert.match(rules.stdout, new RegExp(bridgeOf(d.dir)), 'the default bridge keeps its rules');
   });
 
   it('published ports: TCP and UDP, from the host loopback and another namespace, random and -P ports, conflicts', async () => {

@@ -104,6 +104,8 @@ export class NetworkService {
   /** The host's way out: containers' default routes keep to it. */
   private uplinkMtu = 1500;
   private readonly firewall: Firewall;
+  /** Networks being removed: left out of the ruleset while their bridges go. */
+  private readonly removing = new Set<string>();
   private readonly dns: NameServer;
   private readonly sandboxes: Sandboxes;
 
@@ -348,12 +350,20 @@ export class NetworkService {
     if (eps.length) {
       throw new Forbidden(`error while removing network: network ${n.name} has active endpoints (${eps.map((e) => `name:${JSON.stringify(e.name)} id:${JSON.stringify(e.containerId.slice(0, 12))}`).join(', ')})`);
     }
-    // The bridge first: a crash between the two leaves a record whose bridge start-up makes again, never a bridge
-    // that nothing knows.
-    if (n.bridge) await removeBridge(n.bridge);
+    // The bridge before the record: a crash between the two leaves a record whose bridge start-up makes again,
+    // never a bridge that nothing knows. The ruleset without the network is applied while the bridge goes (the
+    // kernel takes ~30 ms for that, under its lock): a compose down removes its networks one after another.
+    this.removing.add(n.id);
+    try {
+      await Promise.all([n.bridge ? removeBridge(n.bridge) : undefined, this.firewall.apply()]);
+    } catch (e) {
+      this.removing.delete(n.id);
+      await this.firewall.apply().catch((error: unknown) => this.d.log.warn('firewall not restored', { network: n.id, error }));
+      throw e;
+    }
     await this.d.records.delete(n.id);
+    this.removing.delete(n.id);
     this.pools.delete(n.id);
-    await this.firewall.apply();
     this.d.events.publish('network', 'destroy', n.id, { name: n.name, type: n.driver });
   }
 
@@ -585,7 +595,7 @@ export class NetworkService {
   private firewallState(): { networks: Array<{ bridge: string; subnet: string; internal: boolean }>; ports: PublishedPort[] } {
     const networks = this.d.records
       .list()
-      .filter((n) => n.driver === 'bridge' && n.bridge && n.ipam[0])
+      .filter((n) => n.driver === 'bridge' && n.bridge && n.ipam[0] && !this.removing.has(n.id))
       .map((n) => ({ bridge: n.bridge as string, subnet: (n.ipam[0] as IpamConfig).Subnet, internal: n.internal }));
     const ports: PublishedPort[] = [];
     for (const { att } of this.attached.values()) {
