@@ -271,7 +271,9 @@ export function registerComposeCommands(program: Command, cli: Cli): void {
         logs.event(label, `exited with code ${code}`);
         if (!st.Restarting || interrupted || !watch) break;
         if (!(await watch.restarted(c.id, now.RestartCount + 1))) break;
-        stream = await s.engine.follow(c, outputEnd);
+        const next = await s.engine.follow(c, outputEnd).catch(() => undefined); // no log to read (driver none)
+        if (!next) break;
+        stream = next;
       }
       if (!firstExit && (!o.exitCodeFrom || o.exitCodeFrom === c.service)) firstExit = { name: c.name, service: c.service, code };
       if (!o.exitCodeFrom || o.exitCodeFrom === c.service) onExit?.();
