@@ -351,6 +351,63 @@ configs:
     assert.equal((await compose(['down'])).code, 0);
   });
 
+  it('-f elsewhere with --project-directory and --env-file; config --volumes; external network and volume outlive down -v; aliases; deploy.replicas', async () => {
+    const other = join(dir, '..', 'elsewhere');
+    await mkdir(other, { recursive: true });
+    await writeFile(join(other, 'vars.env'), 'NET_NAME=ops-external-net\nREPLICAS=2\n');
+    await writeFile(
+      join(other, 'stack.yaml'),
+      `services:
+  api:
+    image: busybox
+    init: true
+    command: sleep 300
+    deploy:
+      replicas: \${REPLICAS}
+    networks:
+      shared:
+        aliases: [backend-api]
+    volumes: [keep:/data, scratch:/scratch]
+  probe:
+    image: busybox
+    init: true
+    command: sleep 300
+    networks: [shared]
+networks:
+  shared:
+    external: true
+    name: \${NET_NAME}
+volumes:
+  keep:
+    external: true
+  scratch: {}
+`,
+    );
+    const at = (args: string[]) => compose(['-f', join(other, 'stack.yaml'), '--project-directory', other, '--env-file', join(other, 'vars.env'), '-p', 'away', ...args]);
+    assert.equal((await at(['config', '--volumes'])).stdout, 'keep\nscratch\n');
+    const missing = await at(['up', '-d']);
+    assert.notEqual(missing.code, 0, 'an external network must exist');
+    assert.match(missing.stderr, /network ops-external-net declared as external, but could not be found/);
+    assert.equal((await d.docker(['network', 'create', 'ops-external-net'])).code, 0);
+    assert.equal((await d.docker(['volume', 'create', 'keep'])).code, 0);
+    try {
+      const up = await at(['up', '-d']);
+      assert.equal(up.code, 0, up.stderr);
+      assert.equal((await at(['ps', '-q', 'api'])).stdout.trim().split('\n').length, 2, 'deploy.replicas from the env file');
+      const byAlias = await at(['exec', '-T', 'probe', 'sh', '-c', 'nslookup backend-api | grep -c "^Address: [0-9]"']);
+      assert.equal(byAlias.stdout.trim(), '2', `the alias names both replicas: ${byAlias.stderr}`);
+      assert.equal((await at(['down', '-v'])).code, 0);
+      assert.equal((await d.docker(['ps', '-aq', '--filter', 'label=com.docker.compose.project=away'])).stdout, '');
+      assert.equal((await d.docker(['volume', 'ls', '-q', '--filter', 'name=scratch'])).stdout, '', 'the project volume goes');
+      assert.equal((await d.docker(['volume', 'inspect', '-f', '{{.Name}}', 'keep'])).stdout, 'keep\n', 'the external volume stays');
+      assert.equal((await d.docker(['network', 'inspect', '-f', '{{.Name}}', 'ops-external-net'])).stdout, 'ops-external-net\n', 'the external network stays');
+    } finally {
+      await at(['down', '-v']).catch(() => {});
+      await d.docker(['network', 'rm', 'ops-external-net']);
+      await d.docker(['volume', 'rm', 'keep']);
+    }
+  });
+
   it('attached up follows a container its restart policy restarts; --no-attach and attach: false; dockerfile_inline; --progress json', async () => {
     await writeFile(
       join(dir, 'compose.yaml'),
