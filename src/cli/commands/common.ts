@@ -86,17 +86,27 @@ export async function inspectNames(cli: Cli, names: string[], kinds: InspectKind
   for (const name of names) {
     let hit: { kind: InspectKind; object: unknown } | undefined;
     let failure: unknown;
-    for (const kind of kinds) {
-      try {
-        const query = kind === 'container' && o.size ? { size: true } : kind === 'network' && o.verbose ? { verbose: 'true' } : {};
-        hit = { kind, object: await cli.client().json<unknown>('GET', inspectKinds[kind](encodeURIComponent(name)), { query }) };
-        break;
-      } catch (e) {
-        if (e instanceof ConnectError) throw e;
-        if (kinds.length > 1 && isSkippable(e)) continue;
-        failure = e;
+    const lookup = (kind: InspectKind) => {
+      const query = kind === 'container' && o.size ? { size: true } : kind === 'network' && o.verbose ? { verbose: 'true' } : {};
+      return cli
+        .client()
+        .json<unknown>('GET', inspectKinds[kind](encodeURIComponent(name)), { query })
+        .then((object) => ({ object }), (error: unknown) => ({ error }));
+    };
+    // The kinds are tried in docker's order, each lookup asked one ahead of its turn: an image is found in one
+    // round trip instead of two (the lookups are reads; what is printed is the first kind that has the name).
+    const lookups = [lookup(kinds[0] as InspectKind)];
+    for (let i = 0; i < kinds.length; i++) {
+      if (i + 1 < kinds.length) lookups.push(lookup(kinds[i + 1] as InspectKind));
+      const r = await (lookups[i] as ReturnType<typeof lookup>);
+      if ('object' in r) {
+        hit = { kind: kinds[i] as InspectKind, object: r.object };
         break;
       }
+      if (r.error instanceof ConnectError) throw r.error;
+      if (kinds.length > 1 && isSkippable(r.error)) continue;
+      failure = r.error;
+      break;
     }
     if (!hit) {
       errors.push(failure ? describeError(failure) : `Error: No such object: ${name}`);
