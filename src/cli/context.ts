@@ -1,15 +1,25 @@
 import { ApiError, ConnectError, EngineClient, defaultHost } from '../client/index.js';
+import { hasBrand } from '../util/brand.js';
 
 /** Exit codes docker uses: 1 for a failed command, 125 for bad flags or a daemon error under `run`. */
 export const ExitCode = { Failure: 1, Usage: 125 } as const;
 
 /** An error that ends the command with a given exit code after printing its message. */
+const cliErrorBrand = Symbol.for('berth.cli.CliError');
+
 export class CliError extends Error {
+  /** By brand: the --format bundle's copy of this module throws it to the fast path's (see util/brand.ts). */
+  static override [Symbol.hasInstance](v: unknown): v is CliError {
+    return hasBrand(this, CliError, v, cliErrorBrand);
+  }
   constructor(
     message: string,
     readonly exitCode: number = ExitCode.Failure,
   ) {
     super(message);
+  }
+  get [cliErrorBrand](): true {
+    return true;
   }
 }
 

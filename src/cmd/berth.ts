@@ -27,7 +27,9 @@ async function fast(): Promise<number> {
  * never meets the code of another build (V8 itself only checks the source's length); a cache V8 rejects (another
  * Node) is made again. Anything wrong with the cache directory just means no cache.
  */
+const loadedBundles = new Map<string, unknown>();
 function requireWithCodeCache(file: string): unknown {
+  if (loadedBundles.has(file)) return loadedBundles.get(file);
   const { readFileSync, statSync, writeFileSync, mkdirSync, renameSync, readdirSync, rmSync } = require('node:fs') as typeof import('node:fs');
   const { Script } = require('node:vm') as typeof import('node:vm');
   const { wrap } = require('node:module') as { wrap(source: string): string };
@@ -59,7 +61,11 @@ function requireWithCodeCache(file: string): unknown {
     });
   }
   const module = { exports: {} };
-  (script.runInThisContext() as (...a: unknown[]) => void).call(module.exports, module.exports, require, module, path, __dirname);
+  loadedBundles.set(file, module.exports);
+  // the bundle's own requires of the build's other bundles (dist/cli-format.cjs) go through the cache too
+  const bundleRequire = (id: string): unknown => (/^\.\/cli-[a-z]+\.cjs$/.test(id) ? requireWithCodeCache(id) : require(id));
+  (script.runInThisContext() as (...a: unknown[]) => void).call(module.exports, module.exports, bundleRequire, module, path, __dirname);
+  loadedBundles.set(file, module.exports); // a bundle may have replaced its exports object
   return module.exports;
 }
 

@@ -150,3 +150,42 @@ describe("the fast path's code cache", () => {
     }
   });
 });
+
+describe('the --format bundle', () => {
+  it('is loaded only for a template: a plain ps neither reads nor compiles the engine; a template run caches it too', async () => {
+    const { mkdtemp, readdir, readFile, rm } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { dirname, join } = await import('node:path');
+    const { dist, run } = await import('../harness/daemon.js');
+    assert.doesNotMatch(await readFile(join(dirname(dist('berth')), 'cli-fast.cjs'), 'utf8'), /unclosed action/, "the fast path's bundle has no template parser");
+    const home = await mkdtemp(join(tmpdir(), 'berth-cli-cache-'));
+    try {
+      const env = { XDG_CACHE_HOME: home, BERTH_HOST: `unix://${join(home, 'none.sock')}` };
+      const caches = async () => (await readdir(join(home, 'berth')).catch(() => [] as string[])).map((f) => f.replace(/\.cjs-.*/, '.cjs')).sort();
+      assert.equal((await run(process.execPath, [dist('berth'), 'ps'], { env })).code, 1);
+      assert.deepEqual(await caches(), ['cli-fast.cjs']);
+      // a template is parsed before the daemon is asked (docker ps checks its format first): the engine is loaded
+      const bad = await run(process.execPath, [dist('berth'), 'inspect', '-f', '{{.Id', 'x'], { env });
+      assert.equal(bad.code, 64, bad.stderr);
+      assert.equal(bad.stderr, 'template parsing error: template: :1: unclosed action\n', 'the CliError of the format bundle is the fast path\'s');
+      assert.deepEqual(await caches(), ['cli-fast.cjs', 'cli-format.cjs']);
+    } finally {
+      await rm(home, { recursive: true, force: true });
+    }
+  });
+
+  it("classes whose values cross the bundles are recognised by brand; a subclass keeps the prototype's check", async () => {
+    const { CliError } = await import('../../src/cli/context.js');
+    const { FlagError } = await import('../../src/cli/commands/run-flags.js');
+    const { GoNil } = await import('../../src/cli/format/gofmt.js');
+    // what another copy of the module makes: another class, the same brand
+    const foreign = { [Symbol.for('berth.cli.CliError')]: true, message: 'x' };
+    assert.ok(foreign instanceof CliError);
+    assert.ok({ [Symbol.for('berth.format.GoNil')]: true } instanceof GoNil);
+    assert.ok(!({} instanceof GoNil) && !((null as unknown) instanceof GoNil));
+    const flag = new FlagError('memory', 'x', 'bad size');
+    assert.ok(flag instanceof CliError && flag instanceof FlagError);
+    assert.ok(!(new CliError('plain') instanceof FlagError));
+    assert.ok(!(foreign instanceof FlagError));
+  });
+});

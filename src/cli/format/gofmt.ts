@@ -10,6 +10,8 @@
  *   any other object (a class instance) is a struct, printed `{v1 v2}`, or via its own `toString` (a Stringer).
  */
 
+import { hasBrand } from '../../util/brand.js';
+
 /** An object may name its Go type (for `%T` and error messages) under this key, e.g. `*formatter.imageContext`. */
 export const goType: unique symbol = Symbol.for('berth.format.goType');
 
@@ -20,10 +22,21 @@ export const marshalJSON: unique symbol = Symbol.for('berth.format.marshalJSON')
  * A float64 whose value is an integer, e.g. the template literal `1e6` or `-0.0`: Go prints it as a float ("1e+06"),
  * and JavaScript numbers cannot tell. Arithmetic and comparisons see its number through valueOf.
  */
+// Both classes are recognised by brand: values made by the fast path's copy of this module are read by the
+// template engine's (see util/brand.ts).
+const goFloatBrand = Symbol.for('berth.format.GoFloat');
+const goNilBrand = Symbol.for('berth.format.GoNil');
+
 export class GoFloat {
+  static [Symbol.hasInstance](v: unknown): v is GoFloat {
+    return hasBrand(this, GoFloat, v, goFloatBrand);
+  }
   constructor(readonly value: number) {}
   valueOf(): number {
     return this.value;
+  }
+  get [goFloatBrand](): true {
+    return true;
   }
 }
 
@@ -44,7 +57,13 @@ export function isPlainObject(v: object): boolean {
  * nil interface) prints "<no value>" in a template.
  */
 export class GoNil {
+  static [Symbol.hasInstance](v: unknown): v is GoNil {
+    return hasBrand(this, GoNil, v, goNilBrand);
+  }
   constructor(readonly type: string) {}
+  get [goNilBrand](): true {
+    return true;
+  }
 }
 
 export function kindOf(v: unknown): GoKind {
