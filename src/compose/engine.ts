@@ -14,7 +14,7 @@ import type { Project, ServiceConfig } from './types.js';
 
 interface InspectState {
   RestartCount: number;
-  State: { Status: string; Restarting: boolean; ExitCode: number; FinishedAt: string };
+  State: { Status: string; Restarting: boolean; ExitCode: number };
 }
 
 /** What an attached `up` follows of its containers (see watchContainers). */
@@ -496,11 +496,15 @@ export class ComposeEngine {
       for (const f of listeners.get(id) ?? []) f();
       listeners.delete(id);
     };
+    // Once the stream ends (closed, or the daemon gone) nobody waits any more: what is restarting then is let go.
+    let closed = false;
     const done = this.client
       .messages(res, (m) => wake(String((m['Actor'] as { ID?: string } | undefined)?.ID ?? m['id'] ?? '')))
       .catch(() => {})
-      .finally(() => [...listeners.keys()].forEach(wake));
-    let closed = false;
+      .finally(() => {
+        closed = true;
+        [...listeners.keys()].forEach(wake);
+      });
     return {
       restarted: async (id, runs) => {
         for (;;) {
@@ -513,7 +517,6 @@ export class ComposeEngine {
         }
       },
       close: async () => {
-        closed = true;
         res.destroy();
         await done;
       },

@@ -22,7 +22,6 @@ export class ProgressPrinter {
   private readonly rows: Row[] = [];
   private drawn = 0;
   private timer: NodeJS.Timeout | undefined;
-
   private readonly mode: 'tty' | 'plain' | 'json' | 'quiet';
 
   constructor(
