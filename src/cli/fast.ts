@@ -1,10 +1,11 @@
-// The hottest commands (ps, images, version, inspect, logs, stop, rm) run without commander when their command
+// The hottest commands (ps, images, version, inspect, logs, stop, rm, exec) run without commander when their command
 // line is plain: commander's loading and the command tree it builds are ~10 ms of a run that otherwise takes
 // ~50 ms over Node's own start. "Plain" is a narrow grammar whose meaning is certain (known flags, values in their
 // own word or after `=`, as many operands as the command takes); anything else — help, an unknown or malformed
 // flag, operands commander would refuse, a pflag boolean with a value — goes to commander (main.ts), which gives
 // the usual result or error. The options object handed to the command is what commander would give.
 import type { LogsOptions } from './commands/container-ops.js';
+import type { ExecFlags } from './commands/exec.js';
 import type { ImagesOptions } from './commands/image.js';
 import type { PsOptions } from './commands/ps.js';
 import { type Cli, createCli, reportFailure } from './context.js';
@@ -21,6 +22,8 @@ interface FastCommand {
   flags: Flag[];
   /** How many operands commander accepts: fewer or more is its error to give. */
   operands: [min: number, max: number];
+  /** commander's passThroughOptions: from the first operand on, every word is an operand (`exec c ls -l`). */
+  passThrough?: boolean;
   /** commander's defaults: lists start empty, a flag defined only as `--no-x` defaults to true. */
   defaults: () => Record<string, unknown>;
   run: (cli: Cli, operands: string[], o: Record<string, unknown>) => Promise<void>;
@@ -100,6 +103,23 @@ const commands: Record<string, FastCommand> = {
     defaults: () => ({}),
     run: async (cli, names, o) => (await import('./commands/container-ops.js')).onEachContainer(cli, names, 'POST', '/stop', { t: str(o['timeout']), signal: str(o['signal']) }),
   },
+  exec: {
+    flags: [
+      { long: '--interactive', short: '-i', key: 'interactive', kind: 'bool' },
+      { long: '--tty', short: '-t', key: 'tty', kind: 'bool' },
+      { long: '--detach-keys', key: 'detachKeys', kind: 'value' },
+      { long: '--detach', short: '-d', key: 'detach', kind: 'bool' },
+      { long: '--env', short: '-e', key: 'env', kind: 'list' },
+      { long: '--env-file', key: 'envFile', kind: 'list' },
+      { long: '--user', short: '-u', key: 'user', kind: 'value' },
+      { long: '--workdir', short: '-w', key: 'workdir', kind: 'value' },
+      { long: '--privileged', key: 'privileged', kind: 'bool' },
+    ],
+    operands: [2, Infinity],
+    passThrough: true,
+    defaults: () => ({ env: [], envFile: [] }),
+    run: async (cli, [name, ...command], o) => (await import('./commands/exec.js')).execInContainer(cli, name!, command, as<ExecFlags>(o)),
+  },
   rm: {
     flags: [
       { long: '--force', short: '-f', key: 'force', kind: 'bool' },
@@ -144,7 +164,8 @@ export function parsePlain(argv: string[]): { host: string | undefined; word: st
   };
   for (; i < argv.length; i++) {
     const arg = argv[i]!;
-    if (arg.startsWith('--')) {
+    if (command.passThrough && operands.length > 0) operands.push(arg);
+    else if (arg.startsWith('--')) {
       const eq = arg.indexOf('=');
       const flag = command.flags.find((f) => f.long === (eq < 0 ? arg : arg.slice(0, eq)));
       if (!flag) return undefined;

@@ -69,6 +69,13 @@ describe('fast command lines', () => {
       ['rm', '-fv', 'a', 'b'],
       ['rm', '--force', '--volumes', 'a'],
       ['-H', 'unix:///x.sock', 'rm', '-f', 'a'],
+      ['exec', 'c', 'true'],
+      ['exec', '-it', 'c', 'sh'],
+      ['exec', '-d', '-u', '1000', '-w', '/tmp', '-e', 'A=1', '--env=B=2', '--env-file', 'f', '--privileged', 'c', 'sleep', '9'],
+      ['exec', '--detach-keys', 'ctrl-a', '-ti', 'c', 'sh'],
+      ['exec', 'c', 'ls', '-la', '--color', '-e', 'x'],
+      ['exec', '-i', 'c', 'sh', '-c', 'echo -t -- --help'],
+      ['exec', 'c', '--', 'ls'],
     ];
     for (const args of lines) {
       const fast = parsePlain(['node', 'berth', ...args]);
@@ -110,6 +117,11 @@ describe('fast command lines', () => {
       ['rm', '-f=true', 'a'],
       ['rm', '--force=false', 'a'],
       ['rm', '--link', 'a'],
+      ['exec'],
+      ['exec', 'c'],
+      ['exec', '--help', 'c', 'sh'],
+      ['exec', '-x', 'c', 'sh'],
+      ['exec', '--tty=true', 'c', 'sh'],
     ];
     for (const args of declined) assert.equal(parsePlain(['node', 'berth', ...args]), undefined, args.join(' '));
   });

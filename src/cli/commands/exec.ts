@@ -4,9 +4,9 @@ import { type Cli, CliError, ExitCode } from '../context.js';
 import { collect } from './common.js';
 import { checkTty, holdSession, proxySignals, sendTerminalSize, withStdioFlags } from './interactive.js';
 import { ApiError } from '../../client/index.js';
-import { envFile } from './run-flags.js';
+import { envFile } from './env-file.js';
 
-interface ExecFlags {
+export interface ExecFlags {
   interactive?: boolean;
   tty?: boolean;
   detach?: boolean;
@@ -34,40 +34,7 @@ export function registerExecCommands(program: Command, container: Command, cli: 
       .option('-w, --workdir <string>', 'Working directory inside the container')
       .option('--privileged', 'Give extended privileges to the command')
       .passThroughOptions()
-      .action(async (name: string, command: string[], o: ExecFlags) => {
-        if (!o.detach) checkTty(o);
-        const client = cli.client();
-        const { Id: id } = await client
-          .json<{ Id: string }>('POST', `/containers/${encodeURIComponent(name)}/exec`, {
-            body: {
-              Cmd: command,
-              Env: [...o.envFile.flatMap(envFile), ...o.env],
-              Tty: !!o.tty,
-              AttachStdin: !!o.interactive && !o.detach,
-              AttachStdout: !o.detach,
-              AttachStderr: !o.detach,
-              Privileged: !!o.privileged,
-              ...(o.user && { User: o.user }),
-              ...(o.workdir && { WorkingDir: o.workdir }),
-              ...(o.detachKeys && { DetachKeys: o.detachKeys }),
-            },
-          })
-          .catch((e: unknown) => {
-            throw e instanceof ApiError ? new CliError(`Error response from daemon: ${e.message}`, ExitCode.Failure) : e;
-          });
-        if (o.detach) {
-          await client.do('POST', `/exec/${id}/start`, { body: { Detach: true, Tty: !!o.tty } });
-          return;
-        }
-        const consoleSize = o.tty && process.stdout.isTTY ? [process.stdout.rows, process.stdout.columns] : null;
-        const socket = await client.hijack('POST', `/exec/${id}/start`, { body: { Detach: false, Tty: !!o.tty, ConsoleSize: consoleSize } });
-        const resize = (h: number, w: number) => client.do('POST', `/exec/${id}/resize`, { query: { h: String(h), w: String(w) } });
-        const session = holdSession(socket, { tty: !!o.tty, stdin: !!o.interactive, resize, ...(o.detachKeys && { detachKeys: o.detachKeys }) });
-        if (o.tty) await sendTerminalSize(resize);
-        if ((await session).detached) return;
-        const r = await client.json<{ ExitCode: number | null }>('GET', `/exec/${id}/json`);
-        if (r.ExitCode) throw new CliError('', r.ExitCode);
-      });
+      .action((name: string, command: string[], o: ExecFlags) => execInContainer(cli, name, command, o));
   exec(program.command('exec').description('Execute a command in a running container'));
   exec(container.command('exec').description('Execute a command in a running container'));
 
@@ -101,4 +68,40 @@ export function registerExecCommands(program: Command, container: Command, cli: 
       });
   attach(program.command('attach').description("Attach local standard input, output, and error streams to a running container"));
   attach(container.command('attach').description("Attach local standard input, output, and error streams to a running container"));
+}
+
+/** `exec`: a process in a running container, attached (or not, with -d); its exit code is the command's. */
+export async function execInContainer(cli: Cli, name: string, command: string[], o: ExecFlags): Promise<void> {
+  if (!o.detach) checkTty(o);
+  const client = cli.client();
+  const { Id: id } = await client
+    .json<{ Id: string }>('POST', `/containers/${encodeURIComponent(name)}/exec`, {
+      body: {
+        Cmd: command,
+        Env: [...o.envFile.flatMap(envFile), ...o.env],
+        Tty: !!o.tty,
+        AttachStdin: !!o.interactive && !o.detach,
+        AttachStdout: !o.detach,
+        AttachStderr: !o.detach,
+        Privileged: !!o.privileged,
+        ...(o.user && { User: o.user }),
+        ...(o.workdir && { WorkingDir: o.workdir }),
+        ...(o.detachKeys && { DetachKeys: o.detachKeys }),
+      },
+    })
+    .catch((e: unknown) => {
+      throw e instanceof ApiError ? new CliError(`Error response from daemon: ${e.message}`, ExitCode.Failure) : e;
+    });
+  if (o.detach) {
+    await client.do('POST', `/exec/${id}/start`, { body: { Detach: true, Tty: !!o.tty } });
+    return;
+  }
+  const consoleSize = o.tty && process.stdout.isTTY ? [process.stdout.rows, process.stdout.columns] : null;
+  const socket = await client.hijack('POST', `/exec/${id}/start`, { body: { Detach: false, Tty: !!o.tty, ConsoleSize: consoleSize } });
+  const resize = (h: number, w: number) => client.do('POST', `/exec/${id}/resize`, { query: { h: String(h), w: String(w) } });
+  const session = holdSession(socket, { tty: !!o.tty, stdin: !!o.interactive, resize, ...(o.detachKeys && { detachKeys: o.detachKeys }) });
+  if (o.tty) await sendTerminalSize(resize);
+  if ((await session).detached) return;
+  const r = await client.json<{ ExitCode: number | null }>('GET', `/exec/${id}/json`);
+  if (r.ExitCode) throw new CliError('', r.ExitCode);
 }

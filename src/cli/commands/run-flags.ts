@@ -7,6 +7,7 @@ import { parseGoDuration } from '../../util/duration.js';
 import { CliError, ExitCode } from '../context.js';
 import { quote } from '../format/gofmt.js';
 import { collect } from './common.js';
+import { envFile } from './env-file.js';
 import { formatIP, isMAC, parseIP, splitBracketedHost } from './netaddr.js';
 
 export interface ResourceFlags {
@@ -913,15 +914,6 @@ function devicesAndKernelBody(o: DeviceAndKernelFlags, binds: string[]) {
     ...(o.gpus && { DeviceRequests: [{ Driver: '', Count: o.gpus === 'all' ? -1 : Number(o.gpus) || 0, Capabilities: [['gpu']], DeviceIDs: null, Options: {} }] }),
     ...(o.kernelMemory !== undefined && { KernelMemory: o.kernelMemory }),
   };
-}
-
-/** `--env-file`: KEY=VALUE lines, `#` comments and blank lines skipped; a bare KEY takes the CLI's own value. */
-export function envFile(path: string): string[] {
-  return readFileSync(path, 'utf8')
-    .split('\n')
-    .map((l) => l.trim())
-    .filter((l) => l && !l.startsWith('#'))
-    .flatMap((l) => (l.includes('=') ? [l] : process.env[l] !== undefined ? [`${l}=${process.env[l]}`] : []));
 }
 
 /** Which streams `run` attaches: `-a` lists them (docker's validAttach), else stdout, stderr and stdin with -i. */
