@@ -1,4 +1,4 @@
-// The hottest commands (ps, images, version, inspect, logs, stop, rm, exec) run without commander when their command
+// The hottest commands (ps, images, version, inspect, logs, stop, rm, exec, network ls, volume ls) run without commander when their command
 // line is plain: commander's loading and the command tree it builds are ~10 ms of a run that otherwise takes
 // ~50 ms over Node's own start. "Plain" is a narrow grammar whose meaning is certain (known flags, values in their
 // own word or after `=`, as many operands as the command takes); anything else — help, an unknown or malformed
@@ -6,6 +6,8 @@
 // the usual result or error. The options object handed to the command is what commander would give.
 import type { LogsOptions } from './commands/container-ops.js';
 import type { ExecFlags } from './commands/exec.js';
+import type { NetworkListOptions } from './commands/network-list.js';
+import type { VolumeListOptions } from './commands/volume-list.js';
 import type { ImagesOptions } from './commands/image.js';
 import type { PsOptions } from './commands/ps.js';
 import { type Cli, createCli, reportFailure } from './context.js';
@@ -120,6 +122,23 @@ const commands: Record<string, FastCommand> = {
     defaults: () => ({ env: [], envFile: [] }),
     run: async (cli, [name, ...command], o) => (await import('./commands/exec.js')).execInContainer(cli, name!, command, as<ExecFlags>(o)),
   },
+  'network ls': {
+    flags: [
+      { long: '--filter', short: '-f', key: 'filter', kind: 'list' },
+      format,
+      { long: '--no-trunc', key: 'trunc', kind: 'negate' },
+      { long: '--quiet', short: '-q', key: 'quiet', kind: 'bool' },
+    ],
+    operands: [0, 0],
+    defaults: () => ({ filter: [], trunc: true }),
+    run: async (cli, _, o) => (await import('./commands/network-list.js')).listNetworks(cli, as<NetworkListOptions>(o)),
+  },
+  'volume ls': {
+    flags: [{ long: '--filter', short: '-f', key: 'filter', kind: 'list' }, format, { long: '--quiet', short: '-q', key: 'quiet', kind: 'bool' }],
+    operands: [0, 0],
+    defaults: () => ({ filter: [] }),
+    run: async (cli, args, o) => (await import('./commands/volume-list.js')).listVolumes(cli, args, as<VolumeListOptions>(o)),
+  },
   rm: {
     flags: [
       { long: '--force', short: '-f', key: 'force', kind: 'bool' },
@@ -131,8 +150,12 @@ const commands: Record<string, FastCommand> = {
   },
 };
 
-/** The words fast.ts may answer, for the entry point's cheap first look. */
-export const fastWords: readonly string[] = Object.keys(commands);
+// commander's aliases of the two-word commands
+commands['network list'] = commands['network ls']!;
+commands['volume list'] = commands['volume ls']!;
+
+/** The (first) words fast.ts may answer, for the entry point's cheap first look. */
+export const fastWords: readonly string[] = [...new Set(Object.keys(commands).map((k) => k.split(' ')[0]!))];
 
 /**
  * The global `-H` and the command's options from a plain command line, or undefined when it is not plain.
@@ -150,7 +173,9 @@ export function parsePlain(argv: string[]): { host: string | undefined; word: st
     else if (arg.startsWith('-H') && arg.length > 2 && !arg.includes('=')) host = arg.slice(2);
     else break;
   }
-  const word = argv[i++];
+  let word = argv[i++];
+  // a two-word command (`network ls`): its second word follows the first at once, as commander takes it
+  if (word !== undefined && !Object.hasOwn(commands, word) && Object.hasOwn(commands, `${word} ${argv[i]}`)) word = `${word} ${argv[i++]}`;
   const command = word === undefined ? undefined : Object.hasOwn(commands, word) ? commands[word] : undefined;
   if (!command || word === undefined) return undefined;
   const o = command.defaults();

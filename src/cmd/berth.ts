@@ -5,7 +5,7 @@
 // loader costs ~10 ms to start here, a fifth of a `berth ps` over Node's own start.
 const argv = process.argv;
 /** The words cli/fast.ts answers (its fastWords); a command line without one does not load it. */
-const fastWords = ['ps', 'images', 'version', 'inspect', 'logs', 'stop', 'exec', 'rm'];
+const fastWords = ['ps', 'images', 'version', 'inspect', 'logs', 'stop', 'exec', 'network', 'volume', 'rm'];
 
 // Names kept out of the bundler's reach: these are the other outputs of the build, loaded at run time.
 const fastBundle = './cli-fast.cjs';

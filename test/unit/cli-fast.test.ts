@@ -10,11 +10,13 @@ import { buildProgram, commandModules, withPflagBooleans } from '../../src/cli/m
 /** What commander makes of a command line: the global host, the operands and the options (its action replaced). */
 async function viaCommander(args: string[]): Promise<{ host: string | undefined; operands: string[]; options: Record<string, unknown> }> {
   const argv = ['node', 'berth', ...args];
-  const word = parsePlain(argv)!.word;
+  const [word, sub] = parsePlain(argv)!.word.split(' ') as [string, string | undefined];
   const program = await buildProgram(() => ({}) as Cli, commandModules[word]);
   let options: Record<string, unknown> = {};
   let operands: string[] = [];
-  const command = program.commands.find((c: Command) => c.name() === word)!;
+  const top = program.commands.find((c: Command) => c.name() === word)!;
+  // a two-word command is its group's subcommand, under its name or its alias
+  const command = sub === undefined ? top : top.commands.find((c: Command) => c.name() === sub || c.aliases().includes(sub))!;
   command.action((...a: unknown[]) => {
     options = { ...(a[a.length - 2] as Record<string, unknown>) };
     operands = a.slice(0, -2).flat().filter((x): x is string => x !== undefined);
@@ -76,6 +78,11 @@ describe('fast command lines', () => {
       ['exec', 'c', 'ls', '-la', '--color', '-e', 'x'],
       ['exec', '-i', 'c', 'sh', '-c', 'echo -t -- --help'],
       ['exec', 'c', '--', 'ls'],
+      ['network', 'ls'],
+      ['network', 'list', '-q', '--no-trunc', '-f', 'driver=bridge', '--format', '{{.Name}}'],
+      ['-H', 'unix:///x.sock', 'network', 'ls', '--filter=name=a'],
+      ['volume', 'ls'],
+      ['volume', 'list', '-qf', 'dangling=true', '--format={{.Name}}'],
     ];
     for (const args of lines) {
       const fast = parsePlain(['node', 'berth', ...args]);
@@ -122,6 +129,12 @@ describe('fast command lines', () => {
       ['exec', '--help', 'c', 'sh'],
       ['exec', '-x', 'c', 'sh'],
       ['exec', '--tty=true', 'c', 'sh'],
+      ['network'],
+      ['network', 'rm', 'x'],
+      ['network', 'ls', 'x'],
+      ['network', '-q', 'ls'],
+      ['volume', 'ls', 'x'],
+      ['volume', 'ls', '--no-trunc'],
     ];
     for (const args of declined) assert.equal(parsePlain(['node', 'berth', ...args]), undefined, args.join(' '));
   });

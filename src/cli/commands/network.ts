@@ -1,57 +1,10 @@
 // `network create|ls|inspect|rm|prune|connect|disconnect`: docker 28's flags, requests, output and exit codes.
-import { type Command, Option } from 'commander';
+import type { Command } from 'commander';
 import { ApiError, ConnectError } from '../../client/index.js';
 import { type Cli, CliError, ExitCode, describeError } from '../context.js';
 import { collect, confirm, filtersQuery, inspectNames } from './common.js';
-import { printRows } from '../list.js';
-import { naturalLess } from '../format/natural.js';
+import { type NetworkListOptions, listNetworks } from './network-list.js';
 import { type Cidr, cidrContains, parseCIDR, parseIP } from './netaddr.js';
-
-/** An entry of GET /networks (the Network shape of the API). */
-interface NetworkSummary {
-  Name: string;
-  Id: string;
-  Created?: string;
-  Scope?: string;
-  Driver?: string;
-  EnableIPv4?: boolean;
-  EnableIPv6?: boolean;
-  Internal?: boolean;
-  Labels?: Record<string, string> | null;
-}
-
-const DEFAULT_TABLE = 'table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}';
-const HEADERS = { ID: 'NETWORK ID', IPv4: 'IPV4', IPv6: 'IPV6', CreatedAt: 'CREATED AT' };
-
-/** Go's time.Time.String() of an RFC 3339 time as the API gives it, nanoseconds and all. */
-export function goTimeString(rfc3339: string | undefined): string {
-  const m = /^(\d{4}-\d\d-\d\d)T(\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)$/.exec(rfc3339 ?? '');
-  if (!m) return '0001-01-01 00:00:00 +0000 UTC';
-  const frac = (m[3] ?? '').replace(/0+$/, '');
-  const zone = m[4] === 'Z' || m[4] === '+00:00' ? '+0000 UTC' : `${m[4]!.replace(':', '')} ${m[4]!.replace(':', '')}`;
-  return `${m[1]} ${m[2]}${frac ? `.${frac}` : ''} ${zone}`;
-}
-
-/** docker's networkContext: the fields (methods in Go) a `--format` can use. */
-function networkRow(n: NetworkSummary, trunc: boolean): Record<string, unknown> {
-  const labels = n.Labels ?? {};
-  return {
-    ID: trunc ? n.Id.slice(0, 12) : n.Id,
-    Name: n.Name,
-    Driver: n.Driver ?? '',
-    Scope: n.Scope ?? '',
-    IPv4: String(!!n.EnableIPv4),
-    IPv6: String(!!n.EnableIPv6),
-    Internal: String(!!n.Internal),
-    // a Go map's order, which docker leaves random; sorted here
-    Labels: Object.entries(labels)
-      .map(([k, v]) => `${k}=${v}`)
-      .sort()
-      .join(','),
-    Label: (name: string) => labels[name] ?? '',
-    CreatedAt: goTimeString(n.Created),
-  };
-}
 
 /** pflag's string slices: each value may hold several, comma-separated. */
 const csv = (value: string, previous: string[]) => [...previous, ...value.split(',')];
@@ -171,9 +124,9 @@ export function registerNetworkCommands(network: Command, cli: Cli): void {
     .option('--ipam-driver <string>', 'IP Address Management Driver', 'default')
     .option('--ipam-opt <map>', 'Set IPAM driver specific options', collect, [])
     .option('--ipv4', 'Enable or disable IPv4 address assignment')
-    .addOption(new Option('--no-ipv4').hideHelp()) // what `--ipv4=false` becomes
+    .addOption(network.createOption('--no-ipv4').hideHelp()) // what `--ipv4=false` becomes (no value import of commander: `network ls` runs on the fast path)
     .option('--ipv6', 'Enable or disable IPv6 address assignment')
-    .addOption(new Option('--no-ipv6').hideHelp())
+    .addOption(network.createOption('--no-ipv6').hideHelp())
     .option('--label <list>', 'Set metadata on a network', collect, [])
     .option('-o, --opt <map>', 'Set driver specific options', collect, [])
     .option('--scope <string>', "Control the network's scope")
@@ -218,22 +171,7 @@ export function registerNetworkCommands(network: Command, cli: Cli): void {
     .option('--format <string>', 'Format output using a custom template')
     .option('--no-trunc', 'Do not truncate the output')
     .option('-q, --quiet', 'Only display network IDs')
-    .action(async (o: { filter: string[]; format?: string; trunc: boolean; quiet?: boolean }) => {
-      const list = await cli.client().json<NetworkSummary[]>('GET', '/networks', { query: { filters: filtersQuery(o.filter) } });
-      list.sort((a, b) => (naturalLess(a.Name, b.Name) ? -1 : naturalLess(b.Name, a.Name) ? 1 : 0));
-      const rows = list.map((n) => networkRow(n, o.trunc));
-      const opts = {
-        format: o.format,
-        quiet: o.quiet,
-        quietField: 'ID',
-        defaultTable: DEFAULT_TABLE,
-        raw: 'network_id: {{.ID}}\\nname: {{.Name}}\\ndriver: {{.Driver}}\\nscope: {{.Scope}}\\n',
-        rawQuiet: 'network_id: {{.ID}}',
-        headers: HEADERS,
-        typeName: '*network.networkContext',
-      };
-      await printRows(cli, rows, opts, async () => (await import('./templates.js')).printListing(cli, rows, opts));
-    });
+    .action((o: NetworkListOptions) => listNetworks(cli, o));
 
   network
     .command('inspect')
