@@ -150,9 +150,22 @@ const commands: Record<string, FastCommand> = {
   },
 };
 
-// commander's aliases of the two-word commands
-commands['network list'] = commands['network ls']!;
-commands['volume list'] = commands['volume ls']!;
+// The same commands under their other names: commander's `list` aliases, and the management commands'
+// `container …` and `image …` forms of the top-level ones.
+const aliases: Record<string, string> = {
+  'network list': 'network ls',
+  'volume list': 'volume ls',
+  'container ls': 'ps',
+  'container list': 'ps',
+  'container ps': 'ps',
+  'image ls': 'images',
+  'image list': 'images',
+  'container logs': 'logs',
+  'container stop': 'stop',
+  'container rm': 'rm',
+  'container exec': 'exec',
+};
+for (const [name, same] of Object.entries(aliases)) commands[name] = commands[same]!;
 
 /** The (first) words fast.ts may answer, for the entry point's cheap first look. */
 export const fastWords: readonly string[] = [...new Set(Object.keys(commands).map((k) => k.split(' ')[0]!))];

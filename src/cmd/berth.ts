@@ -4,8 +4,8 @@
 // the parser and its own module (dist/cli-main.js, see cli/main.ts). CommonJS where it can be: Node's ES module
 // loader costs ~10 ms to start here, a fifth of a `berth ps` over Node's own start.
 const argv = process.argv;
-/** The words cli/fast.ts answers (its fastWords); a command line without one does not load it. */
-const fastWords = ['ps', 'images', 'version', 'inspect', 'logs', 'stop', 'exec', 'network', 'volume', 'rm'];
+/** The words cli/fast.ts answers (its fastWords); a command line whose command is another does not load it. */
+const fastWords = ['ps', 'images', 'version', 'inspect', 'logs', 'stop', 'exec', 'network', 'volume', 'rm', 'container', 'image'];
 
 // Names kept out of the bundler's reach: these are the other outputs of the build, loaded at run time.
 const fastBundle = './cli-fast.cjs';
@@ -69,10 +69,20 @@ function requireWithCodeCache(file: string): unknown {
   return module.exports;
 }
 
+/** The command's word: the first after the global flags (of which only `-H`/`--host` takes the next word). */
+function commandWord(): string | undefined {
+  for (let i = 2; i < argv.length; i++) {
+    const a = argv[i] as string;
+    if (a === '-H' || a === '--host') i++;
+    else if (!a.startsWith('-')) return a;
+  }
+  return undefined;
+}
+
 if (argv[2] === '-v' || argv[2] === '--version') {
   process.stdout.write('Berth version 0.1.0\n');
 } else {
-  (argv.some((a) => fastWords.includes(a)) ? fast() : main()).then(
+  (fastWords.includes(commandWord() ?? '') ? fast() : main()).then(
     (code) => {
       process.exitCode = code;
     },

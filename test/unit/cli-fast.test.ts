@@ -83,6 +83,15 @@ describe('fast command lines', () => {
       ['-H', 'unix:///x.sock', 'network', 'ls', '--filter=name=a'],
       ['volume', 'ls'],
       ['volume', 'list', '-qf', 'dangling=true', '--format={{.Name}}'],
+      ['container', 'ls', '-aq'],
+      ['container', 'list', '--no-trunc', '-n', '2'],
+      ['container', 'ps', '-f', 'name=x'],
+      ['image', 'ls', '-q', 'busybox'],
+      ['image', 'list', '--digests'],
+      ['container', 'logs', '-n', '3', 'c'],
+      ['container', 'stop', '-t', '1', 'a', 'b'],
+      ['container', 'rm', '-f', 'a'],
+      ['container', 'exec', '-it', 'c', 'sh', '-l'],
     ];
     for (const args of lines) {
       const fast = parsePlain(['node', 'berth', ...args]);
@@ -111,7 +120,6 @@ describe('fast command lines', () => {
       ['ps', '-H', 'unix:///x.sock'],
       ['-v', 'ps'],
       ['-H'],
-      ['container', 'ls'],
       ['logs', 'ps', 'x'],
       ['logs'],
       ['logs', '-n', '-1', 'c'],
@@ -135,6 +143,10 @@ describe('fast command lines', () => {
       ['network', '-q', 'ls'],
       ['volume', 'ls', 'x'],
       ['volume', 'ls', '--no-trunc'],
+      ['container'],
+      ['container', 'inspect', 'x'],
+      ['container', 'run', 'busybox'],
+      ['image', 'rm', 'x'],
     ];
     for (const args of declined) assert.equal(parsePlain(['node', 'berth', ...args]), undefined, args.join(' '));
   });
