@@ -1,5 +1,5 @@
-// The hottest commands (ps, images, version, inspect, logs, stop, rm, exec, network ls, volume ls) run without commander when their command
-// line is plain: commander's loading and the command tree it builds are ~10 ms of a run that otherwise takes
+// The hottest commands (ps, images, version, inspect, logs, stop, rm, exec, network ls, volume ls, and their
+// `container …`/`image …` forms) run without commander when their command line is plain: commander's loading and the command tree it builds are ~10 ms of a run that otherwise takes
 // ~50 ms over Node's own start. "Plain" is a narrow grammar whose meaning is certain (known flags, values in their
 // own word or after `=`, as many operands as the command takes); anything else — help, an unknown or malformed
 // flag, operands commander would refuse, a pflag boolean with a value — goes to commander (main.ts), which gives
