@@ -393,17 +393,19 @@ export async function attachAndStart(
   const resize = (h: number, w: number) => cli.client().do('POST', `/containers/${id}/resize`, { query: { h: String(h), w: String(w) } });
   const output = holdSession(socket, { tty: o.tty, stdin: o.stdin, resize, ...(o.detachKeys && { detachKeys: o.detachKeys }) });
   const waitRes = await cli.client().call('POST', `/containers/${id}/wait`, { query: { condition: o.removed ? 'removed' : 'next-exit' } });
+  // Without a TTY, the signals this process gets go to the container (a TTY passes ctrl-c itself). Forwarding
+  // begins before the start, as docker's does: the container's first output can arrive before the start's reply.
+  const unproxy = !o.tty && o.sigProxy ? proxySignals(cli, id) : () => {};
   try {
     await startOrFail(cli, id);
   } catch (e) {
+    unproxy();
     output.catch(() => {}); // the attach ends with the failed start; its error is not the one to report
     socket.destroy();
     waitRes.destroy();
     throw e;
   }
   if (o.tty) await sendTerminalSize(resize);
-  // Without a TTY, the signals this process gets go to the container (a TTY passes ctrl-c itself).
-  const unproxy = !o.tty && o.sigProxy ? proxySignals(cli, id) : () => {};
   const detached = await output.then((r) => r.detached).finally(unproxy);
   if (detached) {
     waitRes.destroy();
