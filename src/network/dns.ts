@@ -56,8 +56,24 @@ export class NameServer {
     }
     await Promise.all(present.filter((f) => !wanted.has(f)).map((f) => rm(join(this.dir, f), { force: true })));
     const pid = await this.serverPid();
-    if (pid) process.kill(pid, 'SIGHUP'); // with no network left it exits by itself
-    else if (wanted.size) await this.start();
+    if (pid) {
+      process.kill(pid, 'SIGHUP'); // with no network left it exits by itself
+      // The reload binds new networks' gateways after the signal: a container started before that would have
+      // its first queries refused.
+      const added = networks.filter((n) => wanted.has(n.id) && !present.includes(n.id)).map((n) => n.gateway);
+      await this.listening(added);
+    } else if (wanted.size) await this.start();
+  }
+
+  /** Waits (a bounded while) until the server's UDP sockets on `gateways` port 53 are bound, as the kernel lists them. */
+  private async listening(gateways: string[]): Promise<void> {
+    const wanted = new Set(gateways.map((g) => `${procAddress(g)}:0035`));
+    for (let i = 0; wanted.size && i < 100; i++) {
+      const table = await readFile('/proc/net/udp', 'utf8');
+      for (const line of table.split('\n').slice(1)) wanted.delete(line.trim().split(/\s+/)[1] ?? '');
+      if (wanted.size) await new Promise((r) => setTimeout(r, 20));
+    }
+    if (wanted.size) this.log.warn('aardvark-dns has not bound every new gateway after its reload', { missing: [...wanted] });
   }
 
   /** The running server's PID, from its pid file (it outlives berthd, like the containers it serves). */
@@ -90,6 +106,11 @@ export class NameServer {
 }
 
 const pidFile = 'aardvark.pid';
+
+/** An IPv4 address as /proc/net/udp prints it: the 32-bit value in host (little-endian) byte order, in hex. */
+function procAddress(ip: string): string {
+  return ip.split('.').reverse().map((b) => Number(b).toString(16).padStart(2, '0').toUpperCase()).join('');
+}
 
 function fileFor(n: DnsNetwork): string {
   const line = (e: DnsEndpoint) => `${e.containerId} ${e.ip}  ${[...new Set(e.names)].join(',')}${e.dnsServers?.length ? ` ${e.dnsServers.join(',')}` : ''}`;
