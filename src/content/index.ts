@@ -155,7 +155,8 @@ export async function openContentStore(root: string): Promise<ContentStore> {
         throw e;
       }
     },
-    open: (digest) => createReadStream(blobPath(digest)),
+    // 1 MiB reads, not 64 KiB: each read is a threadpool round trip, costly on VMs (see util/batch.ts).
+    open: (digest) => createReadStream(blobPath(digest), { highWaterMark: 1 << 20 }),
     path: blobPath,
     async delete(digest) {
       await unlink(blobPath(digest)).catch((e) => {
