@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdir, readdir, rename } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FailedPrecondition, NotFound } from '../errors/index.js';
 import { atomicWriteFile, ensureDir, fsyncDir, readJsonFile, removeAll } from '../kernel/fs.js';
@@ -8,7 +8,22 @@ import { type Digest, chainIds, digestHex } from '../oci/index.js';
 import { failpoint } from '../util/failpoint.js';
 
 export { adoptUpperDir } from './adopt.js';
-export { applyLayer, createLayerGzip, type GzipStats, decompress, detectCompression, extractInRoot, packInRoot, packLayer, type ExtractOptions } from './archive/index.js';
+export {
+  applyLayer,
+  assembleTar,
+  createLayerGzip,
+  type GzipStats,
+  decodeTarSplit,
+  decompress,
+  detectCompression,
+  encodeTarSplit,
+  extractInRoot,
+  packInRoot,
+  packLayer,
+  type ExtractOptions,
+  type TarSplit,
+  TarSplitter,
+} from './archive/index.js';
 
 /** A read-only image layer as stored: its identity (chain ID) and content identity (diff ID). */
 export interface LayerInfo {
@@ -17,6 +32,15 @@ export interface LayerInfo {
   parent?: Digest;
   /** Bytes of file content in this layer alone (what Docker counts as the layer's size). */
   size: number;
+  /** Its tar can be made again from its files (`tarSplit`): the content store need not hold it. */
+  tarSplit?: boolean;
+}
+
+/** What a layer's `fill` made: its diff ID and size, and the tar-split when the tar is not stored elsewhere. */
+export interface FilledLayer {
+  diffId: Digest;
+  size: number;
+  tarSplit?: Buffer;
 }
 
 /** overlay2-style directories of one layer; they exist on disk for every committed layer. */
@@ -48,8 +72,10 @@ export interface LayerStore {
   create(
     chainId: Digest,
     parent: Digest | undefined,
-    fill: (diffDir: string) => Promise<{ diffId: Digest; size: number }>,
+    fill: (diffDir: string) => Promise<FilledLayer>,
   ): Promise<LayerInfo>;
+  /** The layer's tar-split (encoded), if it has one. */
+  tarSplit(chainId: Digest): Promise<Buffer | undefined>;
   remove(chainId: Digest): Promise<void>;
   dirs(chainId: Digest): LayerDirs;
   /** Diff directories of the chain ending at `chainId`, top layer first (overlay's lowerdir order). */
@@ -68,6 +94,7 @@ export interface LayerStore {
 export const emptyLayerDiffId: Digest = `sha256:${createHash('sha256').update(Buffer.alloc(1024)).digest('hex')}`;
 
 const metaFile = 'layer.json';
+const tarSplitFile = 'tar-split.gz';
 const tmpPrefix = '.tmp-';
 
 export async function openLayerStore(root: string): Promise<LayerStore> {
@@ -84,18 +111,19 @@ export async function openLayerStore(root: string): Promise<LayerStore> {
 
   const dirOf = (chainId: Digest) => join(root, digestHex(chainId));
 
-  async function doCreate(chainId: Digest, parent: Digest | undefined, fill: (d: string) => Promise<{ diffId: Digest; size: number }>) {
+  async function doCreate(chainId: Digest, parent: Digest | undefined, fill: (d: string) => Promise<FilledLayer>) {
     const tmp = join(root, `${tmpPrefix}${process.pid}-${++seq}`);
     try {
       await mkdir(join(tmp, 'diff'), { recursive: true, mode: 0o755 });
       await mkdir(join(tmp, 'work'), { mode: 0o700 });
       await mkdir(join(tmp, 'merged'), { mode: 0o700 });
-      const { diffId, size } = await fill(join(tmp, 'diff'));
+      const { diffId, size, tarSplit } = await fill(join(tmp, 'diff'));
       const expected = chainIds(parent ? [parent, diffId] : [diffId]).at(-1);
       if (expected !== chainId) {
         throw new FailedPrecondition(`layer digest mismatch: content has diff ID ${diffId}, expected chain ID ${chainId}`);
       }
-      const info: LayerInfo = { chainId, diffId, ...(parent && { parent }), size };
+      const info: LayerInfo = { chainId, diffId, ...(parent && { parent }), size, ...(tarSplit && { tarSplit: true }) };
+      if (tarSplit) await atomicWriteFile(join(tmp, tarSplitFile), tarSplit);
       await atomicWriteFile(join(tmp, metaFile), JSON.stringify(info));
       // Unpacking may run beside the parent's; committing waits for it, so no layer is ever visible without its parent.
       if (parent && !layers.has(parent)) await inflight.get(parent)?.catch(() => {});
@@ -124,6 +152,10 @@ export async function openLayerStore(root: string): Promise<LayerStore> {
         inflight.set(chainId, p);
       }
       return p;
+    },
+    async tarSplit(chainId) {
+      if (!layers.get(chainId)?.tarSplit) return undefined;
+      return readFile(join(dirOf(chainId), tarSplitFile));
     },
     async remove(chainId) {
       if (!layers.delete(chainId)) return;

@@ -30,7 +30,10 @@ export async function collectGarbage(
 
   for (const rec of meta.list()) {
     const complete =
-      blobs.has(rec.id) && rec.layerBlobs.every((b) => blobs.has(b)) && rec.chain.every((c) => layers.get(c));
+      blobs.has(rec.id) &&
+      rec.chain.every((c) => layers.get(c)) &&
+      // a layer's tar is stored, or its layer can make it again (a pulled layer's tar-split)
+      rec.layerBlobs.every((b, i) => blobs.has(b) || layers.get(rec.chain[i] as Digest)?.tarSplit);
     if (!complete) {
       await meta.delete(rec.id);
       result.recordsRemoved++;

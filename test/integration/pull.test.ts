@@ -171,6 +171,47 @@ describe('pull from a registry', () => {
     assert.deepEqual(inspect.RepoDigests, [`${open.host}/multi@${m.digest}`]);
   });
 
+  it('pulled layers keep their files and a tar-split, not their tars: save gives the exact tars back, also after a restart; a layer writing a path twice is stored whole', async () => {
+    const long = `deep/${'d'.repeat(120)}/${'f'.repeat(90)}.txt`; // past ustar's 100 bytes: a pax header
+    const plain = await tarOf([
+      { name: 'deep/', type: 'directory' },
+      { name: long, content: randomBytes(70_000) },
+      { name: 'deep/empty', content: '' },
+      { name: 'deep/odd', content: randomBytes(513) },
+      { name: 'deep/hard', type: 'link', linkname: 'deep/odd' },
+      { name: 'deep/sym', type: 'symlink', linkname: '../nowhere' },
+    ]);
+    const whiteout = await tarOf([{ name: 'deep/.wh.empty', content: '' }, { name: 'top', content: 'top\n' }]);
+    const twice = await tarOf([{ name: 'dup', content: 'first version\n' }, { name: 'dup', content: 'second\n' }]);
+    const layers = [bbLayer, plain, whiteout, twice];
+    await push(await saveTar([{ tags: ['split:latest'], layers }]), `${open.host}/split:latest`);
+    await docker(['pull', '-q', `${open.host}/split:latest`]);
+    // The layers' chain IDs (the OCI image spec's: sha256 of "parent-chain-id diff-id"), their directory names.
+    const chain: string[] = [];
+    for (const l of layers) chain.push(chain.length ? sha(`${chain.at(-1)} ${sha(l)}`) : sha(l));
+    const hasSplit = (c: string) => readFile(join(d.dataRoot, 'overlay2', c.slice(7), 'tar-split.gz')).then(() => true, () => false);
+    assert.deepEqual(await Promise.all(chain.slice(1).map(hasSplit)), [true, true, false], 'the last layer is stored instead');
+    const blobs = await readdir(join(d.dataRoot, 'content', 'blobs', 'sha256'));
+    assert.ok(blobs.includes(sha(twice).slice(7)), 'the layer writing dup twice is stored as its tar');
+    assert.ok(!blobs.includes(sha(plain).slice(7)), 'the plain layer is not stored as a tar');
+    assert.equal(await docker(['run', '--rm', '--pull', 'never', `${open.host}/split`, 'cat', '/dup', '/top']), 'second\ntop\n');
+    const saved = async () => {
+      const file = join(dir, 'split-save.tar');
+      await docker(['save', '-o', file, `${open.host}/split`]);
+      const out = await mkdtemp(join(dir, 'split-'));
+      assert.equal((await run('tar', ['-xf', file, '-C', out])).code, 0);
+      const got = await Promise.all(layers.map((l) => readFile(join(out, 'blobs', 'sha256', sha(l).slice(7))).then((b) => sha(b), () => 'missing')));
+      await rm(out, { recursive: true });
+      await rm(file);
+      return got;
+    };
+    assert.deepEqual(await saved(), layers.map((l) => sha(l)));
+    await d.kill9();
+    await d.start();
+    assert.deepEqual(await saved(), layers.map((l) => sha(l)), 'after a restart, the image and its tar-splits are whole');
+    await docker(['rmi', `${open.host}/split`]);
+  });
+
   it('by digest: no tag, the repo digest recorded; pulling it again is up to date', async () => {
     const m = await manifestOf(open, 'busybox', 'other');
     await docker(['rmi', `${open.host}/busybox:latest`]);

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmod, lchown, link, lstat, lutimes, mkdir, open, rm, symlink } from 'node:fs/promises';
 import { basename, dirname, join, relative } from 'node:path';
-import { Transform, type Readable } from 'node:stream';
+import { PassThrough, Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import { extract as tarExtract, type Header as Headers } from 'tar-stream';
@@ -10,6 +10,7 @@ import { InvalidArgument, isBerthError, isNotExist, isSystemError } from '../../
 import { joinInRoot } from '../../kernel/fs.js';
 import type { Digest } from '../../oci/index.js';
 import { decompress } from './compression.js';
+import type { TarSplitter } from './tarsplit.js';
 import { applyPaxXattrs, setXattr } from '../../util/xattrs.js';
 
 const run = promisify(execFile);
@@ -30,6 +31,8 @@ export interface ApplyOptions {
    * unpacked at once): its digest is awaited instead of hashing the tar a second time.
    */
   diffId?: Promise<Digest>;
+  /** Follows the tar as it is unpacked, so that it can be made again from the files (see tarsplit.ts). */
+  split?: TarSplitter;
 }
 
 /**
@@ -51,7 +54,7 @@ export async function applyLayer(input: Readable | AsyncIterable<Uint8Array>, de
     },
   });
   const ex = tarExtract();
-  const writer = new LayerWriter(dest);
+  const writer = new LayerWriter(dest, opts.split);
   let current: Readable | undefined;
   const consume = (async () => {
     for await (const entry of ex) {
@@ -60,7 +63,10 @@ export async function applyLayer(input: Readable | AsyncIterable<Uint8Array>, de
       entry.resume(); // drain whatever the writer did not read (directories, links, whiteouts)
     }
   })();
-  const feed = opts.diffId ? pipeline(input, ex as unknown as NodeJS.WritableStream) : pipeline(decompress(input), hasher, ex as unknown as NodeJS.WritableStream);
+  const tap = opts.split?.tap() ?? new PassThrough();
+  const feed = opts.diffId
+    ? pipeline(input, tap, ex as unknown as NodeJS.WritableStream)
+    : pipeline(decompress(input), hasher, tap, ex as unknown as NodeJS.WritableStream);
   try {
     await Promise.all([feed, consume]);
   } catch (e) {
@@ -82,7 +88,10 @@ class LayerWriter {
   /** Directory mtimes, applied last (writing inside a directory changes its mtime). */
   private readonly dirTimes: Array<[string, Date]> = [];
 
-  constructor(private readonly root: string) {}
+  constructor(
+    private readonly root: string,
+    private readonly split?: TarSplitter,
+  ) {}
 
   async write(h: Headers, body: Readable): Promise<void> {
     const name = h.name.replace(/^(\.\/)+/, '');
@@ -123,6 +132,7 @@ class LayerWriter {
       case 'contiguous-file':
         await writeBody(body, path);
         this.size += h.size ?? 0;
+        if (h.size) this.split?.unpacked((h as Headers & { byteOffset: number }).byteOffset, h.size, rel);
         break;
       case 'symlink':
         await symlink(h.linkname ?? '', path);
@@ -188,6 +198,7 @@ class LayerWriter {
   }
 
   private async removeExisting(rel: string): Promise<void> {
+    this.split?.lost(rel);
     await rm(join(this.root, rel), { recursive: true, force: true });
     for (const d of this.realDirs) if (d === rel || d.startsWith(`${rel}/`)) this.realDirs.delete(d);
   }

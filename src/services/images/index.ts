@@ -1,7 +1,19 @@
-import { PassThrough, type Readable } from 'node:stream';
-import { Conflict, FailedPrecondition, InvalidArgument, NotFound } from '../../errors/index.js';
+import { createHash } from 'node:crypto';
+import { type Readable, Transform } from 'node:stream';
+import { Conflict, FailedPrecondition, Internal, InvalidArgument, NotFound } from '../../errors/index.js';
 import type { ContentStore } from '../../content/index.js';
-import { adoptUpperDir, applyLayer, decompress, detectCompression, type LayerStore } from '../../layers/index.js';
+import {
+  adoptUpperDir,
+  applyLayer,
+  assembleTar,
+  decodeTarSplit,
+  decompress,
+  detectCompression,
+  encodeTarSplit,
+  type FilledLayer,
+  type LayerStore,
+  TarSplitter,
+} from '../../layers/index.js';
 import type { BuildStamp, ImageMetadata, ImageRecord } from '../../metadata/index.js';
 import { collectGarbage, type GcResult } from '../../metadata/gc.js';
 import {
@@ -161,9 +173,32 @@ export class ImageService {
     return this.d.meta.tags();
   }
 
-  /** Read access to stored blobs, for `save`. */
-  blobs(): Pick<ContentStore, 'info' | 'open'> {
-    return this.d.content;
+  /**
+   * A blob, for `save` and `push`: from the content store, or a layer's tar made again from the files of a layer
+   * that keeps its tar-split (a pulled layer), checked against its digest as it streams.
+   */
+  async blob(digest: Digest): Promise<BlobSource | undefined> {
+    const stored = await this.d.content.info(digest);
+    if (stored) return { size: stored.size, stored: true, open: () => this.d.content.open(digest) };
+    for (const l of this.d.layers.list()) {
+      if (l.diffId !== digest || !l.tarSplit) continue;
+      const encoded = await this.d.layers.tarSplit(l.chainId).catch(() => undefined);
+      if (!encoded) continue;
+      const split = await decodeTarSplit(encoded);
+      const root = this.d.layers.dirs(l.chainId).diff;
+      return { size: split.size, stored: false, open: () => checkDigest(assembleTar(split, root), digest) };
+    }
+    return undefined;
+  }
+
+  /** A small blob (a config) whole. */
+  blobBytes(digest: Digest): Promise<Buffer> {
+    return this.d.content.read(digest);
+  }
+
+  /** Whether `blob` would find the layer tar `diffId` (without reading anything). */
+  async hasLayerTar(diffId: Digest): Promise<boolean> {
+    return this.d.layers.list().some((l) => l.diffId === diffId && l.tarSplit) || !!(await this.d.content.info(diffId));
   }
 
   async config(rec: ImageRecord): Promise<ImageConfig> {
@@ -534,7 +569,7 @@ export class ImageService {
         this.d.layers.create(chainId, chain[i - 1], async (dir) =>
           img.prepared && i === chain.length - 1 && img.prepared.diffId === diffIds[i]
             ? { diffId: img.prepared.diffId, size: await adoptUpperDir(img.prepared.dir, dir) }
-            : applyLayer(this.d.content.open(diffIds[i] as Digest), dir),
+            : this.unpackFrom(diffIds[i] as Digest, dir, ing),
         ),
       ),
     );
@@ -554,6 +589,23 @@ export class ImageService {
     };
     await this.d.meta.put(record);
     return record;
+  }
+
+  /**
+   * Unpacks a layer whose tar is stored or made from another layer's files. Made from files, the new layer keeps a
+   * tar-split of its own, so that every image can make its tars from its own chain; should that fail, the tar is
+   * stored instead.
+   */
+  private async unpackFrom(diffId: Digest, dir: string, ing: Ingestion): Promise<FilledLayer> {
+    const src = await this.blob(diffId);
+    if (!src) throw new NotFound(`layer ${diffId} not found`);
+    if (src.stored) return applyLayer(src.open(), dir);
+    const split = new TarSplitter();
+    const applied = await applyLayer(src.open(), dir, { split });
+    const made = split.result();
+    if (made) return { ...applied, tarSplit: await encodeTarSplit(made) };
+    await ing.ingest(src.open(), { digest: diffId });
+    return applied;
   }
 
   /**
@@ -585,7 +637,7 @@ export class ImageService {
  */
 export class Ingestion {
   readonly touched = new Set<Digest>();
-  /** Layers (chain IDs) unpacked by `ingestLayer`, pinned as the blobs are, in the order they were started. */
+  /** Layers (chain IDs) unpacked by `unpackLayer`, pinned as the blobs are, in the order they were started. */
   readonly unpacked: Digest[] = [];
   constructor(
     private readonly content: ContentStore,
@@ -619,67 +671,46 @@ export class Ingestion {
     return this.ingest([data], expected);
   }
 
-  /**
-   * Stores a layer as its uncompressed tar (gzip and zstd are undone), returning the diff ID. With `unpack`, the
-   * same pass also unpacks it into the layer store as `chainId` (a download is then read, decompressed and hashed
-   * once, not stored and read back); that layer is committed only once the blob is, and only if the blob's digest
-   * makes that chain ID. Callers check first that the layer is neither stored nor being made and that its parent
-   * is or soon will be (`canUnpack`).
-   */
-  async ingestLayer(source: Readable, unpack?: { chainId: Digest; parent: Digest | undefined }): Promise<Digest> {
-    const layers = this.layers;
-    if (!unpack || !layers) return (await this.ingest(decompress(source))).digest;
-    const tar = decompress(source);
-    // Default buffers: the chunks are large, and a read() of several buffered ones would copy them into one.
-    const toStore = new PassThrough();
-    const toLayer = new PassThrough();
-    // A failure of either side or of the decompression ends every stream of the split, so that the other side
-    // fails too and nothing is kept (`source` is its caller's to end). The first failure is the one reported: the
-    // others are its echoes ("Premature close" and the like).
-    let cause: Error | undefined;
-    const fail = (e: Error) => {
-      cause ??= e;
-      tar.destroy(e);
-      toStore.destroy(e);
-      toLayer.destroy(e);
-    };
-    tar.on('error', fail);
-    // A side's failure rejects its promise below, with its own reason; what its stream then says is an echo. Still
-    // listened to from the start: the content store and the layer store attach their readers only after an await
-    // (a file opened, directories made), and a pipe() destination failing with no listener of its own throws.
-    for (const s of [toStore, toLayer]) s.on('error', () => {});
-    // pipe() to both: the slower of the two sets the pace.
-    tar.pipe(toStore);
-    tar.pipe(toLayer);
-    const stored = this.ingest(toStore);
-    const diffId = stored.then((b) => b.digest);
-    diffId.catch(() => {}); // awaited by the unpack only if it gets that far; `stored` itself is awaited below
-    this.pin(unpack.chainId);
-    this.unpacked.push(unpack.chainId);
-    let filling = false;
-    const made = layers.create(unpack.chainId, unpack.parent, (dir) => {
-      filling = true;
-      return applyLayer(toLayer, dir, { diffId });
-    });
-    // A layer made meanwhile by another (create() then never calls fill) must not hold the stored side back.
-    const settled = made.then(
-      () => {
-        if (!filling) {
-          tar.unpipe(toLayer);
-          toLayer.destroy();
-        }
-      },
-      (e: Error) => fail(e),
-    );
-    stored.catch((e: Error) => fail(e));
-    const [blob, layer] = await Promise.allSettled([stored, made, settled]);
-    if (blob.status === 'rejected') throw cause ?? blob.reason;
-    // A blob that is not the layer the chain names: the caller's diff ID check says so in its words.
-    if (layer.status === 'rejected' && !(layer.reason instanceof FailedPrecondition)) throw layer.reason;
-    return blob.value.digest;
+  /** Stores a layer as its uncompressed tar (gzip and zstd are undone), returning the diff ID. */
+  async ingestLayer(source: Readable): Promise<Digest> {
+    return (await this.ingest(decompress(source))).digest;
   }
 
-  /** Whether `ingestLayer` may unpack `chainId` as it stores it: not there yet, and its parent there or coming. */
+  /**
+   * Unpacks a layer (a download) into the layer store as `chainId` in one pass, keeping a tar-split instead of
+   * the tar: the bytes are decompressed and hashed once and written once, as files. The layer is committed only if
+   * its diff ID makes that chain ID; `diffId` is what the bytes made, either way. `keptTar` is false when the tar
+   * cannot be made again from the files (a path written twice in one layer, say): the caller stores it then.
+   * Callers check first that the layer is neither stored nor being made and that its parent is or soon will be
+   * (`canUnpack`).
+   */
+  async unpackLayer(source: Readable, unpack: { chainId: Digest; parent: Digest | undefined }): Promise<{ diffId: Digest; keptTar: boolean }> {
+    const layers = this.layers;
+    if (!layers) return { diffId: await this.ingestLayer(source), keptTar: true };
+    this.pin(unpack.chainId);
+    this.unpacked.push(unpack.chainId);
+    let diffId: Digest | undefined;
+    let keptTar = false;
+    try {
+      await layers.create(unpack.chainId, unpack.parent, async (dir) => {
+        const split = new TarSplitter();
+        const applied = await applyLayer(source, dir, { split });
+        diffId = applied.diffId;
+        const made = split.result();
+        keptTar = !!made;
+        return { ...applied, ...(made && { tarSplit: await encodeTarSplit(made) }) };
+      });
+    } catch (e) {
+      // A tar that is not the layer the chain names: the caller's diff ID check says so in its words.
+      if (!(diffId && e instanceof FailedPrecondition)) throw e;
+      return { diffId, keptTar: true };
+    }
+    // Made meanwhile by another (its fill never ran): the bytes are stored as a plain layer.
+    if (!diffId) return { diffId: await this.ingestLayer(source), keptTar: true };
+    return { diffId, keptTar };
+  }
+
+  /** Whether `unpackLayer` may unpack `chainId` as it stores it: not there yet, and its parent there or coming. */
   canUnpack(chainId: Digest, parent: Digest | undefined): boolean {
     return !!this.layers && !this.layers.has(chainId) && (!parent || this.layers.has(parent));
   }
@@ -697,6 +728,30 @@ export class Ingestion {
   read(digest: Digest): Promise<Buffer> {
     return this.content.read(digest);
   }
+}
+
+/** A blob to read: its size, and whether the content store holds it or it is made again from a layer's files. */
+export interface BlobSource {
+  size: number;
+  stored: boolean;
+  open(): Readable;
+}
+
+/** Passes `source` on, failing at its end if its bytes are not `digest`'s (a layer's files changed under it). */
+function checkDigest(source: Readable, digest: Digest): Readable {
+  const hash = createHash('sha256');
+  const out = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      hash.update(chunk);
+      cb(null, chunk);
+    },
+    flush(cb) {
+      const got = `sha256:${hash.digest('hex')}`;
+      cb(got === digest ? null : new Internal(`layer ${digest} cannot be made again from its files: they make ${got}`));
+    },
+  });
+  source.once('error', (e) => out.destroy(e));
+  return source.pipe(out);
 }
 
 export function parseConfig(bytes: Uint8Array): ImageConfig {

@@ -195,7 +195,7 @@ async function downloadLayers(
     if (seen.has(desc.digest)) continue;
     seen.add(desc.digest);
     if (!layerMediaTypes.has(desc.mediaType)) throw new InvalidArgument(`layer ${desc.digest} has media type ${desc.mediaType}, which Berth cannot unpack`);
-    if (await images.blobs().info(diffId)) {
+    if (await images.hasLayerTar(diffId)) {
       progress({ status: 'Already exists', progressDetail: {}, id: shortDigest(desc.digest) });
       continue;
     }
@@ -219,17 +219,21 @@ async function downloadLayers(
       if (n === desc.size) progress({ status: 'Verifying Checksum', progressDetail: {}, id });
     });
     // Unpacked as it arrives when its parent is stored or on its way: the layer below has decided first.
-    let got: Digest;
+    let got: { diffId: Digest; keptTar: boolean };
     try {
       await prev;
       const unpack = ing.canUnpack(chainId, parent) ? { chainId, parent } : undefined;
-      const ingesting = ingestVerified(ing, stream, unpack);
+      const ingesting = ingestVerified(stream, (feed) => (unpack ? ing.unpackLayer(feed, unpack) : ing.ingestLayer(feed).then((d) => ({ diffId: d, keptTar: true }))));
       started();
       got = await ingesting;
     } finally {
       started();
     }
-    if (got !== diffId) throw new FailedPrecondition(`layer ${desc.digest} unpacks to ${got}, but the image config says ${diffId}`);
+    if (got.diffId !== diffId) throw new FailedPrecondition(`layer ${desc.digest} unpacks to ${got.diffId}, but the image config says ${diffId}`);
+    // Rare: a tar its files cannot make again (a path written twice, say). It is fetched again and stored whole.
+    if (!got.keptTar && (await ingestVerified(await client.blob(desc), (feed) => ing.ingestLayer(feed))) !== diffId) {
+      throw new FailedPrecondition(`layer ${desc.digest} changed between two downloads`);
+    }
     progress({ status: 'Download complete', progressDetail: {}, id });
   };
   await pool(todo, concurrency, one, abort);
@@ -241,7 +245,7 @@ async function downloadLayers(
  * the download has ended and its digest been checked: the rest is then read, so that the failure said is the
  * digest's (dockerd's "filesystem layer verification failed") whenever the bytes are not the layer's.
  */
-async function ingestVerified(ing: Ingestion, download: Readable, unpack?: { chainId: Digest; parent: Digest | undefined }): Promise<Digest> {
+async function ingestVerified<T>(download: Readable, ingest: (feed: Readable) => Promise<T>): Promise<T> {
   // The socket's 64 KiB reads joined into 1 MiB chunks: fewer decompression calls and file writes downstream.
   const feed = batchChunks();
   // 'close' too: a download destroyed without an error (its request aborted) must not leave this waiting.
@@ -252,7 +256,7 @@ async function ingestVerified(ing: Ingestion, download: Readable, unpack?: { cha
   feed.on('error', () => {});
   download.pipe(feed);
   try {
-    return await ing.ingestLayer(feed, unpack);
+    return await ingest(feed);
   } catch (e) {
     if (!(e instanceof FailedPrecondition)) {
       download.unpipe(feed);

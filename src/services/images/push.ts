@@ -99,7 +99,7 @@ export class ImagePusher {
   }
 
   private async pushOne(client: RegistryClient, rec: ImageRecord, tag: string, progress: (m: PushMessage) => void, abort: AbortController): Promise<void> {
-    const config = await this.readBlob(rec.id);
+    const config = await this.images.blobBytes(rec.id);
     const registry = client.endpoint.name;
     const target = `${registry}/${client.repository}`;
     // dockerd lists the layers top first and starts them in that order.
@@ -165,12 +165,11 @@ export class ImagePusher {
     progress({ progressDetail: {}, aux: { Tag: tag, Digest: digest, Size: bytes.length } });
   }
 
-  /** The layer's stored tar, gzipped as it is sent; progress counts the tar's bytes, as dockerd's does. */
+  /** The layer's tar (stored, or made from its files), gzipped as it is sent; progress counts the tar's bytes, as dockerd's does. */
   private async uploadLayer(client: RegistryClient, diffId: Digest, id: string, progress: (m: PushMessage) => void) {
-    const store = this.images.blobs();
-    const info = await store.info(diffId);
-    if (!info) throw new NotFound(`layer ${diffId} is not in the content store`);
-    const total = info.size;
+    const blob = await this.images.blob(diffId);
+    if (!blob) throw new NotFound(`layer ${diffId} is not in the content store`);
+    const total = blob.size;
     let read = 0;
     let last = 0;
     const counter = new Transform({
@@ -185,7 +184,7 @@ export class ImagePusher {
         cb(null, chunk);
       },
     });
-    const source = store.open(diffId);
+    const source = blob.open();
     const gzip = createLayerGzip({ level: gzipLevel });
     source.once('error', (e) => counter.destroy(e));
     counter.once('error', (e) => gzip.destroy(e));
@@ -198,11 +197,6 @@ export class ImagePusher {
     return uploadStream(client, gzip);
   }
 
-  private async readBlob(digest: Digest): Promise<Buffer> {
-    const chunks: Buffer[] = [];
-    for await (const c of this.images.blobs().open(digest)) chunks.push(c as Buffer);
-    return Buffer.concat(chunks);
-  }
 
   /**
    * `POST /auth`: the credentials tried against the registry's `/v2/` (an empty address is Docker Hub, as the CLI

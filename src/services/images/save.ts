@@ -1,6 +1,7 @@
 import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { pack as tarPack } from 'tar-stream';
+import { NotFound } from '../../errors/index.js';
 import type { ImageRecord } from '../../metadata/index.js';
 import {
   type Descriptor,
@@ -13,7 +14,7 @@ import {
   sha256,
   withDefaultTag,
 } from '../../oci/index.js';
-import type { ImageService } from './index.js';
+import type { BlobSource, ImageService } from './index.js';
 
 interface SaveItem {
   rec: ImageRecord;
@@ -61,11 +62,10 @@ function selectImages(images: ImageService, names: string[], tags: ReadonlyMap<s
  */
 export async function saveImages(images: ImageService, names: string[]): Promise<Readable> {
   const items = selectImages(images, names, images.tagMap());
-  const content = images.blobs();
   const out = tarPack();
   const written = new Set<string>();
 
-  const addFile = async (name: string, data: Buffer | { digest: Digest; size: number }) => {
+  const addFile = async (name: string, data: Buffer | BlobSource) => {
     if (written.has(name)) return;
     written.add(name);
     const mtime = new Date(0);
@@ -74,7 +74,7 @@ export async function saveImages(images: ImageService, names: string[]): Promise
       return;
     }
     const sink = out.entry({ name, size: data.size, mode: 0o644, mtime });
-    await pipeline(content.open(data.digest), sink as unknown as NodeJS.WritableStream);
+    await pipeline(data.open(), sink as unknown as NodeJS.WritableStream);
   };
   const addDir = (name: string) => {
     if (written.has(name)) return;
@@ -82,9 +82,10 @@ export async function saveImages(images: ImageService, names: string[]): Promise
     out.entry({ name, type: 'directory', mode: 0o755, mtime: new Date(0) });
   };
   const addBlob = async (digest: Digest, data?: Buffer) => {
-    const size = data?.length ?? (await content.info(digest))?.size ?? 0;
-    await addFile(`blobs/sha256/${digest.slice(7)}`, data ?? { digest, size });
-    return size;
+    const source = data ?? (await images.blob(digest));
+    if (!source) throw new NotFound(`blob ${digest} not found`);
+    await addFile(`blobs/sha256/${digest.slice(7)}`, source);
+    return Buffer.isBuffer(source) ? source.length : source.size;
   };
 
   (async () => {
