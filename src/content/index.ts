@@ -77,7 +77,8 @@ export async function openContentStore(root: string): Promise<ContentStore> {
     try {
       // Created before the pipeline runs: a stream that opens its file lazily could create it after a failed
       // ingest has already unlinked it, leaving a stray file behind.
-      const out = (await open(tmp, 'wx', 0o600)).createWriteStream();
+      // A MiB may wait while a write is under way, so that chunks go out together in one writev (see `open` below).
+      const out = (await open(tmp, 'wx', 0o600)).createWriteStream({ highWaterMark: 1 << 20 });
       await pipeline(
         Readable.from(source as Iterable<Uint8Array>),
         async function* (chunks: AsyncIterable<Uint8Array>) {
@@ -155,7 +156,7 @@ export async function openContentStore(root: string): Promise<ContentStore> {
         throw e;
       }
     },
-    // 1 MiB reads, not 64 KiB: each read is a threadpool round trip, costly on VMs (see util/batch.ts).
+    // 1 MiB reads, not 64 KiB: each read is a threadpool job, and on VMs the wake-up of a job costs tens of µs.
     open: (digest) => createReadStream(blobPath(digest), { highWaterMark: 1 << 20 }),
     path: blobPath,
     async delete(digest) {

@@ -1,14 +1,8 @@
 import { spawn } from 'node:child_process';
-import { PassThrough, type Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGunzip } from 'node:zlib';
 import { InvalidArgument, isBerthError } from '../../errors/index.js';
-
-/**
- * Output chunks of a megabyte rather than zlib's 16 KiB: each chunk is a write to the content store and to a layer
- * file downstream, and small ones cost more in per-call overhead than the copy.
- */
-const gunzipChunk = 1 << 20;
+import { gunzipChunks } from './gunzip.js';
 
 export type Compression = 'gzip' | 'zstd' | 'none';
 
@@ -47,7 +41,7 @@ export function decompress(input: Readable | AsyncIterable<Uint8Array>): Readabl
     }
     const kind = detectCompression(head);
     if (kind === 'gzip') {
-      await pipeline(rest(), createGunzip({ chunkSize: gunzipChunk }), out).catch((e: Error) => {
+      await pipeline(Readable.from(gunzipChunks(rest())), out).catch((e: Error) => {
         throw new InvalidArgument(`invalid gzip stream: ${e.message}`, { cause: e });
       });
     } else if (kind === 'zstd') {

@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import { FailedPrecondition, InvalidArgument } from '../../errors/index.js';
 import {
   type Descriptor,
@@ -23,7 +23,6 @@ import {
 } from '../../registry/client/index.js';
 import type { Logger } from '../../util/logger.js';
 import { type ImageService, type Ingestion, parseConfig } from './index.js';
-import { batchChunks } from '../../util/batch.js';
 import { pool } from '../../util/pool.js';
 import type { DistributionMetadata } from './distribution.js';
 
@@ -246,8 +245,8 @@ async function downloadLayers(
  * digest's (dockerd's "filesystem layer verification failed") whenever the bytes are not the layer's.
  */
 async function ingestVerified<T>(download: Readable, ingest: (feed: Readable) => Promise<T>): Promise<T> {
-  // The socket's 64 KiB reads joined into 1 MiB chunks: fewer decompression calls and file writes downstream.
-  const feed = batchChunks();
+  // The default buffer: a reader's read() joins whatever is buffered into one new Buffer, a copy per chunk.
+  const feed = new PassThrough();
   // 'close' too: a download destroyed without an error (its request aborted) must not leave this waiting.
   const verified = new Promise<unknown>((resolve) => download.once('error', resolve).once('end', () => resolve(undefined)).once('close', () => resolve(undefined)));
   download.once('error', (e) => feed.destroy(e)); // pipe() does not pass errors on
