@@ -4,12 +4,13 @@ import { promisify } from 'node:util';
 
 const deflateRaw = promisify(zlib.deflateRaw) as (buf: Buffer, o: zlib.ZlibOptions) => Promise<Buffer>;
 
-/** Uncompressed bytes per segment: each is probed and compressed (or stored) on its own. */
+/** Uncompressed bytes per segment: each is judged and compressed (or stored) on its own. */
 const segmentSize = 1 << 20;
-/** The slice of a segment compressed to judge it. */
-const probeSize = 32 << 10;
-/** A probe that does not shrink below this fraction marks its segment incompressible. */
-const storedAbove = 0.9;
+/** Bytes sampled from a segment to judge it, in `samples` runs spread over it. */
+const sampleRun = 1 << 10;
+const samples = 16;
+/** Order-0 entropy (bits per byte) above which deflate gains next to nothing: the segment is stored. */
+const storedEntropy = 7.9;
 /** Segments in work at once: compression runs in the libuv threadpool, so they spread over the cores. */
 const inFlight = 4;
 /** The largest stored deflate block (its LEN field is 16 bits). */
@@ -24,41 +25,61 @@ export interface GzipStats {
 
 /**
  * A gzip stream (RFC 1952, one member) made for layer uploads, where gzip of the whole layer on one core is the
- * slowest step by far. The input is cut into fixed 1 MiB segments; each is judged by deflating a 32 KiB slice of
- * it: data that does not compress (already compressed files, random data) is sent as stored deflate blocks, which
- * cost a copy, and the rest is deflated at `level` as a raw deflate run ended by a sync flush (byte-aligned, not
- * final), several segments at a time in the threadpool. Segments do not share a dictionary, so a match across a
- * boundary is lost (a fraction of a per cent on real layers). The output is a plain gzip stream any reader accepts
- * and depends only on the input bytes (not on how they are chunked), so one tar always gives one blob.
+ * slowest step by far. The input is cut into fixed 1 MiB segments, each judged by the byte entropy of 16 KiB
+ * sampled across it: data that does not compress (already compressed files, random data) is sent as stored
+ * deflate blocks, which cost one copy, and the rest is deflated at `level` as a raw deflate run ended by a sync
+ * flush (byte-aligned, not final), several segments at a time in the threadpool. Segments do not share a
+ * dictionary, so a match across a boundary is lost (a fraction of a per cent on real layers). The output is a
+ * plain gzip stream any reader accepts and depends only on the input bytes (not on how they are chunked), so one
+ * tar always gives one blob.
  */
 export function createLayerGzip(opts: { level?: number; stats?: GzipStats } = {}): Transform {
   const level = opts.level ?? zlib.constants.Z_BEST_SPEED;
   let crc = 0;
   let total = 0;
+  // The input not yet cut into segments, as it came (no copy until a segment is encoded).
   let pending: Buffer[] = [];
   let pendingBytes = 0;
   const queue: Array<Promise<Buffer>> = [];
 
-  const encode = async (seg: Buffer): Promise<Buffer> => {
-    const at = Math.max(0, Math.floor((seg.length - probeSize) / 2));
-    const probe = seg.subarray(at, at + probeSize);
-    const probed = await deflateRaw(probe, { level, finishFlush: zlib.constants.Z_SYNC_FLUSH });
-    if (probed.length > probe.length * storedAbove) {
+  const encode = async (seg: Buffer[]): Promise<Buffer> => {
+    if (entropy(seg) > storedEntropy) {
       opts.stats && opts.stats.stored++;
       return storedBlocks(seg);
     }
     opts.stats && opts.stats.deflated++;
-    const out = await deflateRaw(seg, { level, finishFlush: zlib.constants.Z_SYNC_FLUSH });
+    const whole = seg.length === 1 ? (seg[0] as Buffer) : Buffer.concat(seg);
+    const out = await deflateRaw(whole, { level, finishFlush: zlib.constants.Z_SYNC_FLUSH });
     // zlib falls back to stored blocks itself when deflating does not pay; this is only a guard.
-    return out.length <= seg.length + 5 * Math.ceil(seg.length / maxStored) + 5 ? out : storedBlocks(seg);
+    return out.length <= whole.length + 5 * Math.ceil(whole.length / maxStored) + 5 ? out : storedBlocks([whole]);
   };
 
-  const take = (seg: Buffer) => {
-    crc = crc32(seg, crc);
-    total += seg.length;
+  const take = (seg: Buffer[]) => {
+    for (const b of seg) {
+      crc = crc32(b, crc);
+      total += b.length;
+    }
     queue.push(encode(seg));
     // Rejections are handled where the queue is drained; this keeps an early one from being "unhandled".
     queue.at(-1)?.catch(() => {});
+  };
+
+  /** Cuts the first `n` bytes off `pending`, as slices of its buffers. */
+  const cut = (n: number): Buffer[] => {
+    const seg: Buffer[] = [];
+    while (n > 0) {
+      const b = pending[0] as Buffer;
+      if (b.length <= n) {
+        seg.push(b);
+        pending.shift();
+        n -= b.length;
+      } else {
+        seg.push(b.subarray(0, n));
+        pending[0] = b.subarray(n);
+        n = 0;
+      }
+    }
+    return seg;
   };
 
   let headerSent = false;
@@ -77,17 +98,14 @@ export function createLayerGzip(opts: { level?: number; stats?: GzipStats } = {}
       pending.push(chunk);
       pendingBytes += chunk.length;
       if (pendingBytes < segmentSize) return cb();
-      let all = Buffer.concat(pending, pendingBytes);
-      while (all.length >= segmentSize) {
-        take(all.subarray(0, segmentSize));
-        all = all.subarray(segmentSize);
+      while (pendingBytes >= segmentSize) {
+        take(cut(segmentSize));
+        pendingBytes -= segmentSize;
       }
-      pending = all.length ? [all] : [];
-      pendingBytes = all.length;
       drain(this, inFlight - 1).then(() => cb(), cb);
     },
     flush(this: Transform, cb: TransformCallback) {
-      if (pendingBytes) take(Buffer.concat(pending, pendingBytes));
+      if (pendingBytes) take(pending);
       pending = [];
       drain(this, 0).then(() => {
         const end = Buffer.alloc(13);
@@ -101,18 +119,56 @@ export function createLayerGzip(opts: { level?: number; stats?: GzipStats } = {}
   });
 }
 
-/** `data` as stored deflate blocks, none final (each: a header byte 0, LEN and its complement, the bytes). */
-function storedBlocks(data: Buffer): Buffer {
-  const n = Math.ceil(data.length / maxStored);
-  const out = Buffer.allocUnsafe(data.length + 5 * n);
+/**
+ * Order-0 entropy, in bits per byte, of `samples` runs spread evenly over the segment: near 8 for compressed or
+ * random data, where deflate saves nothing, well below for text and code. Far cheaper than a trial deflate.
+ */
+function entropy(seg: Buffer[]): number {
+  const size = seg.reduce((n, b) => n + b.length, 0);
+  const counts = new Uint32Array(256);
+  let n = 0;
+  const step = Math.max(sampleRun, Math.floor(size / samples));
+  let bi = 0;
+  let base = 0; // offset of seg[bi] in the segment
+  for (let at = 0; at < size; at += step) {
+    for (let i = at, end = Math.min(at + sampleRun, size); i < end; i++) {
+      while (i >= base + (seg[bi] as Buffer).length) base += (seg[bi++] as Buffer).length;
+      const byte = (seg[bi] as Buffer)[i - base] as number;
+      counts[byte] = (counts[byte] as number) + 1;
+      n++;
+    }
+  }
+  let h = 0;
+  for (const c of counts) if (c) h -= (c / n) * Math.log2(c / n);
+  return h; // 16 KiB of random bytes measure about 7.99
+}
+
+/** The segment as stored deflate blocks, none final (each: a header byte 0, LEN and its complement, the bytes). */
+function storedBlocks(seg: Buffer[]): Buffer {
+  const size = seg.reduce((n, b) => n + b.length, 0);
+  const out = Buffer.allocUnsafe(size + 5 * Math.ceil(size / maxStored));
   let o = 0;
-  for (let i = 0; i < data.length; i += maxStored) {
-    const len = Math.min(maxStored, data.length - i);
+  let bi = 0;
+  let off = 0; // within seg[bi]
+  for (let left = size; left > 0; ) {
+    const len = Math.min(maxStored, left);
     out[o] = 0;
     out.writeUInt16LE(len, o + 1);
     out.writeUInt16LE(~len & 0xffff, o + 3);
-    data.copy(out, o + 5, i, i + len);
-    o += 5 + len;
+    o += 5;
+    for (let need = len; need > 0; ) {
+      const b = seg[bi] as Buffer;
+      const n = Math.min(need, b.length - off);
+      b.copy(out, o, off, off + n);
+      o += n;
+      off += n;
+      need -= n;
+      if (off === b.length) {
+        bi++;
+        off = 0;
+      }
+    }
+    left -= len;
   }
   return out;
 }
