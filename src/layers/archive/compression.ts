@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { PassThrough, Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { InvalidArgument, isBerthError } from '../../errors/index.js';
 import { gunzipChunks } from './gunzip.js';
@@ -18,9 +18,12 @@ export function detectCompression(head: Uint8Array): Compression {
  * Corrupt input fails the returned stream with InvalidArgument.
  */
 export function decompress(input: Readable | AsyncIterable<Uint8Array>): Readable {
-  const out = new PassThrough({ highWaterMark: 1 << 20 });
-  (async () => {
-    const it = (input as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]();
+  return Readable.from(decompressed(input), { objectMode: false });
+}
+
+async function* decompressed(input: Readable | AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  const it = (input as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]();
+  try {
     let head = Buffer.alloc(0);
     let ended = false;
     while (head.length < 4) {
@@ -41,25 +44,30 @@ export function decompress(input: Readable | AsyncIterable<Uint8Array>): Readabl
     }
     const kind = detectCompression(head);
     if (kind === 'gzip') {
-      await pipeline(Readable.from(gunzipChunks(rest())), out).catch((e: Error) => {
-        throw new InvalidArgument(`invalid gzip stream: ${e.message}`, { cause: e });
-      });
+      try {
+        yield* gunzipChunks(rest());
+      } catch (e) {
+        throw new InvalidArgument(`invalid gzip stream: ${(e as Error).message}`, { cause: e });
+      }
     } else if (kind === 'zstd') {
       const child = spawn('zstd', ['-dcq'], { stdio: ['pipe', 'pipe', 'pipe'] });
-      let stderr = '';
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      const exited = new Promise<number>((res, rej) => child.on('error', rej).on('close', (code) => res(code ?? 1)));
-      const feed = pipeline(rest(), child.stdin).catch(() => {}); // zstd may stop reading early on bad input
-      await pipeline(child.stdout, out, { end: false });
-      await feed;
-      const code = await exited;
-      if (code !== 0) throw new InvalidArgument(`invalid zstd stream: ${stderr.trim() || `zstd exited with ${code}`}`);
-      out.end();
+      try {
+        let stderr = '';
+        child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+        const exited = new Promise<number>((res, rej) => child.on('error', rej).on('close', (code) => res(code ?? 1)));
+        exited.catch(() => {}); // awaited below; a spawn failure also ends stdout
+        const feed = pipeline(rest(), child.stdin).catch(() => {}); // zstd may stop reading early on bad input
+        yield* child.stdout as AsyncIterable<Buffer>;
+        await feed;
+        const code = await exited;
+        if (code !== 0) throw new InvalidArgument(`invalid zstd stream: ${stderr.trim() || `zstd exited with ${code}`}`);
+      } finally {
+        if (child.exitCode === null && child.signalCode === null) child.kill();
+      }
     } else {
-      await pipeline(rest(), out);
+      yield* rest();
     }
-  })().catch((e: unknown) => {
-    out.destroy(isBerthError(e) ? e : new InvalidArgument(`cannot read layer: ${(e as Error).message}`, { cause: e }));
-  });
-  return out;
+  } catch (e) {
+    throw isBerthError(e) ? e : new InvalidArgument(`cannot read layer: ${(e as Error).message}`, { cause: e });
+  }
 }
