@@ -842,7 +842,9 @@ export async function runSuite(title, benchmarks) {
 
   // Paired benchmarks run with both daemons up and alternate between them round by round: this VM's speed drifts
   // by half within minutes, and a ratio near its goal must not depend on which side ran in the faster spell.
-  const paired = benchmarks.filter((b) => b.runPaired);
+  // A benchmark that can also run one side at a time (`run`) does so when only one side is asked for.
+  const isPaired = (b) => b.runPaired && (!b.run || (sides.berth && sides.docker));
+  const paired = benchmarks.filter(isPaired);
   if (paired.length) {
     const result = await runPaired(paired, sides);
     failed ||= result.failed;
@@ -851,7 +853,7 @@ export async function runSuite(title, benchmarks) {
   }
 
   for (const side of ['berth', 'docker']) {
-    if (benchmarks.every((b) => b.runPaired)) break;
+    if (benchmarks.every(isPaired)) break;
     if (!sides[side]) {
       notes.push(`${side}: skipped (BENCH_ONLY=${process.env.BENCH_ONLY})`);
       missing[side] = 'skipped';
@@ -876,7 +878,7 @@ export async function runSuite(title, benchmarks) {
     notes.push(`${side}: ${side === 'berth' ? 'berthd' : 'dockerd'} ${daemon.version}`);
     try {
       for (const b of benchmarks) {
-        if (b.runPaired) continue;
+        if (isPaired(b)) continue;
         if (exiting) break;
         log(`${side}: ${b.name}…`);
         try {

@@ -7,6 +7,7 @@
 //    Against berth-registry and, when Debian's docker-registry (distribution 2.8) is installed, against it too.
 //    Each repetition gets its own registry (a registry that already has a blob is not pushed to), and the image is
 //    `docker load`ed again (untimed) before each push, so every push starts from the same state. Median of 3.
+//    Both daemons are up together and each repetition runs Berth then Docker (paired), unless BENCH_ONLY picks one.
 //    Both engines reach 127.0.0.1 over plain HTTP without configuration (dockerd trusts 127.0.0.0/8 by default).
 // 2. Serving (this script only; no daemon runs then): berth-registry against distribution, each holding that
 //    image (uploaded uncompressed), serving 8 concurrent pulls: 8 curl processes, each fetching the manifest, the
@@ -263,39 +264,66 @@ export const registryBenchmark = {
     imageBytes = layerBytes(archive.path);
     log(`image: ${archive.path} (${(imageBytes / 1e6).toFixed(0)} MB of layers${archive.cached ? ', cached' : ''})`);
   },
+  /** One side at a time (BENCH_ONLY=berth|docker). */
   async run(daemon) {
     const rows = [];
     for (const kind of registryKinds()) {
       const pushes = [];
       const pulls = [];
       for (let i = 0; i < REPS; i++) {
-        const reg = await kind.start();
-        const ref = `${reg.host}/${REPO_PATH}:latest`;
-        try {
-          await docker(daemon, ['load', '-i', archive.path]);
-          await docker(daemon, ['tag', LOCAL_TAG, ref]);
-          syncDisks();
-          const push = await docker(daemon, ['push', ref]);
-          // Every tag goes, so that the layers go too, and the pull has to download all of them.
-          await docker(daemon, ['rmi', LOCAL_TAG, ref]);
-          syncDisks();
-          const pull = await docker(daemon, ['pull', ref]);
-          await checkImage(daemon, ref);
-          pushes.push(push.ms);
-          pulls.push(pull.ms);
-          log(`  ${daemon.name} ${kind.name} rep ${i + 1}/${REPS}: push ${push.ms.toFixed(0)} ms (${mbps(push.ms)} MB/s), pull ${pull.ms.toFixed(0)} ms (${mbps(pull.ms)} MB/s), registry holds ${(du(reg.dir) / 1e6).toFixed(0)} MB`);
-        } catch (e) {
-          throw new Error(`${e.message}${reg.logTail() ? `\n${kind.name} log:\n${reg.logTail()}` : ''}`);
-        } finally {
-          await docker(daemon, ['rmi', '-f', LOCAL_TAG, ref], { allowFail: true });
-          await reg.stop();
-        }
+        const m = await pushAndPull(daemon, kind, `rep ${i + 1}/${REPS}`);
+        pushes.push(m.push);
+        pulls.push(m.pull);
       }
       rows.push({ ...ROW('push to', kind.name), value: stats(pushes).median }, { ...ROW('pull from', kind.name), value: stats(pulls).median });
     }
     return rows;
   },
+  /**
+   * Both daemons up; each repetition runs Berth then Docker against the same kind of registry, so that a slower
+   * spell of the VM (its speed drifts by half within minutes) falls on both sides of a ratio.
+   */
+  async runPaired(daemons) {
+    const rows = [];
+    for (const kind of registryKinds()) {
+      const times = { berth: { push: [], pull: [] }, docker: { push: [], pull: [] } };
+      for (let i = 0; i < REPS; i++) {
+        for (const side of ['berth', 'docker']) {
+          const m = await pushAndPull(daemons[side], kind, `rep ${i + 1}/${REPS}`);
+          times[side].push.push(m.push);
+          times[side].pull.push(m.pull);
+        }
+      }
+      const cells = (what) => ({ berth: stats(times.berth[what]).median, docker: stats(times.docker[what]).median });
+      rows.push({ ...ROW('push to', kind.name), cells: cells('push') }, { ...ROW('pull from', kind.name), cells: cells('pull') });
+    }
+    return rows;
+  },
 };
+
+/** One repetition: a fresh registry of `kind`, the image loaded and pushed to it, removed, and pulled back. */
+async function pushAndPull(daemon, kind, what) {
+  const reg = await kind.start();
+  const ref = `${reg.host}/${REPO_PATH}:latest`;
+  try {
+    await docker(daemon, ['load', '-i', archive.path]);
+    await docker(daemon, ['tag', LOCAL_TAG, ref]);
+    syncDisks();
+    const push = await docker(daemon, ['push', ref]);
+    // Every tag goes, so that the layers go too, and the pull has to download all of them.
+    await docker(daemon, ['rmi', LOCAL_TAG, ref]);
+    syncDisks();
+    const pull = await docker(daemon, ['pull', ref]);
+    await checkImage(daemon, ref);
+    log(`  ${daemon.name} ${kind.name} ${what}: push ${push.ms.toFixed(0)} ms (${mbps(push.ms)} MB/s), pull ${pull.ms.toFixed(0)} ms (${mbps(pull.ms)} MB/s), registry holds ${(du(reg.dir) / 1e6).toFixed(0)} MB`);
+    return { push: push.ms, pull: pull.ms };
+  } catch (e) {
+    throw new Error(`${e.message}${reg.logTail() ? `\n${kind.name} log:\n${reg.logTail()}` : ''}`);
+  } finally {
+    await docker(daemon, ['rmi', '-f', LOCAL_TAG, ref], { allowFail: true });
+    await reg.stop();
+  }
+}
 
 /** User + system CPU time of process `pid` (and its waited-for children) so far, in ms. */
 function cpuMs(pid) {

@@ -6,9 +6,8 @@ const deflateRaw = promisify(zlib.deflateRaw) as (buf: Buffer, o: zlib.ZlibOptio
 
 /** Uncompressed bytes per segment: each is judged and compressed (or stored) on its own. */
 const segmentSize = 1 << 20;
-/** Bytes sampled from a segment to judge it, in `samples` runs spread over it. */
-const sampleRun = 1 << 10;
-const samples = 16;
+/** Bytes from the middle of a segment that judge it (a tar's headers at its start must not sway the judgement). */
+const sampleSize = 16 << 10;
 /** Order-0 entropy (bits per byte) above which deflate gains next to nothing: the segment is stored. */
 const storedEntropy = 7.9;
 /** Segments in work at once: compression runs in the libuv threadpool, so they spread over the cores. */
@@ -26,7 +25,7 @@ export interface GzipStats {
 /**
  * A gzip stream (RFC 1952, one member) made for layer uploads, where gzip of the whole layer on one core is the
  * slowest step by far. The input is cut into fixed 1 MiB segments, each judged by the byte entropy of 16 KiB
- * sampled across it: data that does not compress (already compressed files, random data) is sent as stored
+ * from its middle: data that does not compress (already compressed files, random data) is sent as stored
  * deflate blocks, which cost one copy, and the rest is deflated at `level` as a raw deflate run ended by a sync
  * flush (byte-aligned, not final), several segments at a time in the threadpool. Segments do not share a
  * dictionary, so a match across a boundary is lost (a fraction of a per cent on real layers). The output is a
@@ -120,23 +119,21 @@ export function createLayerGzip(opts: { level?: number; stats?: GzipStats } = {}
 }
 
 /**
- * Order-0 entropy, in bits per byte, of `samples` runs spread evenly over the segment: near 8 for compressed or
- * random data, where deflate saves nothing, well below for text and code. Far cheaper than a trial deflate.
+ * Order-0 entropy, in bits per byte, of 16 KiB from the middle of the segment: near 8 for compressed or random
+ * data, where deflate saves nothing, well below for text and code. Far cheaper than a trial deflate.
  */
 function entropy(seg: Buffer[]): number {
   const size = seg.reduce((n, b) => n + b.length, 0);
   const counts = new Uint32Array(256);
-  let n = 0;
-  const step = Math.max(sampleRun, Math.floor(size / samples));
+  const start = Math.max(0, Math.floor((size - sampleSize) / 2));
+  const end = Math.min(size, start + sampleSize);
+  const n = end - start;
   let bi = 0;
   let base = 0; // offset of seg[bi] in the segment
-  for (let at = 0; at < size; at += step) {
-    for (let i = at, end = Math.min(at + sampleRun, size); i < end; i++) {
-      while (i >= base + (seg[bi] as Buffer).length) base += (seg[bi++] as Buffer).length;
-      const byte = (seg[bi] as Buffer)[i - base] as number;
-      counts[byte] = (counts[byte] as number) + 1;
-      n++;
-    }
+  for (let i = start; i < end; i++) {
+    while (i >= base + (seg[bi] as Buffer).length) base += (seg[bi++] as Buffer).length;
+    const byte = (seg[bi] as Buffer)[i - base] as number;
+    counts[byte] = (counts[byte] as number) + 1;
   }
   let h = 0;
   for (const c of counts) if (c) h -= (c / n) * Math.log2(c / n);
