@@ -175,7 +175,7 @@ export function tarLocal(src: CopyInfo, rename: Rename = same): Readable {
       if (first) return add({ ...h, type: 'link', linkname: first });
       if (st.nlink > 1) inodes.set(key, h.name);
       const pax = await capabilityPax(abs);
-      await add({ ...h, ...(pax && { pax }), type: 'file', size: st.size }, st.size > 0 ? createReadStream(abs, { end: st.size - 1 }) : undefined);
+      await add({ ...h, ...(pax && { pax }), type: 'file', size: st.size }, st.size > 0 ? createReadStream(abs, { end: st.size - 1, highWaterMark: 1 << 20 }) : undefined);
     } else if (st.isCharacterDevice() || st.isBlockDevice() || st.isFIFO()) {
       const type = st.isFIFO() ? 'fifo' : st.isBlockDevice() ? 'block-device' : 'character-device';
       await add({ ...h, type, devmajor: major(st.rdev), devminor: minor(st.rdev) });

@@ -4,6 +4,7 @@
 // extraction and URLs, build args and labels, and the error cases, each leaving no container, mount or image.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -135,6 +136,17 @@ describe('build', () => {
     // Classic's own spelling, without a space after --chown's value.
     assert.ok(history.some((h) => /^\/bin\/sh -c #\(nop\) COPY --chown=1000:1000file:[0-9a-f]{64} in bin\/ \|22B$/.test(h)), history.join('\n'));
     assert.ok(history.some((h) => /^\/bin\/sh -c #\(nop\) COPY dir:[0-9a-f]{64} in data\/ \|4B$/.test(h)), history.join('\n'));
+
+    // Built layers keep a tar-split beside their files, not their tars; save makes each tar again, byte for byte.
+    const diffIds = JSON.parse(await docker(['image', 'inspect', '-f', '{{json .RootFS.Layers}}', 'every:one'])) as string[];
+    const blobs = await readdir(join(d.dataRoot, 'content', 'blobs', 'sha256'));
+    assert.deepEqual(diffIds.slice(1).filter((id) => blobs.includes(id.slice(7))), [], 'no built layer is kept as a tar');
+    const saved = join(work, 'every.tar');
+    await docker(['save', '-o', saved, 'every:one']);
+    const unpacked = join(work, 'every-saved');
+    await mkdir(unpacked);
+    assert.equal((await run('tar', ['-xf', saved, '-C', unpacked])).code, 0);
+    for (const id of diffIds) assert.equal(`sha256:${createHash('sha256').update(await readFile(join(unpacked, 'blobs', 'sha256', id.slice(7)))).digest('hex')}`, id);
     await nothingLeft();
   });
 

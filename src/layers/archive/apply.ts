@@ -7,7 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import { extract as tarExtract, type Header as Headers } from 'tar-stream';
 import { InvalidArgument, isBerthError, isNotExist, isSystemError } from '../../errors/index.js';
-import { joinInRoot } from '../../kernel/fs.js';
+import { joinInRoot, writeChunks } from '../../kernel/fs.js';
 import type { Digest } from '../../oci/index.js';
 import { decompress } from './compression.js';
 import type { TarSplitter } from './tarsplit.js';
@@ -208,27 +208,11 @@ class LayerWriter {
 /**
  * Copies an entry's body to a new file. A plain loop rather than stream.pipeline: tar-stream's entries are streamx
  * streams, and one destroyed (truncated input) before a pipeline attaches would leave that pipeline pending forever.
- * Chunks (64 KiB, as a download's socket reads them) go out a MiB at a time in one writev, without copying:
- * each write is a threadpool job, and on VMs the wake-up of a job costs tens of µs.
  */
 async function writeBody(body: Readable, path: string): Promise<void> {
   const fh = await open(path, 'w', 0o600);
   try {
-    let pending: Buffer[] = [];
-    let size = 0;
-    const flush = async () => {
-      const [bufs, want] = [pending, size];
-      pending = [];
-      size = 0;
-      const { bytesWritten } = bufs.length === 1 ? await fh.write(bufs[0] as Buffer) : await fh.writev(bufs);
-      if (bytesWritten !== want) throw new Error(`short write to ${path}: ${bytesWritten} of ${want} bytes`);
-    };
-    for await (const chunk of body) {
-      pending.push(chunk as Buffer);
-      size += (chunk as Buffer).length;
-      if (size >= 1 << 20) await flush();
-    }
-    await flush();
+    await writeChunks(fh, body);
   } finally {
     await fh.close();
   }

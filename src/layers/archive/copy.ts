@@ -9,6 +9,7 @@ import { promisify } from 'node:util';
 import { type Header as Headers, extract as tarExtract, pack as tarPack } from 'tar-stream';
 import { Conflict, InvalidArgument, isBerthError, isNotExist, isSystemError } from '../../errors/index.js';
 import { type Location, type ScopedRoot, components, fdPath, fdPathForChild, openDirAt, removeAt } from '../../kernel/scoped.js';
+import { writeChunks } from '../../kernel/fs.js';
 import { decompress } from './compression.js';
 import { header, major, minor } from './pack.js';
 import { applyPaxXattrs, capabilityPax } from '../../util/xattrs.js';
@@ -119,7 +120,7 @@ class ScopedPacker {
       // meanwhile is cut, one shrinking fails the archive (as in Docker).
       handedOver = fst.size > 0;
       const pax = await capabilityPax(fdPath(dir, n));
-      await this.add({ ...header(name, fst), ...(pax && { pax }), type: 'file', size: fst.size }, fst.size > 0 ? fh.createReadStream({ start: 0, end: fst.size - 1 }) : undefined);
+      await this.add({ ...header(name, fst), ...(pax && { pax }), type: 'file', size: fst.size }, fst.size > 0 ? fh.createReadStream({ start: 0, end: fst.size - 1, highWaterMark: 1 << 20 }) : undefined);
     } finally {
       if (!handedOver) await fh.close();
     }
@@ -242,22 +243,7 @@ class ScopedWriter {
         const fh = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
         try {
           const hash = this.opts.digests && createHash('sha256');
-          // A few writes in flight at their offsets: the next chunk is parsed and hashed while the last is written.
-          const inflight = new Set<Promise<unknown>>();
-          let at = 0;
-          try {
-            for await (const chunk of body) {
-              hash?.update(chunk as Buffer);
-              const w: Promise<unknown> = fh.write(chunk as Buffer, 0, (chunk as Buffer).length, at).finally(() => inflight.delete(w));
-              inflight.add(w);
-              at += (chunk as Buffer).length;
-              if (inflight.size >= 4) await Promise.race(inflight);
-            }
-          } finally {
-            // Every write has settled before the file is closed, also when one failed.
-            const failed = (await Promise.allSettled(inflight)).find((r) => r.status === 'rejected');
-            if (failed) throw failed.reason;
-          }
+          await writeChunks(fh, body, hash && ((c) => hash.update(c)));
           if (hash) this.opts.digests?.set(name, hash.digest('hex'));
           await setOwnerAndMode(fh, uid, gid, mode);
           await fh.utimes(mtime, mtime);

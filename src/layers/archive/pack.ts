@@ -1,4 +1,5 @@
 import { createReadStream } from 'node:fs';
+import type { TarSplitter } from './tarsplit.js';
 import { lstat, readdir, readlink } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
@@ -12,6 +13,8 @@ export { header, major, minor };
 export interface PackOptions {
   /** Turn overlayfs whiteouts (char 0/0, opaque xattr) into OCI `.wh.` entries: for a container's upper dir. */
   overlayWhiteouts?: boolean;
+  /** Told each regular file's data, in tar order, so the tar can be made again from the directory (tarsplit.ts). */
+  split?: TarSplitter;
 }
 
 /**
@@ -62,6 +65,7 @@ export function packLayer(dir: string, opts: PackOptions = {}): Readable {
             await add({ ...h, type: 'link', linkname: first, size: 0 });
           } else {
             if (st.nlink > 1) inodes.set(key, rel);
+            if (st.size > 0) opts.split?.nextPayload(rel, st.size);
             await add({ ...h, type: 'file', size: st.size }, st.size > 0 ? createReadStream(p, { highWaterMark: 1 << 20 }) : undefined);
           }
         } else if (st.isCharacterDevice() || st.isBlockDevice() || st.isFIFO()) {

@@ -31,7 +31,8 @@ export interface TarSplit {
 
 /**
  * Watches a tar stream go by (`tap()`), noting which byte ranges are regular files' data; the unpacker tells
- * where each went (`unpacked`) and which were removed or replaced later in the same stream (`lost`). `result()`
+ * where each went (`unpacked`) and which were removed or replaced later in the same stream (`lost`), or the
+ * packer which file each comes from (`nextPayload`). `result()`
  * is the split, or undefined when some payload cannot be found again among the files (the caller then keeps
  * the tar itself).
  */
@@ -40,6 +41,8 @@ export class TarSplitter {
   private rawSize = 0;
   private readonly payloads: Payload[] = [];
   private readonly byOffset = new Map<number, Payload>();
+  /** Paths told in tar order by a packer (`nextPayload`), matched to the payloads when the split is made. */
+  private readonly ordered: Array<{ path: string; size: number }> = [];
   private pos = 0;
   private header = Buffer.alloc(0);
   /** What the bytes now passing are: a header, an entry's data, or the end of the archive. */
@@ -71,12 +74,24 @@ export class TarSplitter {
     else this.broken = true;
   }
 
+  /** A packer is about to write the data of the file `path` (relative to the root the tar is made from). */
+  nextPayload(path: string, size: number): void {
+    this.ordered.push({ path, size });
+  }
+
   /** `path` (and whatever was under it) was removed or replaced: a payload unpacked there is gone. */
   lost(path: string): void {
     for (const p of this.payloads) if (p.path && (p.path === path || p.path.startsWith(`${path}/`))) this.broken = true;
   }
 
   result(): TarSplit | undefined {
+    if (this.ordered.length) {
+      if (this.ordered.length !== this.payloads.length) return undefined;
+      this.payloads.forEach((p, i) => {
+        const o = this.ordered[i] as { path: string; size: number };
+        if (o.size === p.size) p.path = o.path;
+      });
+    }
     if (this.broken || this.payloads.some((p) => p.path === undefined)) return undefined;
     const raw = Buffer.concat(this.rawParts, this.rawSize);
     const payloads: TarSplit['payloads'] = [];

@@ -1,7 +1,9 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { mount, overlayMount, unmount } from '../../kernel/mount.js';
-import { type LayerStore, emptyLayerDiffId, packLayer } from '../../layers/index.js';
+import { createHash } from 'node:crypto';
+import { pipeline } from 'node:stream/promises';
+import { type LayerStore, TarSplitter, emptyLayerDiffId, encodeTarSplit, packLayer } from '../../layers/index.js';
 import type { BuildStamp, ImageRecord } from '../../metadata/index.js';
 import type { Digest, ImageConfig } from '../../oci/index.js';
 import type { ImageService } from '../images/index.js';
@@ -29,7 +31,8 @@ export async function withSnapshot<T>(layers: LayerStore, dir: string, top: Dige
 /**
  * A step's changes (an overlay upper directory no longer mounted: a snapshot's, or an exited RUN container's) as
  * one layer on `parent`, in the image `image` describes around it (`diffId` undefined when nothing changed). The
- * layer's tar goes to the content store; the directory itself becomes the layer, moved rather than unpacked again.
+ * directory itself becomes the layer, moved rather than unpacked again, and keeps a tar-split of the layer's tar
+ * instead of the tar (which goes to the content store only when no split can be made).
  */
 export function commitUpper(
   images: ImageService,
@@ -39,7 +42,15 @@ export function commitUpper(
   build: BuildStamp,
 ): Promise<ImageRecord> {
   return images.withIngestion(async (ing) => {
-    const diffId = (await ing.ingest(packLayer(upper, { overlayWhiteouts: true }))).digest;
+    // The tar is hashed, not stored: the directory becomes the layer, and its tar-split makes the tar again.
+    const split = new TarSplitter();
+    const hash = createHash('sha256');
+    await pipeline(packLayer(upper, { overlayWhiteouts: true, split }), split.tap(), async (tar: AsyncIterable<Buffer>) => {
+      for await (const c of tar) hash.update(c);
+    });
+    const diffId: Digest = `sha256:${hash.digest('hex')}`;
+    const made = split.result();
+    if (!made) await ing.ingest(packLayer(upper, { overlayWhiteouts: true }), { digest: diffId });
     const empty = diffId === emptyLayerDiffId;
     const config = image(empty ? undefined : diffId);
     return images.createImage(
@@ -48,7 +59,7 @@ export function commitUpper(
         layerBlobs: config.rootfs.diff_ids,
         ...(parent && { parent }),
         build,
-        ...(!empty && { prepared: { diffId, dir: upper } }),
+        ...(!empty && { prepared: { diffId, dir: upper, ...(made && { tarSplit: await encodeTarSplit(made) }) } }),
       },
       ing,
     );

@@ -79,7 +79,7 @@ export interface NewImage {
   /** Made by a build step (its cache key). */
   build?: BuildStamp;
   /** The top layer's content already on disk as an overlay upper directory: moved into place, not unpacked. */
-  prepared?: { diffId: Digest; dir: string };
+  prepared?: { diffId: Digest; dir: string; tarSplit?: Buffer };
 }
 
 /** One entry of `system df`'s build cache (the Engine API's BuildCache). */
@@ -568,7 +568,7 @@ export class ImageService {
       chain.map((chainId, i) =>
         this.d.layers.create(chainId, chain[i - 1], async (dir) =>
           img.prepared && i === chain.length - 1 && img.prepared.diffId === diffIds[i]
-            ? { diffId: img.prepared.diffId, size: await adoptUpperDir(img.prepared.dir, dir) }
+            ? { diffId: img.prepared.diffId, size: await adoptUpperDir(img.prepared.dir, dir), ...(img.prepared.tarSplit && { tarSplit: img.prepared.tarSplit }) }
             : this.unpackFrom(diffIds[i] as Digest, dir, ing),
         ),
       ),
