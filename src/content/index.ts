@@ -34,10 +34,11 @@ export interface ContentStore {
   ingest(source: Readable | Iterable<Uint8Array> | AsyncIterable<Uint8Array>, expected?: Expected): Promise<BlobInfo>;
   put(data: string | Uint8Array, expected?: Expected): Promise<BlobInfo>;
   /**
-   * Takes a complete file (on the store's filesystem) as a blob: read once to verify `expected`, then synced and
-   * renamed into place rather than copied. The file is gone afterwards, whatever the outcome.
+   * Takes a complete file (on the store's filesystem) as a blob: read once to verify `expected` (unless `hashed`,
+   * the digest its writer computed as it wrote every byte of it, is given), then synced and renamed into place
+   * rather than copied. The file is gone afterwards, whatever the outcome.
    */
-  adopt(file: string, expected: Expected & { digest: Digest }): Promise<BlobInfo>;
+  adopt(file: string, expected: Expected & { digest: Digest }, hashed?: Digest): Promise<BlobInfo>;
   read(digest: Digest): Promise<Buffer>;
   open(digest: Digest): Readable;
   /** Path of a committed blob, for callers that hand it to a tool (e.g. a tar writer that needs a file). */
@@ -115,15 +116,19 @@ export async function openContentStore(root: string): Promise<ContentStore> {
     }
   }
 
-  async function adopt(file: string, expected: Expected & { digest: Digest }): Promise<BlobInfo> {
+  async function adopt(file: string, expected: Expected & { digest: Digest }, hashed?: Digest): Promise<BlobInfo> {
     try {
-      const hash = createHash('sha256');
+      let digest = hashed;
       let size = 0;
-      for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) {
-        hash.update(chunk as Buffer);
-        size += (chunk as Buffer).length;
+      if (digest) size = (await stat(file)).size;
+      else {
+        const hash = createHash('sha256');
+        for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) {
+          hash.update(chunk as Buffer);
+          size += (chunk as Buffer).length;
+        }
+        digest = `sha256:${hash.digest('hex')}`;
       }
-      const digest: Digest = `sha256:${hash.digest('hex')}`;
       if (digest !== expected.digest) throw new FailedPrecondition(`digest mismatch: expected ${expected.digest}, got ${digest}`);
       if (expected.size !== undefined && expected.size !== size) throw new FailedPrecondition(`size mismatch: expected ${expected.size} bytes, got ${size}`);
       if (!(await info(digest))) {

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { type Hash, createHash, randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -40,6 +40,12 @@ export class UploadStore {
   readonly dir: string;
   /** One request at a time per session: concurrent chunks would interleave at the same offset. */
   private readonly locks = new Map<string, { mutex: Mutex; users: number }>();
+  /**
+   * The sha256 of each session's bytes, kept as they are written, so that the closing PUT need not read a pushed
+   * layer back. Only while it covers every byte of the session: a chunk cut off, or a session resumed after a
+   * restart, falls back to reading the file.
+   */
+  private readonly hashes = new Map<string, { hash: Hash; at: number }>();
 
   constructor(
     root: string,
@@ -101,12 +107,16 @@ export class UploadStore {
     }
     const path = join(this.dir, s.id, 'data');
     let written = 0;
+    let running = this.hashes.get(s.id);
+    if (running?.at !== s.offset) running = s.offset === 0 ? { hash: createHash('sha256'), at: 0 } : undefined;
+    this.hashes.delete(s.id);
     try {
       await pipeline(
         source,
         async function* (chunks: AsyncIterable<Buffer>) {
           for await (const c of chunks) {
             written += c.length;
+            running?.hash.update(c);
             yield c;
           }
         },
@@ -117,6 +127,7 @@ export class UploadStore {
       if (range && written !== range.end - range.start + 1) {
         throw new RegistryError('SIZE_INVALID', `chunk ${range.start}-${range.end} announced ${range.end - range.start + 1} bytes, got ${written}`);
       }
+      if (running) this.hashes.set(s.id, { hash: running.hash, at: s.offset + written });
       return s.offset + written;
     } catch (e) {
       // Back to the end of the last whole chunk: a retry of this chunk then starts where the client expects.
@@ -133,7 +144,10 @@ export class UploadStore {
   async commit(s: UploadState, digest: Digest): Promise<BlobInfo> {
     try {
       // The session's file becomes the blob (verified, then renamed): no second copy of a pushed layer.
-      const info = await this.content.adopt(join(this.dir, s.id, 'data'), { digest });
+      const running = this.hashes.get(s.id);
+      this.hashes.delete(s.id);
+      const hashed = running?.at === s.offset ? (`sha256:${running.hash.digest('hex')}` as Digest) : undefined;
+      const info = await this.content.adopt(join(this.dir, s.id, 'data'), { digest }, hashed);
       await this.remove(s.id);
       return info;
     } catch (e) {
@@ -146,6 +160,7 @@ export class UploadStore {
   }
 
   async remove(id: string): Promise<void> {
+    this.hashes.delete(id);
     if (!isUploadId(id)) return;
     await rm(join(this.dir, id), { recursive: true, force: true });
   }
@@ -165,6 +180,7 @@ export class UploadStore {
         // incomplete: created by a process that died between its first two writes
       }
       if (!isUploadId(id) || now - idleSince > maxIdleMs) {
+        this.hashes.delete(id);
         await rm(dir, { recursive: true, force: true });
         removed++;
       }
