@@ -212,6 +212,25 @@ describe('pull from a registry', () => {
     await docker(['rmi', `${open.host}/split`]);
   });
 
+  it('a layer here only as another pulled image\'s files: the new chain unpacks it from them, keeps its own tar-split, and outlives that image', async () => {
+    const shared = await tarOf([{ name: 'shared.bin', content: randomBytes(70_000) }]);
+    const base = await tarOf([{ name: 'base.txt', content: 'base\n' }]);
+    await push(await saveTar([{ tags: ['one:latest'], layers: [shared] }]), `${open.host}/one:latest`);
+    await push(await saveTar([{ tags: ['two:latest'], layers: [base, shared] }]), `${open.host}/two:latest`);
+    await docker(['pull', '-q', `${open.host}/one`]);
+    const { messages } = await apiPull(`fromImage=${open.host}/two&tag=latest`);
+    assert.deepEqual(messages.filter((m) => m['status'] === 'Already exists').length, 1, JSON.stringify(messages));
+    await docker(['rmi', `${open.host}/one`]);
+    const file = join(dir, 'two-save.tar');
+    await docker(['save', '-o', file, `${open.host}/two`]);
+    const out = await mkdtemp(join(dir, 'two-'));
+    assert.equal((await run('tar', ['-xf', file, '-C', out])).code, 0);
+    for (const l of [base, shared]) assert.equal(sha(await readFile(join(out, 'blobs', 'sha256', sha(l).slice(7)))), sha(l));
+    await rm(out, { recursive: true });
+    await rm(file);
+    await docker(['rmi', `${open.host}/two`]);
+  });
+
   it('by digest: no tag, the repo digest recorded; pulling it again is up to date', async () => {
     const m = await manifestOf(open, 'busybox', 'other');
     await docker(['rmi', `${open.host}/busybox:latest`]);
