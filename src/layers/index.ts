@@ -10,6 +10,7 @@ import { failpoint } from '../util/failpoint.js';
 export { adoptUpperDir } from './adopt.js';
 export {
   applyLayer,
+  applyLayerWithSplit,
   assembleTar,
   createLayerGzip,
   type GzipStats,

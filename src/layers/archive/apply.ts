@@ -10,7 +10,7 @@ import { InvalidArgument, isBerthError, isNotExist, isSystemError } from '../../
 import { joinInRoot, writeChunks } from '../../kernel/fs.js';
 import type { Digest } from '../../oci/index.js';
 import { decompress } from './compression.js';
-import type { TarSplitter } from './tarsplit.js';
+import { TarSplitter, encodeTarSplit } from './tarsplit.js';
 import { applyPaxXattrs, setXattr } from '../../util/xattrs.js';
 
 const run = promisify(execFile);
@@ -79,6 +79,17 @@ export async function applyLayer(input: Readable | AsyncIterable<Uint8Array>, de
   }
   await writer.finish();
   return { diffId: opts.diffId ? await opts.diffId : `sha256:${hash.digest('hex')}`, size: writer.size };
+}
+
+/**
+ * applyLayer, with the tar followed as it is unpacked: the result carries the encoded tar-split, unless the files
+ * cannot give the tar's bytes back (a path written twice, say), when the caller must keep the tar itself.
+ */
+export async function applyLayerWithSplit(input: Readable | AsyncIterable<Uint8Array>, dest: string): Promise<AppliedLayer & { tarSplit?: Buffer }> {
+  const split = new TarSplitter();
+  const applied = await applyLayer(input, dest, { split });
+  const made = split.result();
+  return made ? { ...applied, tarSplit: await encodeTarSplit(made) } : applied;
 }
 
 class LayerWriter {

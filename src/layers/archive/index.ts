@@ -1,4 +1,4 @@
-export { applyLayer, type AppliedLayer, type ApplyOptions } from './apply.js';
+export { applyLayer, applyLayerWithSplit, type AppliedLayer, type ApplyOptions } from './apply.js';
 export { packLayer, type PackOptions } from './pack.js';
 export { createLayerGzip, type GzipStats } from './gzip.js';
 export { decompress, detectCompression, type Compression } from './compression.js';

@@ -5,14 +5,13 @@ import type { ContentStore } from '../../content/index.js';
 import {
   adoptUpperDir,
   applyLayer,
+  applyLayerWithSplit,
   assembleTar,
   decodeTarSplit,
   decompress,
   detectCompression,
-  encodeTarSplit,
   type FilledLayer,
   type LayerStore,
-  TarSplitter,
 } from '../../layers/index.js';
 import type { BuildStamp, ImageMetadata, ImageRecord } from '../../metadata/index.js';
 import { collectGarbage, type GcResult } from '../../metadata/gc.js';
@@ -175,7 +174,7 @@ export class ImageService {
 
   /**
    * A blob, for `save` and `push`: from the content store, or a layer's tar made again from the files of a layer
-   * that keeps its tar-split (a pulled layer), checked against its digest as it streams.
+   * that keeps its tar-split (a pulled or built layer), checked against its digest as it streams.
    */
   async blob(digest: Digest): Promise<BlobSource | undefined> {
     const stored = await this.d.content.info(digest);
@@ -600,12 +599,9 @@ export class ImageService {
     const src = await this.blob(diffId);
     if (!src) throw new NotFound(`layer ${diffId} not found`);
     if (src.stored) return applyLayer(src.open(), dir);
-    const split = new TarSplitter();
-    const applied = await applyLayer(src.open(), dir, { split });
-    const made = split.result();
-    if (made) return { ...applied, tarSplit: await encodeTarSplit(made) };
-    await ing.ingest(src.open(), { digest: diffId });
-    return applied;
+    const filled = await applyLayerWithSplit(src.open(), dir);
+    if (!filled.tarSplit) await ing.ingest(src.open(), { digest: diffId });
+    return filled;
   }
 
   /**
@@ -693,12 +689,10 @@ export class Ingestion {
     let keptTar = false;
     try {
       await layers.create(unpack.chainId, unpack.parent, async (dir) => {
-        const split = new TarSplitter();
-        const applied = await applyLayer(source, dir, { split });
-        diffId = applied.diffId;
-        const made = split.result();
-        keptTar = !!made;
-        return { ...applied, ...(made && { tarSplit: await encodeTarSplit(made) }) };
+        const filled = await applyLayerWithSplit(source, dir);
+        diffId = filled.diffId;
+        keptTar = !!filled.tarSplit;
+        return filled;
       });
     } catch (e) {
       // A tar that is not the layer the chain names: the caller's diff ID check says so in its words.
