@@ -55,25 +55,34 @@ export class NameServer {
       await rename(join(this.staging, id), join(this.dir, id));
     }
     await Promise.all(present.filter((f) => !wanted.has(f)).map((f) => rm(join(this.dir, f), { force: true })));
-    const pid = await this.serverPid();
-    if (pid) {
-      process.kill(pid, 'SIGHUP'); // with no network left it exits by itself
-      // The reload binds new networks' gateways after the signal: a container started before that would have
-      // its first queries refused.
-      const added = networks.filter((n) => wanted.has(n.id) && !present.includes(n.id)).map((n) => n.gateway);
-      await this.listening(added);
-    } else if (wanted.size) await this.start();
+    await this.reload();
+    // The server binds gateways after its reload (or start), and a container started before that would have its
+    // first queries refused: wait until each served network's gateway is bound.
+    if (wanted.size) await this.listening(networks.filter((n) => wanted.has(n.id)).map((n) => n.gateway));
   }
 
-  /** Waits (a bounded while) until the server's UDP sockets on `gateways` port 53 are bound, as the kernel lists them. */
+  /** Signals the running server to reload its directory, or starts one. With no network left it exits by itself. */
+  private async reload(): Promise<void> {
+    const pid = await this.serverPid();
+    if (pid) process.kill(pid, 'SIGHUP');
+    else if ((await readdir(this.dir)).some((f) => f !== pidFile)) await this.start();
+  }
+
+  /**
+   * Waits (a bounded while) until the server's UDP sockets on `gateways` port 53 are bound, as the kernel lists
+   * them. A server found exiting (its last network had just gone when the new one came) is started again, and one
+   * that missed a gateway (not yet up when it reloaded) is asked to reload again.
+   */
   private async listening(gateways: string[]): Promise<void> {
     const wanted = new Set(gateways.map((g) => `${procAddress(g)}:0035`));
-    for (let i = 0; wanted.size && i < 100; i++) {
+    for (let i = 1; wanted.size && i <= 100; i++) {
       const table = await readFile('/proc/net/udp', 'utf8');
       for (const line of table.split('\n').slice(1)) wanted.delete(line.trim().split(/\s+/)[1] ?? '');
-      if (wanted.size) await new Promise((r) => setTimeout(r, 20));
+      if (!wanted.size) return;
+      await new Promise((r) => setTimeout(r, 20));
+      if (i % 20 === 0) await this.reload();
     }
-    if (wanted.size) this.log.warn('aardvark-dns has not bound every new gateway after its reload', { missing: [...wanted] });
+    this.log.warn('aardvark-dns has not bound every gateway after its reload', { missing: [...wanted] });
   }
 
   /** The running server's PID, from its pid file (it outlives berthd, like the containers it serves). */
