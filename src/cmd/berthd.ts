@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path';
 import { createApiServer } from '../api/server.js';
 import { openContentStore } from '../content/index.js';
 import { isNotExist } from '../errors/index.js';
+import { removeEmptyCgroup } from '../kernel/cgroups.js';
 import { hostFacts, which } from '../kernel/host.js';
 import { lockDataRoot } from '../kernel/lock.js';
 import { useLauncher } from '../kernel/launcher.js';
@@ -280,6 +281,9 @@ async function main(): Promise<void> {
       server.closeAllConnections();
       await cleanup();
     }
+    // What berthd made in the kernel and no container uses goes with it (what running containers use stays).
+    await networks.shutdown().catch((error: unknown) => log.warn('networks not taken down', { error }));
+    await removeEmptyCgroup(cfg.cgroupParent);
     await unlink(cfg.pidfile).catch(() => {});
     await lock.release();
     process.exit(0);

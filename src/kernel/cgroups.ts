@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NotFound } from '../errors/index.js';
 
@@ -231,4 +231,13 @@ export async function hostCpuTime(procStat = '/proc/stat'): Promise<{ totalNs: n
 export async function pidInCgroup(pid: number, cgroupsPath: string): Promise<boolean> {
   const text = await readFile(`/proc/${pid}/cgroup`, 'utf8').catch(() => '');
   return text.split('\n').some((l) => l.endsWith(`:${cgroupsPath}`));
+}
+
+/**
+ * Removes the cgroup `path` (relative to the hierarchy's root) from every hierarchy that has it and no children
+ * in it; one still in use stays (the kernel refuses with EBUSY). For the cgroup parent a stopping berthd made.
+ */
+export async function removeEmptyCgroup(path: string, root = '/sys/fs/cgroup'): Promise<void> {
+  const roots = [root, ...(await readdir(root).catch(() => [] as string[])).map((c) => join(root, c))];
+  await Promise.all(roots.map((r) => rmdir(join(r, path)).catch(() => {})));
 }

@@ -72,12 +72,15 @@ export function ruleset(table: string, networks: FirewallNetwork[], ports: Publi
 /** Applies the ruleset for whatever the state is when it runs (see `coalesced`). */
 export class Firewall {
   readonly apply: () => Promise<void>;
+  /** Deletes the table, rules and all (declared first, so that a missing table is no error). */
+  readonly remove: () => Promise<void>;
 
   constructor(
     table: string,
     state: () => { networks: FirewallNetwork[]; ports: PublishedPort[] },
     log: Logger,
   ) {
+    this.remove = () => nft(`table ip ${table}\ndelete table ip ${table}\n`);
     this.apply = coalesced(async () => {
       const { networks, ports } = state();
       await nft(ruleset(table, networks, ports)).catch((error: unknown) => {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { access, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { access, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,6 +34,11 @@ describe('berthd flags, config file and shutdown', () => {
   });
 
   it('takes hosts, roots, pidfile and log level from daemon.json, serves TCP too, and cleans up on SIGTERM', async () => {
+    const made = async () => ({
+      bridge: (await run('ip', ['link', 'show', bridge])).code === 0,
+      table: (await run('nft', ['list', 'table', 'ip', `berth-${bridge}`])).code === 0,
+      cgroups: (await readdir('/sys/fs/cgroup')).filter((c) => existsSync(join('/sys/fs/cgroup', c, cgroupParent))),
+    });
     const port = await freePort();
     const sock = join(dir, 'cfg.sock');
     const pidfile = join(dir, 'berthd.pid');
@@ -64,12 +70,17 @@ describe('berthd flags, config file and shutdown', () => {
       assert.equal(logs.includes('"level":"info"'), false, 'log-level warn hides info lines');
       const networks = await tcp.json<Array<{ Name: string; Options: Record<string, string> }>>('GET', '/networks');
       assert.equal(networks.find((n) => n.Name === 'bridge')?.Options['com.docker.network.bridge.name'], bridge);
+      const running = await made();
+      assert.ok(running.bridge && running.table && running.cgroups.length, JSON.stringify(running));
     } finally {
       child.kill('SIGTERM');
     }
     assert.equal(await exited, 0);
     await assert.rejects(access(sock), 'socket removed on SIGTERM');
     await assert.rejects(access(pidfile), 'pidfile removed on SIGTERM');
+    // With no container running, what it made in the kernel goes with it (the networking tests check that a
+    // running container's bridge and rules stay).
+    assert.deepEqual(await made(), { bridge: false, table: false, cgroups: [] });
   });
 
   it('refuses a bad log level and an explicit config file that does not exist', async () => {

@@ -146,6 +146,18 @@ export class NetworkService {
     await Promise.all([this.firewall.apply(), this.dns.sync()]);
   }
 
+  /**
+   * berthd is stopping. With no container running, the bridges and the nftables table go, so that a stopped
+   * engine leaves the host's network as it found it; the records stay and `init` makes them again. With
+   * containers running everything stays: they outlive berthd.
+   */
+  async shutdown(): Promise<void> {
+    if (this.attached.size) return;
+    for (const n of this.d.records.list()) if (n.bridge) await removeBridge(n.bridge);
+    await this.firewall.remove();
+    this.bridgesUp.clear();
+  }
+
   private async ensurePredefined(): Promise<void> {
     const have = new Set(this.d.records.list().map((n) => n.name));
     const base = { created: nowNano(), internal: false, attachable: false, options: {}, labels: {} };
