@@ -13,11 +13,12 @@
 //    image (uploaded uncompressed), serving 8 concurrent pulls: 8 curl processes, each fetching the manifest, the
 //    config and the 5 layers (3 at a time, as docker does) over plain HTTP GETs into /dev/null. A bare node:http
 //    server streaming the same files is measured beside them: Node's http over this loopback with no registry
-//    logic. An untimed pull (in this process) first checks every blob's digest, then one untimed round warms up. Median of 3; the
+//    logic. An untimed pull (in this process) first checks every blob's digest, then one untimed round warms up. The rounds
+//    interleave the three servers, each round in another order. Median of 3; the
 //    log gives each round's CPU time of the server and of this client.
 //
 //   node bench/registry.mjs         BENCH_REGISTRY_REPS=3 BENCH_REGISTRY_CLIENTS=8 BENCH_ONLY=berth|docker
-//   BENCH_REGISTRY_SERVE=0          skip the serving comparison
+//   BENCH_REGISTRY_SERVE=0          skip the serving comparison; BENCH_REGISTRY_SERVE=only runs it alone
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { closeSync, createReadStream, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -431,24 +432,24 @@ function curlPull(host, img) {
   });
 }
 
-async function measureServing(reg, img) {
-  await verifiedPull(reg.host, img); // also warms the page cache for this server's copy
-  const round = () => Promise.all(Array.from({ length: CLIENTS }, () => curlPull(reg.host, img)));
-  await round(); // untimed warm-up
-  const times = [];
-  for (let i = 0; i < REPS; i++) {
-    const server0 = cpuMs(reg.proc.pid);
-    const client0 = cpuMs(process.pid);
-    const t0 = process.hrtime.bigint();
-    const got = await round();
-    const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-    times.push(ms);
-    const total = got.reduce((a, b) => a + b, 0);
-    if (total !== img.pullBytes * CLIENTS) throw new Error(`${reg.name}: ${CLIENTS} pulls received ${total} bytes, not ${img.pullBytes * CLIENTS}`);
-    // Where the time goes: the server's CPU time and the clients' (curl), beside the wall time.
-    log(`  ${reg.name} rep ${i + 1}/${REPS}: ${CLIENTS} pulls, ${(total / 1e6).toFixed(0)} MB in ${ms.toFixed(0)} ms: ${(total / 1e6 / (ms / 1000)).toFixed(0)} MB/s; CPU: server ${(cpuMs(reg.proc.pid) - server0).toFixed(0)} ms, clients ${(cpuMs(process.pid) - client0).toFixed(0)} ms`);
-  }
-  return stats(times).median;
+/** A server ready to be timed: its copy checked and in the page cache, one untimed round done. */
+async function warmUp(reg, img) {
+  await verifiedPull(reg.host, img);
+  await servingRound(reg, img);
+}
+
+/** One timed round: CLIENTS curl pulls at once. Resolves the wall time in ms. */
+async function servingRound(reg, img, label) {
+  const server0 = cpuMs(reg.proc.pid);
+  const client0 = cpuMs(process.pid);
+  const t0 = process.hrtime.bigint();
+  const got = await Promise.all(Array.from({ length: CLIENTS }, () => curlPull(reg.host, img)));
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  const total = got.reduce((a, b) => a + b, 0);
+  if (total !== img.pullBytes * CLIENTS) throw new Error(`${reg.name}: ${CLIENTS} pulls received ${total} bytes, not ${img.pullBytes * CLIENTS}`);
+  // Where the time goes: the server's CPU time and the clients' (curl), beside the wall time.
+  if (label) log(`  ${reg.name} ${label}: ${CLIENTS} pulls, ${(total / 1e6).toFixed(0)} MB in ${ms.toFixed(0)} ms: ${(total / 1e6 / (ms / 1000)).toFixed(0)} MB/s; CPU: server ${(cpuMs(reg.proc.pid) - server0).toFixed(0)} ms, clients ${(cpuMs(process.pid) - client0).toFixed(0)} ms`);
+  return ms;
 }
 
 export async function servingComparison() {
@@ -456,29 +457,32 @@ export async function servingComparison() {
   const total = CLIENTS * img.pullBytes;
   const results = {};
   const notes = [];
+  const servers = [];
   try {
     for (const kind of registryKinds()) {
-      const reg = await kind.start();
       try {
+        const reg = await kind.start();
+        servers.push(reg);
         await pushImage(reg.host, img);
-        syncDisks();
-        results[kind.name] = await measureServing(reg, img);
       } catch (e) {
         notes.push(`${kind.name}: failed: ${e.message}`);
         results[kind.name] = 'error';
-      } finally {
-        await reg.stop();
       }
     }
     const files = { [`/v2/${REPO_PATH}/manifests/latest`]: { path: img.manifestFile, type: 'application/vnd.oci.image.manifest.v1+json' } };
     for (const b of [img.config, ...img.layers]) files[`/v2/${REPO_PATH}/blobs/${b.digest}`] = { path: b.file, type: 'application/octet-stream' };
-    const bare = await startBareServer(files);
-    try {
-      results.bare = await measureServing(bare, img);
-    } finally {
-      await bare.stop();
+    servers.push(await startBareServer(files));
+    syncDisks();
+    for (const reg of servers) await warmUp(reg, img);
+    // Rounds interleave the servers (this VM's speed drifts over a run), each round in another order.
+    const times = new Map(servers.map((r) => [r, []]));
+    for (let i = 0; i < REPS; i++) {
+      const order = servers.map((_, k) => servers[(k + i) % servers.length]);
+      for (const reg of order) times.get(reg).push(await servingRound(reg, img, `round ${i + 1}/${REPS}`));
     }
+    for (const [reg, t] of times) results[reg.name] = stats(t).median;
   } finally {
+    for (const reg of servers) await reg.stop();
     removeTempDir(img.dir);
   }
   const rate = (ms) => (typeof ms === 'number' ? `${(total / 1e6 / (ms / 1000)).toFixed(0)} MB/s` : ms);
@@ -490,7 +494,7 @@ export async function servingComparison() {
       '',
       table,
       '',
-      `- berth-registry ${rate(results['berth-registry'])}, distribution ${rate(results.distribution ?? 'n/a')}; a bare node:http server streaming the same files ${rate(results.bare)} (Node's http on this loopback, no registry logic)`,
+      `- berth-registry ${rate(results['berth-registry'])}, distribution ${rate(results.distribution ?? 'n/a')}; a bare node:http server streaming the same files ${rate(results['bare node:http'])} (Node's http on this loopback, no registry logic)`,
       ...notes.map((n) => `- ${n}`),
       '',
     ].join('\n'),
@@ -502,12 +506,18 @@ export async function servingComparison() {
 
 if (isMain(import.meta.url)) {
   try {
+    let ok = true;
+    if (process.env.BENCH_REGISTRY_SERVE === 'only') {
+      archive = await makeLoadArchive();
+      process.exitCode = (await servingComparison()) ? 0 : 1;
+      process.exit();
+    }
     const { rows, failed } = await runSuite(`Berth vs Docker: push and pull, ${REPS} times, a fresh registry each time`, [registryBenchmark]);
     const lines = rows
       .filter((r) => typeof r.berth === 'number' || typeof r.docker === 'number')
       .map((r) => `- ${r.name.replace(/ \(median.*/, '')}: berth ${typeof r.berth === 'number' ? `${mbps(r.berth)} MB/s` : r.berth}, docker ${typeof r.docker === 'number' ? `${mbps(r.docker)} MB/s` : r.docker} (MB of uncompressed layers per second)`);
     process.stdout.write(`Throughput (${(imageBytes / 1e6).toFixed(0)} MB; the ratio above is also Berth's throughput / Docker's):\n${lines.join('\n')}\n`);
-    let ok = !failed;
+    ok = !failed;
     if (process.env.BENCH_REGISTRY_SERVE !== '0') ok = (await servingComparison()) && ok;
     process.exitCode = ok ? 0 : 1;
   } catch (e) {

@@ -1,8 +1,7 @@
-import { createReadStream } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { pipeline } from 'node:stream/promises';
 import type { ContentStore } from '../../content/index.js';
 import { FailedPrecondition } from '../../errors/index.js';
+import { sendFileRange } from '../../kernel/fs.js';
 import { type Digest, MediaType, sha256 } from '../../oci/index.js';
 import type { Logger } from '../../util/logger.js';
 import { type Authenticator, type Grants, type Need, allowAll } from './auth.js';
@@ -286,8 +285,8 @@ function handlers(ctx: RegistryContext) {
         res.end();
         return;
       }
-      // 1 MiB reads: the 64 KiB default halves what one core serves (measured with 8 concurrent pulls).
-      await pipeline(createReadStream(content.path(digest), { start, end, highWaterMark: 1 << 20 }), res);
+      await sendFileRange(content.path(digest), start, end, res);
+      res.end();
     },
 
     deleteBlob: async (_req: IncomingMessage, res: ServerResponse, _url: URL, [rawName = '', rawDigest = '']: string[]) => {
