@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { passOn, sha256Stream } from '../../util/hash-thread.js';
 import { chmod, lchown, link, lstat, lutimes, mkdir, open, rm, symlink } from 'node:fs/promises';
 import { basename, dirname, join, relative } from 'node:path';
 import { PassThrough, Transform, type Readable } from 'node:stream';
@@ -46,11 +46,10 @@ export interface ApplyOptions {
  * Node has no mknod, so device nodes and whiteouts are made by Debian's `mknod`; layers have few of them.
  */
 export async function applyLayer(input: Readable | AsyncIterable<Uint8Array>, dest: string, opts: ApplyOptions = {}): Promise<AppliedLayer> {
-  const hash = createHash('sha256');
+  const hash = sha256Stream();
   const hasher = new Transform({
     transform(chunk: Buffer, _enc, cb) {
-      hash.update(chunk);
-      cb(null, chunk);
+      passOn(hash.update(chunk), chunk, cb);
     },
   });
   const ex = tarExtract();
@@ -78,7 +77,7 @@ export async function applyLayer(input: Readable | AsyncIterable<Uint8Array>, de
     throw new InvalidArgument(`invalid layer tar: ${(e as Error).message}`, { cause: e });
   }
   await writer.finish();
-  return { diffId: opts.diffId ? await opts.diffId : `sha256:${hash.digest('hex')}`, size: writer.size };
+  return { diffId: opts.diffId ? await opts.diffId : `sha256:${await hash.digest()}`, size: writer.size };
 }
 
 /**

@@ -1,10 +1,10 @@
-import { createHash } from 'node:crypto';
 import { Transform, type Readable } from 'node:stream';
 import { FailedPrecondition, Forbidden, InvalidArgument, NotFound, Unavailable } from '../../errors/index.js';
 import { type Descriptor, type Digest, type Index, type Manifest, MediaType, isDigest, isIndexMediaType, sha256 } from '../../oci/index.js';
 import { type Challenge, type Credentials, authorize, basicAuthorization, parseChallenge } from './auth.js';
 import type { Endpoint } from './endpoint.js';
 import { type RequestOptions, type Response, readBody, registryError, request } from './http.js';
+import { passOn, sha256Stream } from '../../util/hash-thread.js';
 
 /** Every manifest kind Berth reads, as the Accept header of a manifest GET. */
 export const manifestAccept = [MediaType.DockerManifest, MediaType.DockerManifestList, MediaType.OciManifest, MediaType.OciIndex].join(', ');
@@ -203,21 +203,21 @@ function isDescriptor(d: unknown): d is Descriptor {
 
 /** Hashes and counts what passes; at the end the digest and size must be the descriptor's. */
 function verifier(desc: Descriptor, onBytes: ((n: number) => void) | undefined, url: URL): Transform {
-  const hash = createHash('sha256');
+  const hash = sha256Stream();
   let n = 0;
   return new Transform({
     transform(chunk: Buffer, _enc, cb) {
       n += chunk.length;
       if (n > desc.size) return cb(new FailedPrecondition(`filesystem layer verification failed for digest ${desc.digest}: more than ${desc.size} bytes`));
-      hash.update(chunk);
       onBytes?.(n);
-      cb(null, chunk);
+      passOn(hash.update(chunk), chunk, cb);
     },
     flush(cb) {
       if (n !== desc.size) return cb(new Unavailable(`Get "${url.href}": the registry sent ${n} of ${desc.size} bytes`));
-      const got = `sha256:${hash.digest('hex')}`;
-      if (got !== desc.digest) return cb(new FailedPrecondition(`filesystem layer verification failed for digest ${desc.digest}: content is ${got}`));
-      cb();
+      hash.digest().then((hex) => {
+        const got = `sha256:${hex}`;
+        cb(got === desc.digest ? null : new FailedPrecondition(`filesystem layer verification failed for digest ${desc.digest}: content is ${got}`));
+      }, cb);
     },
   });
 }

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { passOn, sha256Stream } from '../../util/hash-thread.js';
 import { Transform, type Readable } from 'node:stream';
 import { FailedPrecondition, Forbidden, InvalidArgument, Unavailable } from '../../errors/index.js';
 import { type Digest, isDigest } from '../../oci/index.js';
@@ -52,14 +52,13 @@ export async function uploadBytes(client: RegistryClient, data: Buffer, digest: 
  */
 export async function uploadStream(client: RegistryClient, source: Readable, onBytes?: (sent: number) => void): Promise<{ digest: Digest; size: number }> {
   const start = await startUpload(client);
-  const hash = createHash('sha256');
+  const hash = sha256Stream();
   let size = 0;
   const counter = new Transform({
     transform(chunk: Buffer, _enc, cb) {
       size += chunk.length;
-      hash.update(chunk);
       onBytes?.(size);
-      cb(null, chunk);
+      passOn(hash.update(chunk), chunk, cb);
     },
   });
   source.once('error', (e) => counter.destroy(e));
@@ -74,7 +73,7 @@ export async function uploadStream(client: RegistryClient, source: Readable, onB
   if (res.status !== 202 && res.status !== 204) throw failure(res, 'blob upload');
   res.body.resume();
   if (!counter.readableEnded) throw new Unavailable(`Patch "${start.href}": the registry answered before the blob was sent`);
-  const digest = `sha256:${hash.digest('hex')}` as Digest;
+  const digest = `sha256:${await hash.digest()}` as Digest;
   const next = res.headers.location ? location(client, res) : start;
   const put = await client.send(withDigest(next, digest), { method: 'PUT' });
   await expectCreated(put, digest);

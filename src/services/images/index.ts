@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { passOn, sha256Stream } from '../../util/hash-thread.js';
 import { type Readable, Transform } from 'node:stream';
 import { Conflict, FailedPrecondition, Internal, InvalidArgument, NotFound } from '../../errors/index.js';
 import type { ContentStore } from '../../content/index.js';
@@ -733,15 +733,16 @@ export interface BlobSource {
 
 /** Passes `source` on, failing at its end if its bytes are not `digest`'s (a layer's files changed under it). */
 function checkDigest(source: Readable, digest: Digest): Readable {
-  const hash = createHash('sha256');
+  const hash = sha256Stream();
   const out = new Transform({
     transform(chunk: Buffer, _enc, cb) {
-      hash.update(chunk);
-      cb(null, chunk);
+      passOn(hash.update(chunk), chunk, cb);
     },
     flush(cb) {
-      const got = `sha256:${hash.digest('hex')}`;
-      cb(got === digest ? null : new Internal(`layer ${digest} cannot be made again from its files: they make ${got}`));
+      hash.digest().then((hex) => {
+        const got = `sha256:${hex}`;
+        cb(got === digest ? null : new Internal(`layer ${digest} cannot be made again from its files: they make ${got}`));
+      }, cb);
     },
   });
   source.once('error', (e) => out.destroy(e));

@@ -1,0 +1,247 @@
+import { createHash } from 'node:crypto';
+import type { TransformCallback } from 'node:stream';
+import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
+
+/**
+ * SHA-256 of a stream, computed on another thread when the stream is big.
+ *
+ * Why: a pull hashes every byte twice (the blob's digest and the layer's diff ID), a push twice as well, and on
+ * the daemon's main thread those hashes were a quarter of its CPU, in series with the HTTP parsing, the tar
+ * parsing and the file writes. One worker thread hashes for every stream of the process: `update` copies the
+ * chunk into the stream's ring of shared memory (a memcpy, ~20 times faster than hashing it), and the worker
+ * hashes from there while the main thread goes on. Small streams are hashed in place: a ring and a message cost
+ * more than they save.
+ */
+export interface StreamHash {
+  /** Takes a copy of `chunk`; a promise when the ring is full (the caller waits for the worker to catch up). */
+  update(chunk: Uint8Array): void | Promise<void>;
+  /** The hex digest of everything given, once the worker has hashed it all. */
+  digest(): Promise<string>;
+}
+
+/** Past this many bytes a stream moves to the worker; shorter ones are hashed in place at the end. */
+const offThreadFrom = 1 << 20;
+const ringBytes = 4 << 20;
+/** The worker is woken once this much is waiting, or at the end, or when the ring is full: not per chunk. */
+const wakeEvery = 512 << 10;
+/** An idle worker is stopped after this long. */
+const idleMs = 30_000;
+
+export function sha256Stream(): StreamHash {
+  // The first MiB is kept (copied) until the stream proves longer; then it goes to the worker, and the rest with it.
+  let head: Buffer[] = [];
+  let headBytes = 0;
+  let moved: StreamHash | undefined;
+  return {
+    update(chunk) {
+      if (moved) return moved.update(chunk);
+      if (headBytes + chunk.length <= offThreadFrom) {
+        head.push(Buffer.from(chunk));
+        headBytes += chunk.length;
+        return;
+      }
+      try {
+        moved = hasher().open();
+      } catch {
+        moved = inPlace(); // no worker (out of threads or memory): hashing here is slower, never wrong
+      }
+      const to = moved;
+      const feed = (bufs: Uint8Array[]): void | Promise<void> => {
+        for (let i = 0; i < bufs.length; i++) {
+          const full = to.update(bufs[i] as Uint8Array);
+          if (full) return full.then(() => feed(bufs.slice(i + 1)));
+        }
+      };
+      const first = [...head, chunk];
+      head = [];
+      return feed(first);
+    },
+    digest() {
+      if (moved) return moved.digest();
+      const hash = createHash('sha256');
+      for (const b of head) hash.update(b);
+      return Promise.resolve(hash.digest('hex'));
+    },
+  };
+}
+
+function inPlace(): StreamHash {
+  const hash = createHash('sha256');
+  return {
+    update: (chunk) => void hash.update(chunk),
+    digest: () => Promise.resolve(hash.digest('hex')),
+  };
+}
+
+// Control words of a stream (a BigInt64Array on shared memory), and of the process-wide doorbell (an Int32Array).
+const WRITTEN = 0; // bytes put in the ring so far (main thread)
+const READ = 1; // bytes hashed so far (worker)
+const ENDED = 2; // 1 once the main thread has given everything
+
+/**
+ * The worker: it takes new streams from its port without blocking, hashes whatever each ring holds, answers each
+ * ended stream with its digest, and sleeps on the doorbell when there is nothing to do.
+ */
+const workerSource = `
+const { parentPort, workerData, receiveMessageOnPort } = require('node:worker_threads');
+const { createHash } = require('node:crypto');
+const bell = new Int32Array(workerData.bell);
+const streams = new Map();
+for (;;) {
+  const ring = Atomics.load(bell, 0);
+  for (let m; (m = receiveMessageOnPort(workerData.port)); ) {
+    if (m.message === 'exit') process.exit(0);
+    const { id, ring, control } = m.message;
+    streams.set(id, { ring: Buffer.from(ring), control: new BigInt64Array(control), hash: createHash('sha256'), read: 0n });
+  }
+  let busy = false;
+  for (const [id, s] of streams) {
+    const ended = Atomics.load(s.control, ${ENDED}) === 1n;
+    const written = Atomics.load(s.control, ${WRITTEN});
+    if (written !== s.read) {
+      const size = s.ring.length;
+      let from = Number(s.read % BigInt(size));
+      let left = Number(written - s.read);
+      while (left > 0) {
+        const n = Math.min(left, size - from);
+        s.hash.update(s.ring.subarray(from, from + n));
+        left -= n;
+        from = 0;
+      }
+      s.read = written;
+      Atomics.store(s.control, ${READ}, written);
+      Atomics.notify(s.control, ${READ});
+      busy = true;
+    }
+    if (ended) {
+      streams.delete(id);
+      parentPort.postMessage({ id, hex: s.hash.digest('hex') });
+    }
+  }
+  if (!busy) Atomics.wait(bell, 0, ring);
+}`;
+
+interface Pending {
+  resolve(hex: string): void;
+  reject(e: Error): void;
+}
+
+/** The process's hashing worker: started on first use, stopped when idle, replaced if it dies. */
+class Hasher {
+  private worker: Worker | undefined;
+  private port: MessagePort | undefined;
+  private readonly bell = new Int32Array(new SharedArrayBuffer(4));
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private idle: NodeJS.Timeout | undefined;
+
+  ring(): void {
+    Atomics.add(this.bell, 0, 1);
+    Atomics.notify(this.bell, 0);
+  }
+
+  open(): StreamHash {
+    const { worker, port } = this.start();
+    clearTimeout(this.idle);
+    worker.ref(); // a stream being hashed keeps the process alive, as its own I/O would
+    const id = this.nextId++;
+    const ring = new SharedArrayBuffer(ringBytes);
+    const control = new BigInt64Array(new SharedArrayBuffer(3 * 8));
+    const view = Buffer.from(ring);
+    const result = new Promise<string>((resolve, reject) => this.pending.set(id, { resolve, reject }));
+    result.catch(() => {}); // seen by digest()
+    port.postMessage({ id, ring, control: control.buffer });
+    this.ring();
+    let written = 0n;
+    let unannounced = 0;
+    const put = (chunk: Uint8Array): void | Promise<void> => {
+      for (let off = 0; off < chunk.length; ) {
+        const free = ringBytes - Number(written - Atomics.load(control, READ));
+        if (free === 0) {
+          this.ring();
+          unannounced = 0;
+          const seen = Atomics.load(control, READ);
+          if (written !== seen + BigInt(ringBytes)) continue; // the worker made room meanwhile
+          const rest = chunk.subarray(off);
+          const wait = waitAsync(control, READ, seen);
+          // The worker may die while we wait: its exit rejects `result`, and that ends the wait too.
+          return (wait.async ? Promise.race([wait.value, result]) : Promise.resolve()).then(() => put(rest));
+        }
+        const at = Number(written % BigInt(ringBytes));
+        const n = Math.min(free, chunk.length - off, ringBytes - at);
+        // Buffer#fill with a buffer is a native memcpy; TypedArray#set into shared memory is V8's relaxed-atomic
+        // copy, byte by byte when the two sides are not aligned alike: it cost as much as hashing.
+        view.fill(chunk.subarray(off, off + n), at, at + n);
+        off += n;
+        written += BigInt(n);
+        Atomics.store(control, WRITTEN, written);
+        unannounced += n;
+      }
+      if (unannounced >= wakeEvery) {
+        this.ring();
+        unannounced = 0;
+      }
+    };
+    return {
+      update: put,
+      digest: () => {
+        Atomics.store(control, ENDED, 1n);
+        this.ring();
+        return result;
+      },
+    };
+  }
+
+  private start(): { worker: Worker; port: MessagePort } {
+    if (this.worker && this.port) return { worker: this.worker, port: this.port };
+    const { port1, port2 } = new MessageChannel();
+    const worker = new Worker(workerSource, { eval: true, workerData: { bell: this.bell.buffer, port: port2 }, transferList: [port2] });
+    port1.unref(); // a process with nothing else to do does not wait for its idle hasher
+    worker.on('message', ({ id, hex }: { id: number; hex: string }) => {
+      this.pending.get(id)?.resolve(hex);
+      this.pending.delete(id);
+      if (!this.pending.size) {
+        worker.unref();
+        this.stopWhenIdle();
+      }
+    });
+    const failed = (e: Error) => {
+      if (this.worker !== worker) return;
+      this.worker = undefined;
+      this.port = undefined;
+      for (const p of this.pending.values()) p.reject(e);
+      this.pending.clear();
+    };
+    worker.on('error', failed);
+    worker.on('exit', (code) => failed(new Error(`the hashing thread exited (${code})`)));
+    this.worker = worker;
+    this.port = port1;
+    return { worker, port: port1 };
+  }
+
+  private stopWhenIdle(): void {
+    clearTimeout(this.idle);
+    this.idle = setTimeout(() => {
+      if (this.pending.size || !this.port) return;
+      // Let go of it first: a stream opened from now on starts a new worker rather than race this one's exit.
+      const port = this.port;
+      this.worker = undefined;
+      this.port = undefined;
+      port.postMessage('exit');
+      this.ring();
+    }, idleMs);
+    this.idle.unref();
+  }
+}
+
+/** Atomics.waitAsync (in V8 and Node 20; TypeScript's lib has it from es2024 on). */
+const waitAsync = (Atomics as unknown as { waitAsync(a: BigInt64Array, i: number, v: bigint): { async: boolean; value: Promise<string> | string } }).waitAsync;
+
+let shared: Hasher | undefined;
+const hasher = () => (shared ??= new Hasher());
+
+/** For a Transform that hashes what passes: `chunk` goes on once `update` has its copy (at once, unless the ring was full). */
+export function passOn(updated: void | Promise<void>, chunk: Buffer, cb: TransformCallback): void {
+  if (updated) updated.then(() => cb(null, chunk), cb);
+  else cb(null, chunk);
+}

@@ -1,0 +1,51 @@
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { describe, it } from 'node:test';
+import { sha256Stream } from '../../src/util/hash-thread.js';
+
+const expected = (data: Buffer) => createHash('sha256').update(data).digest('hex');
+
+/** Feeds `data` in chunks of the sizes `sizes` gives, in turn, waiting when update asks to. */
+async function feed(data: Buffer, sizes: number[]): Promise<string> {
+  const h = sha256Stream();
+  for (let off = 0, i = 0; off < data.length; i++) {
+    const n = sizes[i % sizes.length] ?? 1;
+    await h.update(data.subarray(off, off + n));
+    off += n;
+  }
+  return h.digest();
+}
+
+describe('sha256Stream', () => {
+  const data = randomBytes(40 << 20);
+
+  it('gives the digest of what it was given, off the main thread, whatever the chunking (chunks bigger than its ring too)', async () => {
+    for (const sizes of [[65536], [1, 4095, 100_000, 1 << 20], [9 << 20], [data.length]]) {
+      assert.equal(await feed(data, sizes), expected(data), `chunks of ${sizes.join(', ')}`);
+    }
+    assert.equal(await feed(Buffer.alloc(0), [1]), expected(Buffer.alloc(0)), 'nothing at all');
+  });
+
+  it('keeps streams apart when many are fed at once, and hashes small ones in place', async () => {
+    const parts = Array.from({ length: 6 }, (_, i) => data.subarray(i * (5 << 20), (i + 1) * (5 << 20) + i));
+    const digests = await Promise.all(parts.map((p, i) => feed(p, [16384 * (i + 1)])));
+    assert.deepEqual(digests, parts.map(expected));
+    const small = data.subarray(0, 1000);
+    assert.equal(await feed(small, [10]), expected(small));
+  });
+
+  it('a chunk changed after update does not change the digest: update keeps a copy (small and big streams)', async () => {
+    const chunk = Buffer.from(data.subarray(0, 3 << 20));
+    const h = sha256Stream();
+    await h.update(chunk);
+    const want = expected(chunk);
+    chunk.fill(0);
+    assert.equal(await h.digest(), want);
+    const small = Buffer.from(data.subarray(0, 1000));
+    const hs = sha256Stream();
+    await hs.update(small);
+    const wantSmall = expected(small);
+    small.fill(0);
+    assert.equal(await hs.digest(), wantSmall);
+  });
+});
