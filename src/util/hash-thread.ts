@@ -91,6 +91,10 @@ for (;;) {
   const ring = Atomics.load(bell, 0);
   for (let m; (m = receiveMessageOnPort(workerData.port)); ) {
     if (m.message === 'exit') process.exit(0);
+    if (m.message.drop) {
+      streams.delete(m.message.drop);
+      continue;
+    }
     const { id, ring, control } = m.message;
     streams.set(id, { ring: Buffer.from(ring), control: new BigInt64Array(control), hash: createHash('sha256'), read: 0n });
   }
@@ -134,6 +138,12 @@ class Hasher {
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private idle: NodeJS.Timeout | undefined;
+  /** A stream dropped before its digest (its download failed, say) is forgotten by the worker too. */
+  private readonly abandoned = new FinalizationRegistry<number>((id) => {
+    if (!this.pending.delete(id)) return;
+    this.port?.postMessage({ drop: id });
+    this.settled();
+  });
 
   ring(): void {
     Atomics.add(this.bell, 0, 1);
@@ -149,7 +159,9 @@ class Hasher {
     const control = new BigInt64Array(new SharedArrayBuffer(3 * 8));
     const view = Buffer.from(ring);
     const result = new Promise<string>((resolve, reject) => this.pending.set(id, { resolve, reject }));
-    result.catch(() => {}); // seen by digest()
+    // Seen by digest(). The handler is made out here: a closure made in open() would hold its scope, the stream
+    // with it, from `pending`, and the stream could never be collected as abandoned.
+    result.catch(ignore);
     port.postMessage({ id, ring, control: control.buffer });
     this.ring();
     let written = 0n;
@@ -182,14 +194,24 @@ class Hasher {
         unannounced = 0;
       }
     };
-    return {
+    const stream: StreamHash = {
       update: put,
       digest: () => {
+        this.abandoned.unregister(stream);
         Atomics.store(control, ENDED, 1n);
         this.ring();
         return result;
       },
     };
+    this.abandoned.register(stream, id, stream);
+    return stream;
+  }
+
+  /** A stream is done: with none left, the worker no longer keeps the process alive, and stops if still idle later. */
+  private settled(): void {
+    if (this.pending.size) return;
+    this.worker?.unref();
+    this.stopWhenIdle();
   }
 
   private start(): { worker: Worker; port: MessagePort } {
@@ -200,10 +222,7 @@ class Hasher {
     worker.on('message', ({ id, hex }: { id: number; hex: string }) => {
       this.pending.get(id)?.resolve(hex);
       this.pending.delete(id);
-      if (!this.pending.size) {
-        worker.unref();
-        this.stopWhenIdle();
-      }
+      this.settled();
     });
     const failed = (e: Error) => {
       if (this.worker !== worker) return;
@@ -233,6 +252,8 @@ class Hasher {
     this.idle.unref();
   }
 }
+
+const ignore = () => {};
 
 /** Atomics.waitAsync (in V8 and Node 20; TypeScript's lib has it from es2024 on). */
 const waitAsync = (Atomics as unknown as { waitAsync(a: BigInt64Array, i: number, v: bigint): { async: boolean; value: Promise<string> | string } }).waitAsync;

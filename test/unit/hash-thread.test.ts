@@ -1,5 +1,9 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { sha256Stream } from '../../src/util/hash-thread.js';
 
@@ -47,5 +51,28 @@ describe('sha256Stream', () => {
     const wantSmall = expected(small);
     small.fill(0);
     assert.equal(await hs.digest(), wantSmall);
+  });
+
+  it('a stream dropped before its digest is forgotten: it does not keep the process alive', () => {
+    const script = `
+      const { sha256Stream } = await import(${JSON.stringify(new URL('../../src/util/hash-thread.ts', import.meta.url).href)});
+      const done = sha256Stream();
+      await done.update(Buffer.alloc(3 << 20, 1));
+      console.log(await done.digest());
+      let dropped = sha256Stream();
+      await dropped.update(Buffer.alloc(3 << 20, 2));
+      dropped = undefined;
+      await new Promise((r) => setTimeout(r, 10));
+      globalThis.gc();
+    `;
+    const dir = mkdtempSync(join(tmpdir(), 'berth-hash-'));
+    try {
+      writeFileSync(join(dir, 'drop.mts'), script);
+      const r = spawnSync(process.execPath, ['--import', 'tsx', '--expose-gc', join(dir, 'drop.mts')], { encoding: 'utf8', timeout: 20_000 });
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.stdout.trim(), expected(Buffer.alloc(3 << 20, 1)));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
