@@ -128,7 +128,11 @@ for (;;) {
 interface Pending {
   resolve(hex: string): void;
   reject(e: Error): void;
+  /** Free again once the worker has answered (it reads no more of it then). */
+  ring: SharedArrayBuffer;
 }
+
+const maxSpareRings = 8;
 
 /** The process's hashing worker: started on first use, stopped when idle, replaced if it dies. */
 class Hasher {
@@ -137,6 +141,11 @@ class Hasher {
   private readonly bell = new Int32Array(new SharedArrayBuffer(4));
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
+  /**
+   * Rings of finished streams, for the next ones: a fresh ring's pages are faulted in as it first fills, 1024 faults
+   * a stream, and on this VM that cost as much as the copies. Let go of when the worker stops.
+   */
+  private readonly spareRings: SharedArrayBuffer[] = [];
   private idle: NodeJS.Timeout | undefined;
   /** A stream dropped before its digest (its download failed, say) is forgotten by the worker too. */
   private readonly abandoned = new FinalizationRegistry<number>((id) => {
@@ -155,10 +164,10 @@ class Hasher {
     clearTimeout(this.idle);
     worker.ref(); // a stream being hashed keeps the process alive, as its own I/O would
     const id = this.nextId++;
-    const ring = new SharedArrayBuffer(ringBytes);
+    const ring = this.spareRings.pop() ?? new SharedArrayBuffer(ringBytes);
     const control = new BigInt64Array(new SharedArrayBuffer(3 * 8));
     const view = Buffer.from(ring);
-    const result = new Promise<string>((resolve, reject) => this.pending.set(id, { resolve, reject }));
+    const result = new Promise<string>((resolve, reject) => this.pending.set(id, { resolve, reject, ring }));
     // Seen by digest(). The handler is made out here: a closure made in open() would hold its scope, the stream
     // with it, from `pending`, and the stream could never be collected as abandoned.
     result.catch(ignore);
@@ -220,8 +229,10 @@ class Hasher {
     const worker = new Worker(workerSource, { eval: true, workerData: { bell: this.bell.buffer, port: port2 }, transferList: [port2] });
     port1.unref(); // a process with nothing else to do does not wait for its idle hasher
     worker.on('message', ({ id, hex }: { id: number; hex: string }) => {
-      this.pending.get(id)?.resolve(hex);
+      const p = this.pending.get(id);
       this.pending.delete(id);
+      if (p && this.spareRings.length < maxSpareRings) this.spareRings.push(p.ring);
+      p?.resolve(hex);
       this.settled();
     });
     const failed = (e: Error) => {
@@ -246,6 +257,7 @@ class Hasher {
       const port = this.port;
       this.worker = undefined;
       this.port = undefined;
+      this.spareRings.length = 0;
       port.postMessage('exit');
       this.ring();
     }, idleMs);
