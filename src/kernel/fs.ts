@@ -92,9 +92,10 @@ export async function contentSize(dir: string): Promise<number> {
 /**
  * Writes a stream's chunks to `fh` from offset 0, a MiB at a time in one writev each (no copy), one write in flight
  * while the next MiB gathers. Chunks come at 64 KiB from a socket; each write is a threadpool job, and on VMs the
- * wake-up of a job costs tens of µs. `seen` sees every chunk first (a hash). Returns the bytes written.
+ * wake-up of a job costs tens of µs. `seen` sees every chunk first (a hash; awaited when it returns a promise).
+ * Returns the bytes written.
  */
-export async function writeChunks(fh: FileHandle, body: AsyncIterable<Uint8Array>, seen?: (chunk: Buffer) => void): Promise<number> {
+export async function writeChunks(fh: FileHandle, body: AsyncIterable<Uint8Array>, seen?: (chunk: Buffer) => void | Promise<void>): Promise<number> {
   let pending: Buffer[] = [];
   let size = 0;
   let at = 0;
@@ -114,7 +115,8 @@ export async function writeChunks(fh: FileHandle, body: AsyncIterable<Uint8Array
   try {
     for await (const c of body) {
       const chunk = Buffer.isBuffer(c) ? c : Buffer.from(c.buffer, c.byteOffset, c.byteLength);
-      seen?.(chunk);
+      const taken = seen?.(chunk);
+      if (taken) await taken;
       pending.push(chunk);
       size += chunk.length;
       if (size >= 1 << 20) await flush();

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { sha256Stream } from '../../util/hash-thread.js';
 import { execFile } from 'node:child_process';
 import { type Stats, constants } from 'node:fs';
 import { type FileHandle, lchown, link, lstat, lutimes, mkdir, open, readdir, readlink, symlink } from 'node:fs/promises';
@@ -242,9 +242,9 @@ class ScopedWriter {
         // O_EXCL|O_NOFOLLOW: never write through whatever appeared at the name since it was removed.
         const fh = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
         try {
-          const hash = this.opts.digests && createHash('sha256');
+          const hash = this.opts.digests && sha256Stream();
           await writeChunks(fh, body, hash && ((c) => hash.update(c)));
-          if (hash) this.opts.digests?.set(name, hash.digest('hex'));
+          if (hash) this.opts.digests?.set(name, await hash.digest());
           await setOwnerAndMode(fh, uid, gid, mode);
           await fh.utimes(mtime, mtime);
         } finally {

@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { mount, overlayMount, unmount } from '../../kernel/mount.js';
-import { createHash } from 'node:crypto';
+import { sha256Stream } from '../../util/hash-thread.js';
 import { pipeline } from 'node:stream/promises';
 import { type LayerStore, TarSplitter, emptyLayerDiffId, encodeTarSplit, packLayer } from '../../layers/index.js';
 import type { BuildStamp, ImageRecord } from '../../metadata/index.js';
@@ -44,11 +44,11 @@ export function commitUpper(
   return images.withIngestion(async (ing) => {
     // The tar is hashed, not stored: the directory becomes the layer, and its tar-split makes the tar again.
     const split = new TarSplitter();
-    const hash = createHash('sha256');
+    const hash = sha256Stream();
     await pipeline(packLayer(upper, { overlayWhiteouts: true, split }), split.tap(), async (tar: AsyncIterable<Buffer>) => {
-      for await (const c of tar) hash.update(c);
+      for await (const c of tar) await hash.update(c);
     });
-    const diffId: Digest = `sha256:${hash.digest('hex')}`;
+    const diffId: Digest = `sha256:${await hash.digest()}`;
     const made = split.result();
     if (!made) await ing.ingest(packLayer(upper, { overlayWhiteouts: true }), { digest: diffId });
     const empty = diffId === emptyLayerDiffId;
