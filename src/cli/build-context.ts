@@ -3,21 +3,25 @@
 // from stdin added under a random name, or a tar / bare Dockerfile read from stdin. Everything is streamed: a large
 // context is never held in memory.
 import { randomBytes } from 'node:crypto';
-import { createReadStream, constants } from 'node:fs';
+import { constants } from 'node:fs';
 import { access, lstat, readFile, readdir, readlink, realpath, stat } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import type { Readable, Writable } from 'node:stream';
 import dockerignore from '@balena/dockerignore';
-import { type Header as Headers, pack as tarPack } from 'tar-stream';
-import { header, major, minor } from '../util/tar.js';
+import type { Header as Headers } from 'tar-stream';
+import { sendFileRange, writeTo } from '../util/send-file.js';
+import { header, major, minor, tarEnd, tarHeader, tarPadding } from '../util/tar.js';
 
 // The package is CommonJS (`module.exports = factory`) while its types declare an ES default export.
 const ignore = dockerignore as unknown as typeof dockerignore.default;
 
 /** A prepared context: the tar to send and the Dockerfile's name inside it (the API's `dockerfile`). */
 export interface PreparedContext {
-  tar: Readable;
+  /**
+   * Writes the context's tar into `sink` (not ending it), honouring back-pressure; `onBytes` sees the bytes as
+   * they go. Rejects if a file cannot be read whole or the sink goes away.
+   */
+  writeTo(sink: Writable, onBytes: (n: number) => void): Promise<void>;
   dockerfile: string;
 }
 
@@ -198,59 +202,61 @@ interface InjectedDockerfile {
   content: Buffer;
 }
 
-/** Adds one tar entry, streaming a file body, honouring back-pressure. */
-function addEntry(out: ReturnType<typeof tarPack>, h: Headers, body?: Readable | Buffer): Promise<void> {
-  if (body instanceof Readable) return pipeline(body, out.entry(h) as unknown as NodeJS.WritableStream);
-  return new Promise((res, rej) => {
-    const done = (e?: Error | null) => (e ? rej(e) : res());
-    if (body) out.entry(h, body, done);
-    else out.entry(h, done);
-  });
+/** One entry with its body from memory (or none), padded. */
+async function writeEntry(sink: Writable, h: Headers, body: Buffer | undefined, onBytes: (n: number) => void): Promise<void> {
+  const bytes = Buffer.concat([tarHeader(h), ...(body ? [body, tarPadding(body.length)] : [])]);
+  onBytes(bytes.length);
+  await writeTo(sink, bytes);
 }
 
-/** The tar of `entries` (owners 0:0, as docker's ChownOpts), with an injected Dockerfile if any. */
-function packEntries(entries: Entry[], injected?: InjectedDockerfile): Readable {
-  const out = tarPack();
+/**
+ * The tar of `entries` (owners 0:0, as docker's ChownOpts), with an injected Dockerfile if any. File bodies go
+ * through sendFileRange's reused buffers (see util/send-file.ts).
+ */
+async function writeEntries(entries: Entry[], injected: InjectedDockerfile | undefined, sink: Writable, onBytes: (n: number) => void): Promise<void> {
   const made = (name: string, mtime: Date, size: number): Headers => ({ ...header(name, madeStats), mode: 0o600, mtime, size });
   const inodes = new Map<string, string>();
-  (async () => {
-    let sawIgnore = false;
-    for (const { abs, name, st } of entries) {
-      const h = { ...header(name, st), uid: 0, gid: 0 };
-      if (st.isDirectory()) await addEntry(out, { ...h, name: `${name}/`, type: 'directory' });
-      else if (st.isSymbolicLink()) await addEntry(out, { ...h, type: 'symlink', linkname: await readlink(abs) });
-      else if (st.isFile()) {
-        const key = `${st.dev}:${st.ino}`;
-        const first = st.nlink > 1 ? inodes.get(key) : undefined;
-        if (first) {
-          await addEntry(out, { ...h, type: 'link', linkname: first });
-          continue;
-        }
-        if (st.nlink > 1) inodes.set(key, name);
-        if (name === '.dockerignore' && injected) {
-          // The injected Dockerfile is listed in .dockerignore so that the daemon leaves it out of `COPY .`.
-          sawIgnore = true;
-          const content = Buffer.concat([await readFile(abs), Buffer.from(`\n${injected.name}\n`)]);
-          await addEntry(out, { ...h, type: 'file', size: content.length }, content);
-        } else {
-          await addEntry(out, { ...h, type: 'file', size: st.size }, st.size > 0 ? createReadStream(abs, { end: st.size - 1, highWaterMark: 1 << 20 }) : undefined);
-        }
-      } else if (st.isCharacterDevice() || st.isBlockDevice() || st.isFIFO()) {
-        const type = st.isFIFO() ? 'fifo' : st.isBlockDevice() ? 'block-device' : 'character-device';
-        await addEntry(out, { ...h, type, devmajor: major(st.rdev), devminor: minor(st.rdev) });
-      } // sockets cannot be archived; docker leaves them out too
-    }
-    if (injected) {
-      const now = new Date();
-      await addEntry(out, made(injected.name, now, injected.content.length), injected.content);
-      if (!sawIgnore) {
-        const content = Buffer.from(`\n${injected.name}\n`);
-        await addEntry(out, made('.dockerignore', now, content.length), content);
+  let sawIgnore = false;
+  for (const { abs, name, st } of entries) {
+    const h = { ...header(name, st), uid: 0, gid: 0 };
+    if (st.isDirectory()) await writeEntry(sink, { ...h, name: `${name}/`, type: 'directory' }, undefined, onBytes);
+    else if (st.isSymbolicLink()) await writeEntry(sink, { ...h, type: 'symlink', linkname: await readlink(abs) }, undefined, onBytes);
+    else if (st.isFile()) {
+      const key = `${st.dev}:${st.ino}`;
+      const first = st.nlink > 1 ? inodes.get(key) : undefined;
+      if (first) {
+        await writeEntry(sink, { ...h, type: 'link', linkname: first }, undefined, onBytes);
+        continue;
       }
+      if (st.nlink > 1) inodes.set(key, name);
+      if (name === '.dockerignore' && injected) {
+        // The injected Dockerfile is listed in .dockerignore so that the daemon leaves it out of `COPY .`.
+        sawIgnore = true;
+        const content = Buffer.concat([await readFile(abs), Buffer.from(`\n${injected.name}\n`)]);
+        await writeEntry(sink, { ...h, type: 'file', size: content.length }, content, onBytes);
+      } else {
+        await writeEntry(sink, { ...h, type: 'file', size: st.size }, undefined, onBytes);
+        if (st.size > 0) await sendFileRange(abs, 0, st.size - 1, sink, onBytes);
+        const pad = tarPadding(st.size);
+        onBytes(pad.length);
+        await writeTo(sink, pad);
+      }
+    } else if (st.isCharacterDevice() || st.isBlockDevice() || st.isFIFO()) {
+      const type = st.isFIFO() ? 'fifo' : st.isBlockDevice() ? 'block-device' : 'character-device';
+      await writeEntry(sink, { ...h, type, devmajor: major(st.rdev), devminor: minor(st.rdev) }, undefined, onBytes);
+    } // sockets cannot be archived; docker leaves them out too
+  }
+  if (injected) {
+    const now = new Date();
+    await writeEntry(sink, made(injected.name, now, injected.content.length), injected.content, onBytes);
+    if (!sawIgnore) {
+      const content = Buffer.from(`\n${injected.name}\n`);
+      await writeEntry(sink, made('.dockerignore', now, content.length), content, onBytes);
     }
-    out.finalize();
-  })().catch((e: Error) => out.destroy(e));
-  return out as unknown as Readable;
+  }
+  const end = tarEnd();
+  onBytes(end.length);
+  await writeTo(sink, end);
 }
 
 /** Stats of a file the CLI makes up (owners 0:0, its mode and time set by the caller). */
@@ -289,7 +295,7 @@ export async function directoryContext(given: string, dockerfile: string, stdinD
   if (m0.ignores('.dockerignore')) patterns.push('!.dockerignore');
   if (!injected && m0.ignores(rel)) patterns.push(`!${rel}`);
   const entries = await walk(dir, matcher(patterns));
-  return { tar: packEntries(entries, injected), dockerfile: injected?.name ?? rel };
+  return { writeTo: (sink, onBytes) => writeEntries(entries, injected, sink, onBytes), dockerfile: injected?.name ?? rel };
 }
 
 /** Compression formats docker recognises at the start of a context, then a tar header with a valid checksum. */
@@ -329,13 +335,23 @@ export async function stdinContext(input: Readable, dockerfile: string): Promise
     if (ended) return;
     for (let r = await it.next(); !r.done; r = await it.next()) yield Buffer.isBuffer(r.value) ? r.value : Buffer.from(r.value);
   };
-  if (isArchive(head)) return { tar: Readable.from(rest(), { objectMode: false }), dockerfile };
+  if (isArchive(head)) {
+    const writeAll = async (sink: Writable, onBytes: (n: number) => void) => {
+      for await (const c of rest()) {
+        onBytes(c.length);
+        await writeTo(sink, c);
+      }
+    };
+    return { writeTo: writeAll, dockerfile };
+  }
   if (dockerfile !== '') throw new ContextError('unable to prepare context: ambiguous Dockerfile source: both stdin and flag correspond to Dockerfiles');
   const parts: Buffer[] = [];
   for await (const c of rest()) parts.push(c);
   const content = Buffer.concat(parts);
-  const out = tarPack();
-  out.entry({ ...header('Dockerfile', madeStats), mode: 0o644, mtime: new Date(), size: content.length }, content);
-  out.finalize();
-  return { tar: out as unknown as Readable, dockerfile: 'Dockerfile' };
+  const writeOne = async (sink: Writable, onBytes: (n: number) => void) => {
+    await writeEntry(sink, { ...header('Dockerfile', madeStats), mode: 0o644, mtime: new Date(), size: content.length }, content, onBytes);
+    onBytes(1024);
+    await writeTo(sink, tarEnd());
+  };
+  return { writeTo: writeOne, dockerfile: 'Dockerfile' };
 }

@@ -1,7 +1,7 @@
 // A small Docker Engine API client over a unix socket or TCP, used by the berth CLI and the tests.
 import type { Agent, IncomingMessage } from 'node:http';
 import { type Socket, connect } from 'node:net';
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 
 export const clientApiVersion = '1.45';
 
@@ -28,7 +28,10 @@ export type Query = Record<string, string | number | boolean | string[] | undefi
 
 export interface RequestOptions {
   query?: Query;
-  /** JSON-encoded unless it is a Buffer or a stream. */
+  /**
+   * JSON-encoded unless it is a Buffer, a stream, or a writer: a function that writes the body into the request
+   * (not ending it), for senders that reuse their buffers and so must know when each write is done.
+   */
   body?: unknown;
   headers?: Record<string, string>;
 }
@@ -82,8 +85,9 @@ export class EngineClient {
   async raw(method: string, path: string, opts: RequestOptions = {}): Promise<IncomingMessage> {
     const { request: httpRequest } = await loadHttp();
     const isStream = typeof (opts.body as Readable | undefined)?.pipe === 'function';
+    const writer = typeof opts.body === 'function' ? (opts.body as (sink: Writable) => Promise<void>) : undefined;
     const isBuffer = Buffer.isBuffer(opts.body);
-    const payload = opts.body === undefined || isStream ? undefined : isBuffer ? (opts.body as Buffer) : Buffer.from(JSON.stringify(opts.body));
+    const payload = opts.body === undefined || isStream || writer ? undefined : isBuffer ? (opts.body as Buffer) : Buffer.from(JSON.stringify(opts.body));
     const headers: Record<string, string> = { ...opts.headers };
     if (payload) {
       headers['Content-Length'] = String(payload.length);
@@ -98,6 +102,11 @@ export class EngineClient {
         // a failing body (a context file that vanished) must end the request, not leave it waiting for more
         (opts.body as Readable).once('error', (e) => req.destroy(e));
         (opts.body as Readable).pipe(req);
+      } else if (writer) {
+        writer(req).then(
+          () => req.end(),
+          (e: Error) => req.destroy(e),
+        );
       } else req.end(payload);
     });
   }

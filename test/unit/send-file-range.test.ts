@@ -5,7 +5,7 @@ import { type AddressInfo, type Socket, createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { sendFileRange } from '../../src/kernel/fs.js';
+import { sendFileRange } from '../../src/util/send-file.js';
 
 /** A real TCP connection on loopback: `send` runs on the server side, the client side reads until the end. */
 async function overSocket(send: (sink: Socket) => Promise<void>, o: { clientReads?: number } = {}): Promise<{ sent: Promise<void>; received: Promise<Buffer> }> {

@@ -2,7 +2,8 @@
 // (DOCKER_BUILDKIT=0) — its flags, the context it sends, what it prints and its exit codes. Unlike docker, no
 // deprecation notice: Berth's builder is this one.
 import { rm, writeFile } from 'node:fs/promises';
-import { type Readable, Transform } from 'node:stream';
+import type { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { type Command, Option } from 'commander';
 import { parseReference } from '../../oci/reference.js';
@@ -149,27 +150,42 @@ interface Sink {
  * Counts the context's bytes on their way to the daemon, printing docker's "Sending build context to Docker daemon"
  * line: every 512 KiB on a terminal, and once at the end (all docker prints when stdout is not a terminal).
  */
-function withProgress(tar: Readable, sink: Sink, tty: boolean): Readable {
+function progressCounter(sink: Sink, tty: boolean): { sent(n: number): void; done(): void } {
   let sent = 0;
   let shown = 0;
   const line = () => `Sending build context to Docker daemon ${humanSize4(sent).padStart(8)}\r`;
-  const counter = new Transform({
-    highWaterMark: 1 << 20,
-    transform(chunk: Buffer, _enc, done) {
-      sent += chunk.length;
+  return {
+    sent(n) {
+      sent += n;
       if (tty && sent - shown > 512 * 1024) {
         shown = sent;
         sink.progress(line());
       }
-      done(null, chunk);
     },
-    flush(done) {
-      sink.progress(`${line()}\r\n`);
-      done();
-    },
-  });
-  tar.on('error', (e) => counter.destroy(e));
-  return tar.pipe(counter);
+    done: () => sink.progress(`${line()}\r\n`),
+  };
+}
+
+/**
+ * The request body: the context written into the request, through gzip with --compress. docker counts what goes
+ * on the wire, so the compressed bytes then.
+ */
+function contextBody(ctx: PreparedContext, compress: boolean, progress: ReturnType<typeof progressCounter>): (req: Writable) => Promise<void> {
+  if (!compress) {
+    return async (req) => {
+      await ctx.writeTo(req, (n) => progress.sent(n));
+      progress.done();
+    };
+  }
+  return async (req) => {
+    const gzip = createGzip();
+    gzip.on('data', (c: Buffer) => progress.sent(c.length));
+    const sent = pipeline(gzip, req, { end: false });
+    await ctx.writeTo(gzip, () => {});
+    gzip.end();
+    await sent;
+    progress.done();
+  };
 }
 
 async function prepareContext(command: string, context: string, file: string | undefined, dockerfileInput: () => Promise<Buffer>): Promise<PreparedContext> {
@@ -206,8 +222,7 @@ export async function runBuild(cli: Cli, command: string, context: string, o: Bu
   const sink: Sink = o.quiet
     ? { progress: (s) => (progBuf += s), build: (s) => (buildBuf += s) }
     : { progress: (s) => process.stdout.write(s), build: (s) => process.stdout.write(s) };
-  const tar = o.compress ? ctx.tar.pipe(createGzip()) : ctx.tar;
-  const body = withProgress(tar, sink, !o.quiet && !!process.stdout.isTTY);
+  const body = contextBody(ctx, !!o.compress, progressCounter(sink, !o.quiet && !!process.stdout.isTTY));
 
   let res;
   try {
@@ -217,8 +232,6 @@ export async function runBuild(cli: Cli, command: string, context: string, o: Bu
       headers: { 'Content-Type': 'application/x-tar', 'X-Registry-Config': Buffer.from('{}').toString('base64') },
     });
   } catch (e) {
-    body.destroy();
-    ctx.tar.destroy();
     if (o.quiet) process.stderr.write(progBuf);
     throw e;
   }

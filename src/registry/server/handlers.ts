@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ContentStore } from '../../content/index.js';
 import { FailedPrecondition } from '../../errors/index.js';
-import { sendFileRange } from '../../kernel/fs.js';
+import { sendFileRange } from '../../util/send-file.js';
 import { type Digest, MediaType, sha256 } from '../../oci/index.js';
 import type { Logger } from '../../util/logger.js';
 import { type Authenticator, type Grants, type Need, allowAll } from './auth.js';
