@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
+import * as zlib from 'node:zlib';
 import type { TransformCallback } from 'node:stream';
 import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
 
 /**
- * SHA-256 of a stream, computed on another thread when the stream is big.
+ * SHA-256 (or the CRC-32 gzip ends with) of a stream, computed on another thread when the stream is big.
  *
  * Why: a pull hashes every byte twice (the blob's digest and the layer's diff ID), a push twice as well, and on
  * the daemon's main thread those hashes were a quarter of its CPU, in series with the HTTP parsing, the tar
@@ -27,7 +28,19 @@ const wakeEvery = 512 << 10;
 /** An idle worker is stopped after this long. */
 const idleMs = 30_000;
 
-export function sha256Stream(): StreamHash {
+type Kind = 'sha256' | 'crc32';
+
+/** SHA-256 of a stream; the digest in hex. */
+export const sha256Stream = (): StreamHash => digestStream('sha256');
+
+/**
+ * CRC-32 of a stream (zlib's, as gzip's trailer holds it); the digest is the value in hex. On the hashing thread
+ * when Node has zlib.crc32 (20.15 on), else in place.
+ */
+export const crc32Stream = (): StreamHash => digestStream(nativeCrc32 ? 'crc32' : 'crc32-here');
+
+function digestStream(kind: Kind | 'crc32-here'): StreamHash {
+  if (kind === 'crc32-here') return inPlace('crc32');
   // The first MiB is kept (copied) until the stream proves longer; then it goes to the worker, and the rest with it.
   let head: Buffer[] = [];
   let headBytes = 0;
@@ -41,9 +54,9 @@ export function sha256Stream(): StreamHash {
         return;
       }
       try {
-        moved = hasher().open();
+        moved = hasher().open(kind);
       } catch {
-        moved = inPlace(); // no worker (out of threads or memory): hashing here is slower, never wrong
+        moved = inPlace(kind); // no worker (out of threads or memory): hashing here is slower, never wrong
       }
       const to = moved;
       const feed = (bufs: Uint8Array[]): void | Promise<void> => {
@@ -58,19 +71,47 @@ export function sha256Stream(): StreamHash {
     },
     digest() {
       if (moved) return moved.digest();
-      const hash = createHash('sha256');
-      for (const b of head) hash.update(b);
-      return Promise.resolve(hash.digest('hex'));
+      const here = inPlace(kind);
+      for (const b of head) here.update(b);
+      return here.digest();
     },
   };
 }
 
-function inPlace(): StreamHash {
+/** A hash on this thread: never waits. */
+function inPlace(kind: Kind): { update(chunk: Uint8Array): void; digest(): Promise<string> } {
+  if (kind === 'crc32') {
+    let crc = 0;
+    return {
+      update: (chunk) => void (crc = crc32(chunk, crc)),
+      digest: () => Promise.resolve((crc >>> 0).toString(16)),
+    };
+  }
   const hash = createHash('sha256');
   return {
     update: (chunk) => void hash.update(chunk),
     digest: () => Promise.resolve(hash.digest('hex')),
   };
+}
+
+const nativeCrc32 = (zlib as { crc32?: (d: Uint8Array, v?: number) => number }).crc32;
+
+const crcTable = (() => {
+  const t = new Int32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    t[n] = c;
+  }
+  return t;
+})();
+
+/** zlib's crc32 (Node ≥ 20.15); a table-driven one before that. */
+export function crc32(data: Uint8Array, prev: number): number {
+  if (nativeCrc32) return nativeCrc32(data, prev);
+  let c = ~prev;
+  for (let i = 0; i < data.length; i++) c = (crcTable[(c ^ (data[i] as number)) & 0xff] as number) ^ (c >>> 8);
+  return ~c >>> 0;
 }
 
 // Control words of a stream (a BigInt64Array on shared memory), and of the process-wide doorbell (an Int32Array).
@@ -85,6 +126,12 @@ const ENDED = 2; // 1 once the main thread has given everything
 const workerSource = `
 const { parentPort, workerData, receiveMessageOnPort } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
+const { crc32 } = require('node:zlib');
+const make = (kind) => {
+  if (kind !== 'crc32') return createHash('sha256');
+  let value = 0;
+  return { update: (b) => { value = crc32(b, value); }, digest: () => (value >>> 0).toString(16) };
+};
 const bell = new Int32Array(workerData.bell);
 const streams = new Map();
 for (;;) {
@@ -95,8 +142,8 @@ for (;;) {
       streams.delete(m.message.drop);
       continue;
     }
-    const { id, ring, control } = m.message;
-    streams.set(id, { ring: Buffer.from(ring), control: new BigInt64Array(control), hash: createHash('sha256'), read: 0n });
+    const { id, ring, control, kind } = m.message;
+    streams.set(id, { ring: Buffer.from(ring), control: new BigInt64Array(control), hash: make(kind), read: 0n });
   }
   let busy = false;
   for (const [id, s] of streams) {
@@ -159,7 +206,7 @@ class Hasher {
     Atomics.notify(this.bell, 0);
   }
 
-  open(): StreamHash {
+  open(kind: Kind): StreamHash {
     const { worker, port } = this.start();
     clearTimeout(this.idle);
     worker.ref(); // a stream being hashed keeps the process alive, as its own I/O would
@@ -171,7 +218,7 @@ class Hasher {
     // Seen by digest(). The handler is made out here: a closure made in open() would hold its scope, the stream
     // with it, from `pending`, and the stream could never be collected as abandoned.
     result.catch(ignore);
-    port.postMessage({ id, ring, control: control.buffer });
+    port.postMessage({ id, ring, control: control.buffer, kind });
     this.ring();
     let written = 0n;
     let unannounced = 0;

@@ -5,7 +5,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { sha256Stream } from '../../src/util/hash-thread.js';
+import { crc32 } from 'node:zlib';
+import { crc32Stream, sha256Stream } from '../../src/util/hash-thread.js';
 
 const expected = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
@@ -36,6 +37,14 @@ describe('sha256Stream', () => {
     assert.deepEqual(digests, parts.map(expected));
     const small = data.subarray(0, 1000);
     assert.equal(await feed(small, [10]), expected(small));
+  });
+
+  it('CRC-32 (gzip\'s trailer) the same way, small and big', async () => {
+    for (const part of [data.subarray(0, 999), data.subarray(0, 9 << 20)]) {
+      const h = crc32Stream();
+      for (let off = 0; off < part.length; off += 65536) await h.update(part.subarray(off, off + 65536));
+      assert.equal(parseInt(await h.digest(), 16), crc32(part));
+    }
   });
 
   it('a chunk changed after update does not change the digest: update keeps a copy (small and big streams)', async () => {

@@ -23,7 +23,7 @@ function archive(): Buffer {
   const parts: Buffer[] = [];
   for (const e of entries) {
     const body = Buffer.from(e.body);
-    parts.push(tarHeader({ name: e.name, type: e.type, mode: e.mode, uid: e.uid, gid: e.gid, size: body.length, mtime, linkname: e.linkname ?? '' }), body, tarPadding(body.length));
+    parts.push(tarHeader({ name: e.name, type: e.type, mode: e.mode, uid: e.uid, gid: e.gid, size: body.length, mtime, linkname: e.linkname ?? '', uname: '', gname: '', devmajor: 0, devminor: 0 }), body, tarPadding(body.length));
   }
   parts.push(tarEnd());
   return Buffer.concat(parts);

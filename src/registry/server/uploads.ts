@@ -1,4 +1,4 @@
-import { type Hash, createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -8,6 +8,7 @@ import type { BlobInfo, ContentStore } from '../../content/index.js';
 import { FailedPrecondition, isNotExist } from '../../errors/index.js';
 import { ensureDir } from '../../kernel/fs.js';
 import type { Digest } from '../../oci/index.js';
+import { type StreamHash, sha256Stream } from '../../util/hash-thread.js';
 import { Mutex } from '../../util/mutex.js';
 import { RegistryError } from './errors.js';
 import { isUploadId } from './names.js';
@@ -45,7 +46,7 @@ export class UploadStore {
    * layer back. Only while it covers every byte of the session: a chunk cut off, or a session resumed after a
    * restart, falls back to reading the file.
    */
-  private readonly hashes = new Map<string, { hash: Hash; at: number }>();
+  private readonly hashes = new Map<string, { hash: StreamHash; at: number }>();
 
   constructor(
     root: string,
@@ -108,7 +109,7 @@ export class UploadStore {
     const path = join(this.dir, s.id, 'data');
     let written = 0;
     let running = this.hashes.get(s.id);
-    if (running?.at !== s.offset) running = s.offset === 0 ? { hash: createHash('sha256'), at: 0 } : undefined;
+    if (running?.at !== s.offset) running = s.offset === 0 ? { hash: sha256Stream(), at: 0 } : undefined;
     this.hashes.delete(s.id);
     try {
       await pipeline(
@@ -116,7 +117,8 @@ export class UploadStore {
         async function* (chunks: AsyncIterable<Buffer>) {
           for await (const c of chunks) {
             written += c.length;
-            running?.hash.update(c);
+            const full = running?.hash.update(c);
+            if (full) await full;
             yield c;
           }
         },
@@ -146,7 +148,7 @@ export class UploadStore {
       // The session's file becomes the blob (verified, then renamed): no second copy of a pushed layer.
       const running = this.hashes.get(s.id);
       this.hashes.delete(s.id);
-      const hashed = running?.at === s.offset ? (`sha256:${running.hash.digest('hex')}` as Digest) : undefined;
+      const hashed = running?.at === s.offset ? (`sha256:${await running.hash.digest()}` as Digest) : undefined;
       const info = await this.content.adopt(join(this.dir, s.id, 'data'), { digest }, hashed);
       await this.remove(s.id);
       return info;
