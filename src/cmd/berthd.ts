@@ -37,6 +37,8 @@ interface DaemonConfig {
   insecureRegistries: string[];
   /** daemon.json's `max-concurrent-downloads` (dockerd's default 3). */
   maxConcurrentDownloads: number;
+  /** daemon.json's `max-concurrent-uploads` (dockerd's default 5). */
+  maxConcurrentUploads: number;
 }
 
 const defaults = { dataRoot: '/var/lib/berth', execRoot: '/run/berth', configFile: '/etc/berth/daemon.json' };
@@ -84,6 +86,7 @@ async function parseConfig(argv: string[]): Promise<DaemonConfig> {
     ...((o.bip ?? str('bip')) && { bip: o.bip ?? str('bip') }),
     insecureRegistries: Array.isArray(file['insecure-registries']) ? (file['insecure-registries'] as unknown[]).filter((r): r is string => typeof r === 'string') : [],
     maxConcurrentDownloads: typeof file['max-concurrent-downloads'] === 'number' && file['max-concurrent-downloads'] > 0 ? file['max-concurrent-downloads'] : 3,
+    maxConcurrentUploads: typeof file['max-concurrent-uploads'] === 'number' && file['max-concurrent-uploads'] > 0 ? file['max-concurrent-uploads'] : 5,
   };
 }
 
@@ -243,7 +246,7 @@ async function main(): Promise<void> {
   // Which registry blob each layer is, from pulls and pushes (dockerd's v2metadata).
   const known = await DistributionMetadata.open(join(cfg.dataRoot, 'metadata', 'distribution.json'));
   const pull = new ImagePuller(images, known, { insecureRegistries: cfg.insecureRegistries, concurrency: cfg.maxConcurrentDownloads, log: log.child({ service: 'pull' }) });
-  const push = new ImagePusher(images, known, { insecureRegistries: cfg.insecureRegistries, log: log.child({ service: 'push' }) });
+  const push = new ImagePusher(images, known, { insecureRegistries: cfg.insecureRegistries, concurrency: cfg.maxConcurrentUploads, log: log.child({ service: 'push' }) });
   const build = new BuildService({ containers, images, layers, pull, workDir: join(cfg.dataRoot, 'builder'), log: log.child({ service: 'build' }) });
   await build.recover();
   new HealthMonitor(containers, exec, events, log.child({ service: 'health' })).resume();

@@ -104,7 +104,7 @@ export class ImagePusher {
     const target = `${registry}/${client.repository}`;
     // dockerd lists the layers top first and starts them in that order.
     const layers = [...new Set(rec.layerBlobs)].reverse();
-    const concurrency = this.cfg.concurrency ?? 3;
+    const concurrency = this.cfg.concurrency ?? 5; // dockerd's max-concurrent-uploads
     for (const l of layers) progress({ status: 'Preparing', progressDetail: {}, id: shortDigest(l) });
     for (const l of layers.slice(concurrency)) progress({ status: 'Waiting', progressDetail: {}, id: shortDigest(l) });
 
