@@ -236,14 +236,23 @@ function removeEmptyHostDirs(dirs) {
 /** A private parent cgroup for one daemon's containers, and its removal (on every controller) after it stops. */
 function privateCgroupParent(dir) {
   const name = `berth-bench-${dir.split('/').pop()}`;
-  const remove = () => {
-    for (const ctl of existsSync('/sys/fs/cgroup') ? readdirSync('/sys/fs/cgroup') : []) {
-      try {
-        rmdirSync(join('/sys/fs/cgroup', ctl, name));
-      } catch {
-        /* not on this controller, or already gone */
-      }
+  // Children first: dockerd's BuildKit makes a `buildkit` cgroup under the parent it is given.
+  const removeTree = (path) => {
+    let children = [];
+    try {
+      children = readdirSync(path, { withFileTypes: true }).filter((e) => e.isDirectory());
+    } catch {
+      return; // not on this controller, or already gone
     }
+    for (const c of children) removeTree(join(path, c.name));
+    try {
+      rmdirSync(path);
+    } catch {
+      /* still in use */
+    }
+  };
+  const remove = () => {
+    for (const ctl of existsSync('/sys/fs/cgroup') ? readdirSync('/sys/fs/cgroup') : []) removeTree(join('/sys/fs/cgroup', ctl, name));
   };
   return { name, remove };
 }
