@@ -216,6 +216,7 @@ async function writeEntry(sink: Writable, h: Headers, body: Buffer | undefined, 
 async function writeEntries(entries: Entry[], injected: InjectedDockerfile | undefined, sink: Writable, onBytes: (n: number) => void): Promise<void> {
   const made = (name: string, mtime: Date, size: number): Headers => ({ ...header(name, madeStats), mode: 0o600, mtime, size });
   const inodes = new Map<string, string>();
+  const buffers: Buffer[] = []; // read buffers, shared by the files in turn
   let sawIgnore = false;
   for (const { abs, name, st } of entries) {
     const h = { ...header(name, st), uid: 0, gid: 0 };
@@ -236,7 +237,7 @@ async function writeEntries(entries: Entry[], injected: InjectedDockerfile | und
         await writeEntry(sink, { ...h, type: 'file', size: content.length }, content, onBytes);
       } else {
         await writeEntry(sink, { ...h, type: 'file', size: st.size }, undefined, onBytes);
-        if (st.size > 0) await sendFileRange(abs, 0, st.size - 1, sink, onBytes);
+        if (st.size > 0) await sendFileRange(abs, 0, st.size - 1, sink, { onBytes, buffers });
         const pad = tarPadding(st.size);
         onBytes(pad.length);
         await writeTo(sink, pad);

@@ -32,28 +32,30 @@ export async function writeTo(sink: Writable, chunk: Uint8Array): Promise<void> 
  * write is done. Why not createReadStream: it allocates a fresh buffer per read, and a fresh buffer this size is
  * mapped and page-faulted in each time, which cost as much CPU as the copies themselves when berth-registry served
  * 8 concurrent pulls; 2 MiB reads beat 1 MiB (fewer threadpool jobs and socket writes) and 4 MiB lost again.
- * Rejects when the file ends early, or the sink fails or closes first. `onBytes` sees each read's size.
+ * Rejects when the file ends early, or the sink fails or closes first. `onBytes` sees each read's size; `buffers`
+ * (2 MiB each, made on first use) are kept for the next file of one sink, which may reuse them once this resolves.
  */
-export async function sendFileRange(path: string, start: number, end: number, sink: Writable, onBytes?: (n: number) => void): Promise<void> {
+export async function sendFileRange(path: string, start: number, end: number, sink: Writable, o: { onBytes?: (n: number) => void; buffers?: Buffer[] } = {}): Promise<void> {
   const fh = await open(path, 'r');
+  let gone = () => {};
   const closed = new Promise<never>((_, reject) => {
-    const gone = () => reject(new Error('the receiver closed the stream'));
+    gone = () => reject(new Error('the receiver closed the stream'));
     if (sink.destroyed) gone();
     sink.once('close', gone);
   });
   closed.catch(() => {});
   const written = (b: Buffer) => new Promise<void>((resolve, reject) => sink.write(b, (e) => (e ? reject(e) : resolve())));
-  const size = Math.min(2 << 20, end - start + 1);
-  const buffers: Buffer[] = [];
+  const buffers = o.buffers ?? [];
+  const size = o.buffers ? 2 << 20 : Math.min(2 << 20, end - start + 1);
   const inflight: Array<Promise<void> | undefined> = [undefined, undefined];
   try {
     for (let pos = start, turn = 0; pos <= end; turn ^= 1) {
       await Promise.race([inflight[turn], closed]);
       const buffer = (buffers[turn] ??= Buffer.allocUnsafeSlow(size));
-      const { bytesRead } = await fh.read(buffer, 0, Math.min(size, end - pos + 1), pos);
+      const { bytesRead } = await fh.read(buffer, 0, Math.min(buffer.length, end - pos + 1), pos);
       if (bytesRead === 0) throw new Error(`${path} ended at ${pos}, before ${end + 1}`);
       pos += bytesRead;
-      onBytes?.(bytesRead);
+      o.onBytes?.(bytesRead);
       const write = written(buffer.subarray(0, bytesRead));
       write.catch(() => {}); // awaited in its next turn or below
       inflight[turn] = write;
@@ -61,6 +63,7 @@ export async function sendFileRange(path: string, start: number, end: number, si
     await Promise.race([Promise.all(inflight), closed]);
   } finally {
     // A buffer the sink still holds (it closed early) is left to it, never reused.
+    sink.off('close', gone); // one sink may take many files (a build context)
     await fh.close();
   }
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readlink, rm, writeFile } from 'node:fs/promises';
 import { type AddressInfo, type Socket, createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,7 +32,11 @@ async function overSocket(send: (sink: Socket) => Promise<void>, o: { clientRead
   return { sent, received };
 }
 
-const openFds = async () => (await readdir('/proc/self/fd')).length;
+/** Descriptors of this process open on `file` (other descriptors, sockets closing say, come and go meanwhile). */
+const openOn = async (file: string) => {
+  const links = await Promise.all((await readdir('/proc/self/fd')).map((fd) => readlink(`/proc/self/fd/${fd}`).catch(() => '')));
+  return links.filter((l) => l === file).length;
+};
 
 describe('sendFileRange', () => {
   let dir: string;
@@ -46,23 +50,34 @@ describe('sendFileRange', () => {
   after(() => rm(dir, { recursive: true, force: true }));
 
   it('sends exactly the range asked for: whole, across buffer boundaries, one byte, the last byte', async () => {
-    const fds = await openFds();
     for (const [start, end] of [[0, data.length - 1], [1, (4 << 20) + 7], [(2 << 20) - 1, 2 << 20], [77, 77], [data.length - 1, data.length - 1]] as const) {
       const { sent, received } = await overSocket((sink) => sendFileRange(path, start, end, sink));
       await sent;
       assert.ok((await received).equals(data.subarray(start, end + 1)), `bytes ${start}-${end}`);
     }
-    assert.equal(await openFds(), fds, 'the file is closed after each');
+    assert.equal(await openOn(path), 0, 'the file is closed after each');
   });
 
   it('rejects when the file is shorter than the range, and when the receiver goes away; the file is closed', async () => {
-    const fds = await openFds();
     const short = await overSocket((sink) => sendFileRange(path, 0, data.length + 10, sink));
     await assert.rejects(short.sent, /ended at/);
     assert.equal((await short.received).length, data.length);
     const gone = await overSocket((sink) => sendFileRange(path, 0, data.length - 1, sink), { clientReads: 1 });
     await assert.rejects(gone.sent);
     assert.ok((await gone.received).length < data.length);
-    assert.equal(await openFds(), fds);
+    assert.equal(await openOn(path), 0);
+  });
+
+  it('one sink takes many files in turn, sharing the buffers, and keeps no listener per file', async () => {
+    const { sent, received } = await overSocket(async (sink) => {
+      const listeners = sink.listenerCount('close');
+      const buffers: Buffer[] = [];
+      for (let i = 0; i < 20; i++) await sendFileRange(path, i * 1000, i * 1000 + (3 << 20) - 1, sink, { buffers });
+      assert.equal(sink.listenerCount('close'), listeners);
+      assert.equal(buffers.length, 2);
+    });
+    await sent;
+    const want = Buffer.concat(Array.from({ length: 20 }, (_, i) => data.subarray(i * 1000, i * 1000 + (3 << 20))));
+    assert.ok((await received).equals(want));
   });
 });
