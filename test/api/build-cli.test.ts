@@ -100,6 +100,9 @@ describe('berth build matches the docker CLI', () => {
     // the context's own Dockerfile is excluded (it is not the one used); the .dockerignore docker's CLI sends lists
     // the Dockerfile it added, so that COPY . leaves that out too
     assert.match(r.stdout, /^\/c\n\/c\/\.dockerignore\n\/c\/a\.txt\n\/c\/link\n\/c\/logs\n\/c\/logs\/keep\.log\nRemoving/m);
+    // --compress: the context goes gzipped (the daemon takes either), to the same result
+    const z = await same(['build', '--compress', '--no-cache', '-f', join(dir, 'copy.Dockerfile'), ctx], { ids: true, contextSize: true });
+    assert.match(z.stdout, /^\/c\n\/c\/\.dockerignore\n\/c\/a\.txt\n\/c\/link\n\/c\/logs\n\/c\/logs\/keep\.log\nRemoving/m);
   });
 
   it('-q prints the image ID alone; --iidfile writes it', async () => {

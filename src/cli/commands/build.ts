@@ -181,8 +181,14 @@ function contextBody(ctx: PreparedContext, compress: boolean, progress: ReturnTy
     const gzip = createGzip();
     gzip.on('data', (c: Buffer) => progress.sent(c.length));
     const sent = pipeline(gzip, req, { end: false });
-    await ctx.writeTo(gzip, () => {});
-    gzip.end();
+    sent.catch(() => {}); // awaited below, or the write's own failure is the one told
+    await ctx.writeTo(gzip, () => {}).then(
+      () => gzip.end(),
+      (e: Error) => {
+        gzip.destroy(e);
+        throw e;
+      },
+    );
     await sent;
     progress.done();
   };
