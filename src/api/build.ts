@@ -2,7 +2,7 @@ import type { ServerResponse } from 'node:http';
 import { InvalidArgument } from '../errors/index.js';
 import { BuildFailure, type BuildOptions, type Services } from '../services/index.js';
 import { Status } from './errors.js';
-import { type Req, qBool, sendJson } from './http.js';
+import { type Req, qBool, readJsonBody, sendJson } from './http.js';
 import { MessageStream } from './messages.js';
 import { registryConfig } from './registry-auth.js';
 import type { Route } from './router.js';
@@ -10,8 +10,34 @@ import type { Route } from './router.js';
 export function buildRoutes(s: Services): Route[] {
   return [
     ['POST', /^\/build$/, (req, res) => build(s, req, res)],
-    ['POST', /^\/build\/prune$/, async (req, res) => sendJson(res, Status.OK, await s.images.pruneBuildCache({ all: qBool(req.query, 'all') }))],
+    ['POST', /^\/build\/prune$/, (req, res) => prune(s, req, res)],
+    ['POST', /^\/berth\/build\/context$/, (req, res) => planContext(s, req, res)],
   ];
+}
+
+async function prune(s: Services, req: Req, res: ServerResponse): Promise<void> {
+  const all = qBool(req.query, 'all');
+  const r = await s.images.pruneBuildCache({ all });
+  const contexts = all ? await s.build.pruneContexts() : [];
+  const deleted = [...(r.CachesDeleted ?? []), ...contexts];
+  sendJson(res, Status.OK, { ...r, CachesDeleted: deleted.length ? deleted : null });
+}
+
+/** The largest context listing taken (some 200,000 entries of long names). */
+const maxListing = 64 << 20;
+
+/**
+ * Berth's own: step 1 of a build with a kept context (builder/context-cache.ts). The body lists the client's
+ * context, `{"Key": string, "Entries": [[name, stamp], …]}`; the answer names the session and the entries to send.
+ */
+async function planContext(s: Services, req: Req, res: ServerResponse): Promise<void> {
+  const body = await readJsonBody<{ Key?: unknown; Entries?: unknown }>(req.raw, maxListing);
+  const entries = body?.Entries;
+  if (typeof body?.Key !== 'string' || !Array.isArray(entries) || !entries.every((e) => Array.isArray(e) && e.length === 2 && typeof e[0] === 'string' && typeof e[1] === 'string')) {
+    throw new InvalidArgument('a build context listing is {"Key": string, "Entries": [[name, stamp], ...]}');
+  }
+  const { id, need } = await s.build.planContext(body.Key, entries as Array<[string, string]>);
+  sendJson(res, Status.OK, { ID: id, Need: need });
 }
 
 /**
@@ -67,6 +93,7 @@ function buildOptions(req: Req): Omit<BuildOptions, 'signal'> {
     ...(memory && { memory }),
     cacheFrom: jsonParam<string[]>(q, 'cachefrom', []),
     registryCredentials: registryConfig(req.raw.headers['x-registry-config']),
+    ...(typeof req.raw.headers['x-berth-context'] === 'string' && { contextSession: req.raw.headers['x-berth-context'] }),
   };
 }
 

@@ -59,9 +59,15 @@ export function qFilters(q: URLSearchParams): Record<string, string[]> {
   return out;
 }
 
-export async function readJsonBody<T>(req: IncomingMessage): Promise<T | undefined> {
+/** The body as JSON (undefined when empty); a body over `limit` bytes is refused unread. */
+export async function readJsonBody<T>(req: IncomingMessage, limit = Infinity): Promise<T | undefined> {
   const chunks: Buffer[] = [];
-  for await (const c of req) chunks.push(c as Buffer);
+  let size = 0;
+  for await (const c of req) {
+    size += (c as Buffer).length;
+    if (size > limit) throw new InvalidArgument(`request body too large: more than ${limit} bytes`);
+    chunks.push(c as Buffer);
+  }
   const text = Buffer.concat(chunks).toString('utf8').trim();
   if (!text) return undefined;
   try {

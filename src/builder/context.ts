@@ -126,36 +126,57 @@ export async function openContext(input: Readable | AsyncIterable<Uint8Array>, d
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const cleanup = () => rm(dir, { recursive: true, force: true });
   try {
-    const { stream: plain } = await decompressAny(input);
-    const { head, stream } = await peek(plain, 512);
-    const dockerfiles = new Map<string, string>();
     const digests = new Map<string, string>();
-    if (head.length > 0 && !isTarHeader(head)) {
-      const text = await readAll(stream, maxDockerfile);
-      return makeContext(dir, new Map([['', text]]), digests, cleanup);
-    }
-    const root = await ScopedRoot.open(dir);
-    try {
-      if (head.length > 0) await extractInRoot(root, [], Readable.from(completedTar(stream), { objectMode: true, highWaterMark: 16 }), { digests });
-      else stream.resume();
-      const name = cleanName(o.dockerfile);
-      const found = await findDockerfile(root, name);
-      if (found) dockerfiles.set(found.name, found.text);
-      const ignoreText = await root.readFile('.dockerignore');
-      if (ignoreText) {
-        const keep = new Set(['.dockerignore', ...(found ? [found.name] : [])]);
-        const rules = new DockerIgnore(ignoreText.toString('utf8'));
-        await pruneIgnored(root, rules, keep);
-        for (const k of keep) if (rules.ignores(k)) await removeInRoot(root, k);
-      }
-    } finally {
-      await root.close();
-    }
-    return makeContext(dir, dockerfiles, digests, cleanup);
+    const filled = await fillContext(input, dir, o.dockerfile, digests, (root, rules, keep) => pruneIgnored(root, rules, keep));
+    return makeContext(dir, filled.dockerfiles, digests, cleanup);
   } catch (e) {
     await cleanup();
     throw e;
   }
+}
+
+/** How the files .dockerignore leaves out are removed from an unpacked context (`keep` are read first, then go). */
+export type PruneIgnored = (root: ScopedRoot, rules: DockerIgnore, keep: ReadonlySet<string>) => Promise<void>;
+
+/**
+ * Unpacks `input` into the existing directory `dir` (over what is there: entries replaced, directories merged),
+ * reads the Dockerfile and applies .dockerignore (`prune`, then the Dockerfile and .dockerignore themselves where
+ * ignored). The content digests of the files unpacked are added to `digests`; `removed` names the kept files
+ * removed at the end.
+ */
+export async function fillContext(
+  input: Readable | AsyncIterable<Uint8Array>,
+  dir: string,
+  dockerfile: string,
+  digests: Map<string, string>,
+  prune: PruneIgnored,
+): Promise<{ dockerfiles: Map<string, string>; removed: string[] }> {
+  const { stream: plain } = await decompressAny(input);
+  const { head, stream } = await peek(plain, 512);
+  if (head.length > 0 && !isTarHeader(head)) return { dockerfiles: new Map([['', await readAll(stream, maxDockerfile)]]), removed: [] };
+  const dockerfiles = new Map<string, string>();
+  const removed: string[] = [];
+  const root = await ScopedRoot.open(dir);
+  try {
+    if (head.length > 0) await extractInRoot(root, [], Readable.from(completedTar(stream), { objectMode: true, highWaterMark: 16 }), { digests });
+    else stream.resume();
+    const found = await findDockerfile(root, cleanName(dockerfile));
+    if (found) dockerfiles.set(found.name, found.text);
+    const ignoreText = await root.readFile('.dockerignore');
+    if (ignoreText) {
+      const keep = new Set(['.dockerignore', ...(found ? [found.name] : [])]);
+      const rules = new DockerIgnore(ignoreText.toString('utf8'));
+      await prune(root, rules, keep);
+      for (const k of keep) {
+        if (!rules.ignores(k)) continue;
+        await removeInRoot(root, k);
+        removed.push(k);
+      }
+    }
+  } finally {
+    await root.close();
+  }
+  return { dockerfiles, removed };
 }
 
 /**
@@ -174,7 +195,7 @@ async function* completedTar(input: AsyncIterable<Uint8Array>): AsyncGenerator<U
 
 
 /** Removes `path` inside the root, never through a symlink. */
-async function removeInRoot(root: ScopedRoot, path: string): Promise<void> {
+export async function removeInRoot(root: ScopedRoot, path: string): Promise<void> {
   const loc = await root.locate(path).catch((e: unknown) => {
     if (isNotExist(e) || (e as NodeJS.ErrnoException).code === 'ENOTDIR') return undefined;
     throw e;
@@ -187,7 +208,7 @@ async function removeInRoot(root: ScopedRoot, path: string): Promise<void> {
   }
 }
 
-function makeContext(dir: string, dockerfiles: Map<string, string>, digests: ReadonlyMap<string, string>, cleanup: () => Promise<void>): BuildContext {
+export function makeContext(dir: string, dockerfiles: Map<string, string>, digests: ReadonlyMap<string, string>, cleanup: () => Promise<void>): BuildContext {
   return {
     root: dir,
     digests,

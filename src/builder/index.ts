@@ -5,4 +5,5 @@ export { type Dockerfile, type Heredoc, type Instruction, type Stage, expandBase
 export { processWord, processWords } from './expand.js';
 export { type StageState, type Step, applyChange, copyCreatedBy, evaluate, initialState, varsOf } from './instructions.js';
 export { type BuildContext, openContext } from './context.js';
+export { ContextCache, type ContextListing } from './context-cache.js';
 export { type Source, copyIntoRoot, fetchUrl, hashSources, resolveChown, resolveSources, sourceKind } from './copy.js';

@@ -1,10 +1,10 @@
 // The local half of `berth build`: the build context as docker's CLI prepares it — a directory tarred with
 // .dockerignore applied (the Dockerfile and .dockerignore always sent), a Dockerfile from outside the context or
 // from stdin added under a random name, or a tar / bare Dockerfile read from stdin. Everything is streamed: a large
-// context is never held in memory.
-import { randomBytes } from 'node:crypto';
-import { constants } from 'node:fs';
-import { access, lstat, readFile, readdir, readlink, realpath, stat } from 'node:fs/promises';
+// context is never held in memory. File system calls are synchronous but for reading files' contents: the CLI has
+// nothing else to do meanwhile, and each call sent to libuv's thread pool costs a round trip of tens of µs here.
+import { accessSync, constants, existsSync, lstatSync, readFileSync, readdirSync, readlinkSync, realpathSync, statSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import dockerignore from '@balena/dockerignore';
@@ -23,6 +23,18 @@ export interface PreparedContext {
    */
   writeTo(sink: Writable, onBytes: (n: number) => void): Promise<void>;
   dockerfile: string;
+  /** A directory context can be synced with the copy berthd keeps of it (builder/context-cache.ts on its side). */
+  sync?: ContextSync;
+}
+
+/** What `POST /berth/build/context` takes, and the tar of just the entries it asks for. */
+export interface ContextSync {
+  /** Names the directory whose copy is kept (host and path). */
+  key: string;
+  /** Every entry with its metadata stamp, in the tar's order. */
+  entries: Array<[name: string, stamp: string]>;
+  /** Like writeTo, with only the entries named in `need`. */
+  writeOnly(need: ReadonlySet<string>, sink: Writable, onBytes: (n: number) => void): Promise<void>;
 }
 
 /** A failure docker reports as `unable to prepare context: …` or with its own words; the message is docker's. */
@@ -42,14 +54,14 @@ const goErrno: Record<string, string> = {
  */
 async function evalSymlinks(path: string): Promise<string> {
   try {
-    return await realpath(path);
+    return realpathSync(path);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code ?? '';
     const parts = path.split('/').filter(Boolean);
     for (let i = 1; i <= parts.length; i++) {
       const prefix = '/' + parts.slice(0, i).join('/');
       try {
-        await lstat(prefix);
+        lstatSync(prefix);
       } catch (e2) {
         const c = (e2 as NodeJS.ErrnoException).code ?? '';
         throw new ContextError(`lstat ${prefix}: ${goErrno[c] ?? (e2 as Error).message}`);
@@ -61,10 +73,7 @@ async function evalSymlinks(path: string): Promise<string> {
 
 /** True when `p` names an existing path (docker's isLocalDir: a file passes too, and is refused later). */
 export async function isLocalPath(p: string): Promise<boolean> {
-  return stat(p).then(
-    () => true,
-    () => false,
-  );
+  return existsSync(p);
 }
 
 /** docker's urlutil: what `build` would treat as a remote context. */
@@ -80,7 +89,7 @@ async function contextDirectory(given: string): Promise<string> {
   } catch (e) {
     throw new ContextError(`unable to evaluate symlinks in context path: ${(e as Error).message}`);
   }
-  if (!(await stat(dir)).isDirectory()) throw new ContextError(`context must be a directory: ${dir}`);
+  if (!statSync(dir).isDirectory()) throw new ContextError(`context must be a directory: ${dir}`);
   return dir;
 }
 
@@ -91,7 +100,7 @@ async function contextDirectory(given: string): Promise<string> {
 async function dockerfileRelPath(contextDir: string, given: string): Promise<string> {
   if (given === '-') return given;
   let abs = given ? resolve(given) : join(contextDir, 'Dockerfile');
-  if (!given && !(await lstat(abs).catch(() => undefined)) && (await lstat(join(contextDir, 'dockerfile')).catch(() => undefined))) {
+  if (!given && !lstatSync(abs, { throwIfNoEntry: false }) && lstatSync(join(contextDir, 'dockerfile'), { throwIfNoEntry: false })) {
     abs = join(contextDir, 'dockerfile');
   }
   try {
@@ -106,7 +115,7 @@ async function dockerfileRelPath(contextDir: string, given: string): Promise<str
 async function readDockerignore(contextDir: string): Promise<string[]> {
   let text: string;
   try {
-    text = await readFile(join(contextDir, '.dockerignore'), 'utf8');
+    text = readFileSync(join(contextDir, '.dockerignore'), 'utf8');
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw new ContextError(`failed to read .dockerignore: ${(e as Error).message}`);
@@ -164,35 +173,37 @@ interface Entry {
  * and its children are judged one by one). Unreadable files fail here, before anything is sent, as docker's
  * ValidateContextDirectory does.
  */
-async function walk(root: string, m: ReturnType<typeof matcher>): Promise<Entry[]> {
+function walk(root: string, m: ReturnType<typeof matcher>): Entry[] {
   const out: Entry[] = [];
-  const visit = async (dir: string, relDir: string) => {
-    const names = (await readdir(dir)).sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+  const visit = (dir: string, relDir: string) => {
+    const names = readdirSync(dir).sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
     for (const n of names) {
       const abs = join(dir, n);
       const rel = relDir ? `${relDir}/${n}` : n;
       let st;
       try {
-        st = await lstat(abs);
+        st = lstatSync(abs);
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code === 'EACCES') throw new ContextError(`error checking context: can't stat '${abs}'`);
         if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue; // gone while walking
         throw e;
       }
       if (m.ignores(rel)) {
-        if (st.isDirectory() && m.mayReinclude(rel)) await visit(abs, rel);
+        if (st.isDirectory() && m.mayReinclude(rel)) visit(abs, rel);
         continue;
       }
       if (st.isFile()) {
-        await access(abs, constants.R_OK).catch(() => {
+        try {
+          accessSync(abs, constants.R_OK);
+        } catch {
           throw new ContextError(`error checking context: no permission to read from '${abs}'`);
-        });
+        }
       }
       out.push({ abs, name: rel, st });
-      if (st.isDirectory()) await visit(abs, rel);
+      if (st.isDirectory()) visit(abs, rel);
     }
   };
-  await visit(root, '');
+  visit(root, '');
   return out;
 }
 
@@ -213,27 +224,29 @@ async function writeEntry(sink: Writable, h: Headers, body: Buffer | undefined, 
  * The tar of `entries` (owners 0:0, as docker's ChownOpts), with an injected Dockerfile if any. File bodies go
  * through sendFileRange's reused buffers (see util/send-file.ts).
  */
-async function writeEntries(entries: Entry[], injected: InjectedDockerfile | undefined, sink: Writable, onBytes: (n: number) => void): Promise<void> {
+async function writeEntries(entries: Entry[], injected: InjectedDockerfile | undefined, sink: Writable, onBytes: (n: number) => void, only?: ReadonlySet<string>): Promise<void> {
   const made = (name: string, mtime: Date, size: number): Headers => ({ ...header(name, madeStats), mode: 0o600, mtime, size });
   const inodes = new Map<string, string>();
   const buffers: Buffer[] = []; // read buffers, shared by the files in turn
   let sawIgnore = false;
   for (const { abs, name, st } of entries) {
     const h = { ...header(name, st), uid: 0, gid: 0 };
+    if (only && !only.has(name) && !st.isFile()) continue; // a file may be a hard link's first name, which must be noted
     if (st.isDirectory()) await writeEntry(sink, { ...h, name: `${name}/`, type: 'directory' }, undefined, onBytes);
-    else if (st.isSymbolicLink()) await writeEntry(sink, { ...h, type: 'symlink', linkname: await readlink(abs) }, undefined, onBytes);
+    else if (st.isSymbolicLink()) await writeEntry(sink, { ...h, type: 'symlink', linkname: readlinkSync(abs) }, undefined, onBytes);
     else if (st.isFile()) {
       const key = `${st.dev}:${st.ino}`;
       const first = st.nlink > 1 ? inodes.get(key) : undefined;
       if (first) {
-        await writeEntry(sink, { ...h, type: 'link', linkname: first }, undefined, onBytes);
+        if (!only || only.has(name)) await writeEntry(sink, { ...h, type: 'link', linkname: first }, undefined, onBytes);
         continue;
       }
       if (st.nlink > 1) inodes.set(key, name);
+      if (only && !only.has(name)) continue;
       if (name === '.dockerignore' && injected) {
         // The injected Dockerfile is listed in .dockerignore so that the daemon leaves it out of `COPY .`.
         sawIgnore = true;
-        const content = Buffer.concat([await readFile(abs), Buffer.from(`\n${injected.name}\n`)]);
+        const content = Buffer.concat([readFileSync(abs), Buffer.from(`\n${injected.name}\n`)]);
         await writeEntry(sink, { ...h, type: 'file', size: content.length }, content, onBytes);
       } else {
         await writeEntry(sink, { ...h, type: 'file', size: st.size }, undefined, onBytes);
@@ -263,8 +276,8 @@ async function writeEntries(entries: Entry[], injected: InjectedDockerfile | und
 /** Stats of a file the CLI makes up (owners 0:0, its mode and time set by the caller). */
 const madeStats = { mode: 0o600, uid: 0, gid: 0, mtimeMs: 0 } as import('node:fs').Stats;
 
-/** docker's random name for a Dockerfile it adds to the context. */
-const injectedName = () => `.dockerfile.${randomBytes(10).toString('hex')}`;
+/** docker's random name for a Dockerfile it adds to the context (node:crypto, ~4 ms to load, only then). */
+const injectedName = async () => `.dockerfile.${(await import('node:crypto')).randomBytes(10).toString('hex')}`;
 
 /**
  * A directory context. `dockerfile` is `-f` as given ('' for none, '-' for stdin); `stdinDockerfile` reads stdin
@@ -281,10 +294,10 @@ export async function directoryContext(given: string, dockerfile: string, stdinD
     throw e;
   }
   let injected: InjectedDockerfile | undefined;
-  if (rel === '-') injected = { name: injectedName(), content: await stdinDockerfile() };
+  if (rel === '-') injected = { name: await injectedName(), content: await stdinDockerfile() };
   else if (rel.startsWith(`..${sep}`) || isAbsolute(rel)) {
     try {
-      injected = { name: injectedName(), content: await readFile(dockerfile) };
+      injected = { name: await injectedName(), content: readFileSync(dockerfile) };
     } catch (e) {
       throw new ContextError(`unable to open Dockerfile: ${(e as Error).message}`);
     }
@@ -295,8 +308,48 @@ export async function directoryContext(given: string, dockerfile: string, stdinD
   const m0 = matcher(patterns);
   if (m0.ignores('.dockerignore')) patterns.push('!.dockerignore');
   if (!injected && m0.ignores(rel)) patterns.push(`!${rel}`);
-  const entries = await walk(dir, matcher(patterns));
-  return { writeTo: (sink, onBytes) => writeEntries(entries, injected, sink, onBytes), dockerfile: injected?.name ?? rel };
+  const entries = walk(dir, matcher(patterns));
+  return {
+    writeTo: (sink, onBytes) => writeEntries(entries, injected, sink, onBytes),
+    dockerfile: injected?.name ?? rel,
+    sync: {
+      key: `${hostname()}:${dir}`,
+      entries: stamps(entries, injected),
+      writeOnly: (need, sink, onBytes) => writeEntries(entries, injected, sink, onBytes, need),
+    },
+  };
+}
+
+/**
+ * Each entry's stamp for the daemon's kept copy: its type letter, then what changes when it does. ctime and the
+ * inode catch what mtime alone misses (a file rewritten and its mtime set back, one renamed over another); they
+ * also change on a fresh checkout, which costs a transfer, never a cache miss (the daemon keys COPY on content).
+ * A hard link's stamp is its first name's, as it shares that inode; files the CLI makes up are always sent.
+ */
+function stamps(entries: Entry[], injected: InjectedDockerfile | undefined): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  const byInode = new Map<string, string>();
+  const made = () => `f-made:${Math.random()}`;
+  for (const { name, st } of entries) {
+    const common = `${st.mode}:${st.mtimeMs}:${st.ctimeMs}:${st.ino}`;
+    if (st.isDirectory()) out.push([name, `d${common}`]);
+    else if (st.isSymbolicLink()) out.push([name, `l${common}`]);
+    else if (st.isFile()) {
+      const key = `${st.dev}:${st.ino}`;
+      const first = st.nlink > 1 ? byInode.get(key) : undefined;
+      if (first) {
+        out.push([name, `h${first}:${st.size}:${common}`]);
+        continue;
+      }
+      if (st.nlink > 1) byInode.set(key, name);
+      out.push([name, name === '.dockerignore' && injected ? made() : `f${st.size}:${common}`]);
+    } else if (st.isCharacterDevice() || st.isBlockDevice() || st.isFIFO()) out.push([name, `o${st.rdev}:${common}`]);
+  }
+  if (injected) {
+    out.push([injected.name, made()]);
+    if (!entries.some((e) => e.name === '.dockerignore')) out.push(['.dockerignore', made()]);
+  }
+  return out;
 }
 
 /** Compression formats docker recognises at the start of a context, then a tar header with a valid checksum. */

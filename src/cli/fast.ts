@@ -5,6 +5,7 @@
 // flag, operands commander would refuse, a pflag boolean with a value — goes to commander (main.ts), which gives
 // the usual result or error. The options object handed to the command is what commander would give.
 import type { LogsOptions } from './commands/container-ops.js';
+import type { BuildFlags } from './commands/build-run.js';
 import type { ExecFlags } from './commands/exec.js';
 import type { NetworkListOptions } from './commands/network-list.js';
 import type { VolumeListOptions } from './commands/volume-list.js';
@@ -139,6 +140,9 @@ const commands: Record<string, FastCommand> = {
     defaults: () => ({ filter: [] }),
     run: async (cli, args, o) => (await import('./commands/volume-list.js')).listVolumes(cli, args, as<VolumeListOptions>(o)),
   },
+  build: buildCommand('build'),
+  'image build': buildCommand('image build'),
+  'builder build': buildCommand('builder build'),
   rm: {
     flags: [
       { long: '--force', short: '-f', key: 'force', kind: 'bool' },
@@ -149,6 +153,51 @@ const commands: Record<string, FastCommand> = {
     run: async (cli, names, o) => (await import('./commands/container-ops.js')).onEachContainer(cli, names, 'DELETE', '', { force: bool(o['force']), v: bool(o['volumes']) }),
   },
 };
+
+/** `build` and its other names (which its messages name): a rebuild is a command run in a loop, too. */
+function buildCommand(name: string): FastCommand {
+  const value = (long: string, key: string, short?: string): Flag => ({ long, key, kind: 'value', ...(short && { short }) });
+  const list = (long: string, key: string, short?: string): Flag => ({ long, key, kind: 'list', ...(short && { short }) });
+  const flag = (long: string, key: string, short?: string): Flag => ({ long, key, kind: 'bool', ...(short && { short }) });
+  return {
+    flags: [
+      list('--add-host', 'addHost'),
+      list('--build-arg', 'buildArg'),
+      list('--cache-from', 'cacheFrom'),
+      value('--cgroup-parent', 'cgroupParent'),
+      flag('--compress', 'compress'),
+      value('--cpu-period', 'cpuPeriod'),
+      value('--cpu-quota', 'cpuQuota'),
+      value('--cpu-shares', 'cpuShares', '-c'),
+      value('--cpuset-cpus', 'cpusetCpus'),
+      value('--cpuset-mems', 'cpusetMems'),
+      flag('--disable-content-trust', 'disableContentTrust'),
+      value('--file', 'file', '-f'),
+      flag('--force-rm', 'forceRm'),
+      value('--iidfile', 'iidfile'),
+      value('--isolation', 'isolation'),
+      list('--label', 'label'),
+      value('--memory', 'memory', '-m'),
+      value('--memory-swap', 'memorySwap'),
+      value('--network', 'network'),
+      { long: '--no-cache', key: 'cache', kind: 'negate' },
+      value('--platform', 'platform'),
+      flag('--pull', 'pull'),
+      flag('--quiet', 'quiet', '-q'),
+      flag('--rm', 'rm'),
+      { long: '--no-rm', key: 'rm', kind: 'negate' },
+      list('--security-opt', 'securityOpt'),
+      value('--shm-size', 'shmSize'),
+      flag('--squash', 'squash'),
+      list('--tag', 'tag', '-t'),
+      value('--target', 'target'),
+      list('--ulimit', 'ulimit'),
+    ],
+    operands: [1, 1],
+    defaults: () => ({ addHost: [], buildArg: [], cacheFrom: [], label: [], securityOpt: [], tag: [], ulimit: [], cache: true, rm: true }),
+    run: async (cli, [context], o) => (await import('./commands/build-run.js')).runBuild(cli, name, context!, as<BuildFlags>(o)),
+  };
+}
 
 // The same commands under their other names: commander's `list` aliases, and the management commands'
 // `container …` and `image …` forms of the top-level ones.

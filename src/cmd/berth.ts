@@ -5,7 +5,7 @@
 // loader costs ~10 ms to start here, a fifth of a `berth ps` over Node's own start.
 const argv = process.argv;
 /** The words cli/fast.ts answers (its fastWords); a command line whose command is another does not load it. */
-const fastWords = ['ps', 'images', 'version', 'inspect', 'logs', 'stop', 'exec', 'network', 'volume', 'rm', 'container', 'image'];
+const fastWords = ['ps', 'images', 'version', 'inspect', 'logs', 'stop', 'exec', 'network', 'volume', 'build', 'image', 'builder', 'rm', 'container'];
 
 // Names kept out of the bundler's reach: these are the other outputs of the build, loaded at run time.
 const fastBundle = './cli-fast.cjs';
@@ -77,6 +77,15 @@ function commandWord(): string | undefined {
     else if (!a.startsWith('-')) return a;
   }
   return undefined;
+}
+
+// A reader gone (`berth ps | head -1`) ends the run quietly, with the status of the SIGPIPE that ends the docker CLI
+// then (Node ignores the signal, and an unhandled EPIPE would print a stack trace).
+for (const out of [process.stdout, process.stderr]) {
+  out.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+    process.exit(128 + 13);
+  });
 }
 
 if (argv[2] === '-v' || argv[2] === '--version') {

@@ -6,13 +6,19 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
-import { chmod, mkdir, mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
+import { chmod, link, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { containerDirs, type Daemon, leftovers, run, startDaemon, waitForNoLeftovers } from '../harness/daemon.js';
+import { tarOf } from '../harness/images.js';
 
 const readdirOrEmpty = (dir: string) => readdir(dir).catch(() => [] as string[]);
+const text = async (r: AsyncIterable<unknown>) => {
+  const parts: Buffer[] = [];
+  for await (const c of r) parts.push(c as Buffer);
+  return Buffer.concat(parts).toString();
+};
 
 describe('build', () => {
   let d: Daemon;
@@ -364,6 +370,81 @@ describe('build', () => {
     assert.match(rows[1]?.CreatedBy ?? '', /echo cached/);
     assert.notEqual(rows[1]?.Size, '0B');
     await docker(['rmi', 'df-image']);
+    await nothingLeft();
+  });
+
+  it('berth build sends a directory only what changed since its last build, and builds what a whole context builds', async () => {
+    const dir = await context('synced', {
+      Dockerfile: 'FROM busybox\nCOPY . /ctx/\nRUN cd /ctx && find . | sort > /list && cat a.txt hard.txt > /content\n',
+      'a.txt': 'alpha\n',
+      'sub/b.txt': 'beta\n',
+      'big.bin': Buffer.alloc(1 << 20, 7),
+      'gone.txt': 'removed later\n',
+      '.dockerignore': 'ignored.*\n',
+      'ignored.txt': 'never sent\n',
+    });
+    await symlink('a.txt', join(dir, 'link'));
+    await link(join(dir, 'a.txt'), join(dir, 'hard.txt'));
+    const berthBuild = async (tag: string) => {
+      const r = await d.berth(['build', '-t', tag, dir]);
+      assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+      return { out: r.stdout, sent: r.stdout.match(/Sending build context to Docker daemon +(\S+)/)?.[1] ?? '', cached: (r.stdout.match(/Using cache/g) ?? []).length };
+    };
+    const first = await berthBuild('synced');
+    assert.match(first.sent, /^1\.\d+MB$/, 'the first build sends everything');
+    const again = await berthBuild('synced');
+    assert.equal(again.sent, '1.024kB', 'a rebuild of an unchanged directory sends no file: an empty tar');
+    assert.equal(again.cached, 2);
+    // Same size, mtime set back: the ctime still tells. Removed, added, a directory become a file.
+    const before = await stat(join(dir, 'a.txt'));
+    await writeFile(join(dir, 'a.txt'), 'ALPHA\n');
+    await utimes(join(dir, 'a.txt'), before.atime, before.mtime);
+    await rm(join(dir, 'gone.txt'));
+    await writeFile(join(dir, 'new.txt'), 'new\n');
+    await rm(join(dir, 'sub'), { recursive: true });
+    await writeFile(join(dir, 'sub'), 'a file now\n');
+    const changed = await berthBuild('synced');
+    assert.match(changed.sent, /^\d+(\.\d+)?kB$/, `only the changes go, not big.bin: ${changed.sent}`);
+    assert.equal(changed.cached, 0, changed.out);
+    assert.equal(await runOut('synced', ['cat', '/content']), 'ALPHA\nALPHA');
+    const listing = '. ./.dockerignore ./Dockerfile ./a.txt ./big.bin ./hard.txt ./link ./new.txt ./sub';
+    assert.equal((await runOut('synced', ['cat', '/list'])).split('\n').sort().join(' '), listing);
+    // The docker CLI sends the whole directory: its COPY has the same content digest, so the cache serves it.
+    const whole = await build(['-t', 'synced-whole', dir]);
+    assert.equal((whole.stdout.match(/Using cache/g) ?? []).length, 2, whole.stdout);
+    // Two builds of one directory at once: the second gets a copy of its own, and both see the context.
+    await writeFile(join(dir, 'new.txt'), 'newer\n');
+    const both = await Promise.all([berthBuild('synced-a'), berthBuild('synced-b')]);
+    assert.ok(both.some((b) => /^1\.\d+MB$/.test(b.sent)) && both.some((b) => /^\d+(\.\d+)?kB$/.test(b.sent)), both.map((b) => b.sent).join(' '));
+    // the kept copy brought up to date and the fresh one hold the same files: names, modes, sizes, times, contents
+    const files = (tag: string) => runOut(tag, ['sh', '-c', 'cd /ctx && find . -mindepth 1 | sort | while read f; do stat -c "%n %f %s %Y" "$f"; done; md5sum a.txt new.txt big.bin']);
+    assert.equal(await files('synced-a'), await files('synced-b'));
+    // builder prune -a takes the kept copies too; the next build sends everything again.
+    await docker(['rmi', 'synced', 'synced-whole', 'synced-a', 'synced-b']);
+    assert.match(await docker(['builder', 'prune', '-a', '-f']), /context:/);
+    assert.deepEqual(await readdirOrEmpty(join(d.dataRoot, 'builder', 'contexts')), []);
+    assert.match((await berthBuild('synced')).sent, /^1\.\d+MB$/);
+    await docker(['rmi', 'synced']);
+
+    // Bad input: 400s in Docker's shape, and nothing half-made kept.
+    const post = (path: string, body: unknown, headers: Record<string, string> = {}) => d.client.raw('POST', path, { body, headers });
+    for (const body of [{}, { Key: '', Entries: [] }, { Key: 'k', Entries: [['../x', 'f1']] }, { Key: 'k', Entries: [['a', 1]] }, { Key: 'k', Entries: 'no' }]) {
+      const r = await post('/berth/build/context', body);
+      assert.equal(r.statusCode, 400, JSON.stringify(body));
+      assert.ok((JSON.parse(await text(r)) as { message: string }).message);
+    }
+    const unknown = await post('/build', Buffer.alloc(1024), { 'X-Berth-Context': 'nope', 'Content-Type': 'application/x-tar' });
+    assert.equal(unknown.statusCode, 400);
+    assert.match(await text(unknown), /unknown or expired build context session/);
+    // A session whose tar lacks a file it was asked for fails, and its copy is dropped.
+    const plan = await d.client.json<{ ID: string; Need: string[] }>('POST', '/berth/build/context', { body: { Key: 'test:lacking', Entries: [['Dockerfile', 'f1'], ['x.txt', 'f2']] } });
+    assert.deepEqual(plan.Need, ['Dockerfile', 'x.txt']);
+    const tar = await tarOf([{ name: 'Dockerfile', content: 'FROM busybox\nCOPY x.txt /\n' }]);
+    const lacking = await post('/build', tar, { 'X-Berth-Context': plan.ID, 'Content-Type': 'application/x-tar' });
+    assert.equal(lacking.statusCode, 400);
+    assert.match((JSON.parse(await text(lacking)) as { message: string }).message, /lacks "x\.txt"/);
+    const lackingCopy = createHash('sha256').update('test:lacking').digest('hex').slice(0, 16);
+    assert.deepEqual((await readdirOrEmpty(join(d.dataRoot, 'builder', 'contexts'))).filter((n) => n.startsWith(lackingCopy)), []);
     await nothingLeft();
   });
 

@@ -92,6 +92,15 @@ describe('fast command lines', () => {
       ['container', 'stop', '-t', '1', 'a', 'b'],
       ['container', 'rm', '-f', 'a'],
       ['container', 'exec', '-it', 'c', 'sh', '-l'],
+      ['build', '.'],
+      ['build', '-t', 'a:1', '-t', 'b', '--no-cache', '--pull', '-q', 'ctx'],
+      ['build', '-f', 'df', '--build-arg', 'A=1', '--build-arg=B', '--label', 'l=1', '--target', 't', '--network', 'none', 'ctx'],
+      ['build', '--no-rm', '--force-rm', '--iidfile', 'id', '--compress', '-m', '64m', '--memory-swap', '128m', '-c', '2', 'ctx'],
+      ['build', '--cache-from', 'x', '--platform', 'linux/amd64', '--add-host', 'h:1.2.3.4', '--security-opt', 's', '--ulimit', 'nofile=1:2', 'ctx'],
+      ['build', '--cpuset-cpus', '0', '--cpuset-mems', '0', '--cpu-period', '1', '--cpu-quota', '2', '--shm-size', '1m', '--cgroup-parent', 'p', 'ctx'],
+      ['build', '--isolation', 'default', '--squash', '--disable-content-trust', '--rm', '-qt', 'x', 'ctx'],
+      ['-H', 'unix:///x.sock', 'image', 'build', '-t', 'x', 'ctx'],
+      ['builder', 'build', '--no-cache', 'ctx'],
     ];
     for (const args of lines) {
       const fast = parsePlain(['node', 'berth', ...args]);
@@ -134,6 +143,12 @@ describe('fast command lines', () => {
       ['rm', '--link', 'a'],
       ['exec'],
       ['exec', 'c'],
+      ['build'],
+      ['build', '-'],
+      ['build', 'a', 'b'],
+      ['build', '--rm=false', 'ctx'],
+      ['build', '--memory-swap', '-1', 'ctx'],
+      ['build', '--help'],
       ['exec', '--help', 'c', 'sh'],
       ['exec', '-x', 'c', 'sh'],
       ['exec', '--tty=true', 'c', 'sh'],

@@ -25,7 +25,7 @@ import {
 import { parseReference } from '../../oci/reference.js';
 import { type Cli, CliError, ExitCode } from '../context.js';
 import { timeAgo } from '../format/units.js';
-import type { BuildFlags } from '../commands/build.js';
+import type { BuildFlags } from '../commands/build-run.js';
 import { collect } from '../commands/common.js';
 import { LogPrinter, ProgressPrinter, pipeContainerStream } from './output.js';
 
@@ -952,7 +952,7 @@ async function buildService(cli: Cli, progress: ProgressPrinter, service: Projec
     ulimit: [],
   };
   try {
-    await (await import('../commands/build.js')).runBuild(cli, 'build', b.context, flags, b.dockerfile_inline);
+    await (await import('../commands/build-run.js')).runBuild(cli, 'build', b.context, flags, b.dockerfile_inline);
   } catch (e) {
     progress.report('Service', service.name, 'Error', true);
     if (e instanceof CliError) throw new ComposeError(`failed to solve: ${e.message || 'build failed'}`, e.exitCode || 1);

@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import {
   type BuildContext,
+  type ContextListing,
+  ContextCache,
   type Dockerfile,
   type Instruction,
   type Source,
@@ -64,6 +66,8 @@ export interface BuildOptions {
   cacheFrom: string[];
   /** Credentials for pulling base images, by registry (`docker.io`, `host:port`). */
   registryCredentials?: ReadonlyMap<string, Credentials>;
+  /** The body updates the context kept for this session (`planContext`) instead of being the whole context. */
+  contextSession?: string;
   signal?: AbortSignal;
 }
 
@@ -117,7 +121,22 @@ interface Build {
  * (snapshot.ts), and every change is committed as a read-only layer shared by chain ID.
  */
 export class BuildService {
-  constructor(private readonly d: BuildServiceDeps) {}
+  /** Contexts kept between builds, updated by what changed (builder/context-cache.ts). */
+  private readonly contexts: ContextCache;
+
+  constructor(private readonly d: BuildServiceDeps) {
+    this.contexts = new ContextCache(join(d.workDir, 'contexts'), d.log);
+  }
+
+  /** Which entries of a client's context the copy kept for `key` needs, and the session the build names. */
+  planContext(key: string, listing: ContextListing): Promise<{ id: string; need: string[] }> {
+    return this.contexts.plan(key, listing);
+  }
+
+  /** `builder prune`'s part here: the kept contexts no build is using. */
+  pruneContexts(): Promise<string[]> {
+    return this.contexts.prune();
+  }
 
   /**
    * Start-up: what a build cut short by a crash left. Its step containers (a RUN's) are removed, its snapshots
@@ -138,7 +157,9 @@ export class BuildService {
       return formatReference(ref);
     });
     await mkdir(this.d.workDir, { recursive: true, mode: 0o700 });
-    const context = await openContext(input, join(this.d.workDir, `context-${randomHex()}`), { dockerfile: o.dockerfile });
+    const context = o.contextSession
+      ? await this.contexts.open(o.contextSession, input, { dockerfile: o.dockerfile })
+      : await openContext(input, join(this.d.workDir, `context-${randomHex()}`), { dockerfile: o.dockerfile });
     const scratch: string[] = [];
     try {
       const dockerfile = parseDockerfile(await context.readDockerfile(o.dockerfile));
