@@ -24,7 +24,13 @@ export class MessageStream {
       this.res.writeHead(Status.OK, { 'Content-Type': 'application/json' });
       this.started = true;
     }
-    if (!this.res.destroyed) this.res.write(`${JSON.stringify(message)}\r\n`);
+    if (this.res.destroyed) return;
+    // Messages sent in one tick (a cached build's steps) leave in one write.
+    if (!this.res.writableCorked) {
+      this.res.cork();
+      process.nextTick(() => this.res.uncork());
+    }
+    this.res.write(`${JSON.stringify(message)}\r\n`);
   }
 
   /** Ends the stream with `e` as its last message; before any message, rethrows it for an HTTP error. */

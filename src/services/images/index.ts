@@ -104,6 +104,8 @@ export class ImageService {
   private readonly lock = new Mutex();
   /** Blobs in-flight operations hold (by count): collections and cleanups leave them. */
   private readonly pins = new Map<Digest, number>();
+  /** Parsed configs by image ID, least recently used first (see `config`). */
+  private readonly configs = new Map<Digest, ImageConfig>();
   constructor(private readonly d: ImageServiceDeps) {}
 
   /** Start-up: drop crash leftovers (ingests, unpack temporaries) and whatever no record references. */
@@ -200,8 +202,21 @@ export class ImageService {
     return this.d.layers.list().some((l) => l.diffId === diffId && l.tarSplit) || !!(await this.d.content.info(diffId));
   }
 
+  /**
+   * The image's config. Configs are content-addressed, so the last few read are kept, parsed and frozen (a caller
+   * changing one would throw): a cached build asks for one per step, a `run` for its image's.
+   */
   async config(rec: ImageRecord): Promise<ImageConfig> {
-    return JSON.parse((await this.d.content.read(rec.id)).toString('utf8')) as ImageConfig;
+    const kept = this.configs.get(rec.id);
+    if (kept) {
+      this.configs.delete(rec.id); // most recently used last
+      this.configs.set(rec.id, kept);
+      return kept;
+    }
+    const config = deepFreeze(JSON.parse((await this.d.content.read(rec.id)).toString('utf8')) as ImageConfig);
+    this.configs.set(rec.id, config);
+    if (this.configs.size > keptConfigs) this.configs.delete(this.configs.keys().next().value as Digest);
+    return config;
   }
 
   // ---- queries ---------------------------------------------------------------------------------------------
@@ -618,7 +633,9 @@ export class ImageService {
         );
       }
     }
-    if (assignments.size) await this.d.meta.updateTags(assignments);
+    // a rebuild tags the image the tag already names: no write (and no fsync) for nothing
+    const changes = new Map([...assignments].filter(([r, id]) => this.d.meta.tags().get(r) !== id));
+    if (changes.size) await this.d.meta.updateTags(changes);
     return messages;
   }
 
@@ -787,4 +804,16 @@ function displayName(name: string): string {
   } catch {
     return name;
   }
+}
+
+/** How many parsed image configs ImageService keeps. */
+const keptConfigs = 256;
+
+/** `value` and everything in it made read-only. */
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
 }
