@@ -19,7 +19,7 @@ import { InvalidArgument } from '../errors/index.js';
 import { removeAll } from '../kernel/fs.js';
 import { ScopedRoot } from '../kernel/scoped.js';
 import type { Logger } from '../util/logger.js';
-import { type BuildContext, fillContext, makeContext, removeInRoot } from './context.js';
+import { type BuildContext, fillContext, makeContext, peek, removeInRoot } from './context.js';
 import type { DockerIgnore } from './ignore.js';
 
 /** One entry of a client's context: its path (relative, `/`-separated) and its metadata stamp. */
@@ -35,6 +35,10 @@ interface Copy {
   /** A build is using it (or a session is about to). */
   busy: boolean;
   lastUsed: number;
+  /** The Dockerfile as the last build read it (with its `-f` name): unchanged files need no reading again. */
+  read?: { dockerfile: string; dockerfiles: Map<string, string> };
+  /** What builds worked out from the files (COPY's sources and their digest), kept while no file changes. */
+  memo: Map<string, unknown>;
 }
 
 /** Step 1 done, step 2 awaited. */
@@ -47,6 +51,8 @@ interface Session {
 
 /** How long a session waits for its build (the CLI sends it right after). */
 const sessionTimeoutMs = 60_000;
+/** An end-of-archive is 1024 zero bytes; some writers pad to a 10 KiB record. */
+const emptyTarMax = 10240;
 /** Copies kept; the least recently used goes first. */
 const maxCopies = 8;
 
@@ -72,7 +78,7 @@ export class ContextCache {
     if (!copy || copy.busy) {
       // None yet, or a build of the same directory is running: this one gets a copy of its own, kept for the next
       // build only if none is kept yet (a copy not in the map is removed when its build ends).
-      const fresh: Copy = { dir: join(this.dir, `${key.slice(0, 16)}-${randomBytes(4).toString('hex')}`), stamps: new Map(), digests: new Map(), busy: true, lastUsed: 0 };
+      const fresh: Copy = { dir: join(this.dir, `${key.slice(0, 16)}-${randomBytes(4).toString('hex')}`), stamps: new Map(), digests: new Map(), busy: true, lastUsed: 0, memo: new Map() };
       if (!copy) this.copies.set(key, fresh);
       copy = fresh;
       await mkdir(copy.dir, { recursive: true, mode: 0o700 }).catch(async (e: unknown) => {
@@ -102,12 +108,21 @@ export class ContextCache {
     this.sessions.delete(id);
     clearTimeout(session.expiry);
     const { key, copy, listing } = session;
+    const release = (intact: boolean) => this.release(key, copy, intact);
     try {
+      const need = new Set(needed(copy.stamps, listing));
+      const { head, stream } = await peek(input, emptyTarMax + 1);
+      const unchanged = need.size === 0 && [...copy.stamps.keys()].every((n) => listing.has(n));
+      if (unchanged && copy.read?.dockerfile === o.dockerfile && head.length <= emptyTarMax && head.every((b) => b === 0)) {
+        // Nothing changed since the last build, and an empty tar came: the copy, its Dockerfile and memo stand.
+        return makeContext(copy.dir, copy.read.dockerfiles, copy.digests, () => release(true), copy.memo);
+      }
+      copy.memo.clear();
+      copy.read = undefined;
       await this.removeUnlisted(copy, listing);
       const digests = new Map<string, string>();
-      const need = new Set(needed(copy.stamps, listing));
       const dropped = new Set<string>();
-      const filled = await fillContext(input, copy.dir, o.dockerfile, digests, (root, rules, keep) => pruneListed(root, rules, keep, listing, dropped));
+      const filled = await fillContext(stream, copy.dir, o.dockerfile, digests, (root, rules, keep) => pruneListed(root, rules, keep, listing, dropped));
       if (filled.dockerfiles.has('')) throw new InvalidArgument('a synced build context must be a tar');
       for (const name of need) {
         if (listing.get(name)?.startsWith('f') && !digests.has(name)) throw new InvalidArgument(`the build context lacks ${JSON.stringify(name)}, which the daemon asked for`);
@@ -116,9 +131,11 @@ export class ContextCache {
       for (const name of copy.digests.keys()) if (!listing.has(name) || need.has(name)) copy.digests.delete(name);
       for (const [name, digest] of digests) if (listing.has(name)) copy.digests.set(name, digest);
       copy.stamps = listing;
-      return makeContext(copy.dir, filled.dockerfiles, copy.digests, () => this.release(key, copy, true));
+      // read again next time if this build's Dockerfile or .dockerignore went (an ignored one is sent each time)
+      if (!dropped.size && !filled.removed.length) copy.read = { dockerfile: o.dockerfile, dockerfiles: filled.dockerfiles };
+      return makeContext(copy.dir, filled.dockerfiles, copy.digests, () => release(true), copy.memo);
     } catch (e) {
-      await this.release(key, copy, false);
+      await release(false);
       throw e;
     }
   }

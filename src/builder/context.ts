@@ -12,6 +12,11 @@ export interface BuildContext {
   readonly root: string;
   /** sha256 (hex) of each regular file's content, by path in the context, hashed while it was unpacked. */
   readonly digests: ReadonlyMap<string, string>;
+  /**
+   * What a build works out from the files (COPY's sources and their digest), for the next build to reuse: kept
+   * with a context that is kept between builds (context-cache.ts) and emptied when one of its files changes.
+   */
+  readonly memo?: Map<string, unknown>;
   /** The Dockerfile `name` (relative to the context, may be in a subdirectory); Docker's error when missing. */
   readDockerfile(name: string): Promise<string>;
   /** Removes the directory. */
@@ -208,10 +213,11 @@ export async function removeInRoot(root: ScopedRoot, path: string): Promise<void
   }
 }
 
-export function makeContext(dir: string, dockerfiles: Map<string, string>, digests: ReadonlyMap<string, string>, cleanup: () => Promise<void>): BuildContext {
+export function makeContext(dir: string, dockerfiles: Map<string, string>, digests: ReadonlyMap<string, string>, cleanup: () => Promise<void>, memo?: Map<string, unknown>): BuildContext {
   return {
     root: dir,
     digests,
+    ...(memo && { memo }),
     async readDockerfile(name: string) {
       const bare = dockerfiles.get('');
       if (bare !== undefined) return bare;

@@ -409,6 +409,14 @@ describe('build', () => {
     assert.equal(await runOut('synced', ['cat', '/content']), 'ALPHA\nALPHA');
     const listing = '. ./.dockerignore ./Dockerfile ./a.txt ./big.bin ./hard.txt ./link ./new.txt ./sub';
     assert.equal((await runOut('synced', ['cat', '/list'])).split('\n').sort().join(' '), listing);
+    // unchanged again: nothing sent, the Dockerfile and COPY's digest as the last build worked them out
+    const still = await berthBuild('synced');
+    assert.equal(still.sent, '1.024kB');
+    assert.equal(still.cached, 2, still.out);
+    // a changed Dockerfile is read again
+    await writeFile(join(dir, 'Dockerfile'), 'FROM busybox\nCOPY . /ctx/\nRUN cd /ctx && find . | sort > /list && cat a.txt hard.txt > /content\nLABEL changed=1\n');
+    assert.match((await berthBuild('synced')).out, /Step 4\/4 : LABEL changed=1\n/);
+    await writeFile(join(dir, 'Dockerfile'), 'FROM busybox\nCOPY . /ctx/\nRUN cd /ctx && find . | sort > /list && cat a.txt hard.txt > /content\n');
     // The docker CLI sends the whole directory: its COPY has the same content digest, so the cache serves it.
     const whole = await build(['-t', 'synced-whole', dir]);
     assert.equal((whole.stdout.match(/Using cache/g) ?? []).length, 2, whole.stdout);

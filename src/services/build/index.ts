@@ -333,12 +333,22 @@ export class BuildService {
         }
       }
       const local = step.sources.filter((src) => !urls.includes(src));
-      if (local.length) groups.push({ fromRoot: b.context.root, sources: await resolveSources(b.context.root, local, { allowWildcards: true, instruction }), extractArchives: step.add });
+      if (local.length) groups.push(await this.contextSources(b, local, instruction, step.add));
     }
-    const digests = await Promise.all(groups.map((g) => hashSources(g.fromRoot, g.sources, g.fromRoot === b.context.root ? b.context.digests : undefined)));
+    const digests = await Promise.all(groups.map((g) => g.digest ?? hashSources(g.fromRoot, g.sources)));
     const digest = digests.length === 1 ? (digests[0] as string) : sha256(digests.join(','));
     const label = step.heredocs.length ? 'heredoc' : step.add && step.sources.some(isUrl) ? 'url' : sourceKind(groups.flatMap((g) => g.sources));
     return { createdBy: copyCreatedBy(step, `${label}:${digest}`), digest, copy: groups };
+  }
+
+  /** COPY/ADD's sources in the context and their digest; a context kept from the last build may know them. */
+  private async contextSources(b: Build, names: string[], instruction: 'ADD' | 'COPY', extractArchives: boolean): Promise<CopyGroup & { digest: string }> {
+    const memoKey = `sources ${JSON.stringify([instruction, names])}`;
+    const known = b.context.memo?.get(memoKey) as { sources: Source[]; digest: string } | undefined;
+    const sources = known?.sources ?? (await resolveSources(b.context.root, names, { allowWildcards: true, instruction }));
+    const digest = known?.digest ?? (await hashSources(b.context.root, sources, b.context.digests));
+    b.context.memo?.set(memoKey, { sources, digest });
+    return { fromRoot: b.context.root, sources, extractArchives, digest };
   }
 
   private async scratchDir(b: Build, kind: string): Promise<string> {
@@ -507,6 +517,8 @@ interface CopyGroup {
   fromRoot: string;
   sources: Source[];
   extractArchives: boolean;
+  /** Their digest, when known already (the context's). */
+  digest?: string;
 }
 
 /** The client went away: the build stops (nobody is left to tell). */
