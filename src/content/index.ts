@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { FailedPrecondition, NotFound, isNotExist } from '../errors/index.js';
-import { ensureDir, fsyncDir, fsyncFile } from '../kernel/fs.js';
+import { ensureDir, fsyncDir, fsyncFile, syncAsWritten } from '../kernel/fs.js';
 import { type Digest, digestHex, isDigest } from '../oci/index.js';
 import { failpoint } from '../util/failpoint.js';
 
@@ -79,21 +79,28 @@ export async function openContentStore(root: string): Promise<ContentStore> {
       // Created before the pipeline runs: a stream that opens its file lazily could create it after a failed
       // ingest has already unlinked it, leaving a stray file behind.
       // A MiB may wait while a write is under way, so that chunks go out together in one writev (see `open` below).
-      const out = (await open(tmp, 'wx', 0o600)).createWriteStream({ highWaterMark: 1 << 20 });
-      await pipeline(
-        Readable.from(source as Iterable<Uint8Array>),
-        async function* (chunks: AsyncIterable<Uint8Array>) {
-          for await (const chunk of chunks) {
-            hash.update(chunk);
-            size += chunk.length;
-            if (expected.size !== undefined && size > expected.size) {
-              throw new FailedPrecondition(`size mismatch: more than the expected ${expected.size} bytes`);
+      const fh = await open(tmp, 'wx', 0o600);
+      const out = fh.createWriteStream({ highWaterMark: 1 << 20 });
+      const flushing = syncAsWritten(fh);
+      try {
+        await pipeline(
+          Readable.from(source as Iterable<Uint8Array>),
+          async function* (chunks: AsyncIterable<Uint8Array>) {
+            for await (const chunk of chunks) {
+              hash.update(chunk);
+              size += chunk.length;
+              flushing.wrote(chunk.length);
+              if (expected.size !== undefined && size > expected.size) {
+                throw new FailedPrecondition(`size mismatch: more than the expected ${expected.size} bytes`);
+              }
+              yield chunk;
             }
-            yield chunk;
-          }
-        },
-        out,
-      );
+          },
+          out,
+        );
+      } finally {
+        await flushing.settle(); // a datasync still under way: the file may be closed now
+      }
       const digest: Digest = `sha256:${hash.digest('hex')}`;
       if (expected.digest && expected.digest !== digest) {
         throw new FailedPrecondition(`digest mismatch: expected ${expected.digest}, got ${digest}`);

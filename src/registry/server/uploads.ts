@@ -1,12 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { open, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { BlobInfo, ContentStore } from '../../content/index.js';
 import { FailedPrecondition, isNotExist } from '../../errors/index.js';
-import { ensureDir } from '../../kernel/fs.js';
+import { ensureDir, syncAsWritten } from '../../kernel/fs.js';
 import type { Digest } from '../../oci/index.js';
 import { type StreamHash, sha256Stream } from '../../util/hash-thread.js';
 import { Mutex } from '../../util/mutex.js';
@@ -112,20 +111,28 @@ export class UploadStore {
     if (running?.at !== s.offset) running = s.offset === 0 ? { hash: sha256Stream(), at: 0 } : undefined;
     this.hashes.delete(s.id);
     try {
-      await pipeline(
-        source,
-        async function* (chunks: AsyncIterable<Buffer>) {
-          for await (const c of chunks) {
-            written += c.length;
-            const full = running?.hash.update(c);
-            if (full) await full;
-            yield c;
-          }
-        },
-        // A MiB may wait while a write is under way, so the socket's 64 KiB chunks go out together in one writev:
-        // each write is a threadpool job, and on VMs the wake-up of a job costs tens of µs.
-        createWriteStream(path, { flags: 'r+', start: s.offset, highWaterMark: 1 << 20 }),
-      );
+      const fh = await open(path, 'r+');
+      // flushed as it comes, so that the blob's fsync when the upload is committed has only the tail left
+      const flushing = syncAsWritten(fh);
+      try {
+        await pipeline(
+          source,
+          async function* (chunks: AsyncIterable<Buffer>) {
+            for await (const c of chunks) {
+              written += c.length;
+              const full = running?.hash.update(c);
+              if (full) await full;
+              flushing.wrote(c.length);
+              yield c;
+            }
+          },
+          // A MiB may wait while a write is under way, so the socket's 64 KiB chunks go out together in one writev:
+          // each write is a threadpool job, and on VMs the wake-up of a job costs tens of µs.
+          fh.createWriteStream({ start: s.offset, highWaterMark: 1 << 20 }),
+        );
+      } finally {
+        await flushing.settle();
+      }
       if (range && written !== range.end - range.start + 1) {
         throw new RegistryError('SIZE_INVALID', `chunk ${range.start}-${range.end} announced ${range.end - range.start + 1} bytes, got ${written}`);
       }
