@@ -100,7 +100,8 @@ export class ContextCache {
 
   /**
    * Step 2: the session's copy brought up to date by `input` (a tar of the entries step 1 asked for), as the
-   * build's context; closing it hands the copy back. A copy that fails to update is dropped.
+   * build's context (ready once all of it is in); closing it hands the copy back. A copy that fails to update is
+   * dropped.
    */
   async open(id: string, input: Readable, o: { dockerfile: string }): Promise<BuildContext> {
     const session = this.sessions.get(id);
@@ -115,7 +116,7 @@ export class ContextCache {
       const unchanged = need.size === 0 && [...copy.stamps.keys()].every((n) => listing.has(n));
       if (unchanged && copy.read?.dockerfile === o.dockerfile && head.length <= emptyTarMax && head.every((b) => b === 0)) {
         // Nothing changed since the last build, and an empty tar came: the copy, its Dockerfile and memo stand.
-        return makeContext(copy.dir, copy.read.dockerfiles, copy.digests, () => release(true), copy.memo);
+        return makeContext(copy.dir, copy.read.dockerfiles, copy.digests, release, { memo: copy.memo });
       }
       copy.memo.clear();
       copy.read = undefined;
@@ -123,17 +124,23 @@ export class ContextCache {
       const digests = new Map<string, string>();
       const dropped = new Set<string>();
       const filled = await fillContext(stream, copy.dir, o.dockerfile, digests, (root, rules, keep) => pruneListed(root, rules, keep, listing, dropped));
-      if (filled.dockerfiles.has('')) throw new InvalidArgument('a synced build context must be a tar');
-      for (const name of need) {
-        if (listing.get(name)?.startsWith('f') && !digests.has(name)) throw new InvalidArgument(`the build context lacks ${JSON.stringify(name)}, which the daemon asked for`);
+      if (filled.dockerfiles.has('')) {
+        await filled.done;
+        throw new InvalidArgument('a synced build context must be a tar');
       }
-      for (const name of [...dropped, ...filled.removed]) listing.delete(name);
-      for (const name of copy.digests.keys()) if (!listing.has(name) || need.has(name)) copy.digests.delete(name);
-      for (const [name, digest] of digests) if (listing.has(name)) copy.digests.set(name, digest);
-      copy.stamps = listing;
-      // read again next time if this build's Dockerfile or .dockerignore went (an ignored one is sent each time)
-      if (!dropped.size && !filled.removed.length) copy.read = { dockerfile: o.dockerfile, dockerfiles: filled.dockerfiles };
-      return makeContext(copy.dir, filled.dockerfiles, copy.digests, () => release(true), copy.memo);
+      // The copy's records follow once all of it is in (the first steps may run meanwhile).
+      const ready = filled.done.then((removed) => {
+        for (const name of need) {
+          if (listing.get(name)?.startsWith('f') && !digests.has(name)) throw new InvalidArgument(`the build context lacks ${JSON.stringify(name)}, which the daemon asked for`);
+        }
+        for (const name of [...dropped, ...removed]) listing.delete(name);
+        for (const name of copy.digests.keys()) if (!listing.has(name) || need.has(name)) copy.digests.delete(name);
+        for (const [name, digest] of digests) if (listing.has(name)) copy.digests.set(name, digest);
+        copy.stamps = listing;
+        // read again next time if this build's Dockerfile or .dockerignore went (an ignored one is sent each time)
+        if (!dropped.size && !removed.length) copy.read = { dockerfile: o.dockerfile, dockerfiles: filled.dockerfiles };
+      });
+      return makeContext(copy.dir, filled.dockerfiles, copy.digests, release, { ready, memo: copy.memo });
     } catch (e) {
       await release(false);
       throw e;

@@ -19,7 +19,12 @@ export interface BuildContext {
   readonly memo?: Map<string, unknown>;
   /** The Dockerfile `name` (relative to the context, may be in a subdirectory); Docker's error when missing. */
   readDockerfile(name: string): Promise<string>;
-  /** Removes the directory. */
+  /**
+   * Resolves once every file of the context is in place: the first steps may run while the rest of it arrives,
+   * and whatever reads the context's files (COPY, ADD) awaits this first. Rejects if the context is broken.
+   */
+  readonly ready: Promise<void>;
+  /** Ends the build's use of it (the directory removed, or handed back to the cache), once the unpacking ended. */
   close(): Promise<void>;
 }
 
@@ -133,7 +138,7 @@ export async function openContext(input: Readable | AsyncIterable<Uint8Array>, d
   try {
     const digests = new Map<string, string>();
     const filled = await fillContext(input, dir, o.dockerfile, digests, (root, rules, keep) => pruneIgnored(root, rules, keep));
-    return makeContext(dir, filled.dockerfiles, digests, cleanup);
+    return makeContext(dir, filled.dockerfiles, digests, cleanup, { ready: filled.done.then(() => {}) });
   } catch (e) {
     await cleanup();
     throw e;
@@ -146,8 +151,12 @@ export type PruneIgnored = (root: ScopedRoot, rules: DockerIgnore, keep: Readonl
 /**
  * Unpacks `input` into the existing directory `dir` (over what is there: entries replaced, directories merged),
  * reads the Dockerfile and applies .dockerignore (`prune`, then the Dockerfile and .dockerignore themselves where
- * ignored). The content digests of the files unpacked are added to `digests`; `removed` names the kept files
- * removed at the end.
+ * ignored). The content digests of the files unpacked are added to `digests`.
+ *
+ * Resolves as soon as the Dockerfile is read: when its entry has been written (a tar usually lists it early), or
+ * else once the whole tar is in. The build's first steps then run while the rest of the context arrives, as
+ * BuildKit's do. `done` resolves when everything is in place, with the kept files removed at the end; it fails if
+ * the rest of the tar does, or if a later entry replaced the Dockerfile with another text.
  */
 export async function fillContext(
   input: Readable | AsyncIterable<Uint8Array>,
@@ -155,33 +164,54 @@ export async function fillContext(
   dockerfile: string,
   digests: Map<string, string>,
   prune: PruneIgnored,
-): Promise<{ dockerfiles: Map<string, string>; removed: string[] }> {
+): Promise<{ dockerfiles: Map<string, string>; done: Promise<string[]> }> {
   const { stream: plain } = await decompressAny(input);
   const { head, stream } = await peek(plain, 512);
-  if (head.length > 0 && !isTarHeader(head)) return { dockerfiles: new Map([['', await readAll(stream, maxDockerfile)]]), removed: [] };
-  const dockerfiles = new Map<string, string>();
-  const removed: string[] = [];
+  if (head.length > 0 && !isTarHeader(head)) return { dockerfiles: new Map([['', await readAll(stream, maxDockerfile)]]), done: Promise.resolve([]) };
+  const name = cleanName(dockerfile);
   const root = await ScopedRoot.open(dir);
-  try {
-    if (head.length > 0) await extractInRoot(root, [], Readable.from(completedTar(stream), { objectMode: true, highWaterMark: 16 }), { digests });
-    else stream.resume();
-    const found = await findDockerfile(root, cleanName(dockerfile));
-    if (found) dockerfiles.set(found.name, found.text);
-    const ignoreText = await root.readFile('.dockerignore');
-    if (ignoreText) {
-      const keep = new Set(['.dockerignore', ...(found ? [found.name] : [])]);
-      const rules = new DockerIgnore(ignoreText.toString('utf8'));
-      await prune(root, rules, keep);
-      for (const k of keep) {
-        if (!rules.ignores(k)) continue;
-        await removeInRoot(root, k);
-        removed.push(k);
-      }
+  let arrived = () => {};
+  const early = new Promise<void>((resolve) => (arrived = resolve));
+  const extracted =
+    head.length > 0
+      ? extractInRoot(root, [], Readable.from(completedTar(stream), { objectMode: true, highWaterMark: 16 }), { digests, written: (n) => n === name && arrived() })
+      : (stream.resume(), Promise.resolve());
+  const read = Promise.race([early, extracted]).then(() => findDockerfile(root, name));
+  const done = (async () => {
+    try {
+      await extracted;
+      const found = await read;
+      if (found && (await findDockerfile(root, name))?.text !== found.text) throw new InvalidArgument(`the context lists the Dockerfile ${found.name} twice, with different contents`);
+      return await pruneContext(root, prune, found?.name);
+    } finally {
+      await read.catch(() => {}); // settled before the directory closes
+      await root.close();
     }
-  } finally {
-    await root.close();
+  })();
+  done.catch(() => {}); // its failure is told to whoever awaits it (the build, before it ends)
+  try {
+    const found = await read;
+    return { dockerfiles: new Map(found ? [[found.name, found.text]] : []), done };
+  } catch (e) {
+    await done.catch(() => {}); // nothing is still writing when the caller cleans up
+    throw e;
   }
-  return { dockerfiles, removed };
+}
+
+/** .dockerignore applied to an unpacked context; returns the kept files (.dockerignore, the Dockerfile) it removed. */
+async function pruneContext(root: ScopedRoot, prune: PruneIgnored, dockerfile: string | undefined): Promise<string[]> {
+  const ignoreText = await root.readFile('.dockerignore');
+  if (!ignoreText) return [];
+  const keep = new Set(['.dockerignore', ...(dockerfile ? [dockerfile] : [])]);
+  const rules = new DockerIgnore(ignoreText.toString('utf8'));
+  await prune(root, rules, keep);
+  const removed: string[] = [];
+  for (const k of keep) {
+    if (!rules.ignores(k)) continue;
+    await removeInRoot(root, k);
+    removed.push(k);
+  }
+  return removed;
 }
 
 /**
@@ -213,22 +243,33 @@ export async function removeInRoot(root: ScopedRoot, path: string): Promise<void
   }
 }
 
-export function makeContext(dir: string, dockerfiles: Map<string, string>, digests: ReadonlyMap<string, string>, cleanup: () => Promise<void>, memo?: Map<string, unknown>): BuildContext {
+export function makeContext(
+  dir: string,
+  dockerfiles: Map<string, string>,
+  digests: ReadonlyMap<string, string>,
+  cleanup: (intact: boolean) => Promise<void>,
+  o: { ready?: Promise<void>; memo?: Map<string, unknown> } = {},
+): BuildContext {
+  const ready = o.ready ?? Promise.resolve();
+  ready.catch(() => {}); // told to whoever awaits it
   return {
     root: dir,
     digests,
-    ...(memo && { memo }),
+    ready,
+    ...(o.memo && { memo: o.memo }),
     async readDockerfile(name: string) {
       const bare = dockerfiles.get('');
       if (bare !== undefined) return bare;
       const clean = cleanName(name);
       const cached = dockerfiles.get(clean) ?? (clean === 'Dockerfile' ? dockerfiles.get('dockerfile') : undefined);
       if (cached !== undefined) return cached;
+      await ready;
       const found = await ScopedRoot.with(dir, (r) => findDockerfile(r, clean));
       if (!found) throw new InvalidArgument(`Cannot locate specified Dockerfile: ${name}`);
       return found.text;
     },
-    close: cleanup,
+    // after the unpacking has ended: nothing writes into the directory any more
+    close: async () => cleanup(await ready.then(() => true, () => false)),
   };
 }
 

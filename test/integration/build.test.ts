@@ -9,6 +9,7 @@ import { createServer, type Server } from 'node:http';
 import { chmod, link, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { containerDirs, type Daemon, leftovers, run, startDaemon, waitForNoLeftovers } from '../harness/daemon.js';
 import { tarOf } from '../harness/images.js';
@@ -449,10 +450,41 @@ describe('build', () => {
     assert.deepEqual(plan.Need, ['Dockerfile', 'x.txt']);
     const tar = await tarOf([{ name: 'Dockerfile', content: 'FROM busybox\nCOPY x.txt /\n' }]);
     const lacking = await post('/build', tar, { 'X-Berth-Context': plan.ID, 'Content-Type': 'application/x-tar' });
-    assert.equal(lacking.statusCode, 400);
-    assert.match((JSON.parse(await text(lacking)) as { message: string }).message, /lacks "x\.txt"/);
+    // the Dockerfile came, so the build began: the stream ends with the error (before the COPY ran)
+    assert.equal(lacking.statusCode, 200);
+    const messages = (await text(lacking)).trim().split('\n').map((l) => JSON.parse(l) as { stream?: string; error?: string });
+    assert.match(messages.at(-1)?.error ?? '', /lacks "x\.txt"/);
+    assert.ok(!messages.some((m) => m.stream?.startsWith(' ---> ') && messages.indexOf(m) > messages.findIndex((x) => x.stream?.startsWith('Step 2/2'))), 'the COPY never ran');
     const lackingCopy = createHash('sha256').update('test:lacking').digest('hex').slice(0, 16);
     assert.deepEqual((await readdirOrEmpty(join(d.dataRoot, 'builder', 'contexts'))).filter((n) => n.startsWith(lackingCopy)), []);
+    await nothingLeft();
+  });
+
+  it('the steps before the first COPY run while the context is still arriving', async () => {
+    const entry = (name: string, body: string) => tarOf([{ name, content: body }]).then((t) => t.subarray(0, 512 + Math.ceil(body.length / 512) * 512));
+    const body = new PassThrough();
+    body.write(await entry('Dockerfile', 'FROM busybox\nRUN echo early-step\nCOPY late.txt /\n'));
+    const res = await d.client.raw('POST', '/build', { query: { t: 'arriving', networkmode: 'none' }, body, headers: { 'Content-Type': 'application/x-tar' } });
+    assert.equal(res.statusCode, 200);
+    const rest = Buffer.concat([await entry('late.txt', 'arrived late\n'), Buffer.alloc(1024)]);
+    // a daemon that waited for the whole context would never run the RUN: the rest goes anyway after a while
+    const gaveUp = setTimeout(() => body.end(rest), 20_000);
+    let out = '';
+    let early = false;
+    for await (const chunk of res) {
+      out += (chunk as Buffer).toString();
+      if (!early && out.includes('early-step\\n')) {
+        // the RUN has run, and late.txt has not been sent yet
+        early = true;
+        clearTimeout(gaveUp);
+        body.end(rest);
+      }
+    }
+    clearTimeout(gaveUp);
+    assert.ok(early, `the RUN ran only once the whole context was in: ${out}`);
+    assert.match(out, /Successfully tagged arriving:latest/);
+    assert.equal(await runOut('arriving', ['cat', '/late.txt']), 'arrived late');
+    await docker(['rmi', 'arriving']);
     await nothingLeft();
   });
 

@@ -5,9 +5,10 @@ import type { AddressInfo } from 'node:net';
 import { chmod, lstat, mkdir, mkdtemp, readFile, readlink, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { openContext } from '../../src/builder/context.js';
+import { tarHeader, tarPadding } from '../../src/util/tar.js';
 import { copyIntoRoot, fetchUrl, hashSources, resolveChown, resolveSources } from '../../src/builder/copy.js';
 
 /** A tar of `dir`'s contents made by GNU tar (what a docker CLI would send, more or less), compressed with `z`. */
@@ -37,6 +38,7 @@ describe('build context and COPY/ADD', () => {
       const ctx = await openContext(Readable.from([tarOf(src, z)]), join(await fresh(), 'ctx'), { dockerfile: 'sub/Dockerfile.dev' });
       try {
         assert.equal(await ctx.readDockerfile('sub/Dockerfile.dev'), 'FROM scratch\n');
+        await ctx.ready;
         assert.equal(await readFile(join(ctx.root, 'a'), 'utf8'), 'A');
         await assert.rejects(ctx.readDockerfile('Dockerfile'), { message: 'Cannot locate specified Dockerfile: Dockerfile' });
       } finally {
@@ -79,12 +81,47 @@ describe('build context and COPY/ADD', () => {
     const names = ['logs', 'deep', 'keep', 'top.md', 'README.md', 'Dockerfile', '.dockerignore'];
     const ctx = await openContext(Readable.from([tarOf(src, 'z', names)]), join(await fresh(), 'c'), { dockerfile: 'Dockerfile' });
     try {
+      await ctx.ready;
       const present = execFileSync('find', ['.', '-mindepth', '1'], { cwd: ctx.root }).toString().trim().split('\n').sort();
       assert.deepEqual(present, ['./README.md', './deep', './deep/a', './deep/a/b', './deep/a/ok', './keep', './keep/x', './keep/x/y', './logs', './logs/important.log']);
       assert.equal(await ctx.readDockerfile('Dockerfile'), 'Dockerfile', 'read before it was removed');
     } finally {
       await ctx.close();
     }
+  });
+
+  it('hands the Dockerfile over as soon as it came, while the rest arrives; the rest failing fails `ready`', async () => {
+    const entry = (name: string, body: string) =>
+      Buffer.concat([tarHeader({ name, mode: 0o644, uid: 0, gid: 0, uname: '', gname: '', size: body.length, mtime: new Date(1700000000000), type: 'file', linkname: '', devmajor: 0, devminor: 0 }), Buffer.from(body), tarPadding(body.length)]);
+    const open = async (rest: Buffer[]) => {
+      const body = new PassThrough();
+      body.write(entry('Dockerfile', 'FROM scratch\nCOPY late /\n'));
+      const ctx = await openContext(body, join(await fresh(), 'c'), { dockerfile: 'Dockerfile' });
+      // the Dockerfile is read while the body is still open
+      assert.equal(await ctx.readDockerfile('Dockerfile'), 'FROM scratch\nCOPY late /\n');
+      let ready = false;
+      void ctx.ready.then(() => (ready = true), () => {});
+      await new Promise((r) => setTimeout(r, 50));
+      assert.equal(ready, false, 'not ready before the rest came');
+      for (const b of rest) body.write(b);
+      body.end();
+      return ctx;
+    };
+    const whole = await open([entry('late', 'late file\n'), Buffer.alloc(1024)]);
+    await whole.ready;
+    assert.equal(await readFile(join(whole.root, 'late'), 'utf8'), 'late file\n');
+    assert.equal(whole.digests.size, 2);
+    await whole.close();
+    // a later entry with another Dockerfile: what was read is not what the context holds
+    const twice = await open([entry('Dockerfile', 'FROM other\n'), Buffer.alloc(1024)]);
+    await assert.rejects(twice.ready, /lists the Dockerfile Dockerfile twice/);
+    await twice.close();
+    await assert.rejects(stat(twice.root), { code: 'ENOENT' });
+    // the rest cut short in a header
+    const cut = await open([entry('late', 'x').subarray(0, 100)]);
+    await assert.rejects(cut.ready);
+    await cut.close();
+    await assert.rejects(stat(cut.root), { code: 'ENOENT' }, 'close waits for the unpacking, then removes it');
   });
 
   it('never writes outside the context: ../ names and symlinked directories in the tar', async () => {

@@ -141,6 +141,8 @@ export interface ExtractOptions {
   owner?: { uid: number; gid: number };
   /** Filled with the sha256 (hex) of each regular file's content, by its name under `dest`, hashed as it is written. */
   digests?: Map<string, string>;
+  /** Told each entry's name (under `dest`, normalized) once it is written whole. */
+  written?: (name: string) => void;
 }
 
 /**
@@ -194,6 +196,7 @@ class ScopedWriter {
     if (!knownTypes.has(h.type ?? 'file')) return;
     try {
       await this.writeEntry(name, h, body);
+      this.opts.written?.(name);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code && ['ENOTDIR', 'ELOOP', 'ENOENT', 'EEXIST', 'EISDIR', 'ENOTEMPTY'].includes(code)) {

@@ -190,6 +190,7 @@ export class BuildService {
         last = await this.buildStage(b, stage, stage === stages.at(-1) ? labels : []);
         b.stages.set(stage.index, last);
       }
+      await context.ready; // a context that broke after the Dockerfile came fails the build, COPY or not
       const unused = [...o.buildArgs.keys()].filter((k) => !b.usedArgs.has(k) && !proxyArgs.has(k.toLowerCase()));
       if (unused.length) out.stream(`[Warning] One or more build-args [${unused.join(' ')}] were not consumed\n`);
       const id = (last && (await this.ensureRecord(last))) as Digest;
@@ -343,6 +344,7 @@ export class BuildService {
 
   /** COPY/ADD's sources in the context and their digest; a context kept from the last build may know them. */
   private async contextSources(b: Build, names: string[], instruction: 'ADD' | 'COPY', extractArchives: boolean): Promise<CopyGroup & { digest: string }> {
+    await b.context.ready; // the first steps ran while the context arrived: its files are all in now
     const memoKey = `sources ${JSON.stringify([instruction, names])}`;
     const known = b.context.memo?.get(memoKey) as { sources: Source[]; digest: string } | undefined;
     const sources = known?.sources ?? (await resolveSources(b.context.root, names, { allowWildcards: true, instruction }));
