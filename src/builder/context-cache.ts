@@ -9,7 +9,8 @@
 //   2. POST /build with `X-Berth-Context: ID` and, as the body, the tar of just those entries.
 //
 // A stamp is opaque here but for its first letter, the entry's type (`f` a regular file, whose content must come
-// when asked for): the client decides what counts as a change (berth's: type, mode, size, mtime, ctime and inode). Stamps only decide what is sent, never the cache: COPY's cache key is the content digest, kept per file.
+// when asked for): the client decides what counts as a change (berth's: type, mode, size, mtime, ctime and
+// inode). Stamps only decide what is sent, never the cache: COPY's cache key is the content digest, kept per file.
 // Copies live under the builder's scratch directory, so a restart of berthd starts from nothing (they are caches).
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
@@ -66,9 +67,9 @@ export class ContextCache {
   ) {}
 
   /** Step 1: which entries of `listing` the copy kept for `key` needs, and the session's ID for the build. */
-  async plan(name: string, listing: ContextListing): Promise<{ id: string; need: string[] }> {
-    if (!name || name.length > 4096) throw new InvalidArgument('invalid build context key: 1 to 4096 characters expected');
-    const key = createHash('sha256').update(name).digest('hex');
+  async plan(clientKey: string, listing: ContextListing): Promise<{ id: string; need: string[] }> {
+    if (!clientKey || clientKey.length > 4096) throw new InvalidArgument('invalid build context key: 1 to 4096 characters expected');
+    const key = createHash('sha256').update(clientKey).digest('hex');
     const entries = new Map<string, string>();
     for (const [name, stamp] of listing) {
       if (!isCleanName(name)) throw new InvalidArgument(`invalid build context entry name ${JSON.stringify(name)}`);

@@ -52,7 +52,7 @@ const goErrno: Record<string, string> = {
  * Go's filepath.EvalSymlinks: the real path, or its error, which names the first component that failed
  * ("lstat /ctx/Dockerfile: no such file or directory").
  */
-async function evalSymlinks(path: string): Promise<string> {
+function evalSymlinks(path: string): string {
   try {
     return realpathSync(path);
   } catch (e) {
@@ -72,7 +72,7 @@ async function evalSymlinks(path: string): Promise<string> {
 }
 
 /** True when `p` names an existing path (docker's isLocalDir: a file passes too, and is refused later). */
-export async function isLocalPath(p: string): Promise<boolean> {
+export function isLocalPath(p: string): boolean {
   return existsSync(p);
 }
 
@@ -82,10 +82,10 @@ export function isRemoteContext(c: string): boolean {
 }
 
 /** ResolveAndValidateContextPath: the context directory's absolute, symlink-free path. */
-async function contextDirectory(given: string): Promise<string> {
+function contextDirectory(given: string): string {
   let dir: string;
   try {
-    dir = await evalSymlinks(resolve(given));
+    dir = evalSymlinks(resolve(given));
   } catch (e) {
     throw new ContextError(`unable to evaluate symlinks in context path: ${(e as Error).message}`);
   }
@@ -97,14 +97,14 @@ async function contextDirectory(given: string): Promise<string> {
  * getDockerfileRelPath: the Dockerfile relative to the context. `-f` is relative to the current directory, not the
  * context; without it `Dockerfile`, or `dockerfile` when only that exists. `-` (stdin) stays `-`.
  */
-async function dockerfileRelPath(contextDir: string, given: string): Promise<string> {
+function dockerfileRelPath(contextDir: string, given: string): string {
   if (given === '-') return given;
   let abs = given ? resolve(given) : join(contextDir, 'Dockerfile');
   if (!given && !lstatSync(abs, { throwIfNoEntry: false }) && lstatSync(join(contextDir, 'dockerfile'), { throwIfNoEntry: false })) {
     abs = join(contextDir, 'dockerfile');
   }
   try {
-    abs = await evalSymlinks(abs);
+    abs = evalSymlinks(abs);
   } catch (e) {
     throw new ContextError(`unable to evaluate symlinks in Dockerfile path: ${(e as Error).message}`);
   }
@@ -112,7 +112,7 @@ async function dockerfileRelPath(contextDir: string, given: string): Promise<str
 }
 
 /** build.ReadDockerignore: the context's .dockerignore as docker cleans its patterns (none if it has none). */
-async function readDockerignore(contextDir: string): Promise<string[]> {
+function readDockerignore(contextDir: string): string[] {
   let text: string;
   try {
     text = readFileSync(join(contextDir, '.dockerignore'), 'utf8');
@@ -287,8 +287,8 @@ export async function directoryContext(given: string, dockerfile: string, stdinD
   let dir: string;
   let rel: string;
   try {
-    dir = await contextDirectory(given);
-    rel = await dockerfileRelPath(dir, dockerfile);
+    dir = contextDirectory(given);
+    rel = dockerfileRelPath(dir, dockerfile);
   } catch (e) {
     if (e instanceof ContextError) throw new ContextError(`unable to prepare context: ${e.message}`);
     throw e;
@@ -302,7 +302,7 @@ export async function directoryContext(given: string, dockerfile: string, stdinD
       throw new ContextError(`unable to open Dockerfile: ${(e as Error).message}`);
     }
   }
-  const patterns = await readDockerignore(dir);
+  const patterns = readDockerignore(dir);
   // TrimBuildFilesFromExcludes: .dockerignore and the Dockerfile are sent even when excluded (the daemon needs
   // them, and drops them itself when the patterns say so).
   const m0 = matcher(patterns);

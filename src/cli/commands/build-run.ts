@@ -197,7 +197,7 @@ async function prepareContext(command: string, context: string, file: string | u
   if (file === '-' && context === '-') throw new CliError("invalid argument: can't use stdin for both build context and dockerfile");
   try {
     if (context === '-') return await stdinContext(process.stdin, file ?? '');
-    if (await isLocalPath(context)) return await directoryContext(context, file ?? '', dockerfileInput);
+    if (isLocalPath(context)) return await directoryContext(context, file ?? '', dockerfileInput);
     if (isRemoteContext(context)) throw new ContextError(`unable to prepare context: remote build contexts (${context}) are not supported by berth ${command}; clone or download it and build the directory`);
     throw new ContextError(`unable to prepare context: path ${quote(context)} not found`);
   } catch (e) {
