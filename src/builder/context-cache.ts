@@ -17,7 +17,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { InvalidArgument } from '../errors/index.js';
-import { removeAll } from '../kernel/fs.js';
+import { contentSize, removeAll } from '../kernel/fs.js';
 import { ScopedRoot } from '../kernel/scoped.js';
 import type { Logger } from '../util/logger.js';
 import { type BuildContext, fillContext, makeContext, peek, removeInRoot } from './context.js';
@@ -35,7 +35,10 @@ interface Copy {
   digests: Map<string, string>;
   /** A build is using it (or a session is about to). */
   busy: boolean;
+  /** When it was made and last handed back (ms), and by how many builds. */
+  created: number;
   lastUsed: number;
+  uses: number;
   /** The Dockerfile as the last build read it (with its `-f` name): unchanged files need no reading again. */
   read?: { dockerfile: string; dockerfiles: Map<string, string> };
   /** What builds worked out from the files (COPY's sources and their digest), kept while no file changes. */
@@ -79,7 +82,7 @@ export class ContextCache {
     if (!copy || copy.busy) {
       // None yet, or a build of the same directory is running: this one gets a copy of its own, kept for the next
       // build only if none is kept yet (a copy not in the map is removed when its build ends).
-      const fresh: Copy = { dir: join(this.dir, `${key.slice(0, 16)}-${randomBytes(4).toString('hex')}`), stamps: new Map(), digests: new Map(), busy: true, lastUsed: 0, memo: new Map() };
+      const fresh: Copy = { dir: join(this.dir, `${key.slice(0, 16)}-${randomBytes(4).toString('hex')}`), stamps: new Map(), digests: new Map(), busy: true, created: Date.now(), lastUsed: 0, uses: 0, memo: new Map() };
       if (!copy) this.copies.set(key, fresh);
       copy = fresh;
       await mkdir(copy.dir, { recursive: true, mode: 0o700 }).catch(async (e: unknown) => {
@@ -148,6 +151,20 @@ export class ContextCache {
     }
   }
 
+  /** The copies kept, for `system df`: bytes of file content, whether a build has one, when made and used. */
+  async usage(): Promise<Array<{ id: string; size: number; inUse: boolean; created: Date; lastUsed?: Date; uses: number }>> {
+    return Promise.all(
+      [...this.copies].map(async ([key, copy]) => ({
+        id: copyId(key),
+        size: await contentSize(copy.dir),
+        inUse: copy.busy,
+        created: new Date(copy.created),
+        ...(copy.lastUsed && { lastUsed: new Date(copy.lastUsed) }),
+        uses: copy.uses,
+      })),
+    );
+  }
+
   /** `builder prune`: every copy no build is using; their names, as the build cache entries removed. */
   async prune(): Promise<string[]> {
     const removed: string[] = [];
@@ -155,7 +172,7 @@ export class ContextCache {
       if (copy.busy) continue;
       this.copies.delete(key);
       await removeAll(copy.dir);
-      removed.push(`context:${key.slice(0, 16)}`);
+      removed.push(copyId(key));
     }
     return removed;
   }
@@ -178,6 +195,7 @@ export class ContextCache {
   private async release(key: string, copy: Copy, intact: boolean): Promise<void> {
     copy.busy = false;
     copy.lastUsed = Date.now();
+    copy.uses++;
     const kept = this.copies.get(key) === copy;
     if (intact && kept) return this.evict();
     if (kept) this.copies.delete(key);
@@ -240,6 +258,9 @@ async function pruneListed(root: ScopedRoot, rules: DockerIgnore, keep: Readonly
     dropped.add(name);
   }
 }
+
+/** How `system df` and `builder prune` name a kept copy. */
+const copyId = (key: string) => `context:${key.slice(0, 16)}`;
 
 /** A relative path without empty, `.` or `..` components. */
 function isCleanName(name: string): boolean {

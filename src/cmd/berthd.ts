@@ -264,7 +264,7 @@ async function main(): Promise<void> {
     warnings,
     logLevel: cfg.logLevel,
     startedAt: new Date(),
-  }, images, containers, volumes);
+  }, images, containers, volumes, build);
 
   const servers: Array<{ server: Server; cleanup: () => Promise<void> }> = [];
   for (const host of hosts) {

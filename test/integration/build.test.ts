@@ -428,9 +428,16 @@ describe('build', () => {
     // the kept copy brought up to date and the fresh one hold the same files: names, modes, sizes, times, contents
     const files = (tag: string) => runOut(tag, ['sh', '-c', 'cd /ctx && find . -mindepth 1 | sort | while read f; do stat -c "%n %f %s %Y" "$f"; done; md5sum a.txt new.txt big.bin']);
     assert.equal(await files('synced-a'), await files('synced-b'));
+    // system df counts the kept copy (one: the concurrent build's own copy went with it), as BuildKit's local source
+    const kept = async () => (await d.client.json<{ BuildCache: Array<{ Type: string; Size: number; UsageCount: number; InUse: boolean }> }>('GET', '/system/df')).BuildCache.filter((c) => c.Type === 'source.local');
+    const copies = await kept();
+    assert.equal(copies.length, 1, JSON.stringify(copies));
+    assert.ok(copies[0]!.Size > 1 << 20 && copies[0]!.UsageCount >= 5 && !copies[0]!.InUse, JSON.stringify(copies));
+    await docker(['system', 'df']);
     // builder prune -a takes the kept copies too; the next build sends everything again.
     await docker(['rmi', 'synced', 'synced-whole', 'synced-a', 'synced-b']);
     assert.match(await docker(['builder', 'prune', '-a', '-f']), /context:/);
+    assert.deepEqual(await kept(), []);
     assert.deepEqual(await readdirOrEmpty(join(d.dataRoot, 'builder', 'contexts')), []);
     assert.match((await berthBuild('synced')).sent, /^1\.\d+MB$/);
     await docker(['rmi', 'synced']);

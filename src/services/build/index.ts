@@ -43,7 +43,7 @@ import { shortId } from '../../util/ids.js';
 import type { Logger } from '../../util/logger.js';
 import type { ContainerService } from '../containers/index.js';
 import { hostArchitecture } from '../images/import.js';
-import type { ImageService } from '../images/index.js';
+import type { BuildCacheEntry, ImageService } from '../images/index.js';
 import type { Credentials, ImagePuller } from '../images/pull.js';
 
 export interface BuildOptions {
@@ -131,6 +131,22 @@ export class BuildService {
   /** Which entries of a client's context the copy kept for `key` needs, and the session the build names. */
   planContext(key: string, listing: ContextListing): Promise<{ id: string; need: string[] }> {
     return this.contexts.plan(key, listing);
+  }
+
+  /** `system df`'s part here: the kept contexts, as BuildKit lists its local sources. */
+  async contextUsage(): Promise<BuildCacheEntry[]> {
+    return (await this.contexts.usage()).map((c) => ({
+      ID: c.id,
+      Parents: null,
+      Type: 'source.local',
+      Description: 'local source for context',
+      InUse: c.inUse,
+      Shared: false,
+      Size: c.size,
+      CreatedAt: c.created.toISOString(),
+      LastUsedAt: c.lastUsed?.toISOString() ?? null,
+      UsageCount: c.uses,
+    }));
   }
 
   /** `builder prune`'s part here: the kept contexts no build is using. */

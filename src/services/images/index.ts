@@ -85,7 +85,8 @@ export interface NewImage {
 export interface BuildCacheEntry {
   ID: string;
   Parents: string[] | null;
-  Type: 'regular';
+  /** BuildKit's names: a step's image is `regular`, a kept build context `source.local`. */
+  Type: 'regular' | 'source.local';
   Description: string;
   InUse: boolean;
   Shared: boolean;

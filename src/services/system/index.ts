@@ -4,6 +4,7 @@ import type { ContainerService } from '../containers/index.js';
 import type { ContainerSummary } from '../containers/views.js';
 import type { BuildCacheEntry, ImageService, ImageSummary } from '../images/index.js';
 import type { VolumeService, VolumeView } from '../volumes/index.js';
+import type { BuildService } from '../build/index.js';
 
 export const berthVersion = '0.1.0';
 export const apiVersion = '1.45';
@@ -33,6 +34,7 @@ export class SystemService {
     private readonly images: ImageService,
     private readonly containers: ContainerService,
     private readonly volumes: VolumeService,
+    private readonly build: Pick<BuildService, 'contextUsage'>,
   ) {}
 
   version() {
@@ -123,7 +125,7 @@ export class SystemService {
       Images: this.images.list({ all: true }).map((i) => ({ ...i, SharedSize: shared.get(i.Id as Digest) ?? 0 })),
       Containers: containers,
       Volumes: await Promise.all(this.volumes.list().map((v) => this.volumes.viewWithSize(v))),
-      BuildCache: this.images.buildCache(),
+      BuildCache: [...this.images.buildCache(), ...(await this.build.contextUsage())],
     };
   }
 }
