@@ -30,8 +30,12 @@ const idleMs = 30_000;
 
 type Kind = 'sha256' | 'crc32';
 
-/** SHA-256 of a stream; the digest in hex. */
-export const sha256Stream = (): StreamHash => digestStream('sha256');
+/**
+ * SHA-256 of a stream; the digest in hex. `here` hashes on the calling thread: right for a process whose main
+ * thread has little else to do (berth-registry receiving an upload), where the ring's copy and the worker's
+ * wake-ups cost more than they save (measured: a fifth of the registry's CPU for a 200 MB push).
+ */
+export const sha256Stream = (where: 'worker' | 'here' = 'worker'): StreamHash => (where === 'here' ? inPlace('sha256') : digestStream('sha256'));
 
 /**
  * CRC-32 of a stream (zlib's, as gzip's trailer holds it); the digest is the value in hex. On the hashing thread

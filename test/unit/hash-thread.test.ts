@@ -11,8 +11,8 @@ import { crc32Stream, sha256Stream } from '../../src/util/hash-thread.js';
 const expected = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
 /** Feeds `data` in chunks of the sizes `sizes` gives, in turn, waiting when update asks to. */
-async function feed(data: Buffer, sizes: number[]): Promise<string> {
-  const h = sha256Stream();
+async function feed(data: Buffer, sizes: number[], where: 'worker' | 'here' = 'worker'): Promise<string> {
+  const h = sha256Stream(where);
   for (let off = 0, i = 0; off < data.length; i++) {
     const n = sizes[i % sizes.length] ?? 1;
     await h.update(data.subarray(off, off + n));
@@ -29,6 +29,15 @@ describe('sha256Stream', () => {
       assert.equal(await feed(data, sizes), expected(data), `chunks of ${sizes.join(', ')}`);
     }
     assert.equal(await feed(Buffer.alloc(0), [1]), expected(Buffer.alloc(0)), 'nothing at all');
+  });
+
+  it("'here' hashes on the calling thread: the same digests, and update never asks to wait", async () => {
+    for (const sizes of [[65536], [1, 4095, 100_000, 1 << 20], [data.length]]) {
+      assert.equal(await feed(data, sizes, 'here'), expected(data), `chunks of ${sizes.join(', ')}`);
+    }
+    const h = sha256Stream('here');
+    for (let off = 0; off < data.length; off += 1 << 20) assert.equal(h.update(data.subarray(off, off + (1 << 20))), undefined);
+    assert.equal(await h.digest(), expected(data));
   });
 
   it('keeps streams apart when many are fed at once, and hashes small ones in place', async () => {

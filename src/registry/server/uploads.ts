@@ -108,7 +108,7 @@ export class UploadStore {
     const path = join(this.dir, s.id, 'data');
     let written = 0;
     let running = this.hashes.get(s.id);
-    if (running?.at !== s.offset) running = s.offset === 0 ? { hash: sha256Stream(), at: 0 } : undefined;
+    if (running?.at !== s.offset) running = s.offset === 0 ? { hash: sha256Stream('here'), at: 0 } : undefined;
     this.hashes.delete(s.id);
     try {
       const fh = await open(path, 'r+');
