@@ -4,6 +4,8 @@
 // 1. Push and pull (a suite benchmark, in run-all too): the 200 MiB, 5-layer image of bench/load.mjs (random,
 //    incompressible) `docker push`ed to a fresh, empty registry, removed with `rmi`, and `docker pull`ed back (so
 //    every layer goes up and comes down), through the same docker CLI against berthd and against dockerd 20.10.
+//    One untimed repetition per daemon comes first: a daemon's first push and pull also pay its warm-up (its code
+//    compiled, its threads started), which the measured ones would otherwise carry on one side only by chance.
 //    Against berth-registry and, when Debian's docker-registry (distribution 2.8) is installed, against it too.
 //    Each repetition gets its own registry (a registry that already has a blob is not pushed to), and the image is
 //    `docker load`ed again (untimed) before each push, so every push starts from the same state. Median of 3.
@@ -268,6 +270,7 @@ export const registryBenchmark = {
   /** One side at a time (BENCH_ONLY=berth|docker). */
   async run(daemon) {
     const rows = [];
+    await pushAndPull(daemon, registryKinds()[0], 'warm-up (untimed)');
     for (const kind of registryKinds()) {
       const pushes = [];
       const pulls = [];
@@ -286,6 +289,7 @@ export const registryBenchmark = {
    */
   async runPaired(daemons) {
     const rows = [];
+    for (const side of ['berth', 'docker']) await pushAndPull(daemons[side], registryKinds()[0], 'warm-up (untimed)');
     for (const kind of registryKinds()) {
       const times = { berth: { push: [], pull: [] }, docker: { push: [], pull: [] } };
       for (let i = 0; i < REPS; i++) {
