@@ -112,6 +112,8 @@ interface Build {
   stage: number;
   /** Scratch directories (heredocs, downloads) removed when the build ends. */
   scratch: string[];
+  /** RUN containers being removed (each logs its own failure); the build ends once they are gone. */
+  removals: Promise<void>[];
 }
 
 /**
@@ -177,6 +179,7 @@ export class BuildService {
       ? await this.contexts.open(o.contextSession, input, { dockerfile: o.dockerfile })
       : await openContext(input, join(this.d.workDir, `context-${randomHex()}`), { dockerfile: o.dockerfile });
     const scratch: string[] = [];
+    const removals: Promise<void>[] = [];
     try {
       const dockerfile = parseDockerfile(await context.readDockerfile(o.dockerfile));
       const stages = stagesFor(dockerfile, o.target, metaArgValues(dockerfile, o.buildArgs));
@@ -195,6 +198,7 @@ export class BuildService {
         usedArgs: new Set(),
         stage: 0,
         scratch,
+        removals,
       };
       // The ARGs before the first FROM are steps of their own in the classic builder's count and output.
       for (const ins of dockerfile.metaArgs) {
@@ -220,6 +224,7 @@ export class BuildService {
       for (const t of tags) out.stream(`Successfully tagged ${familiarString(parseReference(t))}\n`);
       return id;
     } finally {
+      await Promise.all(removals);
       for (const dir of scratch) await removeAll(dir).catch((e: unknown) => this.d.log.warn('build: removing a scratch directory failed', { dir, error: String(e) }));
       await context.close().catch((e: unknown) => this.d.log.warn('build: removing the context failed', { error: String(e) }));
     }
@@ -459,14 +464,16 @@ export class BuildService {
     try {
       b.out.stream(` ---> Running in ${shortId(container.id)}\n`);
       await this.runContainer(b, container.id, step.argv);
-      await this.d.containers.settled(container.id);
-      const made = await commit(this.d.containers.dirs(container).upper);
+      // Its processes are gone with its init (the pid namespace dies with it), so its upper directory is final:
+      // the commit reads it while the engine tears the container down (the runtime's delete, the unmount).
+      const [made] = await Promise.all([commit(this.d.containers.dirs(container).upper), this.d.containers.settled(container.id)]);
       if (b.o.remove || b.o.forceRemove) b.out.stream(`Removing intermediate container ${shortId(container.id)}\n`);
       return made;
     } finally {
       // Unlike the classic builder, a failed RUN's container goes too (unless --rm=false), quietly: a failed build
-      // leaves nothing behind, and its output ends with the RUN's own.
-      if (b.o.remove || b.o.forceRemove) await this.removeContainer(container.id);
+      // leaves nothing behind, and its output ends with the RUN's own. The removal runs beside the next steps;
+      // the build ends only once it is done.
+      if (b.o.remove || b.o.forceRemove) b.removals.push(this.removeContainer(container.id));
     }
   }
 
