@@ -35,7 +35,7 @@ export interface GzipStats {
  */
 export function createLayerGzip(opts: { level?: number; stats?: GzipStats } = {}): Transform {
   const level = opts.level ?? zlib.constants.Z_BEST_SPEED;
-  // The trailer's CRC-32 of the input, on the hashing thread (it was a tenth of a push's main-thread time).
+  // The trailer's CRC-32 of the input (zlib's, in place: see crc32Stream).
   const crc = crc32Stream();
   let total = 0;
   // The input not yet cut into segments, as it came (no copy until a segment is encoded).
@@ -104,9 +104,8 @@ export function createLayerGzip(opts: { level?: number; stats?: GzipStats } = {}
   return new Transform({
     highWaterMark: 1 << 20,
     transform(this: Transform, chunk: Buffer, _enc, cb: TransformCallback) {
-      const full = crc.update(chunk);
-      if (full) full.then(() => accept(this, chunk, cb), cb);
-      else accept(this, chunk, cb);
+      void crc.update(chunk); // in place: never waits
+      accept(this, chunk, cb);
     },
     flush(this: Transform, cb: TransformCallback) {
       if (pendingBytes) take(pending);
