@@ -104,7 +104,7 @@ export function createLayerGzip(opts: { level?: number; stats?: GzipStats } = {}
   return new Transform({
     highWaterMark: 1 << 20,
     transform(this: Transform, chunk: Buffer, _enc, cb: TransformCallback) {
-      void crc.update(chunk); // in place: never waits
+      crc.update(chunk);
       accept(this, chunk, cb);
     },
     flush(this: Transform, cb: TransformCallback) {
