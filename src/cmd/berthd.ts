@@ -17,6 +17,7 @@ import { openImageMetadata } from '../metadata/index.js';
 import { openRecordStore } from '../metadata/records.js';
 import { CliRuntime, ConmonMonitor, defaultSeccompProfilePath, loadSeccompProfile, probeRuntimes } from '../runtime/index.js';
 import { ContainerService, type ContainerRecord, NetworkService, type NetworkRecord, VolumeService, type VolumeRecord, defaultScope, volumeReferences, EventBus, containerReferences, ExecService, HealthMonitor, BuildService, ImageService, DistributionMetadata, ImagePuller, ImagePusher, SystemService, berthVersion, ensureBusyboxImage } from '../services/index.js';
+import { registryServiceConfig, validateMirror } from '../registry/client/index.js';
 import { newId } from '../util/ids.js';
 import { currentRequest } from '../util/request-context.js';
 import { type LogLevel, type Logger, createLogger, isLogLevel } from '../util/logger.js';
@@ -35,6 +36,8 @@ interface DaemonConfig {
   bip?: string;
   /** daemon.json's `insecure-registries`: reached over plain HTTP (loopback registries always are). */
   insecureRegistries: string[];
+  /** `--registry-mirror` or daemon.json's `registry-mirrors`: docker.io's mirrors, validated, each ending in `/`. */
+  registryMirrors: string[];
   /** daemon.json's `max-concurrent-downloads` (dockerd's default 3). */
   maxConcurrentDownloads: number;
   /** daemon.json's `max-concurrent-uploads` (dockerd's default 5). */
@@ -65,14 +68,19 @@ async function parseConfig(argv: string[]): Promise<DaemonConfig> {
     .option('--cgroup-parent <name>', 'parent cgroup for all containers (default berth)')
     .option('-b, --bridge <name>', 'device of the default bridge network (default berth0)')
     .option('--bip <cidr>', "the default bridge's address and prefix, e.g. 172.20.0.1/16 (default: a free /16)")
+    .option('--registry-mirror <url>', 'preferred registry mirror (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .parse(argv);
-  const o = program.opts<{ host: string[]; dataRoot?: string; execRoot?: string; pidfile?: string; configFile: string; logLevel?: string; cgroupParent?: string; bridge?: string; bip?: string }>();
+  const o = program.opts<{ host: string[]; dataRoot?: string; execRoot?: string; pidfile?: string; configFile: string; logLevel?: string; cgroupParent?: string; bridge?: string; bip?: string; registryMirror: string[] }>();
   const file = await readConfigFile(o.configFile, program.getOptionValueSource('configFile') === 'cli');
   const str = (k: string) => (typeof file[k] === 'string' ? (file[k] as string) : undefined);
   const execRoot = resolve(o.execRoot ?? str('exec-root') ?? defaults.execRoot);
   const logLevel = o.logLevel ?? str('log-level') ?? 'info';
   if (!isLogLevel(logLevel)) throw new Error(`invalid log level: ${logLevel}`);
   const hosts = o.host.length ? o.host : Array.isArray(file['hosts']) ? (file['hosts'] as string[]) : [`unix://${join(execRoot, 'berth.sock')}`];
+  const strings = (k: string) => (Array.isArray(file[k]) ? (file[k] as unknown[]).filter((r): r is string => typeof r === 'string') : []);
+  if (o.registryMirror.length && file['registry-mirrors'] !== undefined) {
+    throw new Error('the following directives are specified both as a flag and in the configuration file: registry-mirrors');
+  }
   return {
     hosts,
     dataRoot: resolve(o.dataRoot ?? str('data-root') ?? defaults.dataRoot),
@@ -84,7 +92,8 @@ async function parseConfig(argv: string[]): Promise<DaemonConfig> {
     cgroupParent: (o.cgroupParent ?? str('cgroup-parent') ?? 'berth').replace(/^\/+|\/+$/g, ''),
     bridge: o.bridge ?? str('bridge') ?? defaultScope.bridge,
     ...((o.bip ?? str('bip')) && { bip: o.bip ?? str('bip') }),
-    insecureRegistries: Array.isArray(file['insecure-registries']) ? (file['insecure-registries'] as unknown[]).filter((r): r is string => typeof r === 'string') : [],
+    insecureRegistries: strings('insecure-registries'),
+    registryMirrors: (o.registryMirror.length ? o.registryMirror : strings('registry-mirrors')).map(validateMirror),
     maxConcurrentDownloads: typeof file['max-concurrent-downloads'] === 'number' && file['max-concurrent-downloads'] > 0 ? file['max-concurrent-downloads'] : 3,
     maxConcurrentUploads: typeof file['max-concurrent-uploads'] === 'number' && file['max-concurrent-uploads'] > 0 ? file['max-concurrent-uploads'] : 5,
   };
@@ -245,7 +254,7 @@ async function main(): Promise<void> {
   const exec = new ExecService(containers, monitor);
   // Which registry blob each layer is, from pulls and pushes (dockerd's v2metadata).
   const known = await DistributionMetadata.open(join(cfg.dataRoot, 'metadata', 'distribution.json'));
-  const pull = new ImagePuller(images, known, { insecureRegistries: cfg.insecureRegistries, concurrency: cfg.maxConcurrentDownloads, log: log.child({ service: 'pull' }) });
+  const pull = new ImagePuller(images, known, { insecureRegistries: cfg.insecureRegistries, mirrors: cfg.registryMirrors, concurrency: cfg.maxConcurrentDownloads, log: log.child({ service: 'pull' }) });
   const push = new ImagePusher(images, known, { insecureRegistries: cfg.insecureRegistries, concurrency: cfg.maxConcurrentUploads, log: log.child({ service: 'push' }) });
   const build = new BuildService({ containers, images, layers, pull, workDir: join(cfg.dataRoot, 'builder'), log: log.child({ service: 'build' }) });
   await build.recover();
@@ -264,6 +273,7 @@ async function main(): Promise<void> {
     warnings,
     logLevel: cfg.logLevel,
     startedAt: new Date(),
+    registry: registryServiceConfig(cfg.insecureRegistries, cfg.registryMirrors),
   }, images, containers, volumes, build);
 
   const servers: Array<{ server: Server; cleanup: () => Promise<void> }> = [];

@@ -10,7 +10,7 @@ import { type AddressInfo, type Socket, connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type Daemon, run, startDaemon } from '../harness/daemon.js';
+import { type Daemon, dist, run, startDaemon } from '../harness/daemon.js';
 import { imageConfig, saveTar, sha, tarOf } from '../harness/images.js';
 import { type Distribution, busyboxLayer, freePort, startDistribution } from '../harness/registries.js';
 
@@ -421,5 +421,51 @@ describe('pull from a registry', () => {
       await open.start();
     }
     assert.match(await docker(['pull', `${open.host}/big`]), /Downloaded newer image/);
+  });
+
+  it('registry mirrors: docker.io images come from the first mirror that has them (one refusing, one down), named as docker.io\'s; info lists them; a bad mirror stops the start', async () => {
+    const own = await tarOf([{ name: 'mirrored', content: Buffer.from(`from the mirror ${randomBytes(8).toString('hex')}\n`) }]);
+    await push(await saveTar([{ tags: ['mirrored:latest'], layers: [bbLayer, own] }]), `${open.host}/library/mirrored:latest`);
+    const m = await manifestOf(open, 'library/mirrored', 'latest');
+    const down = `http://127.0.0.1:${await freePort()}`;
+    const mirrors = [`http://${authed.host}`, `${down}/`, `http://${open.host}`];
+    await writeFile(join(d.dir, 'daemon.json'), JSON.stringify({ 'registry-mirrors': mirrors }));
+    await d.stop();
+    await d.start();
+    try {
+      const info = JSON.parse(await docker(['info', '--format', '{{json .RegistryConfig}}'])) as { Mirrors: string[]; IndexConfigs: Record<string, { Mirrors: string[] }> };
+      const listed = [`http://${authed.host}/`, `${down}/`, `http://${open.host}/`];
+      assert.deepEqual(info.Mirrors, listed);
+      assert.deepEqual(info.IndexConfigs['docker.io']?.Mirrors, listed);
+      assert.match(await docker(['info']), new RegExp(`Registry Mirrors:\\n(  ${listed.map((u) => u.replace(/[.]/g, '\\.')).join('\\n  ')}\\n)`));
+      // The first mirror wants credentials, the second is not there: the third has the image.
+      const out = await docker(['pull', 'mirrored']);
+      assert.match(out, /^Using default tag: latest\nlatest: Pulling from library\/mirrored\n/);
+      assert.match(out, new RegExp(`Digest: ${m.digest}\\nStatus: Downloaded newer image for mirrored:latest\\ndocker\\.io/library/mirrored:latest\\n$`));
+      const inspect = JSON.parse(await docker(['image', 'inspect', 'mirrored']))[0];
+      assert.deepEqual(inspect.RepoDigests, [`mirrored@${m.digest}`]);
+      assert.deepEqual(inspect.RepoTags, ['mirrored:latest']);
+      assert.equal(inspect.Id, m.json.config.digest);
+      assert.match(d.logs(), /mirror failed, trying the next endpoint/);
+      assert.match(await docker(['pull', 'docker.io/library/mirrored:latest']), /Status: Image is up to date for mirrored:latest/);
+      assert.match(await docker(['run', '--rm', '--pull', 'never', 'mirrored', 'cat', '/mirrored']), /^from the mirror [0-9a-f]{16}\n$/);
+      await docker(['rmi', 'mirrored']);
+    } finally {
+      await writeFile(join(d.dir, 'daemon.json'), '{}');
+      await d.stop();
+      await d.start();
+    }
+    // dockerd's checks and words for a bad mirror: berthd does not start.
+    for (const [bad, message] of [
+      ['ftp://mirror.example', 'invalid mirror: unsupported scheme "ftp" in "ftp://mirror.example"'],
+      ['https://mirror.example/path', 'invalid mirror: path, query, or fragment at end of the URI "https://mirror.example/path"'],
+      ['https://bob:pw@mirror.example', 'invalid mirror: username/password not allowed in URI'],
+    ] as const) {
+      await writeFile(join(dir, 'empty.json'), '{}');
+      const r = await run(process.execPath, [dist('berthd'), '--config-file', join(dir, 'empty.json'), '--data-root', join(dir, 'never'), '--exec-root', join(dir, 'never-run'), '--registry-mirror', bad]);
+      assert.notEqual(r.code, 0, bad);
+      assert.ok(r.stderr.includes(message), `${bad}: ${r.stderr}`);
+    }
+    for (const made of ['never', 'never-run']) await assert.rejects(readdir(join(dir, made)), 'nothing was made');
   });
 });

@@ -50,7 +50,7 @@ export class RegistryClient {
   }
 
   private async doPing(): Promise<void> {
-    const { host, insecure } = this.endpoint;
+    const { host, insecure, scheme } = this.endpoint;
     const tryBase = async (base: URL, unverified: boolean) => {
       const res = await request(new URL('/v2/', base), { unverifiedTls: unverified, ...this.signal() });
       this.base = base;
@@ -58,14 +58,17 @@ export class RegistryClient {
       return res;
     };
     let res: Response;
-    if (insecure) {
+    if (scheme === 'http') {
+      res = await tryBase(new URL(`http://${host}`), false);
+    } else if (insecure && !scheme) {
       // dockerd's order for insecure registries: TLS without verification, then plain HTTP.
       res = await tryBase(new URL(`https://${host}`), true).catch((e: unknown) => {
         if (isAbort(e)) throw e;
         return tryBase(new URL(`http://${host}`), false);
       });
     } else {
-      res = await tryBase(new URL(`https://${host}`), false);
+      // An https mirror on an insecure host goes without certificate checks, as dockerd's does.
+      res = await tryBase(new URL(`https://${host}`), insecure);
     }
     res.body.resume();
     if (res.status === 401) {

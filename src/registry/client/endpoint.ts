@@ -11,6 +11,8 @@ export interface Endpoint {
    * after it, as dockerd does; every other host is HTTPS with verified certificates only.
    */
   insecure: boolean;
+  /** A mirror's URL names its scheme, and only that one is used (`http://` is plain HTTP, wherever it is). */
+  scheme?: 'http' | 'https';
 }
 
 /** docker.io's API lives on another host than its name. */
@@ -18,7 +20,74 @@ const dockerHubHost = 'registry-1.docker.io';
 
 export function resolveEndpoint(domain: string, insecureRegistries: readonly string[] = []): Endpoint {
   const host = domain === 'docker.io' ? dockerHubHost : domain;
-  return { name: domain, host, insecure: isLoopback(hostname(host)) || insecureRegistries.some((e) => matches(e, host)) };
+  return { name: domain, host, insecure: isInsecure(host, insecureRegistries) };
+}
+
+/**
+ * Where a pull of a `domain` image goes, in order: for docker.io, the daemon's `registry-mirrors` first, then the
+ * registry itself (pushes never use mirrors). A mirror keeps the reference's name: credentials, repo digests and
+ * layer locations are docker.io's.
+ */
+export function pullEndpoints(domain: string, insecureRegistries: readonly string[] = [], mirrors: readonly string[] = []): Endpoint[] {
+  const own = resolveEndpoint(domain, insecureRegistries);
+  if (domain !== 'docker.io') return [own];
+  return [
+    ...mirrors.map((m): Endpoint => {
+      const url = new URL(m);
+      return { name: domain, host: url.host, insecure: isInsecure(url.host, insecureRegistries), scheme: url.protocol === 'http:' ? 'http' : 'https' };
+    }),
+    own,
+  ];
+}
+
+/**
+ * A `registry-mirrors` entry, checked and normalised as dockerd does (the same rules and messages): an http(s)
+ * URL of a registry's root, no credentials; it ends with one `/`.
+ */
+export function validateMirror(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new Error(`invalid mirror: ${JSON.stringify(value)} is not a valid URI`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`invalid mirror: unsupported scheme ${JSON.stringify(url.protocol.slice(0, -1))} in ${JSON.stringify(value)}`);
+  if ((url.pathname !== '' && url.pathname !== '/') || url.search !== '' || url.hash !== '') {
+    throw new Error(`invalid mirror: path, query, or fragment at end of the URI ${JSON.stringify(value)}`);
+  }
+  if (url.username || url.password) throw new Error(`invalid mirror: username/password not allowed in URI ${JSON.stringify(`${url.protocol}//${url.username}:xxxxx@${url.host}/`)}`);
+  return `${value.replace(/\/+$/, '')}/`;
+}
+
+/**
+ * The registry settings as `GET /info` reports them (dockerd's RegistryConfig): loopback and CIDR entries are
+ * insecure ranges, host entries insecure indexes, and docker.io's index lists the mirrors.
+ */
+export interface RegistryServiceConfig {
+  AllowNondistributableArtifactsCIDRs: string[];
+  AllowNondistributableArtifactsHostnames: string[];
+  InsecureRegistryCIDRs: string[];
+  IndexConfigs: Record<string, { Name: string; Mirrors: string[]; Secure: boolean; Official: boolean }>;
+  Mirrors: string[];
+}
+
+export function registryServiceConfig(insecureRegistries: readonly string[], mirrors: readonly string[]): RegistryServiceConfig {
+  const cidrs = insecureRegistries.filter((e) => /^\d+\.\d+\.\d+\.\d+\/\d+$/.test(e));
+  const hosts = insecureRegistries.filter((e) => !cidrs.includes(e)).map((e) => e.replace(/^https?:\/\//, '').replace(/\/+$/, ''));
+  return {
+    AllowNondistributableArtifactsCIDRs: [],
+    AllowNondistributableArtifactsHostnames: [],
+    InsecureRegistryCIDRs: ['127.0.0.0/8', ...cidrs.filter((c) => c !== '127.0.0.0/8')],
+    IndexConfigs: {
+      'docker.io': { Name: 'docker.io', Mirrors: [...mirrors], Secure: true, Official: true },
+      ...Object.fromEntries(hosts.map((h) => [h, { Name: h, Mirrors: [], Secure: false, Official: false }])),
+    },
+    Mirrors: [...mirrors],
+  };
+}
+
+function isInsecure(host: string, insecureRegistries: readonly string[]): boolean {
+  return isLoopback(hostname(host)) || insecureRegistries.some((e) => matches(e, host));
 }
 
 /** The host without its port (and without IPv6 brackets). */

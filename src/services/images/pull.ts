@@ -13,13 +13,14 @@ import {
 } from '../../oci/index.js';
 import {
   type Credentials,
+  type Endpoint,
   type FetchedManifest,
   RegistryClient,
   chooseManifest,
   formatPlatform,
   hostPlatform,
   parsePlatform,
-  resolveEndpoint,
+  pullEndpoints,
 } from '../../registry/client/index.js';
 import type { Logger } from '../../util/logger.js';
 import { type ImageService, type Ingestion, parseConfig } from './index.js';
@@ -43,6 +44,10 @@ export interface PullOptions {
   signal?: AbortSignal;
   /** Registries reached over plain HTTP (besides loopback ones): `host[:port]` or IPv4 CIDRs. */
   insecureRegistries?: readonly string[];
+  /** docker.io's mirrors (`registry-mirrors`, validated), tried in order before docker.io itself. */
+  mirrors?: readonly string[];
+  /** Where a mirror's failure is told before the next endpoint is tried. */
+  log?: Logger;
   /** Layers downloaded at once (dockerd's `max-concurrent-downloads`, 3 by default). */
   concurrency?: number;
   /** Where each layer's registry blob is remembered (for pushes to find it). */
@@ -54,12 +59,13 @@ export class ImagePuller {
   constructor(
     private readonly images: ImageService,
     private readonly known: DistributionMetadata,
-    private readonly cfg: { insecureRegistries: readonly string[]; concurrency?: number; log: Logger },
+    private readonly cfg: { insecureRegistries: readonly string[]; mirrors: readonly string[]; concurrency?: number; log: Logger },
   ) {}
 
-  async pull(ref: string, opts: Omit<PullOptions, 'insecureRegistries' | 'known'>, progress: (m: ProgressMessage) => void): Promise<void> {
+  async pull(ref: string, opts: Omit<PullOptions, 'insecureRegistries' | 'mirrors' | 'known' | 'log'>, progress: (m: ProgressMessage) => void): Promise<void> {
     try {
-      await pullImage(this.images, ref, { concurrency: this.cfg.concurrency, ...opts, insecureRegistries: this.cfg.insecureRegistries, known: this.known }, progress);
+      const { insecureRegistries, mirrors, log } = this.cfg;
+      await pullImage(this.images, ref, { concurrency: this.cfg.concurrency, ...opts, insecureRegistries, mirrors, log, known: this.known }, progress);
     } finally {
       await this.known.save().catch((e: unknown) => this.cfg.log.warn('pull: layer locations not saved', { error: String(e) }));
     }
@@ -77,22 +83,43 @@ export async function pullImage(images: ImageService, reference: string, opts: P
   const ref = parseReference(reference);
   if (opts.allTags) {
     if (ref.tag || ref.digest) throw new InvalidArgument('tag can only be used with --all-tags/-a=false');
-    const client = newClient(ref, opts);
     const name = familiarName(repositoryName(ref));
-    let newer = false;
-    // As dockerd: each tag's lines and digest, then one status for the repository.
-    for (const tag of (await client.tags(name)).sort()) newer = (await pullOne(images, { ...ref, tag }, opts, progress, client)).newer || newer;
+    const newer = await fromEndpoints(ref, opts, async (endpoint) => {
+      const client = newClient(ref, endpoint, opts);
+      let newer = false;
+      // As dockerd: each tag's lines and digest, then one status for the repository.
+      for (const tag of (await client.tags(name)).sort()) newer = (await pullOne(images, { ...ref, tag }, endpoint, opts, progress, client)).newer || newer;
+      return newer;
+    });
     progress({ status: `Status: ${newer ? 'Downloaded newer image' : 'Image is up to date'} for ${name}` });
     return;
   }
   const one = ref.tag || ref.digest ? ref : { ...ref, tag: 'latest' };
-  const { newer, warning } = await pullOne(images, one, opts, progress);
+  const { newer, warning } = await fromEndpoints(ref, opts, (endpoint) => pullOne(images, one, endpoint, opts, progress));
   progress({ status: `Status: ${newer ? 'Downloaded newer image' : 'Image is up to date'} for ${familiarString(one)}` });
   if (warning) progress({ status: warning });
 }
 
-function newClient(ref: Reference, opts: PullOptions, signal = opts.signal): RegistryClient {
-  return new RegistryClient(resolveEndpoint(ref.domain, opts.insecureRegistries), ref.path, {
+/**
+ * Runs a pull against each of the reference's endpoints in turn until one succeeds: any failure at a mirror
+ * moves on to the next (as dockerd's does; a pull is all or nothing, so nothing of the failed try is left), and
+ * the last endpoint's failure is the pull's.
+ */
+async function fromEndpoints<T>(ref: Reference, opts: PullOptions, pull: (endpoint: Endpoint) => Promise<T>): Promise<T> {
+  const endpoints = pullEndpoints(ref.domain, opts.insecureRegistries, opts.mirrors);
+  for (let i = 0; ; i++) {
+    const endpoint = endpoints[i] as Endpoint;
+    try {
+      return await pull(endpoint);
+    } catch (e) {
+      if (i === endpoints.length - 1 || opts.signal?.aborted) throw e;
+      opts.log?.info('pull: mirror failed, trying the next endpoint', { mirror: endpoint.host, error: e instanceof Error ? e.message : String(e) });
+    }
+  }
+}
+
+function newClient(ref: Reference, endpoint: Endpoint, opts: PullOptions, signal = opts.signal): RegistryClient {
+  return new RegistryClient(endpoint, ref.path, {
     ...(opts.credentials && { credentials: opts.credentials }),
     ...(signal && { signal }),
   });
@@ -101,6 +128,7 @@ function newClient(ref: Reference, opts: PullOptions, signal = opts.signal): Reg
 async function pullOne(
   images: ImageService,
   ref: Reference,
+  endpoint: Endpoint,
   opts: PullOptions,
   progress: (m: ProgressMessage) => void,
   shared?: RegistryClient,
@@ -110,7 +138,7 @@ async function pullOne(
   const onAbort = () => abort.abort();
   opts.signal?.addEventListener('abort', onAbort, { once: true });
   try {
-    const client = shared ?? newClient(ref, opts, abort.signal);
+    const client = shared ?? newClient(ref, endpoint, opts, abort.signal);
     const display = familiarString(ref);
     const want = opts.platform ? parsePlatform(opts.platform) : hostPlatform();
     const top = await client.manifest(ref.digest ?? ref.tag ?? 'latest', display);

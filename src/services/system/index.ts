@@ -1,5 +1,6 @@
 import type { HostFacts } from '../../kernel/host.js';
 import type { Digest } from '../../oci/index.js';
+import type { RegistryServiceConfig } from '../../registry/client/index.js';
 import type { ContainerService } from '../containers/index.js';
 import type { ContainerSummary } from '../containers/views.js';
 import type { BuildCacheEntry, ImageService, ImageSummary } from '../images/index.js';
@@ -24,6 +25,8 @@ export interface SystemConfig {
   warnings: string[];
   logLevel: string;
   startedAt: Date;
+  /** `info`'s RegistryConfig: insecure registries and mirrors. */
+  registry: RegistryServiceConfig;
 }
 
 /** `version`, `info` and `system df`: read-only views across the other services. */
@@ -97,7 +100,7 @@ export class SystemService {
       OSType: 'linux',
       Architecture: h.architecture,
       IndexServerAddress: 'https://index.docker.io/v1/',
-      RegistryConfig: { IndexConfigs: {}, InsecureRegistryCIDRs: ['127.0.0.0/8'], Mirrors: [] },
+      RegistryConfig: c.registry,
       NCPU: h.ncpu,
       MemTotal: h.memTotal,
       DockerRootDir: c.dataRoot,
