@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Image builds: a 10-instruction Dockerfile over a 50 MiB context (FROM, ENV, WORKDIR, COPY of the context, two
 // RUNs that read and touch the copied files, LABEL, EXPOSE, USER, CMD), built with no cache and then again fully
-// cached, REPS times each, median. Every RUN uses `--network none`, so that only the builder differs (dockerd here
+// cached, REPS times each, median; with both sides asked for, both daemons are up and every builder runs in turn
+// within each round (paired, as bench/registry.mjs). Every RUN uses `--network none`, so that only the builder differs (dockerd here
 // runs without a bridge, and BuildKit's RUN would otherwise need one). Before each no-cache build the build cache
 // is pruned (untimed): BuildKit would otherwise receive only the context's changes.
 //
@@ -14,7 +15,7 @@ import { createHash, randomFillSync } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CACHE_DIR, REPO, TMP_BASE, docker, dockerCli, isMain, log, main, repeat, which } from './lib.mjs';
+import { CACHE_DIR, REPO, TMP_BASE, docker, dockerCli, isMain, log, main, repeat, stats, which } from './lib.mjs';
 import { BUSYBOX_IMAGE, busyboxArchive } from './savetar.mjs';
 
 const REPS = Number(process.env.BENCH_BUILD_REPS || 3);
@@ -99,15 +100,16 @@ function timed(cmd, args, env) {
 
 const buildArgs = (daemon, cache) => ['-H', daemon.host, 'build', '--network', 'none', ...(cache ? [] : ['--no-cache']), '-t', TAG, context.dir];
 
+// BuildKit keeps the last context it was sent and transfers only what changed, even with --no-cache: the build
+// cache goes before each no-cache build (untimed), so that each starts from nothing, as a first build does.
+const prune = (daemon) => docker(daemon, ['builder', 'prune', '-a', '-f'], { allowFail: true });
+
 /**
  * One builder: REPS no-cache builds, one untimed cached build (the cache of the last one is in place by then), REPS
  * cached. `cmd` is [program, ...its leading arguments].
  */
 async function measure(daemon, what, [program, ...lead], env) {
-  // BuildKit keeps the last context it was sent and transfers only what changed, even with --no-cache: the build
-  // cache goes before each no-cache build (untimed), so that each starts from nothing, as a first build does.
-  const prune = () => docker(daemon, ['builder', 'prune', '-a', '-f'], { allowFail: true });
-  const cold = await repeat(REPS, () => timed(program, [...lead, ...buildArgs(daemon, false)], env), { before: prune });
+  const cold = await repeat(REPS, () => timed(program, [...lead, ...buildArgs(daemon, false)], env), { before: () => prune(daemon) });
   await verify(daemon, what);
   const warm = await repeat(REPS, () => timed(program, [...lead, ...buildArgs(daemon, true)], env), { warmup: 1 });
   log(`  ${daemon.name}, ${what}: no cache ${cold.median.toFixed(0)} ms, cached ${warm.median.toFixed(0)} ms (of ${cold.values.map((v) => v.toFixed(0)).join(', ')} / ${warm.values.map((v) => v.toFixed(0)).join(', ')})`);
@@ -122,6 +124,46 @@ async function verify(daemon, what) {
   if (cfg !== '["sh","/app/small/app.sh"] 1000:1000 /app {"8080/tcp":{}} build') throw new Error(`${what}: unexpected config ${cfg}`);
 }
 
+/** The builders compared, each a CLI against a daemon; `row` names its side of the table's rows. */
+function builders(daemons) {
+  const kitCli = which(process.env.BENCH_BUILDKIT_CLI || '/usr/bin/docker');
+  return [
+    { daemon: daemons.berth, what: 'berth build', cmd: [process.execPath, join(REPO, 'dist', 'berth.cjs')], env: {} },
+    { daemon: daemons.berth, what: 'docker CLI classic', cmd: [dockerCli()], env: { DOCKER_BUILDKIT: '0' } },
+    { daemon: daemons.docker, what: 'classic builder', cmd: [dockerCli()], env: { DOCKER_BUILDKIT: '0' } },
+    ...(kitCli ? [{ daemon: daemons.docker, what: 'BuildKit', cmd: [kitCli], env: { DOCKER_BUILDKIT: '1' } }] : []),
+  ];
+}
+
+/**
+ * Both daemons up, every builder in turn within each round (no-cache rounds first, then cached ones after one
+ * untimed cached build each): this VM's speed drifts by tens of per cent within minutes, and a slow spell must
+ * fall on both sides of a ratio. Each builder's first image is checked.
+ */
+async function measurePaired(daemons) {
+  const all = builders(daemons);
+  for (const d of [daemons.berth, daemons.docker]) await docker(d, ['load', '-i', archive.path]);
+  const build = (b, cache) => timed(b.cmd[0], [...b.cmd.slice(1), ...buildArgs(b.daemon, cache)], b.env);
+  const times = all.map(() => ({ cold: [], warm: [] }));
+  for (let i = 0; i < REPS; i++) {
+    for (const [k, b] of all.entries()) {
+      await prune(b.daemon);
+      times[k].cold.push(await build(b, false));
+      if (i === 0) await verify(b.daemon, b.what);
+    }
+  }
+  for (const b of all) await build(b, true);
+  for (let i = 0; i < REPS; i++) for (const [k, b] of all.entries()) times[k].warm.push(await build(b, true));
+  const result = {};
+  for (const [k, b] of all.entries()) {
+    const cold = stats(times[k].cold);
+    const warm = stats(times[k].warm);
+    log(`  ${b.daemon.name}, ${b.what}: no cache ${cold.median.toFixed(0)} ms, cached ${warm.median.toFixed(0)} ms (of ${cold.values.map((v) => v.toFixed(0)).join(', ')} / ${warm.values.map((v) => v.toFixed(0)).join(', ')})`);
+    result[b.what] = { cold: cold.median, warm: warm.median };
+  }
+  return result;
+}
+
 export const buildBenchmark = {
   name: 'build',
   rowNames: Object.values(rows),
@@ -131,6 +173,20 @@ export const buildBenchmark = {
     context = c;
     expectedMd5 = c.md5;
   },
+  async runPaired(daemons) {
+    const m = await measurePaired(daemons);
+    const kit = m.BuildKit ?? { cold: 'n/a', warm: 'n/a' };
+    const pair = (row, berth, docker) => ({ ...row, cells: { berth, docker } });
+    return [
+      pair(rows.classicCold, m['berth build'].cold, m['classic builder'].cold),
+      pair(rows.classicWarm, m['berth build'].warm, m['classic builder'].warm),
+      pair(rows.kitCold, m['berth build'].cold, kit.cold),
+      pair(rows.kitWarm, m['berth build'].warm, kit.warm),
+      pair(rows.cliCold, m['docker CLI classic'].cold, m['classic builder'].cold),
+      pair(rows.cliWarm, m['docker CLI classic'].warm, m['classic builder'].warm),
+    ];
+  },
+  /** One side alone (BENCH_ONLY=berth|docker). */
   async run(daemon) {
     await docker(daemon, ['load', '-i', archive.path]);
     const classicCli = [dockerCli()];
