@@ -73,6 +73,13 @@ export function registerSystemCommands(program: Command, system: Command, cli: C
     .option('-f, --format <string>', 'Format output using a custom template')
     .action((o: { format?: string }) => showVersion(cli, o));
 
+  type RegistryConfig = { InsecureRegistryCIDRs?: string[]; IndexConfigs?: Record<string, { Name: string; Secure: boolean }>; Mirrors?: string[] };
+  /** docker's lines for the registry settings: insecure indexes and ranges, then mirrors. */
+  const registryLines = (r: RegistryConfig | undefined): string[] => {
+    const insecure = [...Object.values(r?.IndexConfigs ?? {}).filter((c) => !c.Secure).map((c) => c.Name), ...(r?.InsecureRegistryCIDRs ?? [])];
+    const mirrors = r?.Mirrors ?? [];
+    return [...(insecure.length ? [' Insecure Registries:', ...insecure.map((x) => `  ${x}`)] : []), ...(mirrors.length ? [' Registry Mirrors:', ...mirrors.map((m) => `  ${m}`)] : [])];
+  };
   const info = (cmd: Command) =>
     cmd.option('-f, --format <string>', 'Format output using a custom template').action(async (o: { format?: string }) => {
       const i = await cli.client().json<Record<string, unknown>>('GET', '/info');
@@ -112,6 +119,7 @@ export function registerSystemCommands(program: Command, system: Command, cli: C
           ` ID: ${String(i['ID'])}`,
           ` Docker Root Dir: ${String(i['DockerRootDir'])}`,
           ` Debug Mode: ${String(i['Debug'])}`,
+          ...registryLines(i['RegistryConfig'] as RegistryConfig | undefined),
           ` Live Restore Enabled: ${String(i['LiveRestoreEnabled'])}`,
         ].join('\n'),
       );
