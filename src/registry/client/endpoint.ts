@@ -59,10 +59,7 @@ export function validateMirror(value: string): string {
   return `${value.replace(/\/+$/, '')}/`;
 }
 
-/**
- * The registry settings as `GET /info` reports them (dockerd's RegistryConfig): loopback and CIDR entries are
- * insecure ranges, host entries insecure indexes, and docker.io's index lists the mirrors.
- */
+/** `GET /info`'s RegistryConfig, as dockerd's. */
 export interface RegistryServiceConfig {
   AllowNondistributableArtifactsCIDRs: string[];
   AllowNondistributableArtifactsHostnames: string[];
@@ -71,6 +68,10 @@ export interface RegistryServiceConfig {
   Mirrors: string[];
 }
 
+/**
+ * The daemon's registry settings as `info` reports them: loopback and CIDR entries are insecure ranges, host
+ * entries insecure indexes, and docker.io's index lists the mirrors.
+ */
 export function registryServiceConfig(insecureRegistries: readonly string[], mirrors: readonly string[]): RegistryServiceConfig {
   const cidrs = insecureRegistries.filter((e) => /^\d+\.\d+\.\d+\.\d+\/\d+$/.test(e));
   const hosts = insecureRegistries.filter((e) => !cidrs.includes(e)).map((e) => e.replace(/^https?:\/\//, '').replace(/\/+$/, ''));
