@@ -19,6 +19,7 @@ export {
   detectCompression,
   encodeTarSplit,
   extractInRoot,
+  layerTar,
   packInRoot,
   packLayer,
   type ExtractOptions,

@@ -33,8 +33,13 @@ const idleMs = 30_000;
  * SHA-256 of a stream; the digest in hex. `here` hashes on the calling thread: right for a process whose main
  * thread has little else to do (berth-registry receiving an upload), where the ring's copy and the worker's
  * wake-ups cost more than they save (measured: a fifth of the registry's CPU for a 200 MB push).
+ * `size`, when the stream's length is known beforehand, decides at once where a `worker` stream is hashed: the
+ * first MiB is then not kept (copied) while the stream proves long.
  */
-export const sha256Stream = (where: 'worker' | 'here' = 'worker'): StreamHash => (where === 'here' ? inPlace() : offThread());
+export function sha256Stream(where: 'worker' | 'here' = 'worker', size?: number): StreamHash {
+  if (where === 'here' || (size !== undefined && size <= offThreadFrom)) return inPlace();
+  return size === undefined ? offThread() : toWorker();
+}
 
 /**
  * CRC-32 of a stream (as gzip's trailer holds it); the digest is the value in hex. In place: zlib's CRC runs at
@@ -61,11 +66,7 @@ function offThread(): StreamHash {
         headBytes += chunk.length;
         return;
       }
-      try {
-        moved = hasher().open();
-      } catch {
-        moved = inPlace(); // no worker (out of threads or memory): hashing here is slower, never wrong
-      }
+      moved = toWorker();
       const to = moved;
       const feed = (bufs: Uint8Array[]): void | Promise<void> => {
         for (let i = 0; i < bufs.length; i++) {
@@ -84,6 +85,14 @@ function offThread(): StreamHash {
       return here.digest();
     },
   };
+}
+
+function toWorker(): StreamHash {
+  try {
+    return hasher().open();
+  } catch {
+    return inPlace(); // no worker (out of threads or memory): hashing here is slower, never wrong
+  }
 }
 
 /** A hash on this thread: never waits. */

@@ -53,6 +53,7 @@ export function tarHeader(h: Headers): Buffer {
   if (!fits(h.gid ?? 0, 7)) pax.push(['gid', String(h.gid)]);
   if (!fits(size, 11)) pax.push(['size', String(size)]);
   if (!fits(mtime, 11)) pax.push(['mtime', String(mtime)]);
+  for (const [k, v] of Object.entries(h.pax ?? {})) pax.push([k, v]); // xattrs (SCHILY.xattr.*)
   const ustar = ustarBlock({
     name: pax.some(([k]) => k === 'path') ? name.subarray(0, 100) : base,
     prefix,
@@ -73,13 +74,16 @@ export function tarHeader(h: Headers): Buffer {
   return Buffer.concat([paxHead, records, tarPadding(records.length), ustar]);
 }
 
-/** The zeros that fill an entry's body of `size` bytes up to a whole 512-byte block. */
+/** Shared, never written: the padding and end marker of every tar made here. */
+const zeros = Buffer.alloc(1024);
+
+/** The zeros that fill an entry's body of `size` bytes up to a whole 512-byte block (a shared buffer: read only). */
 export function tarPadding(size: number): Buffer {
-  return Buffer.alloc((512 - (size % 512)) % 512);
+  return zeros.subarray(0, (512 - (size % 512)) % 512);
 }
 
-/** The two zero blocks that end an archive. */
-export const tarEnd = (): Buffer => Buffer.alloc(1024);
+/** The two zero blocks that end an archive (a shared buffer: read only). */
+export const tarEnd = (): Buffer => zeros;
 
 /** A PAX record, `"<length> <key>=<value>\n"`, its length counting its own digits. */
 function paxRecord(key: string, value: string): string {

@@ -11,8 +11,8 @@ import { crc32Stream, sha256Stream } from '../../src/util/hash-thread.js';
 const expected = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
 /** Feeds `data` in chunks of the sizes `sizes` gives, in turn, waiting when update asks to. */
-async function feed(data: Buffer, sizes: number[], where: 'worker' | 'here' = 'worker'): Promise<string> {
-  const h = sha256Stream(where);
+async function feed(data: Buffer, sizes: number[], where: 'worker' | 'here' = 'worker', size?: number): Promise<string> {
+  const h = sha256Stream(where, size);
   for (let off = 0, i = 0; off < data.length; i++) {
     const n = sizes[i % sizes.length] ?? 1;
     await h.update(data.subarray(off, off + n));
@@ -29,6 +29,15 @@ describe('sha256Stream', () => {
       assert.equal(await feed(data, sizes), expected(data), `chunks of ${sizes.join(', ')}`);
     }
     assert.equal(await feed(Buffer.alloc(0), [1]), expected(Buffer.alloc(0)), 'nothing at all');
+  });
+
+  it('with the size known beforehand: the same digests, a small stream hashed in place (update never asks to wait)', async () => {
+    assert.equal(await feed(data, [65536, 1 << 20], 'worker', data.length), expected(data));
+    const small = data.subarray(0, 1 << 20);
+    assert.equal(await feed(small, [4096], 'worker', small.length), expected(small));
+    const h = sha256Stream('worker', small.length);
+    assert.equal(h.update(small), undefined);
+    assert.equal(await h.digest(), expected(small));
   });
 
   it("'here' hashes on the calling thread: the same digests, and update never asks to wait", async () => {

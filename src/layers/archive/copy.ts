@@ -245,7 +245,7 @@ class ScopedWriter {
         // O_EXCL|O_NOFOLLOW: never write through whatever appeared at the name since it was removed.
         const fh = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
         try {
-          const hash = this.opts.digests && sha256Stream();
+          const hash = this.opts.digests && sha256Stream('worker', h.size ?? 0);
           await writeChunks(fh, body, hash && ((c) => hash.update(c)));
           if (hash) this.opts.digests?.set(name, await hash.digest());
           await setOwnerAndMode(fh, uid, gid, mode);

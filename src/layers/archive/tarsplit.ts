@@ -57,14 +57,19 @@ export class TarSplitter {
   tap(): Transform {
     return new Transform({
       transform: (chunk: Buffer, _enc, cb) => {
-        try {
-          this.walk(chunk);
-        } catch {
-          this.broken = true; // tar-stream will say what is wrong with the stream
-        }
+        this.observe(chunk);
         cb(null, chunk);
       },
     });
+  }
+
+  /** The next bytes of the tar; nothing of `chunk` is kept (it may be reused). */
+  observe(chunk: Buffer): void {
+    try {
+      this.walk(chunk);
+    } catch {
+      this.broken = true; // tar-stream will say what is wrong with the stream
+    }
   }
 
   /** The unpacker wrote the file whose data starts at `offset` to `path` (relative to the layer root). */

@@ -2,8 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { mount, overlayMount, unmount } from '../../kernel/mount.js';
 import { sha256Stream } from '../../util/hash-thread.js';
-import { pipeline } from 'node:stream/promises';
-import { type LayerStore, TarSplitter, emptyLayerDiffId, encodeTarSplit, packLayer } from '../../layers/index.js';
+import { type LayerStore, TarSplitter, emptyLayerDiffId, encodeTarSplit, layerTar, packLayer } from '../../layers/index.js';
 import type { BuildStamp, ImageRecord } from '../../metadata/index.js';
 import type { Digest, ImageConfig } from '../../oci/index.js';
 import type { ImageService } from '../images/index.js';
@@ -43,11 +42,13 @@ export function commitUpper(
 ): Promise<ImageRecord> {
   return images.withIngestion(async (ing) => {
     // The tar is hashed, not stored: the directory becomes the layer, and its tar-split makes the tar again.
+    // Each chunk is used before the next is read: the file data can come in one reused buffer.
     const split = new TarSplitter();
     const hash = sha256Stream();
-    await pipeline(packLayer(upper, { overlayWhiteouts: true, split }), split.tap(), async (tar: AsyncIterable<Buffer>) => {
-      for await (const c of tar) await hash.update(c);
-    });
+    for await (const c of layerTar(upper, { overlayWhiteouts: true, split, reuseBuffer: true })) {
+      split.observe(c);
+      await hash.update(c);
+    }
     const diffId: Digest = `sha256:${await hash.digest()}`;
     const made = split.result();
     if (!made) await ing.ingest(packLayer(upper, { overlayWhiteouts: true }), { digest: diffId });
