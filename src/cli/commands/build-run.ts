@@ -250,7 +250,7 @@ export async function runBuild(cli: Cli, command: string, context: string, o: Bu
 
   let res;
   try {
-    res = await cli.client().call('POST', '/build', {
+    res = await cli.client().stream('POST', '/build', {
       query,
       body,
       headers: {
