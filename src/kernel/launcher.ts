@@ -13,7 +13,7 @@
 // the launcher's directory (on /run), read and removed when the status arrives. If the shell dies, the programs
 // it was waiting for fail and the next call starts another.
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { open, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /** A program that failed: the shape of child_process.execFile's errors (callers read `stderr` and `code`). */
@@ -33,6 +33,15 @@ export interface RunOptions {
   input?: string;
   /** Killed (SIGKILL) when it runs longer. */
   timeoutMs?: number;
+  /** Added to the program's environment. */
+  env?: Record<string, string>;
+  /** The program's working directory. */
+  cwd?: string;
+  /**
+   * Descriptors past stdio, each opened for writing on a path: a FIFO the caller reads (opening it, as the
+   * program's side is opened only once there is a reader).
+   */
+  fds?: Record<number, string>;
 }
 
 interface Pending {
@@ -79,9 +88,13 @@ class Launcher {
             if (p.pid) kill(p.pid);
           }, o.timeoutMs);
         }
-        const cmd = [program, ...args].map(quote).join(' ');
+        // `env` and `exec` keep the program's pid the one `$!` names (for the timeout's kill).
+        const env = Object.entries(o.env ?? {}).map(([k, v]) => `${k}=${v}`);
+        let cmd = [...(env.length ? ['env', ...env] : []), program, ...args].map(quote).join(' ');
+        if (o.cwd) cmd = `{ cd ${quote(o.cwd)} && exec ${cmd}; }`;
         const stdin = o.input !== undefined ? quote(file('in')) : '/dev/null';
-        this.write(`( { ${cmd} <${stdin} >${quote(file('out'))} 2>${quote(file('err'))} & echo "p ${n} $!"; wait $!; echo "d ${n} $?"; } & )\n`);
+        const fds = Object.entries(o.fds ?? {}).map(([fd, path]) => ` ${Number(fd)}>${quote(path)}`).join('');
+        this.write(`( { ${cmd} <${stdin} >${quote(file('out'))} 2>${quote(file('err'))}${fds} & echo "p ${n} $!"; wait $!; echo "d ${n} $?"; } & )\n`);
       });
       const [stdout, stderr] = await Promise.all([readFile(file('out'), 'utf8'), readFile(file('err'), 'utf8')]);
       if (code !== 0) {
@@ -170,8 +183,24 @@ export function useLauncher(dir: string): void {
  */
 export function runProgram(program: string, args: string[], o: RunOptions = {}): Promise<{ stdout: string; stderr: string }> {
   if (launcher) return launcher.run(program, args, o);
+  return spawnProgram(program, args, o);
+}
+
+async function spawnProgram(program: string, args: string[], o: RunOptions): Promise<{ stdout: string; stderr: string }> {
+  const extra = await Promise.all(Object.entries(o.fds ?? {}).map(async ([fd, path]) => [Number(fd), await open(path, 'w')] as const));
+  const stdio: Array<'ignore' | 'pipe' | number> = [o.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'];
+  for (const [fd, fh] of extra) {
+    while (stdio.length < fd) stdio.push('ignore');
+    stdio[fd] = fh.fd;
+  }
   return new Promise((resolve, reject) => {
-    const child = spawn(program, args, { stdio: [o.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], ...(o.timeoutMs && { timeout: o.timeoutMs, killSignal: 'SIGKILL' as const }) });
+    const child = spawn(program, args, {
+      stdio,
+      ...(o.cwd && { cwd: o.cwd }),
+      ...(o.env && { env: { ...process.env, ...o.env } }),
+      ...(o.timeoutMs && { timeout: o.timeoutMs, killSignal: 'SIGKILL' as const }),
+    });
+    for (const [, fh] of extra) void fh.close().catch(() => {}); // the child has its own copies
     let stdout = '';
     let stderr = '';
     child.stdout?.setEncoding('utf8').on('data', (s: string) => (stdout += s));

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -46,6 +46,18 @@ describe('launcher: programs run through one long-lived shell', () => {
     assert.match(e.message, /^Command failed: sh -c/);
     assert.equal((await runProgram('sh', ['-c', 'exit 127']).catch((x: ProgramError) => x.code)), 127);
     assert.deepEqual(await readdir(dir), []);
+  });
+
+  it('sets the environment and working directory, and opens extra descriptors for writing (a FIFO here)', async () => {
+    const env = await runProgram('sh', ['-c', 'echo "$A|$B|$(pwd)"'], { env: { A: "it's", B: '$HOME' }, cwd: dir });
+    assert.equal(env.stdout, `it's|$HOME|${dir}\n`);
+    const fifo = join(dir, 'report.fifo');
+    execFileSync('mkfifo', [fifo]);
+    const report = readFile(fifo, 'utf8'); // the program's side opens once a reader is there
+    await runProgram('sh', ['-c', 'echo reported >&3'], { fds: { 3: fifo } });
+    assert.equal(await report, 'reported\n');
+    await assert.rejects(runProgram('true', [], { cwd: join(dir, 'missing') }), ProgramError);
+    await rm(fifo);
   });
 
   it('runs programs concurrently, each getting its own output', async () => {

@@ -395,7 +395,9 @@ export class ContainerService {
         rb.add(() => (bridged ? this.d.networks.detach(c.id) : undefined));
         rb.add(() => releaseMounts(c.id, c.mounts ?? [], this.d.volumes));
         const [, volumeMounts, { attached, etc }] = await allSettled([
-          removeAll(bundle).then(() => Promise.all(['exits', 'sock'].map((sub) => mkdir(join(bundle, sub), { recursive: true, mode: 0o700 })))),
+          removeAll(bundle)
+            .then(() => Promise.all(['exits', 'sock'].map((sub) => mkdir(join(bundle, sub), { recursive: true, mode: 0o700 }))))
+            .then(() => this.d.monitor.prepare(bundle)),
           // Volumes after the root: an empty new volume is filled from the image's files at its path.
           this.rootfs.mount(c).then(() => setUpMounts(c.id, c.mounts ?? [], this.rootfs.merged(c.id), this.d.volumes)),
           (bridged ? this.d.networks.attach(networkedContainer(c)) : Promise.resolve(undefined)).then(async (attached) => ({ attached, etc: await this.etcFilesFor(c, attached?.attachment) })),
