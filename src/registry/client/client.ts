@@ -206,7 +206,7 @@ function isDescriptor(d: unknown): d is Descriptor {
 
 /** Hashes and counts what passes; at the end the digest and size must be the descriptor's. */
 function verifier(desc: Descriptor, onBytes: ((n: number) => void) | undefined, url: URL): Transform {
-  const hash = sha256Stream();
+  const hash = sha256Stream('worker', desc.size);
   let n = 0;
   return new Transform({
     transform(chunk: Buffer, _enc, cb) {
